@@ -1,0 +1,332 @@
+"""Workshop appointments: book, reschedule and cancel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    StoreMixin,
+    add_outcome,
+    channel_of,
+    contact_fields,
+    current_conversation_id,
+    dealer_of,
+    language,
+    local_time,
+    now_for,
+)
+from actions.validation import BaseFormValidation, explain_time_problem, time_buttons
+from dealer.config import Dealer, Service
+from dealer.hours import nearest_free
+from dealer.i18n import format_km, format_when
+from metrics.store.models import Appointment, from_utc_naive
+from metrics.store.repositories import (
+    AppointmentRequest,
+    SlotTaken,
+    book_appointment,
+    cancel_appointment,
+    find_appointment,
+    free_slot_checker,
+    reschedule_appointment,
+)
+
+DEFAULT_DURATION_MIN = 60
+
+
+def match_service(dealer: Dealer, value: str) -> Service | None:
+    """The dealer's service a customer's words refer to ("grote beurt" -> maintenance)."""
+    text = " " + re.sub(r"[^\w\s-]", " ", (value or "").lower()) + " "
+    if dealer.service(text.strip()):
+        return dealer.service(text.strip())
+    best = None
+    for service in dealer.services:
+        for alias in (service.id, *service.aliases):
+            mentioned = f" {alias} " in text or (len(alias) > 4 and alias in text)
+            if mentioned and (best is None or len(alias) > best[1]):
+                best = (service, len(alias))
+    return best[0] if best else None
+
+
+def duration_of(dealer: Dealer, service_id: str | None) -> int:
+    service = dealer.service(service_id) if service_id else None
+    return service.duration_min if service else DEFAULT_DURATION_MIN
+
+
+def appointment_when(dealer: Dealer, appointment: Appointment, lang: str) -> str:
+    return format_when(from_utc_naive(appointment.starts_at).astimezone(dealer.timezone), lang)
+
+
+def service_label(dealer: Dealer, service_id: str | None, lang: str) -> str:
+    service = dealer.service(service_id) if service_id else None
+    return service.name[lang] if service else (service_id or "")
+
+
+class WorkshopTimeMixin:
+    """Validation of ``appointment_time`` against hours, closed days and free capacity."""
+
+    def validate_appointment_time(self, value: Any, dispatcher: CollectingDispatcher,
+                                  tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
+        dealer = dealer_of(tracker)
+        duration = duration_of(dealer, tracker.get_slot("service_type"))
+        exclude = tracker.get_slot("appointment_id")
+        if exclude:  # a reschedule keeps the service of the existing appointment
+            with self.session_factory() as session:
+                existing = session.get(Appointment, exclude)
+            if existing is not None:
+                duration = int((existing.ends_at - existing.starts_at).total_seconds() // 60)
+        is_free = free_slot_checker(self.session_factory, dealer, duration, exclude)
+        dealer, lang, decision = self.decide(
+            tracker,
+            value,
+            department="workshop",
+            duration_min=duration,
+            lead_minutes=dealer.min_lead_minutes,
+            is_free=is_free,
+        )
+        if decision.start is None:
+            explain_time_problem(dispatcher, dealer, decision, lang, "workshop")
+            return {"appointment_time": None}
+        return {"appointment_time": decision.start.isoformat()}
+
+
+class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
+    def name(self) -> str:
+        return "validate_appointment_form"
+
+    @property
+    def accepts_corrections(self) -> bool:
+        return True
+
+    def validate_service_type(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
+        service = match_service(dealer_of(tracker), str(value or "")[:200])
+        if service is None:
+            dispatcher.utter_message(response="utter_invalid_service")
+            return {"service_type": None}
+        return {"service_type": service.id}
+
+
+class ActionAskServiceType(Action):
+    def name(self) -> str:
+        return "action_ask_service_type"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        dispatcher.utter_message(
+            response="utter_service_list",
+            services=", ".join(s.name[lang] for s in dealer.services),
+            buttons=[
+                {"title": s.name[lang], "payload": f'/inform{{"service_type": "{s.id}"}}'}
+                for s in dealer.services
+            ],
+        )
+        return []
+
+
+class ActionAskAppointmentTime(StoreMixin, Action):
+    """Ask for a time and offer the first free ones as buttons."""
+
+    def name(self) -> str:
+        return "action_ask_appointment_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        duration = duration_of(dealer, tracker.get_slot("service_type"))
+        now = now_for(dealer)
+        is_free = free_slot_checker(
+            self.session_factory, dealer, duration, tracker.get_slot("appointment_id")
+        )
+        first = nearest_free(
+            dealer, "workshop", now, duration, now, dealer.min_lead_minutes, is_free
+        )
+        dispatcher.utter_message(
+            response="utter_ask_appointment_time", buttons=time_buttons(first, lang)
+        )
+        return []
+
+
+class ActionAskConfirmed(StoreMixin, Action):
+    """The summary before a booking, move or cancellation is carried out."""
+
+    def name(self) -> str:
+        return "action_ask_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        form = tracker.active_loop.get("name")
+        when = local_time(dealer, tracker.get_slot("appointment_time"))
+        if form == "appointment_form":
+            mileage = tracker.get_slot("mileage")
+            dispatcher.utter_message(
+                response="utter_summary_appointment",
+                service=service_label(dealer, tracker.get_slot("service_type"), lang),
+                plate=tracker.get_slot("plate"),
+                mileage=format_km(int(mileage) if mileage and mileage.isdigit() else None, lang),
+                when=format_when(when, lang) if when else "",
+                name=tracker.get_slot("customer_name"),
+                contact=tracker.get_slot("contact"),
+            )
+            return []
+        with self.session_factory() as session:
+            existing = session.get(Appointment, tracker.get_slot("appointment_id") or "")
+        if existing is None:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        old = appointment_when(dealer, existing, lang)
+        if form == "reschedule_form":
+            dispatcher.utter_message(
+                response="utter_summary_reschedule",
+                plate=existing.plate,
+                old=old,
+                when=format_when(when, lang) if when else "",
+            )
+        else:
+            dispatcher.utter_message(
+                response="utter_summary_cancel", plate=existing.plate, when=old
+            )
+        return []
+
+
+class LookupFormValidation(BaseFormValidation):
+    """Reschedule and cancel forms: find the appointment by plate and phone or e-mail."""
+
+    def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: dict) -> dict[str, Any]:  # fmt: skip
+        result = super().validate_contact(value, dispatcher, tracker, domain)
+        contact, plate = result["contact"], tracker.get_slot("plate")
+        if contact is None or plate is None:
+            return result
+        dealer, lang = dealer_of(tracker), language(tracker)
+        found = find_appointment(
+            self.session_factory, dealer.id, plate, now=now_for(dealer), **contact_fields(contact)
+        )
+        if found is None:
+            dispatcher.utter_message(response="utter_appointment_not_found", plate=plate)
+            return {"plate": None, "contact": None, "appointment_id": None}
+        dispatcher.utter_message(
+            response="utter_appointment_found",
+            service=service_label(dealer, found.service_id, lang),
+            plate=found.plate,
+            when=appointment_when(dealer, found, lang),
+            reference=found.reference,
+        )
+        return {"contact": contact, "appointment_id": found.id, "service_type": found.service_id}
+
+
+class ValidateRescheduleForm(WorkshopTimeMixin, LookupFormValidation):
+    def name(self) -> str:
+        return "validate_reschedule_form"
+
+
+class ValidateCancelForm(LookupFormValidation):
+    def name(self) -> str:
+        return "validate_cancel_form"
+
+
+class ActionSubmitAppointment(StoreMixin, Action):
+    """Store the confirmed appointment; if the slot was just taken, offer other times."""
+
+    def name(self) -> str:
+        return "action_submit_appointment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        start = local_time(dealer, tracker.get_slot("appointment_time"))
+        service_id = tracker.get_slot("service_type")
+        mileage = tracker.get_slot("mileage")
+        request = AppointmentRequest(
+            dealer_id=dealer.id,
+            service_id=service_id,
+            plate=tracker.get_slot("plate"),
+            starts_at=start,
+            duration_min=duration_of(dealer, service_id),
+            customer_name=tracker.get_slot("customer_name"),
+            mileage_km=int(mileage) if mileage and mileage.isdigit() else None,
+            language=lang,
+            channel=channel_of(tracker),
+            sender_id=tracker.sender_id,
+            conversation_id=current_conversation_id(tracker),
+            **contact_fields(tracker.get_slot("contact")),
+        )
+        try:
+            appointment = book_appointment(self.session_factory, dealer, request)
+        except SlotTaken:
+            dispatcher.utter_message(response="utter_slot_taken")
+            return [
+                SlotSet("appointment_time", None),
+                SlotSet("confirmed", None),
+                FollowupAction("appointment_form"),
+            ]
+        dispatcher.utter_message(
+            response="utter_appointment_booked",
+            service=service_label(dealer, service_id, lang),
+            when=format_when(start, lang),
+            address=dealer.address_line,
+            reference=appointment.reference,
+        )
+        events = [
+            SlotSet("appointment_id", appointment.id),
+            add_outcome(tracker, "appointment_booked"),
+        ]
+        self.record(tracker, events)
+        return events
+
+
+class ActionSubmitReschedule(StoreMixin, Action):
+    def name(self) -> str:
+        return "action_submit_reschedule"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        if not tracker.get_slot("confirmed"):
+            dispatcher.utter_message(response="utter_appointment_kept")
+            return []
+        start = local_time(dealer, tracker.get_slot("appointment_time"))
+        try:
+            moved = reschedule_appointment(
+                self.session_factory, dealer, tracker.get_slot("appointment_id"), start
+            )
+        except SlotTaken:
+            dispatcher.utter_message(response="utter_slot_taken")
+            return [
+                SlotSet("appointment_time", None),
+                SlotSet("confirmed", None),
+                FollowupAction("reschedule_form"),
+            ]
+        dispatcher.utter_message(
+            response="utter_appointment_rescheduled",
+            when=format_when(start, lang),
+            reference=moved.reference,
+        )
+        events = [add_outcome(tracker, "appointment_changed")]
+        self.record(tracker, events)
+        return events
+
+
+class ActionSubmitCancel(StoreMixin, Action):
+    def name(self) -> str:
+        return "action_submit_cancel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        if not tracker.get_slot("confirmed"):
+            dispatcher.utter_message(response="utter_appointment_kept")
+            return []
+        cancelled = cancel_appointment(self.session_factory, tracker.get_slot("appointment_id"))
+        dispatcher.utter_message(
+            response="utter_appointment_cancelled", when=appointment_when(dealer, cancelled, lang)
+        )
+        events = [add_outcome(tracker, "appointment_cancelled")]
+        self.record(tracker, events)
+        return events

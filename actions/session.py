@@ -1,0 +1,116 @@
+"""Conversation plumbing: session start, language, task slots, confirmations of offers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+
+from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
+from actions.survey import QUESTIONS
+from dealer.config import get_dealer
+from metrics.engagement import SURVEY_FORM
+
+OFFER_ANSWERS = ("affirm", "deny")
+
+
+class ActionSessionStart(StoreMixin, Action):
+    """Start a conversation: record the one that ended, pick the dealer, keep the language.
+
+    A survey left open by the previous session continues, and its answers still go to the
+    conversation it was asked in.
+    """
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        self.record(tracker)  # the previous session, now complete
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        dealer = get_dealer(metadata.get("dealer") or tracker.get_slot("dealer_id"))
+        lang = metadata.get("language") or tracker.get_slot("language") or dealer.default_language
+        events: list[EventType] = [
+            SessionStarted(),
+            SlotSet("dealer_id", dealer.id),
+            SlotSet("dealer_name", dealer.name),
+            SlotSet("language", lang if lang in ("nl", "en") else dealer.default_language),
+        ]
+        pending = tracker.get_slot("requested_slot")
+        if (tracker.active_loop or {}).get("name") == SURVEY_FORM and pending in QUESTIONS:
+            owner = tracker.get_slot("survey_conversation") or current_conversation_id(tracker)
+            events += [SlotSet(q, tracker.get_slot(q)) for q in QUESTIONS if tracker.get_slot(q)]
+            events += [
+                SlotSet("survey_offered", True),
+                SlotSet("survey_conversation", owner),
+                ActiveLoop(SURVEY_FORM),
+                SlotSet("requested_slot", pending),
+            ]
+        return [*events, ActionExecuted("action_listen")]
+
+
+class ActionValidateSlotMappings(StoreMixin, ValidationAction):
+    """Runs after every customer message: fills the custom-mapped global slots and records the
+    conversation so far, so a customer who stops typing still leaves a complete record."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        events = await super().run(dispatcher, tracker, domain)
+        self.record(tracker, events)
+        return events
+
+    async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict) -> dict[str, Any]:  # fmt: skip
+        detected = ((tracker.latest_message or {}).get("language") or {}).get("code")
+        if detected in ("nl", "en") and detected != tracker.get_slot("language"):
+            return {"language": detected}
+        return {}
+
+    async def extract_dealer_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: dict) -> dict[str, Any]:  # fmt: skip
+        if tracker.get_slot("dealer_id"):
+            return {}
+        dealer = get_dealer(((tracker.latest_message or {}).get("metadata") or {}).get("dealer"))
+        return {"dealer_id": dealer.id, "dealer_name": dealer.name}
+
+    async def extract_callback_offered(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: dict) -> dict[str, Any]:  # fmt: skip
+        # An offer stands for one answer only.
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if tracker.get_slot("callback_offered") and intent not in OFFER_ANSWERS:
+            return {"callback_offered": False}
+        return {}
+
+
+class ActionClearFormSlots(Action):
+    """Before a new task: forget the previous task's answers, keep what this message said."""
+
+    def name(self) -> str:
+        return "action_clear_form_slots"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        set_this_turn = set()
+        for event in reversed(tracker.events):
+            if event.get("event") == "user":
+                break
+            if event.get("event") == "slot":
+                set_this_turn.add(event.get("name"))
+        return [
+            SlotSet(slot, None)
+            for slot in TASK_SLOTS
+            if slot not in set_this_turn and tracker.get_slot(slot) is not None
+        ]
+
+
+class ActionDeclineOffer(Action):
+    def name(self) -> str:
+        return "action_decline_offer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dispatcher.utter_message(response="utter_offer_declined")
+        return [SlotSet("callback_offered", False)]

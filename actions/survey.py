@@ -1,0 +1,164 @@
+"""The post-chat survey: CSAT (1-5), CES (1-7), NPS (0-10, if the dealer asks it), a comment.
+
+Each answer is stored the moment it is given. An unclear answer is asked again once, then the
+survey moves on. The survey runs at most once per conversation and never inside another form.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import StoreMixin, current_conversation_id, dealer_of
+from actions.validation import BaseFormValidation
+from metrics.engagement import summarize
+from metrics.settings import get_settings
+from metrics.store.recorder import answer
+from metrics.survey import SCALES, is_no_comment, parse_score
+
+QUESTIONS = ("csat", "ces", "nps", "survey_comment")
+SKIPPED = "skipped"
+MAX_COMMENT_CHARS = 1000
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def eligible(tracker: Tracker) -> bool:
+    """A survey may start: after a completed task, or at goodbye after a qualifying chat."""
+    if tracker.get_slot("survey_offered"):
+        return False
+    if latest_intent(tracker) == "goodbye":
+        settings = get_settings()
+        record = summarize(
+            tracker.events,
+            sender_id=tracker.sender_id,
+            secret=settings.contact_key_secret,
+            default_dealer=dealer_of(tracker).id,
+            test_senders=settings.test_senders,
+            customer_channels=settings.customer_channels,
+        )
+        return bool(record and record.qualifies)
+    return bool(tracker.get_slot("outcomes"))
+
+
+class ValidateSurveyForm(BaseFormValidation):
+    def name(self) -> str:
+        return "validate_survey_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        questions = [q for q in QUESTIONS if q != "nps" or dealer_of(tracker).ask_nps]
+        if tracker.get_slot("requested_slot") in questions:
+            return questions  # the survey is under way
+        return questions if eligible(tracker) else []
+
+    def store(self, tracker: Tracker, item: dict) -> None:
+        """Store one answer now, with the conversation it belongs to."""
+        target = tracker.get_slot("survey_conversation")
+        if target and target != current_conversation_id(tracker):
+            self.recorder.write({"op": "answers", "conversation_id": target, "answers": [item]})
+        else:
+            self.record(tracker, answers=[item])
+
+    def score(self, question: str, value: Any, dispatcher, tracker) -> dict[str, Any]:
+        score = parse_score(str(value or ""), question)
+        if score is not None:
+            self.store(tracker, answer(question, score=score))
+            return {question: str(score)}
+        if self.asked_again(tracker, question):
+            return {question: SKIPPED}  # unclear twice: move on
+        low, high = SCALES[question]
+        dispatcher.utter_message(response="utter_survey_unclear", low=low, high=high)
+        return {question: None}
+
+    @staticmethod
+    def asked_again(tracker: Tracker, question: str) -> bool:
+        """Did the customer already give one unclear answer to this question?"""
+        answers = 0
+        for event in reversed(tracker.events):
+            kind = event.get("event")
+            if kind == "user":
+                answers += 1
+            elif kind == "active_loop" or (
+                kind == "slot" and event.get("name") == "requested_slot"
+                and event.get("value") != question
+            ):  # fmt: skip
+                break
+        return answers >= 2
+
+    def validate_csat(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.score("csat", value, dispatcher, tracker)
+
+    def validate_ces(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.score("ces", value, dispatcher, tracker)
+
+    def validate_nps(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.score("nps", value, dispatcher, tracker)
+
+    def validate_survey_comment(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())[:MAX_COMMENT_CHARS]
+        if latest_intent(tracker) == "deny" or is_no_comment(text) or text.startswith("/"):
+            return {"survey_comment": "none"}
+        self.store(tracker, answer("comment", comment=text))
+        return {"survey_comment": text}
+
+
+class AskScale(Action, ABC):
+    """Ask a scale question with one button per score; the first question marks the offer."""
+
+    @property
+    @abstractmethod
+    def question(self) -> str: ...
+
+    def name(self) -> str:
+        return f"action_ask_{self.question}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        low, high = SCALES[self.question]
+        dispatcher.utter_message(
+            response=f"utter_ask_{self.question}",
+            dealer_name=dealer_of(tracker).name,
+            buttons=[
+                {"title": str(n), "payload": f'/inform{{"{self.question}": "{n}"}}'}
+                for n in range(low, high + 1)
+            ],
+        )
+        return [SlotSet("survey_offered", True)]
+
+
+class ActionAskCsat(AskScale):
+    question = "csat"
+
+
+class ActionAskCes(AskScale):
+    question = "ces"
+
+
+class ActionAskNps(AskScale):
+    question = "nps"
+
+
+class ActionSubmitSurvey(StoreMixin, Action):
+    """Close the survey: thank for answers, or carry on as if no survey had been asked."""
+
+    def name(self) -> str:
+        return "action_submit_survey"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        answered = any(
+            (tracker.get_slot(q) or "").isdigit() for q in ("csat", "ces", "nps")
+        ) or tracker.get_slot("survey_comment") not in (None, "none")
+        if answered:
+            dispatcher.utter_message(response="utter_survey_thanks")
+        elif latest_intent(tracker) == "goodbye":
+            dispatcher.utter_message(response="utter_goodbye")
+        else:
+            dispatcher.utter_message(response="utter_anything_else")
+        return [SlotSet(q, None) for q in QUESTIONS] + [SlotSet("survey_conversation", None)]

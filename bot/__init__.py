@@ -1,0 +1,1 @@
+"""Rasa-side code: NLU components, input channels and the runtime launcher."""

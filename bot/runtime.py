@@ -1,0 +1,202 @@
+"""Train when the data changed, and run the Rasa server and the action server on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from metrics.settings import REPO_ROOT, get_settings
+
+MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
+                "dealer/parsing.py")  # fmt: skip
+NOT_MODEL_INPUTS = ("data/dealers",)  # dealer facts are read at run time, not trained on
+MODEL_PREFIX = "dealerbot-"
+
+
+def rasa_bin() -> str:
+    return str(Path(sys.executable).with_name("rasa"))
+
+
+def fingerprint(root: Path = REPO_ROOT) -> str:
+    """A hash of everything the trained model depends on (paths and contents)."""
+    digest = hashlib.sha256()
+    for entry in MODEL_INPUTS:
+        path = root / entry
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            rel = file.relative_to(root).as_posix()
+            if rel.startswith(NOT_MODEL_INPUTS) or "__pycache__" in rel:
+                continue
+            digest.update(rel.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path(models_dir: Path, fp: str) -> Path:
+    return models_dir / f"{MODEL_PREFIX}{fp}.tar.gz"
+
+
+def train_if_needed(models_dir: Path | None = None, force: bool = False) -> Path:
+    """Return the model for the current data, training it first if there is none."""
+    models_dir = Path(models_dir or REPO_ROOT / "models")
+    fp = fingerprint()
+    target = model_path(models_dir, fp)
+    if target.exists() and not force:
+        print(f"model is up to date: {target.relative_to(REPO_ROOT)}")
+        return target
+    print(f"data changed (fingerprint {fp}): training a new model ...", flush=True)
+    started = time.monotonic()
+    subprocess.run(
+        [rasa_bin(), "train", "--config", "config.yml", "--domain", "bot/domain", "--data",
+         "data", "--out", str(models_dir), "--fixed-model-name", target.name[: -len(".tar.gz")]],
+        cwd=REPO_ROOT,
+        check=True,
+    )  # fmt: skip
+    for old in models_dir.glob(f"{MODEL_PREFIX}*.tar.gz"):
+        if old != target:
+            old.unlink()
+    print(f"trained {target.name} in {time.monotonic() - started:.0f} s", flush=True)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_endpoints(path: Path, action_url: str, tracker_db_url: str | None) -> Path:
+    """Endpoints for one run: the action server and, if given, Rasa's SQL tracker store."""
+    lines = ["action_endpoint:", f'  url: "{action_url}"']
+    if tracker_db_url:
+        url = make_url(tracker_db_url)
+        lines += ["tracker_store:", "  type: SQL", f"  dialect: {url.get_backend_name()}"]
+        lines += [f'  {key}: "{value}"' for key, value in (
+            ("db", url.database), ("host", url.host), ("port", url.port),
+            ("username", url.username), ("password", url.password)) if value]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not come up within {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    """The running Rasa server and action server."""
+
+    rasa_port: int
+    action_port: int
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def rest_webhook(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    def stop(self, timeout: float = 20) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_stack(
+    model: Path,
+    *,
+    rasa_port: int | None = None,
+    action_port: int | None = None,
+    env: dict[str, str] | None = None,
+    tracker_db_url: str | None = None,
+    enable_api: bool = False,
+    log_dir: Path | None = None,
+    timeout: float = 180,
+) -> Stack:
+    """Start the action server, then the Rasa server, on loopback; wait until both answer."""
+    settings = get_settings()
+    stack = Stack(rasa_port or free_port(), action_port or free_port())
+    run_env = {**os.environ, **(env or {})}
+    log_dir = Path(log_dir or settings.var_dir / "logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    endpoints = write_endpoints(
+        log_dir / f"endpoints-{stack.rasa_port}.yml",
+        f"http://127.0.0.1:{stack.action_port}/webhook",
+        tracker_db_url,
+    )
+
+    def spawn(args: list[str], name: str) -> subprocess.Popen:
+        log = open(log_dir / f"{name}-{stack.rasa_port}.log", "ab")  # noqa: SIM115 - lives with the process
+        process = subprocess.Popen(args, cwd=REPO_ROOT, env=run_env, stdout=log, stderr=log)
+        stack.processes.append(process)
+        return process
+
+    try:
+        actions = spawn(
+            [rasa_bin(), "run", "actions", "--actions", "actions", "--port",
+             str(stack.action_port)],
+            "actions",
+        )  # fmt: skip
+        wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
+        rasa_args = [
+            rasa_bin(), "run", "--model", str(model), "--endpoints", str(endpoints),
+            "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1",
+            "--port", str(stack.rasa_port),
+        ]  # fmt: skip
+        if enable_api:
+            rasa_args.append("--enable-api")
+        server = spawn(rasa_args, "rasa")
+        wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
+        if not enable_api:
+            wait_until_ready(stack.rest_webhook, server, timeout)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def wait_until_ready(webhook: str, process: subprocess.Popen, timeout: float) -> None:
+    """The server answers before the model is loaded; a REST round trip proves it is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rasa exited with {process.returncode}")
+        try:
+            body = json.dumps({"sender": "__readiness__", "message": "/greet"}).encode()
+            request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if response.status == 200 and json.loads(response.read()):
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{webhook} did not answer within {timeout:.0f} s")

@@ -1,0 +1,1 @@
+"""Dealer domain: dealer files, opening hours, workshop slots, stock, parsing and language."""

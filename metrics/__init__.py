@@ -1,0 +1,1 @@
+"""Engagement store, metric formulas, aggregation, scheduler and reports."""

@@ -1,0 +1,214 @@
+"""The ``dealerbot`` command: run the assistant, train, chat, and look after the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from metrics.settings import get_settings
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    from metrics.store.migrate import upgrade
+    from metrics.store.session import make_engine
+
+    url = get_settings().database_url
+    upgrade(make_engine(url))
+    print(f"database is up to date: {url}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.runtime import train_if_needed
+
+    train_if_needed(force=args.force)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.runtime import start_stack, train_if_needed
+
+    settings = get_settings()
+    if args.model:
+        model = args.model
+        print(f"using model {model}")
+    else:
+        model = train_if_needed()
+    cmd_db_upgrade(args)
+    print("starting the action server and the Rasa server ...", flush=True)
+    stack = start_stack(
+        model,
+        rasa_port=args.rasa_port,
+        action_port=args.action_port,
+        tracker_db_url=settings.tracker_db_url,
+    )
+    print(
+        "\nThe assistant is running.\n"
+        f"  Chat in this terminal:  .venv/bin/dealerbot chat --url {stack.rasa_url}\n"
+        f"  REST webhook:           POST {stack.rest_webhook}\n"
+        f'                          {{"sender": "me", "message": "hallo"}}\n'
+        f"  Logs:                   {settings.var_dir / 'logs'}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(0.5)
+        print("a server stopped by itself; see the logs", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping ...", flush=True)
+        stack.stop()
+        print("stopped.")
+    return 0
+
+
+def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+    """One message over the REST channel; returns the bot's replies."""
+    body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
+    request = urllib.request.Request(
+        f"{url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    sender = args.sender or f"terminal-{uuid.uuid4().hex[:8]}"
+    print("Type a message (Dutch or English). Buttons can be chosen by number. Ctrl-D to quit.")
+    buttons: list[dict] = []
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if text.isdigit() and 1 <= int(text) <= len(buttons):
+            text = buttons[int(text) - 1]["payload"]
+        buttons = []
+        for reply in send(args.url, sender, text):
+            if reply.get("text"):
+                print(f"bot> {reply['text']}")
+            for i, button in enumerate(reply.get("buttons") or [], start=len(buttons) + 1):
+                print(f"     {i}. {button['title']}")
+            buttons += reply.get("buttons") or []
+
+
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    from metrics.store.privacy import erase_contact
+    from metrics.store.session import default_session_factory
+
+    settings = get_settings()
+    erased = erase_contact(
+        default_session_factory(),
+        secret=settings.contact_key_secret,
+        senders=args.sender or [],
+        phones=[normalize(p) for p in args.phone or []],
+        tracker_db_url=settings.tracker_db_url,
+    )
+    print("erased: " + ", ".join(f"{k} {v}" for k, v in erased.as_dict().items()))
+    return 0
+
+
+def normalize(phone: str) -> str:
+    from dealer.parsing import normalize_phone
+
+    value = normalize_phone(phone)
+    if value is None:
+        raise SystemExit(f"not a phone number: {phone!r} (use e.g. +31612345678)")
+    return value
+
+
+def cmd_privacy_purge(_args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from metrics.store.privacy import purge_older_than, purge_pending_erasures
+    from metrics.store.session import default_session_factory
+
+    settings = get_settings()
+    factory = default_session_factory()
+    now = settings.fixed_now or dt.datetime.now(dt.timezone.utc)
+    purged = purge_older_than(factory, settings.retention_days, now)
+    idle = now.astimezone(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
+    events = purge_pending_erasures(factory, settings.tracker_db_url, idle)
+    print(f"retention {settings.retention_days} days: " +
+          ", ".join(f"{k} {v}" for k, v in purged.items()) +
+          f"; tracker events of erased contacts: {events}")  # fmt: skip
+    return 0
+
+
+def cmd_spool_replay(_args: argparse.Namespace) -> int:
+    from metrics.store.recorder import default_recorder
+
+    recorder = default_recorder()
+    waiting = len(recorder.spool)
+    done = recorder.replay()
+    print(f"replayed {done} of {waiting} spooled records; {len(recorder.spool)} still waiting")
+    return 0 if len(recorder.spool) == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dealerbot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train if the data changed, then start everything")
+    run.add_argument("--rasa-port", type=int, default=5005)
+    run.add_argument("--action-port", type=int, default=5055)
+    run.add_argument("--model", type=Path, help="run this model instead of training one")
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train the model if config, domain or data changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+
+    chat = sub.add_parser("chat", help="chat with a running assistant in the terminal")
+    chat.add_argument("--url", default="http://127.0.0.1:5005")
+    chat.add_argument("--sender", help="conversation id (default: a new one)")
+    chat.set_defaults(func=cmd_chat)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(
+        func=cmd_db_upgrade
+    )
+
+    privacy = sub.add_parser("privacy", help="erasure requests and the retention purge")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    erase = privacy_sub.add_parser("erase", help="erase everything about one contact")
+    erase.add_argument("--phone", action="append", help="phone number (repeatable)")
+    erase.add_argument("--sender", action="append", help="chat sender id (repeatable)")
+    erase.set_defaults(func=cmd_privacy_erase)
+    privacy_sub.add_parser(
+        "purge", help="delete personal data older than the retention period"
+    ).set_defaults(func=cmd_privacy_purge)
+
+    spool = sub.add_parser("spool", help="records waiting for the database")
+    spool_sub = spool.add_subparsers(dest="spool_command", required=True)
+    spool_sub.add_parser("replay", help="write spooled records to the database").set_defaults(
+        func=cmd_spool_replay
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is cmd_privacy_erase and not (args.phone or args.sender):
+        parser.error("privacy erase needs --phone or --sender")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Writing engagement records: upserts that are idempotent, spooled when the database is down."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from metrics.engagement import ConversationRecord
+from metrics.settings import get_settings
+from metrics.store.models import Conversation, Erasure, SurveyAnswer
+from metrics.store.session import default_session_factory
+from metrics.store.spool import Spool
+
+log = logging.getLogger(__name__)
+DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+_CONVERSATION_FIELDS = [
+    f.name for f in dataclasses.fields(ConversationRecord) if f.name not in ("id", "outcomes")
+]
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)
+
+
+def conversation_op(record: ConversationRecord, answers: list[dict] | None = None) -> dict:
+    """A JSON-safe write of one conversation record, with any survey answers given now."""
+    data = dataclasses.asdict(record)
+    data["intents"] = ",".join(record.intents)
+    data.pop("outcomes")
+    for key, value in data.items():
+        if isinstance(value, dt.datetime):
+            data[key] = value.isoformat()
+    return {"op": "conversation", "data": data, "answers": answers or []}
+
+
+def answer(question: str, *, score: int | None = None, comment: str | None = None,
+           at: dt.datetime | None = None) -> dict:  # fmt: skip
+    at = at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return {"question": question, "score": score, "comment": comment, "answered_at": at.isoformat()}
+
+
+def _erased(session: Session, contact_key: str, started_at: dt.datetime) -> bool:
+    return (
+        session.scalar(
+            select(Erasure.id)
+            .where(Erasure.contact_key == contact_key, Erasure.requested_at >= started_at)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _apply_conversation(session: Session, op: dict) -> None:
+    data = {k: v for k, v in op["data"].items() if k in _CONVERSATION_FIELDS or k == "id"}
+    for key in ("started_at", "last_message_at", "survey_offered_at"):
+        data[key] = _time(data.get(key))
+    if _erased(session, data["contact_key"], data["started_at"]):
+        return  # the contact asked to be forgotten after this conversation
+    row = session.get(Conversation, data["id"])
+    if row is None:
+        row = Conversation(id=data["id"])
+        session.add(row)
+    elif (row.customer_messages, row.bot_messages, row.last_message_at) > (
+        data["customer_messages"], data["bot_messages"], data["last_message_at"]
+    ):  # fmt: skip
+        data = {}  # an older snapshot (e.g. replayed late): keep the newer record
+    for key, value in data.items():
+        if key != "id":
+            setattr(row, key, value)
+    session.flush()
+    for item in op.get("answers") or []:
+        _apply_answer(session, row.id, item)
+
+
+def _apply_answer(session: Session, conversation_id: str, item: dict) -> None:
+    answered_at = _time(item["answered_at"])
+    existing = session.scalar(
+        select(SurveyAnswer).where(
+            SurveyAnswer.conversation_id == conversation_id,
+            SurveyAnswer.question == item["question"],
+        )
+    )
+    if existing is None:
+        session.add(SurveyAnswer(conversation_id=conversation_id, question=item["question"],
+                                 score=item.get("score"), comment=item.get("comment"),
+                                 answered_at=answered_at))  # fmt: skip
+    elif answered_at >= existing.answered_at:
+        existing.score, existing.comment = item.get("score"), item.get("comment")
+        existing.answered_at = answered_at
+
+
+def _apply_answers(session: Session, op: dict) -> None:
+    """Late answers for a conversation recorded earlier (e.g. after its session expired)."""
+    if session.get(Conversation, op["conversation_id"]) is None:
+        log.warning("survey answer for an unknown conversation dropped")
+        return
+    for item in op["answers"]:
+        _apply_answer(session, op["conversation_id"], item)
+
+
+_OPS = {"conversation": _apply_conversation, "answers": _apply_answers}
+
+
+def apply(session_factory: sessionmaker, op: dict) -> None:
+    """Apply one op in its own unit of work (retrying once if a concurrent insert won)."""
+    for attempt in range(2):
+        try:
+            with session_factory.begin() as session:
+                _OPS[op["op"]](session, op)
+            return
+        except IntegrityError:
+            if attempt:
+                raise
+
+
+class Recorder:
+    """Writes ops to the store; when the store is unreachable, to the spool instead."""
+
+    def __init__(self, session_factory: sessionmaker, spool: Spool) -> None:
+        self.session_factory = session_factory
+        self.spool = spool
+
+    def write(self, op: dict) -> bool:
+        """True when stored now, False when spooled for a later replay."""
+        try:
+            self.replay()
+            apply(self.session_factory, op)
+            return True
+        except DATABASE_DOWN as exc:
+            log.warning("store unreachable (%s): record spooled", exc.__class__.__name__)
+            self.spool.append(op)
+            return False
+
+    def replay(self) -> int:
+        if not self.spool.path.exists() or self.spool.path.stat().st_size == 0:
+            return 0
+        return self.spool.replay(lambda op: apply(self.session_factory, op))
+
+
+def spool_path() -> Path:
+    return get_settings().var_dir / "spool" / "records.jsonl"
+
+
+@lru_cache(maxsize=4)
+def _recorder_for(url: str, path: Path) -> Recorder:
+    return Recorder(default_session_factory(), Spool(path))
+
+
+def default_recorder() -> Recorder:
+    settings = get_settings()
+    return _recorder_for(settings.database_url, spool_path())

@@ -1,0 +1,46 @@
+"""The README's run command: starts everything, answers, and stops cleanly on Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.runtime import free_port
+from tests.e2e.conftest import say, texts
+
+pytestmark = pytest.mark.e2e
+DEALERBOT = Path(sys.executable).with_name("dealerbot")
+
+
+def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path):
+    rasa_port, action_port = free_port(), free_port()
+    given = ["--model", str(model)] if os.environ.get("DEALERBOT_TEST_MODEL") else []
+    process = subprocess.Popen(
+        [DEALERBOT, "run", "--rasa-port", str(rasa_port), "--action-port", str(action_port), *given],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "DEALERBOT_VAR_DIR": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert "model is up to date" in output or "using model" in output
+        assert f"dealerbot chat --url http://127.0.0.1:{rasa_port}" in output
+
+        class Stack:
+            rest_webhook = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+
+        assert "Autohuis De Vries" in texts(say(Stack, "run-test", "hallo"))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert "stopped." in process.stdout.read()
+        assert (tmp_path / "tracker.sqlite3").exists()  # conversations survive a restart
+    finally:
+        if process.poll() is None:
+            process.kill()

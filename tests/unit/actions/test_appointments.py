@@ -1,0 +1,132 @@
+import datetime as dt
+
+import pytest
+from rasa_sdk.events import FollowupAction, SlotSet
+from sqlalchemy import func, select
+
+from actions.appointments import (
+    ActionAskAppointmentTime,
+    ActionAskConfirmed,
+    ActionSubmitAppointment,
+    ActionSubmitCancel,
+    ActionSubmitReschedule,
+    ValidateCancelForm,
+    ValidateRescheduleForm,
+    match_service,
+)
+from metrics.store.models import Appointment, SlotReservation
+from tests.trackers import make_tracker, responses, user_event
+
+BOOKING = {
+    "service_type": "apk",
+    "plate": "12-ABC-3",
+    "mileage": "85000",
+    "appointment_time": "2026-11-27T09:00:00+01:00",  # Friday: one bay
+    "customer_name": "Jan de Vries",
+    "contact": "+31612345678",
+    "confirmed": True,
+}
+
+
+def booking_tracker(sender="customer-1", **overrides):
+    return make_tracker(user_event("ja", "affirm"), slots={**BOOKING, **overrides},
+                        sender_id=sender)  # fmt: skip
+
+
+def test_match_service(dealer):
+    assert match_service(dealer, "kunnen jullie de remblokken vervangen").id == "repair"
+    assert match_service(dealer, "Motorlampje brandt").id == "diagnosis"
+    assert match_service(dealer, "") is None
+
+
+def test_submit_books_once_even_when_retried(sqlite_factory, dispatcher, run):
+    action = ActionSubmitAppointment(session_factory=sqlite_factory)
+    events = run(action, booking_tracker())
+    assert responses(dispatcher) == ["utter_appointment_booked"]
+    assert dispatcher.messages[0]["when"] == "vrijdag 27 november om 09:00"
+    run(action, booking_tracker())  # Rasa retries an action: still one booking
+    with sqlite_factory() as session:
+        rows = session.scalars(select(Appointment)).all()
+        assert len(rows) == 1 and rows[0].plate == "12-ABC-3" and rows[0].phone == "+31612345678"
+        assert session.scalar(select(func.count()).select_from(SlotReservation)) == 2  # 60 min
+    assert SlotSet("appointment_id", rows[0].id) in events
+
+
+def test_last_seat_goes_to_one_customer_the_other_gets_alternatives(
+    sqlite_factory, dispatcher, run
+):
+    action = ActionSubmitAppointment(session_factory=sqlite_factory)
+    run(action, booking_tracker("first"))
+    events = run(action, booking_tracker("second", plate="AB-123-C"))
+    assert responses(dispatcher) == ["utter_appointment_booked", "utter_slot_taken"]
+    assert FollowupAction("appointment_form") in events
+    assert SlotSet("appointment_time", None) in events
+
+
+def test_ask_time_offers_free_slots(sqlite_factory, dispatcher, run):
+    run(ActionAskAppointmentTime(session_factory=sqlite_factory), make_tracker())
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_ask_appointment_time"
+    assert [b["title"] for b in message["buttons"]] == ["ma 23 nov 11:00", "ma 23 nov 11:30",
+                                                        "ma 23 nov 12:00"]  # fmt: skip
+
+
+@pytest.fixture
+def booked(sqlite_factory, run):
+    run(ActionSubmitAppointment(session_factory=sqlite_factory), booking_tracker())
+    with sqlite_factory() as session:
+        return session.scalars(select(Appointment)).one()
+
+
+def test_reschedule_finds_by_plate_and_contact_and_moves(
+    sqlite_factory, booked, dispatcher, domain, run
+):
+    form = ValidateRescheduleForm(session_factory=sqlite_factory)
+    tracker = make_tracker(user_event("0612345678", "inform"), slots={"plate": "12-ABC-3"},
+                           active_loop="reschedule_form")  # fmt: skip
+    found = form.validate_contact("06 12345678", dispatcher, tracker, domain)
+    assert found["appointment_id"] == booked.id
+    wrong = form.validate_contact("0611122233", dispatcher, tracker, domain)
+    assert wrong == {"plate": None, "contact": None, "appointment_id": None}
+    assert responses(dispatcher)[-2:] == ["utter_appointment_found", "utter_appointment_not_found"]
+
+    slots = {"plate": "12-ABC-3", "appointment_id": booked.id, "confirmed": True,
+             "appointment_time": "2026-11-30T14:00:00+01:00"}  # fmt: skip
+    run(ActionAskConfirmed(session_factory=sqlite_factory),
+        make_tracker(slots=slots, active_loop="reschedule_form"))  # fmt: skip
+    assert dispatcher.messages[-1]["old"] == "vrijdag 27 november om 09:00"
+    run(ActionSubmitReschedule(session_factory=sqlite_factory), make_tracker(slots=slots))
+    assert responses(dispatcher)[-1] == "utter_appointment_rescheduled"
+    with sqlite_factory() as session:
+        moved = session.get(Appointment, booked.id)
+        assert moved.starts_at == dt.datetime(2026, 11, 30, 13, 0)  # UTC
+        starts = session.scalars(select(SlotReservation.slot_start)).all()
+        assert sorted(starts) == [
+            dt.datetime(2026, 11, 30, 13, 0),
+            dt.datetime(2026, 11, 30, 13, 30),
+        ]
+
+
+def test_cancel_needs_a_yes(sqlite_factory, booked, dispatcher, domain, run):
+    form = ValidateCancelForm(session_factory=sqlite_factory)
+    assert not form.accepts_corrections  # "no" keeps the appointment
+    slots = {"plate": "12-ABC-3", "appointment_id": booked.id}
+    run(ActionSubmitCancel(session_factory=sqlite_factory),
+        make_tracker(slots={**slots, "confirmed": False}))  # fmt: skip
+    run(ActionSubmitCancel(session_factory=sqlite_factory),
+        make_tracker(slots={**slots, "confirmed": True}))  # fmt: skip
+    assert responses(dispatcher)[-2:] == ["utter_appointment_kept", "utter_appointment_cancelled"]
+    with sqlite_factory() as session:
+        assert session.get(Appointment, booked.id).status == "cancelled"
+        assert session.scalar(select(func.count()).select_from(SlotReservation)) == 0
+
+
+def test_summary_in_english(sqlite_factory, dispatcher, run):
+    tracker = make_tracker(slots={**BOOKING, "language": "en", "confirmed": None},
+                           active_loop="appointment_form")  # fmt: skip
+    run(ActionAskConfirmed(session_factory=sqlite_factory), tracker)
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_summary_appointment"
+    assert message["service"] == "MOT (APK inspection)"
+    assert message["when"] == "Friday 27 November at 09:00"
+    assert message["mileage"] == "85,000 km"

@@ -1,0 +1,33 @@
+from sqlalchemy import select
+
+from actions.handoff import ActionHandleFallback, ActionHandoff
+from metrics.store.models import Lead
+from tests.trackers import bot_event, make_tracker, responses, user_event
+
+
+def test_handoff_during_opening_hours(sqlite_factory, dispatcher, run):
+    tracker = make_tracker(user_event("wat kost een apk", "inform"), bot_event("Sorry?"),
+                           user_event("ik wil een mens spreken", "request_human"))  # fmt: skip
+    run(ActionHandoff(session_factory=sqlite_factory), tracker)
+    assert responses(dispatcher) == ["utter_handoff_open"]
+    with sqlite_factory() as session:
+        lead = session.scalars(select(Lead)).one()
+    assert lead.kind == "handoff"
+    assert lead.transcript.splitlines() == ["customer: wat kost een apk", "bot: Sorry?",
+                                            "customer: ik wil een mens spreken"]  # fmt: skip
+
+
+def test_handoff_when_closed_says_when_we_open(sqlite_factory, dispatcher, run, monkeypatch):
+    monkeypatch.setenv("DEALERBOT_FIXED_NOW", "2026-11-28T18:30:00+01:00")  # Saturday evening
+    run(ActionHandoff(session_factory=sqlite_factory), make_tracker(slots={"language": "en"}))
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_handoff_closed"
+    assert message["next_open"] == "Monday 30 November at 09:00"
+
+
+def test_two_fallbacks_in_a_row_hand_off(sqlite_factory, dispatcher, run):
+    action = ActionHandleFallback(session_factory=sqlite_factory)
+    first = [user_event("hallo", "greet"), user_event("blurp", "nlu_fallback")]
+    run(action, make_tracker(*first))
+    run(action, make_tracker(*first, user_event("zzz", "nlu_fallback")))
+    assert responses(dispatcher) == ["utter_default", "utter_handoff_open"]

@@ -1,0 +1,109 @@
+from rasa_sdk.events import SlotSet
+from sqlalchemy import select
+
+from actions.sales import (
+    ActionCarPrice,
+    ActionFinancing,
+    ActionSearchStock,
+    ActionSubmitCallback,
+    ActionSubmitTestDrive,
+    ActionSubmitTradeIn,
+    ValidateTestDriveForm,
+    ValidateTradeInForm,
+)
+from metrics.store.models import Lead
+from tests.trackers import make_tracker, responses, user_event
+
+
+def ask(text, intent, entities=(), **slots):
+    ents = [{"entity": k, "value": v} for k, v in entities]
+    return make_tracker(user_event(text, intent, ents), slots=slots)
+
+
+def test_search_shows_at_most_three_with_prices(dispatcher, run):
+    events = run(ActionSearchStock(), ask("elektrische auto's onder 40k?", "ask_car_availability",
+                                          [("fuel", "elektrische"), ("budget", "40k")]))  # fmt: skip
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_stock_results"
+    lines = message["cars"].splitlines()
+    assert 1 <= len(lines) <= 3 and all("€ " in line and "elektrisch" in line for line in lines)
+    assert len(message["buttons"]) == len(lines)
+    assert message["buttons"][0]["payload"].startswith('/book_test_drive{"car": "AHD-')
+    assert events[0]["event"] == "slot" and events[0]["name"] == "last_cars"
+
+
+def test_unknown_model_is_answered_honestly_with_an_offer(dispatcher, run):
+    events = run(ActionSearchStock(), ask("hebben jullie een porsche 911", "ask_car_availability",
+                                          [("make", "Porsche"), ("model", "911")]))  # fmt: skip
+    assert responses(dispatcher) == ["utter_stock_none"]
+    assert "911" in dispatcher.messages[0]["what"]
+    assert SlotSet("callback_offered", True) in events
+
+
+def test_price_from_the_stock_list_in_english(dispatcher, run):
+    run(ActionCarPrice(), ask("how much is the golf", "ask_price", [("model", "Golf")],
+                              language="en"))  # fmt: skip
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_price"
+    assert "€17,950" in message["cars"] and "€36,495" in message["cars"]
+
+
+def test_price_without_a_car_asks_which(dispatcher, run):
+    run(ActionCarPrice(), ask("wat kost dat", "ask_price"))
+    assert responses(dispatcher) == ["utter_price_ask_model"]
+
+
+def test_financing_text_comes_from_the_dealer_file(dispatcher, run, dealer):
+    events = run(ActionFinancing(), ask("kan ik leasen", "ask_financing"))
+    assert dispatcher.messages[0]["financing"] == dealer.financing["nl"]
+    assert SlotSet("callback_topic", "financing") in events
+
+
+def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain):
+    form = ValidateTestDriveForm(session_factory=sqlite_factory)
+    t = make_tracker(active_loop="test_drive_form")
+    assert form.validate_car("AHD-1004", dispatcher, t, domain) == {"car": "AHD-1004"}
+    assert form.validate_car("id3", dispatcher, t, domain) == {"car": "AHD-1004"}
+    assert form.validate_car("golf", dispatcher, t, domain) == {"car": None}  # two Golfs
+    assert form.validate_car("batmobiel", dispatcher, t, domain) == {"car": None}
+    assert responses(dispatcher) == ["utter_car_choose", "utter_car_unknown"]
+    assert form.validate_test_drive_time("zaterdag om 11 uur", dispatcher, t, domain) == {
+        "test_drive_time": "2026-11-28T11:00:00+01:00"
+    }
+    assert form.validate_test_drive_time("zondag om 11 uur", dispatcher, t, domain) == {
+        "test_drive_time": None
+    }
+
+
+def test_trade_in_never_invents_a_value(sqlite_factory, dispatcher, domain, run):
+    form = ValidateTradeInForm(session_factory=sqlite_factory)
+    t = make_tracker()
+    assert form.validate_trade_in_condition("x" * 5000, dispatcher, t, domain) == {
+        "trade_in_condition": None
+    }
+    slots = {"plate": "12-ABC-3", "mileage": "120000", "trade_in_condition": "<b>deuk</b>",
+             "customer_name": "Piet", "contact": "piet@example.nl"}  # fmt: skip
+    run(ActionSubmitTradeIn(session_factory=sqlite_factory), make_tracker(slots=slots))
+    assert "€" not in str(dispatcher.messages[-1])
+    with sqlite_factory() as session:
+        lead = session.scalars(select(Lead)).one()
+    assert (lead.kind, lead.plate, lead.mileage_km, lead.email) == (
+        "trade_in",
+        "12-ABC-3",
+        120000,
+        "piet@example.nl",
+    )
+    assert lead.note == "<b>deuk</b>"  # stored as plain data, escaped where it is shown
+
+
+def test_test_drive_and_callback_leads(sqlite_factory, dispatcher, run):
+    slots = {"car": "AHD-1004", "test_drive_time": "2026-11-28T11:00:00+01:00",
+             "customer_name": "Sarah", "contact": "+31612345678", "language": "en"}  # fmt: skip
+    run(ActionSubmitTestDrive(session_factory=sqlite_factory), make_tracker(slots=slots))
+    assert dispatcher.messages[-1]["when"] == "Saturday 28 November at 11:00"
+    callback = {"customer_name": "Sarah", "contact": "+31612345678", "callback_topic": "financing"}
+    events = run(ActionSubmitCallback(session_factory=sqlite_factory), make_tracker(slots=callback))
+    assert SlotSet("callback_offered", False) in events
+    with sqlite_factory() as session:
+        kinds = sorted(lead.kind for lead in session.scalars(select(Lead)))
+    assert kinds == ["financing", "test_drive"]

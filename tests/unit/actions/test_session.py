@@ -1,0 +1,55 @@
+from rasa_sdk.events import SlotSet
+
+from actions.privacy import ActionDeleteMyData
+from actions.session import (
+    ActionClearFormSlots,
+    ActionSessionStart,
+    ActionValidateSlotMappings,
+)
+from tests.trackers import make_tracker, responses, slot_event, user_event
+
+
+def test_session_start_picks_dealer_and_keeps_language(run):
+    tracker = make_tracker(slots={"language": "en", "dealer_id": None,
+                                  "session_started_metadata": {"dealer": "autohuis-demo"}})  # fmt: skip
+    events = run(ActionSessionStart(), tracker)
+    assert events[0]["event"] == "session_started"
+    assert SlotSet("dealer_id", "autohuis-demo") in events
+    assert SlotSet("language", "en") in events
+    assert (events[-1]["event"], events[-1]["name"]) == ("action", "action_listen")
+
+
+def test_language_follows_the_customer_and_stays_without_signal(run):
+    action = ActionValidateSlotMappings()
+    english = make_tracker(user_event("hello there", "greet", language="en"))
+    assert SlotSet("language", "en") in run(action, english)
+    neutral = make_tracker(user_event("12-ABC-3", "inform"), slots={"language": "en"})
+    assert not [e for e in run(action, neutral) if e.get("name") == "language"]
+
+
+def test_offer_expires_after_another_question(run):
+    action = ActionValidateSlotMappings()
+    tracker = make_tracker(user_event("wat zijn de openingstijden", "ask_opening_hours"),
+                           slots={"callback_offered": True})  # fmt: skip
+    assert SlotSet("callback_offered", False) in run(action, tracker)
+
+
+def test_clear_keeps_what_this_message_said(run):
+    tracker = make_tracker(
+        user_event("apk", "book_service"),
+        slot_event("service_type", "apk"),
+        slots={"service_type": "apk", "plate": "12-ABC-3", "confirmed": True},
+    )
+    events = run(ActionClearFormSlots(), tracker)
+    assert SlotSet("plate", None) in events and SlotSet("confirmed", None) in events
+    assert SlotSet("service_type", None) not in events
+
+
+def test_delete_my_data(sqlite_factory, dispatcher, run):
+    from actions.appointments import ActionSubmitAppointment
+    from tests.unit.actions.test_appointments import booking_tracker
+
+    run(ActionSubmitAppointment(session_factory=sqlite_factory), booking_tracker("me"))
+    run(ActionDeleteMyData(session_factory=sqlite_factory), make_tracker(sender_id="me"))
+    assert responses(dispatcher)[-1] == "utter_data_deleted"
+    assert dispatcher.messages[-1]["appointments"] == 1

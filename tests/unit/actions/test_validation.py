@@ -1,0 +1,136 @@
+"""Every form validator against good and bad input: re-prompt, never crash, never store junk."""
+
+import pytest
+
+from actions.appointments import ValidateAppointmentForm
+from actions.validation import UNKNOWN, clean_name
+from tests.trackers import make_tracker, responses, user_event
+
+BAD_INPUT = ["", " ", "x" * 5000, "😀😀😀", "<script>alert(1)</script>", "'; DROP TABLE leads; --"]
+
+
+@pytest.fixture
+def form(sqlite_factory):
+    return ValidateAppointmentForm(session_factory=sqlite_factory)
+
+
+def tracker_with(text, **slots):
+    return make_tracker(user_event(text, "inform"), slots=slots, active_loop="appointment_form")
+
+
+@pytest.mark.parametrize("value", BAD_INPUT + ["12-ABC", "ABCDEF", "hallo"])
+def test_invalid_plate_reprompts(form, dispatcher, domain, value):
+    assert form.validate_plate(value, dispatcher, tracker_with(value), domain) == {"plate": None}
+    assert responses(dispatcher) == ["utter_invalid_plate"]
+    assert len(dispatcher.messages[0]["value"]) <= 40
+
+
+def test_plate_is_normalised(form, dispatcher, domain):
+    assert form.validate_plate("12abc3", dispatcher, tracker_with("12abc3"), domain) == {
+        "plate": "12-ABC-3"
+    }
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("value", BAD_INPUT)
+def test_invalid_mileage_contact_and_name(form, dispatcher, domain, value):
+    tracker = tracker_with(value)
+    assert form.validate_mileage(value, dispatcher, tracker, domain) == {"mileage": None}
+    assert form.validate_contact(value, dispatcher, tracker, domain) == {"contact": None}
+    assert form.validate_customer_name(value, dispatcher, tracker, domain) == {
+        "customer_name": None
+    }
+    assert responses(dispatcher) == ["utter_invalid_mileage", "utter_invalid_contact",
+                                     "utter_invalid_name"]  # fmt: skip
+
+
+def test_good_mileage_contact_and_name(form, dispatcher, domain):
+    t = tracker_with("x")
+    assert form.validate_mileage("ongeveer 85.000 km", dispatcher, t, domain) == {
+        "mileage": "85000"
+    }
+    assert form.validate_mileage("weet ik niet", dispatcher, t, domain) == {"mileage": UNKNOWN}
+    assert form.validate_contact("06 12345678", dispatcher, t, domain) == {
+        "contact": "+31612345678"
+    }
+    assert form.validate_customer_name("mijn naam is jan de vries", dispatcher, t, domain) == {
+        "customer_name": "Jan de Vries"
+    }
+    assert dispatcher.messages == []
+
+
+def test_clean_name():
+    assert clean_name("I'm Sarah O'Neil") == "Sarah O'Neil"
+    assert clean_name("Zoë Çelik") == "Zoë Çelik"
+    assert clean_name("anne van der berg") == "Anne van der Berg"
+    assert clean_name("DJ van Dijk") == "DJ van Dijk"
+    assert clean_name("wat kost een apk?") is None
+    assert clean_name("06 12345678") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "response"),
+    [
+        ("vandaag om 8 uur", "utter_slot_past"),
+        ("30 februari", "utter_time_invalid_date"),
+        ("zondag om 10 uur", "utter_slot_closed_day"),
+        ("25/12 om 10:00", "utter_slot_closed_day"),
+        ("morgen om 6 uur 's ochtends", "utter_slot_outside_hours"),
+        ("asdf", "utter_time_unclear"),
+        ("x" * 5000, "utter_time_unclear"),
+        ("<b>morgen</b>", "utter_time_pick_hour"),
+    ],
+)
+def test_invalid_times_reprompt_with_alternatives(form, dispatcher, domain, value, response):
+    tracker = tracker_with(value, service_type="apk")
+    assert form.validate_appointment_time(value, dispatcher, tracker, domain) == {
+        "appointment_time": None
+    }
+    assert responses(dispatcher)[0] == response
+    if response not in ("utter_time_unclear", "utter_time_invalid_date"):
+        buttons = [b for m in dispatcher.messages for b in m.get("buttons") or []]
+        assert 1 <= len(buttons) <= 3
+        assert all(b["payload"].startswith('/inform{"time": "2026-') for b in buttons)
+
+
+def test_valid_time_is_stored_as_iso(form, dispatcher, domain):
+    tracker = tracker_with("morgen om 10 uur", service_type="apk")
+    assert form.validate_appointment_time("morgen om 10 uur", dispatcher, tracker, domain) == {
+        "appointment_time": "2026-11-24T10:00:00+01:00"
+    }
+
+
+def test_service_type_from_words(form, dispatcher, domain):
+    t = tracker_with("x")
+    assert form.validate_service_type("grote beurt", dispatcher, t, domain) == {
+        "service_type": "maintenance"
+    }
+    assert form.validate_service_type("MOT", dispatcher, t, domain) == {"service_type": "apk"}
+    assert form.validate_service_type("winterbanden", dispatcher, t, domain) == {
+        "service_type": "tyres"
+    }
+    assert form.validate_service_type("pizza", dispatcher, t, domain) == {"service_type": None}
+
+
+def test_no_at_the_summary_asks_what_to_change(form, dispatcher, domain):
+    import asyncio
+
+    tracker = tracker_with("nee", confirmed=False)
+    slots = asyncio.run(form.required_slots(form.domain_slots(domain), dispatcher, tracker, domain))
+    assert slots[-2:] == ["change_field", "confirmed"]
+    result = form.validate_change_field("de datum", dispatcher, tracker, domain)
+    assert result == {"appointment_time": None, "change_field": None, "confirmed": None}
+    assert form.validate_change_field("contact", dispatcher, tracker, domain)["contact"] is None
+    assert form.validate_change_field("banaan", dispatcher, tracker, domain) == {
+        "change_field": None
+    }
+
+
+def test_a_correction_with_the_answer_shows_the_summary_again(form, dispatcher, domain):
+    tracker = make_tracker(
+        user_event("nee, morgen om 11 uur", "deny"),
+        {"event": "slot", "name": "confirmed", "value": False},
+        {"event": "slot", "name": "appointment_time", "value": "morgen om 11 uur"},
+        active_loop="appointment_form",
+    )
+    assert form.validate_confirmed(False, dispatcher, tracker, domain) == {"confirmed": None}

@@ -1,0 +1,131 @@
+import datetime as dt
+
+import pytest
+
+from dealer.parsing import (
+    InvalidDate,
+    find_plates,
+    normalize_email,
+    normalize_phone,
+    normalize_plate,
+    parse_budget,
+    parse_contact,
+    parse_mileage,
+    parse_when,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "plate"),
+    [
+        ("12-ABC-3", "12-ABC-3"),  # side code 7
+        ("12abc3", "12-ABC-3"),
+        ("ab-123-c", "AB-123-C"),  # 9
+        ("AB123C", "AB-123-C"),
+        ("1-KBB-23", "1-KBB-23"),  # 8
+        ("XX-99-99", "XX-99-99"),  # 1
+        ("99-99-XX", "99-99-XX"),  # 2
+        ("99-XX-99", "99-XX-99"),  # 3
+        ("XX-99-XX", "XX-99-XX"),  # 4
+        ("XX-XX-99", "XX-XX-99"),  # 5
+        ("99-XX-XX", "99-XX-XX"),  # 6
+        ("X-999-XX", "X-999-XX"),  # 10
+        ("XXX-99-X", "XXX-99-X"),  # 11
+        ("X-99-XXX", "X-99-XXX"),  # 12
+        ("9-XX-999", "9-XX-999"),  # 13
+        ("999-XX-9", "999-XX-9"),  # 14
+        (" gk 123 t ", "GK-123-T"),
+    ],
+)
+def test_every_side_code_is_normalised(raw, plate):
+    assert normalize_plate(raw) == plate
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "hello", "12345", "ABCDEF", "1234567", "12-ABC", "ÄB-123-C", "<script>", "💥" * 6]
+)
+def test_invalid_plates_are_rejected(raw):
+    assert normalize_plate(raw) is None
+
+
+def test_plates_are_found_in_a_sentence():
+    found = find_plates("mijn kenteken is 12abc3 en die andere is AB-12-CD")
+    assert [p for _s, _e, p in found] == ["12-ABC-3", "AB-12-CD"]
+    assert find_plates("ik wil een afspraak maken") == []
+
+
+def test_contact_details():
+    assert normalize_phone("bel me op 06 12345678") == "+31612345678"
+    assert normalize_phone("+32 470 12 34 56") == "+32470123456"
+    assert normalize_email("mail: Jan.de.Vries@Example.NL") == "jan.de.vries@example.nl"
+    assert parse_contact("06-12345678") == ("phone", "+31612345678")
+    assert parse_contact("jan@example.nl") == ("email", "jan@example.nl")
+    assert parse_contact("geen idee") is None
+    assert parse_contact("'; DROP TABLE appointments; --") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "km"),
+    [("85000", 85000), ("ongeveer 85.000 km", 85000), ("85k", 85000), ("120 duizend", 120000),
+     ("60,000 miles", 96561), ("0", 0)],
+)  # fmt: skip
+def test_mileage(text, km):
+    assert parse_mileage(text) == km
+
+
+def test_mileage_rejects_nonsense():
+    assert parse_mileage("weet ik niet") is None
+    assert parse_mileage("99999999") is None
+
+
+def test_budget():
+    assert parse_budget("20.000") == 20000
+    assert parse_budget("25k") == 25000
+    assert parse_budget("€ 15000") == 15000
+    assert parse_budget("30") == 30000
+
+
+MONDAY = dt.datetime(2026, 11, 23, 9, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "date", "time"),
+    [
+        ("morgen om 10 uur", dt.date(2026, 11, 24), dt.time(10)),
+        ("volgende dinsdag", dt.date(2026, 11, 24), None),
+        ("volgende week dinsdag 9u30", dt.date(2026, 12, 1), dt.time(9, 30)),
+        ("next Friday 9am", dt.date(2026, 11, 27), dt.time(9)),
+        ("tomorrow at 2pm", dt.date(2026, 11, 24), dt.time(14)),
+        ("15/12", dt.date(2026, 12, 15), None),
+        ("15-12 om 14:00", dt.date(2026, 12, 15), dt.time(14)),
+        ("15 december om 11.00", dt.date(2026, 12, 15), dt.time(11)),
+        ("december 15th at 3pm", dt.date(2026, 12, 15), dt.time(15)),
+        ("half 11", None, dt.time(10, 30)),
+        ("kwart voor 3", None, dt.time(14, 45)),
+        ("om 3", None, dt.time(15)),
+        ("10", None, dt.time(10)),
+        ("2026-11-24T09:00", dt.date(2026, 11, 24), dt.time(9)),
+        ("1/2", dt.date(2027, 2, 1), None),  # already past this year: next year
+    ],
+)
+def test_when(text, date, time):
+    when = parse_when(text, MONDAY)
+    assert (when.date, when.time) == (date, time)
+
+
+def test_part_of_day():
+    when = parse_when("donderdagochtend", MONDAY)
+    assert when.date == dt.date(2026, 11, 26) and when.part_of_day == "morning"
+
+
+@pytest.mark.parametrize("text", ["30/2", "30 februari", "31-04", "15/13"])
+def test_dates_that_do_not_exist(text):
+    with pytest.raises(InvalidDate):
+        parse_when(text, MONDAY)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "😀😀😀", "do you have a golf", "<b>hi</b>", "x" * 5000, "'; drop table --"]
+)
+def test_no_moment_in_text(text):
+    assert parse_when(text, MONDAY).empty
