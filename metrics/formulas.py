@@ -1,0 +1,220 @@
+"""The metric formulas: pure functions over the counts kept in the summary tables.
+
+Every function states its definition in its docstring (``docs/metrics.md`` repeats them). A
+figure comes with its sample size ``n``; when the denominator is 0 the value is ``None``, which a
+report shows as "n/a", never as 0%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Upper bounds (ms) of the first-response histogram buckets; the last bucket is open-ended.
+FIRST_RESPONSE_BUCKETS_MS: tuple[int, ...] = (
+    250, 500, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 60_000,
+)  # fmt: skip
+WITHIN_MS = 30_000  # customers expect an answer within 30 seconds
+CSAT_SCALE, CES_SCALE, NPS_SCALE = (1, 5), (1, 7), (0, 10)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A figure and its sample size: ``value`` is None when ``n`` (the denominator) is 0."""
+
+    value: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Csat:
+    share_4_5: float | None  # 0..1
+    mean: float | None  # 1..5
+    n: int  # CSAT answers
+    offered: int  # surveys offered
+    response_rate: float | None  # 0..1
+
+
+@dataclass(frozen=True)
+class Ces:
+    mean: float | None  # 1..7
+    share_5_7: float | None  # 0..1
+    n: int
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    p50_ms: float | None
+    p90_ms: float | None
+    within_30s: float | None  # share 0..1
+    n: int
+
+
+def _ratio(numerator: float, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def mec(distinct_contacts: int) -> Value:
+    """MEC: the number of distinct contacts with at least one qualifying conversation.
+
+    The distinct count is taken in the database per dealer and period (it cannot be summed over
+    days). ``n`` is the same number.
+    """
+    return Value(float(distinct_contacts), distinct_contacts)
+
+
+def mec_share(mec_count: int, potential: int | None) -> Value:
+    """MEC share = MEC / MEC potential (service appointments + sales leads, all sources).
+
+    None when the potential is 0 or unknown. It can exceed 1 when more contacts chatted than
+    the dealer system recorded appointments and leads. ``n`` is the potential.
+    """
+    return Value(_ratio(mec_count, potential or 0), potential or 0)
+
+
+def csat(n: int, score_sum: int, top2: int, offered: int) -> Csat:
+    """CSAT (1-5): the share of 4 and 5 answers among all CSAT answers.
+
+    Also the mean score, ``n`` (CSAT answers) and the response rate = CSAT answers / surveys
+    offered. ``top2`` is the number of 4 and 5 answers, ``score_sum`` the sum of all scores.
+    """
+    return Csat(
+        share_4_5=_ratio(top2, n),
+        mean=_ratio(score_sum, n),
+        n=n,
+        offered=offered,
+        response_rate=_ratio(n, offered),
+    )
+
+
+def ces(n: int, score_sum: int, top3: int) -> Ces:
+    """CES (1-7, "the dealer made it easy for me"): the mean, and the share answering 5, 6 or 7.
+
+    ``top3`` is the number of 5-7 answers, ``score_sum`` the sum of all scores.
+    """
+    return Ces(mean=_ratio(score_sum, n), share_5_7=_ratio(top3, n), n=n)
+
+
+def nps(n: int, promoters: int, detractors: int) -> Value:
+    """NPS (0-10): % answering 9-10 minus % answering 0-6, from -100 to 100.
+
+    Only where the survey asked for it: None when there are no NPS answers.
+    """
+    if not n:
+        return Value(None, 0)
+    return Value(100.0 * (promoters - detractors) / n, n)
+
+
+def automation_rate(qualifying: int, handoffs: int) -> Value:
+    """Automation rate = qualifying conversations finished without a handoff / qualifying ones.
+
+    A conversation counts as handed off when its outcome is ``handed_off``.
+    """
+    return Value(_ratio(qualifying - handoffs, qualifying), qualifying)
+
+
+def handoff_rate(qualifying: int, handoffs: int) -> Value:
+    """Handoff rate = qualifying conversations handed off to a person / qualifying ones."""
+    return Value(_ratio(handoffs, qualifying), qualifying)
+
+
+def abandonment_rate(qualifying: int, abandoned: int) -> Value:
+    """Abandonment rate = qualifying conversations with outcome ``abandoned`` / qualifying ones.
+
+    Abandoned: a task (booking, test drive, lead ...) was started and not finished.
+    """
+    return Value(_ratio(abandoned, qualifying), qualifying)
+
+
+def returning_contacts(mec_count: int, returning: int) -> Value:
+    """Returning contacts: engaged contacts this period who had a qualifying conversation before.
+
+    ``value`` is the count; ``share_of`` gives the share among MEC.
+    """
+    return Value(float(returning), mec_count)
+
+
+def share(part: int, whole: int) -> Value:
+    """``part / whole`` with ``n = whole``; None when ``whole`` is 0."""
+    return Value(_ratio(part, whole), whole)
+
+
+def histogram(values_ms: Iterable[int]) -> tuple[int, ...]:
+    """Counts per first-response bucket (see ``FIRST_RESPONSE_BUCKETS_MS``; last one open)."""
+    counts = [0] * (len(FIRST_RESPONSE_BUCKETS_MS) + 1)
+    for value in values_ms:
+        counts[bucket_index(value)] += 1
+    return tuple(counts)
+
+
+def bucket_index(value_ms: int) -> int:
+    for i, bound in enumerate(FIRST_RESPONSE_BUCKETS_MS):
+        if value_ms <= bound:
+            return i
+    return len(FIRST_RESPONSE_BUCKETS_MS)
+
+
+def histogram_percentile(counts: Sequence[int], q: float) -> float | None:
+    """The ``q`` quantile (0..1) from bucket counts, interpolated linearly inside its bucket.
+
+    The open last bucket (> 60 s) reports its lower bound, 60 s. None without values.
+    """
+    total = sum(counts)
+    if not total:
+        return None
+    rank = q * total
+    seen = 0
+    for i, count in enumerate(counts):
+        if count and seen + count >= rank:
+            low = FIRST_RESPONSE_BUCKETS_MS[i - 1] if i else 0
+            if i == len(FIRST_RESPONSE_BUCKETS_MS):
+                return float(low)
+            high = FIRST_RESPONSE_BUCKETS_MS[i]
+            return low + (high - low) * (rank - seen) / count
+        seen += count
+    return float(FIRST_RESPONSE_BUCKETS_MS[-1])
+
+
+def first_response(counts: Sequence[int], within_30s: int | None = None) -> FirstResponse:
+    """Bot first-response time: p50 and p90 (ms) and the share answered within 30 seconds.
+
+    Measured from the customer's first message to the bot's first reply, over qualifying
+    conversations with a reply. The percentiles come from the stored histogram (linear inside
+    a bucket, so exact to the bucket width); the 30 s share is exact (30 s is a bucket bound).
+    """
+    n = sum(counts)
+    if within_30s is None:
+        within_30s = sum(counts[: FIRST_RESPONSE_BUCKETS_MS.index(WITHIN_MS) + 1])
+    return FirstResponse(
+        p50_ms=histogram_percentile(counts, 0.5),
+        p90_ms=histogram_percentile(counts, 0.9),
+        within_30s=_ratio(within_30s, n),
+        n=n,
+    )
+
+
+def change(current: float | None, previous: float | None, *, relative: bool) -> float | None:
+    """Week-over-week change of a headline figure.
+
+    ``relative=True`` (counts such as MEC): (current - previous) / previous, e.g. 0.25 = +25%;
+    None when the previous value is 0 or unknown. ``relative=False`` (shares, means, scores,
+    times): current - previous, e.g. +0.05 = 5 percentage points. None when either is unknown.
+    """
+    if current is None or previous is None:
+        return None
+    if relative:
+        return (current - previous) / previous if previous else None
+    return current - previous
+
+
+def display(value: float | None, unit: str = "count") -> str:
+    """A figure as text: "n/a" for None; shares as percentages; times in seconds."""
+    if value is None:
+        return "n/a"
+    if unit == "share":
+        return f"{value * 100:.0f}%"
+    if unit == "ms":
+        return f"{value / 1000:.1f} s"
+    if unit == "count":
+        return f"{value:.0f}"
+    return f"{value:.1f}"

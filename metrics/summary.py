@@ -1,0 +1,311 @@
+"""The weekly summary of one dealer, read from ``metric_summaries`` (plus a few small queries).
+
+Run the rollup for the week first (``metrics.aggregate.rebuild_period`` or the hourly job):
+this module only reads. Every headline figure carries its n, last week's value and the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import aliased, sessionmaker
+
+from metrics import formulas as f
+from metrics.aggregate import ALL, CHANNEL, LANGUAGE
+from metrics.periods import Period, PeriodError, dealer_timezone, last_weeks, parse_period
+from metrics.store.models import Conversation, MetricSummary, SurveyAnswer, from_utc_naive
+from metrics.store.session import default_session_factory
+
+TOP_INTENTS = 10
+LOW_RATED = 5
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A headline figure: value (None = "n/a"), sample size, last week's value and the change.
+
+    ``change`` is relative for counts (0.25 = +25%) and a difference for shares, means and
+    times (0.05 = +5 points); see ``metrics.formulas.change``. ``unit`` is count, share, mean,
+    score or ms.
+    """
+
+    name: str
+    value: float | None
+    n: int
+    previous: float | None
+    change: float | None
+    unit: str = "count"
+
+    @property
+    def text(self) -> str:
+        return f.display(self.value, self.unit)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: str
+    mec: int
+    potential: int | None
+    csat: float | None  # share of 4-5
+    ces: float | None  # mean 1-7
+    potential_estimated: bool = False
+
+
+@dataclass(frozen=True)
+class LowRated:
+    conversation_id: str
+    started_at: dt.datetime  # in the dealer's time zone
+    channel: str
+    outcome: str
+    csat: int
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class WeeklySummary:
+    dealer_id: str
+    week: str
+    start: dt.date  # Monday
+    end: dt.date  # Sunday (inclusive)
+    conversations: int
+    qualifying: int
+    mec: Figure
+    mec_potential: Figure
+    potential_estimated: bool
+    mec_share: Figure
+    csat: Figure  # share of 4-5
+    csat_mean: Figure
+    csat_response_rate: Figure
+    ces_mean: Figure
+    ces_share_5_7: Figure
+    nps: Figure  # value None when not asked
+    appointments_booked: Figure
+    appointments_changed: Figure
+    appointments_cancelled: Figure
+    test_drives: Figure
+    leads_trade_in: Figure
+    leads_sales: Figure
+    handoffs: Figure
+    automation_rate: Figure
+    handoff_rate: Figure
+    abandonment_rate: Figure
+    first_response_p50: Figure
+    first_response_p90: Figure
+    answered_within_30s: Figure
+    returning_contacts: Figure
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_language: dict[str, dict[str, int]] = field(default_factory=dict)
+    trend: list[TrendPoint] = field(default_factory=list)
+    low_rated: list[LowRated] = field(default_factory=list)
+    top_intents: list[tuple[str, int]] = field(default_factory=list)
+
+    def headline(self) -> list[Figure]:
+        """The headline figures in report order."""
+        return [
+            self.mec, self.mec_potential, self.mec_share, self.csat, self.csat_mean,
+            self.csat_response_rate, self.ces_mean, self.ces_share_5_7, self.nps,
+            self.appointments_booked, self.appointments_changed, self.appointments_cancelled,
+            self.test_drives, self.leads_trade_in, self.leads_sales, self.handoffs,
+            self.automation_rate, self.handoff_rate, self.abandonment_rate,
+            self.first_response_p50, self.first_response_p90, self.answered_within_30s,
+            self.returning_contacts,
+        ]  # fmt: skip
+
+
+class _Counts:
+    """One summary row's counts (zeros when the period has no row) and the formulas over them."""
+
+    def __init__(self, row: MetricSummary | None) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> int:
+        value = getattr(self.row, name, None) if self.row is not None else None
+        return int(value or 0)
+
+    @property
+    def potential(self) -> int | None:
+        return None if self.row is None else self.row.potential
+
+    @property
+    def potential_estimated(self) -> bool:
+        return True if self.row is None else bool(self.row.potential_estimated)
+
+    @property
+    def histogram(self) -> list[int]:
+        text = self.row.first_response_histogram if self.row is not None else ""
+        return [int(x) for x in text.split(",")] if text else []
+
+    def figures(self) -> dict[str, tuple[float | None, int, str]]:
+        """name -> (value, n, unit)."""
+        csat = f.csat(self.csat_n, self.csat_sum, self.csat_top2, self.surveys_offered)
+        ces = f.ces(self.ces_n, self.ces_sum, self.ces_top3)
+        nps = f.nps(self.nps_n, self.nps_promoters, self.nps_detractors)
+        speed = f.first_response(self.histogram, self.first_response_30s)
+        share = f.mec_share(self.mec, self.potential)
+        automation = f.automation_rate(self.qualifying, self.handoffs)
+        handoff = f.handoff_rate(self.qualifying, self.handoffs)
+        abandonment = f.abandonment_rate(self.qualifying, self.abandoned)
+        potential = self.potential
+        figures: dict[str, tuple[float | None, int, str]] = {
+            "mec": (float(self.mec), self.mec, "count"),
+            "mec_potential": (
+                None if potential is None else float(potential),
+                potential or 0,
+                "count",
+            ),
+            "mec_share": (share.value, share.n, "share"),
+            "csat": (csat.share_4_5, csat.n, "share"),
+            "csat_mean": (csat.mean, csat.n, "mean"),
+            "csat_response_rate": (csat.response_rate, csat.offered, "share"),
+            "ces_mean": (ces.mean, ces.n, "mean"),
+            "ces_share_5_7": (ces.share_5_7, ces.n, "share"),
+            "nps": (nps.value, nps.n, "score"),
+            "automation_rate": (automation.value, automation.n, "share"),
+            "handoff_rate": (handoff.value, handoff.n, "share"),
+            "abandonment_rate": (abandonment.value, abandonment.n, "share"),
+            "first_response_p50": (speed.p50_ms, speed.n, "ms"),
+            "first_response_p90": (speed.p90_ms, speed.n, "ms"),
+            "answered_within_30s": (speed.within_30s, speed.n, "share"),
+            "returning_contacts": (float(self.returning_contacts), self.mec, "count"),
+        }
+        for name in ("appointments_booked", "appointments_changed", "appointments_cancelled",
+                     "test_drives", "leads_trade_in", "leads_sales", "handoffs"):  # fmt: skip
+            count = getattr(self, name)
+            figures[name] = (float(count), count, "count")
+        return figures
+
+
+def _figure(name: str, now: _Counts, before: _Counts) -> Figure:
+    value, n, unit = now.figures()[name]
+    previous = before.figures()[name][0]
+    return Figure(name, value, n, previous, f.change(value, previous, relative=unit == "count"),
+                  unit)  # fmt: skip
+
+
+def _breakdown(rows: dict, dimension: str) -> dict[str, dict[str, int]]:
+    result = {}
+    for (dim, value), row in sorted(rows.items()):
+        if dim != dimension:
+            continue
+        result[value] = {
+            "conversations": row.conversations,
+            "qualifying": row.qualifying,
+            "mec": row.mec,
+            "appointments_booked": row.appointments_booked,
+            "handoffs": row.handoffs,
+            "csat_n": row.csat_n,
+            "csat_4_5": row.csat_top2,
+        }
+    return result
+
+
+def build_weekly_summary(
+    session_factory: sessionmaker | None, dealer_id: str, week: str, *, weeks: int = 12
+) -> WeeklySummary:
+    """The summary of ``dealer_id`` for the ISO ``week`` (e.g. ``"2026-W47"``), with a trend of
+    ``weeks`` weeks ending with it. Reads the weekly summary rows (run the rollup first)."""
+    session_factory = session_factory or default_session_factory()
+    period = parse_period(week)
+    if period.kind != "week":
+        raise PeriodError(f"{week!r} is not an ISO week such as 2026-W47")
+    trend_weeks = last_weeks(period, max(weeks, 1))
+    keys = [p.key for p in trend_weeks] + [period.previous().key]
+    with session_factory() as session:
+        rows = session.scalars(
+            select(MetricSummary).where(
+                MetricSummary.dealer_id == dealer_id,
+                MetricSummary.period_kind == "week",
+                MetricSummary.period_key.in_(keys),
+            )
+        ).all()
+        by_key = {r.period_key: r for r in rows if r.dimension == ALL}
+        this_week = {(r.dimension, r.dimension_value): r for r in rows
+                     if r.period_key == period.key and r.dimension != ALL}  # fmt: skip
+        low_rated = _low_rated(session, dealer_id, period)
+        top_intents = _top_intents(session, dealer_id, period)
+    now, before = _Counts(by_key.get(period.key)), _Counts(by_key.get(period.previous().key))
+
+    def fig(name: str) -> Figure:
+        return _figure(name, now, before)
+
+    return WeeklySummary(
+        dealer_id=dealer_id,
+        week=period.key,
+        start=period.start,
+        end=period.last_day,
+        conversations=now.conversations,
+        qualifying=now.qualifying,
+        mec=fig("mec"),
+        mec_potential=fig("mec_potential"),
+        potential_estimated=now.potential_estimated,
+        mec_share=fig("mec_share"),
+        csat=fig("csat"),
+        csat_mean=fig("csat_mean"),
+        csat_response_rate=fig("csat_response_rate"),
+        ces_mean=fig("ces_mean"),
+        ces_share_5_7=fig("ces_share_5_7"),
+        nps=fig("nps"),
+        appointments_booked=fig("appointments_booked"),
+        appointments_changed=fig("appointments_changed"),
+        appointments_cancelled=fig("appointments_cancelled"),
+        test_drives=fig("test_drives"),
+        leads_trade_in=fig("leads_trade_in"),
+        leads_sales=fig("leads_sales"),
+        handoffs=fig("handoffs"),
+        automation_rate=fig("automation_rate"),
+        handoff_rate=fig("handoff_rate"),
+        abandonment_rate=fig("abandonment_rate"),
+        first_response_p50=fig("first_response_p50"),
+        first_response_p90=fig("first_response_p90"),
+        answered_within_30s=fig("answered_within_30s"),
+        returning_contacts=fig("returning_contacts"),
+        by_channel=_breakdown(this_week, CHANNEL),
+        by_language=_breakdown(this_week, LANGUAGE),
+        trend=[_trend_point(p, _Counts(by_key.get(p.key))) for p in trend_weeks],
+        low_rated=low_rated,
+        top_intents=top_intents,
+    )
+
+
+def _trend_point(period: Period, counts: _Counts) -> TrendPoint:
+    figures = counts.figures()
+    return TrendPoint(
+        week=period.key,
+        mec=counts.mec,
+        potential=counts.potential,
+        csat=figures["csat"][0],
+        ces=figures["ces_mean"][0],
+        potential_estimated=counts.potential_estimated,
+    )
+
+
+def _low_rated(session, dealer_id: str, period: Period) -> list[LowRated]:
+    """Up to five qualifying conversations of the week rated CSAT 1 or 2, worst first."""
+    c = Conversation
+    score, comment = aliased(SurveyAnswer), aliased(SurveyAnswer)
+    query = (
+        select(c.id, c.started_at, c.channel, c.outcome, score.score, comment.comment)
+        .join(score, and_(score.conversation_id == c.id, score.question == "csat"))
+        .outerjoin(comment, and_(comment.conversation_id == c.id, comment.question == "comment"))
+        .where(c.dealer_id == dealer_id, c.week_key == period.key, c.qualifies, score.score <= 2)
+        .order_by(score.score, c.started_at, c.id)
+        .limit(LOW_RATED)
+    )
+    zone = dealer_timezone(dealer_id)
+    return [
+        LowRated(cid, from_utc_naive(started).astimezone(zone), channel, outcome, csat, text)
+        for cid, started, channel, outcome, csat, text in session.execute(query)
+    ]
+
+
+def _top_intents(session, dealer_id: str, period: Period) -> list[tuple[str, int]]:
+    """Business intents of the week's qualifying conversations, most frequent first."""
+    c = Conversation
+    counts: Counter[str] = Counter()
+    query = select(c.intents).where(c.dealer_id == dealer_id, c.week_key == period.key, c.qualifies)
+    for (intents,) in session.execute(query):
+        counts.update(i for i in (intents or "").split(",") if i)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_INTENTS]
