@@ -1,0 +1,260 @@
+"""The scheduler's jobs: hourly rollup, Monday weekly summary, nightly retention purge.
+
+Each job is a plain function (``metrics.scheduler`` only wires them to triggers), safe to run
+twice and from two processes at once: the weekly summary holds a lock row in the database while
+it works and claims every e-mail in the delivery log before sending it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from metrics.settings import Settings, get_settings
+from metrics.store.models import JobLock, utcnow
+
+log = logging.getLogger(__name__)
+
+# A lock whose holder died is free again after this; a weekly run takes seconds.
+LOCK_TTL = dt.timedelta(minutes=30)
+# Rebuilding the same summary rows from two processes at once can collide (PostgreSQL): one
+# rollup at a time, whoever starts it.
+ROLLUP_LOCK = "rollup"
+
+
+def _factory(session_factory: sessionmaker | None) -> sessionmaker:
+    if session_factory is not None:
+        return session_factory
+    from metrics.store.session import default_session_factory
+
+    return default_session_factory()
+
+
+def current_time(settings: Settings | None = None) -> dt.datetime:
+    """Now (aware), or the frozen clock of DEALERBOT_FIXED_NOW."""
+    settings = settings or get_settings()
+    return settings.fixed_now or dt.datetime.now(dt.timezone.utc)
+
+
+# -- the lock -------------------------------------------------------------------------------------
+
+
+def acquire_lock(
+    session_factory: sessionmaker, name: str, *, owner: str, ttl: dt.timedelta = LOCK_TTL
+) -> bool:
+    """Take the named lock for ``owner``: insert the row, or take over an expired one."""
+    now = utcnow()
+    try:
+        with session_factory.begin() as session:
+            session.add(JobLock(name=name, owner=owner, acquired_at=now, expires_at=now + ttl))
+        return True
+    except IntegrityError:
+        pass
+    with session_factory.begin() as session:
+        taken = session.execute(
+            update(JobLock)
+            .where(JobLock.name == name, JobLock.expires_at < now)
+            .values(owner=owner, acquired_at=now, expires_at=now + ttl),
+            execution_options={"synchronize_session": False},
+        )
+        return taken.rowcount == 1
+
+
+def release_lock(session_factory: sessionmaker, name: str, *, owner: str) -> None:
+    with session_factory.begin() as session:
+        session.execute(
+            delete(JobLock).where(JobLock.name == name, JobLock.owner == owner),
+            execution_options={"synchronize_session": False},
+        )
+
+
+@contextmanager
+def job_lock(
+    session_factory: sessionmaker, name: str, *, ttl: dt.timedelta = LOCK_TTL
+) -> Iterator[bool]:
+    """``with job_lock(f, "x") as held:`` - held is False when another process has it."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-64:]
+    held = acquire_lock(session_factory, name, owner=owner, ttl=ttl)
+    try:
+        yield held
+    finally:
+        if held:
+            release_lock(session_factory, name, owner=owner)
+
+
+# -- weekly summary -------------------------------------------------------------------------------
+
+
+def last_closed_week(now: dt.datetime, tz: ZoneInfo) -> str:
+    """The ISO week before the one ``now`` falls in, in the dealer's time zone."""
+    from metrics.periods import period_of
+
+    return period_of("week", now.astimezone(tz).date()).previous().key
+
+
+@dataclass
+class WeeklyRun:
+    dealer_id: str
+    week: str
+    status: str  # delivered | already_delivered | locked
+    delivery: object | None = None  # metrics.report.deliver.DeliveryResult
+    files: list = field(default_factory=list)
+
+    def as_text(self) -> str:
+        detail = f": {self.delivery.as_text()}" if self.delivery is not None else ""
+        return f"weekly summary {self.dealer_id} {self.week} {self.status}{detail}"
+
+
+def _dealer(dealer_id: str):  # noqa: ANN202
+    from dealer.config import DealerConfigError, all_dealers
+
+    dealers = all_dealers()
+    if dealer_id not in dealers:
+        raise DealerConfigError(
+            f"unknown dealer {dealer_id!r}; known: {', '.join(sorted(dealers))}"
+        )
+    return dealers[dealer_id]
+
+
+def _already_delivered(session_factory: sessionmaker, dealer, week: str, outbox) -> bool:  # noqa: ANN001
+    from metrics.report.deliver import deliveries
+
+    sent = {d.recipient for d in deliveries(session_factory, dealer.id, week) if d.status == "sent"}
+    return set(dealer.report_recipients) <= sent and (outbox / dealer.id / f"{week}.html").exists()
+
+
+def weekly_summary_job(
+    dealer_id: str,
+    week: str | None = None,
+    *,
+    session_factory: sessionmaker | None = None,
+    email: bool = True,
+    force_render: bool = False,
+) -> WeeklyRun:
+    """Build, render and deliver one dealer's weekly summary (default: the last closed week).
+
+    Safe to repeat: recipients already served are skipped (delivery log), and only one process
+    works on a dealer's week at a time (lock row). A failed e-mail stays in the log as failed and
+    is retried by the hourly job.
+    """
+    from metrics.report.deliver import deliver_summary
+    from metrics.report.export import export_csv
+    from metrics.report.render import render_summary
+    from metrics.summary import build_weekly_summary
+
+    settings = get_settings()
+    factory = _factory(session_factory)
+    dealer = _dealer(dealer_id)
+    week = week or last_closed_week(current_time(settings), dealer.timezone)
+    with job_lock(factory, f"weekly_summary:{dealer.id}:{week}") as held:
+        if not held:
+            log.info("weekly summary %s %s: another process is on it", dealer.id, week)
+            return WeeklyRun(dealer.id, week, "locked")
+        if not force_render and _already_delivered(factory, dealer, week, settings.outbox_dir):
+            return WeeklyRun(dealer.id, week, "already_delivered")
+        rollup_summary_weeks(factory, week)
+        summary = build_weekly_summary(factory, dealer.id, week)
+        rendered = render_summary(summary, dealer, dashboard_url=settings.dashboard_url)
+        result = deliver_summary(
+            factory,
+            rendered,
+            dealer_id=dealer.id,
+            week=week,
+            recipients=dealer.report_recipients,
+            settings=settings,
+            csv_text=export_csv(factory, dealer.id, week, dealer.timezone),
+            email=email,
+            sender_name=dealer.name,
+        )
+    run = WeeklyRun(dealer.id, week, "delivered", result, result.files)
+    log.info(run.as_text())
+    return run
+
+
+# -- rollup ---------------------------------------------------------------------------------------
+
+
+def rollup_summary_weeks(session_factory: sessionmaker, week: str, weeks: int = 12) -> None:
+    """Rebuild the weekly rows a summary reads: the week, the one before (the change) and the
+    trend, so late survey answers and imports count. Cheap: GROUP BY on stored week keys."""
+    from metrics.aggregate import rebuild
+    from metrics.periods import last_weeks
+
+    trend = last_weeks(week, weeks)
+    with job_lock(session_factory, ROLLUP_LOCK) as held:
+        if held:  # else another process is rebuilding right now
+            rebuild(session_factory, "week", trend[0].start, trend[-1].last_day)
+
+
+def hourly_rollup_job(*, session_factory: sessionmaker | None = None) -> dict:
+    """Roll up the current and previous day, week and month (``metrics.aggregate.rollup``).
+
+    Then retry weekly summaries whose e-mail failed, so nothing waits for next Monday.
+    """
+    from metrics.aggregate import rollup
+    from metrics.report.deliver import failed_deliveries
+
+    factory = _factory(session_factory)
+    with job_lock(factory, ROLLUP_LOCK) as held:
+        if not held:
+            log.info("hourly rollup: another process is on it")
+            return {"rows": 0, "retried": [], "skipped": True}
+        rows = rollup(factory)
+    retried = []
+    for dealer_id, week in failed_deliveries(factory):
+        try:
+            retried.append(weekly_summary_job(dealer_id, week, session_factory=factory).as_text())
+        except Exception:  # one dealer's broken file must not stop the others
+            log.exception("retrying the weekly summary %s %s failed", dealer_id, week)
+    log.info("hourly rollup: %d summary rows; retried %d summaries", rows, len(retried))
+    return {"rows": rows, "retried": retried}
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    retention_days: int
+    purged: dict
+    tracker_events: int
+    skipped: bool = False  # another process was purging
+
+    def as_text(self) -> str:
+        if self.skipped:
+            return "retention purge: another process is purging right now; nothing done"
+        counts = ", ".join(f"{k} {v}" for k, v in self.purged.items())
+        return (
+            f"retention {self.retention_days} days: {counts}; "
+            f"tracker events of erased contacts: {self.tracker_events}"
+        )
+
+
+def retention_purge_job(*, session_factory: sessionmaker | None = None) -> PurgeResult:
+    """Delete personal data older than the retention period, and the tracker events of contacts
+    who asked to be erased once their conversation has been idle for an hour."""
+    from metrics.store.privacy import purge_older_than, purge_pending_erasures
+
+    settings = get_settings()
+    factory = _factory(session_factory)
+    now = current_time(settings)
+    with job_lock(factory, "retention_purge") as held:
+        if not held:
+            return PurgeResult(settings.retention_days, {}, 0, skipped=True)
+        purged = purge_older_than(factory, settings.retention_days, now)
+        idle = now.astimezone(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
+        events = purge_pending_erasures(factory, settings.tracker_db_url, idle)
+    result = PurgeResult(settings.retention_days, purged, events)
+    log.info(result.as_text())
+    return result

@@ -1,0 +1,1 @@
+"""The weekly dealer summary: rendering (text, HTML, Markdown, chart, CSV) and delivery."""

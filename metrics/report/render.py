@@ -1,0 +1,763 @@
+"""The weekly summary as a terminal table, HTML e-mail/page and Markdown, in nl or en.
+
+Every renderer works from the same rows (``headline_rows`` / ``detail_rows``), so the three
+formats always show the same figures. A ratio without a denominator shows "n/a" ("n.v.t."),
+never 0 %. All customer text is escaped for the format it goes into.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+# Figures come from metrics.summary.WeeklySummary; each carries its unit (count, share, mean,
+# score, ms). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others a
+# difference (shares in percentage points).
+HEADLINE = (
+    "mec",
+    "mec_potential",
+    "mec_share",
+    "csat",
+    "ces_mean",
+    "appointments_booked",
+    "leads_sales",
+    "leads_trade_in",
+    "automation_rate",
+)
+DETAILS = (
+    "csat_mean",
+    "csat_response_rate",
+    "ces_share_5_7",
+    "nps",
+    "appointments_changed",
+    "appointments_cancelled",
+    "test_drives",
+    "handoffs",
+    "handoff_rate",
+    "abandonment_rate",
+    "first_response_p50",
+    "first_response_p90",
+    "answered_within_30s",
+    "returning_contacts",
+)
+
+TEXTS: dict[str, dict[str, str]] = {
+    "nl": {
+        "subject": "Weekoverzicht {dealer}: week {week_no} ({period})",
+        "title": "Weekoverzicht chat",
+        "intro": "{dealer}, week {week_no} ({period}).",
+        "volume": "{conversations} gesprekken, waarvan {qualifying} kwalificerend voor MEC.",
+        "figure": "Cijfer",
+        "value": "Deze week",
+        "change": "t.o.v. vorige week",
+        "n": "n",
+        "headline": "In één oogopslag",
+        "details": "Meer cijfers",
+        "by_channel": "Per kanaal",
+        "by_language": "Per taal",
+        "chart": "De afgelopen 12 weken",
+        "chart_alt": "Grafiek: MEC tegenover potentieel, CSAT en CES over 12 weken",
+        "low_rated": "Laag beoordeelde gesprekken (CSAT 1-2)",
+        "no_low_rated": "Geen gesprekken met CSAT 1 of 2 deze week.",
+        "asked": "Waar klanten het meest naar vroegen",
+        "no_intents": "Geen vragen herkend deze week.",
+        "date": "Datum",
+        "channel": "Kanaal",
+        "outcome": "Uitkomst",
+        "comment": "Opmerking",
+        "conversation": "Gesprek",
+        "question": "Vraag",
+        "count": "Aantal",
+        "estimated": "geschat",
+        "estimated_note": (
+            "Het potentieel is geschat uit de afspraken en leads via de chat, omdat er geen "
+            "aantallen uit het dealersysteem zijn aangeleverd."
+        ),
+        "returning": "Terugkerende contacten",
+        "n_a": "n.v.t.",
+        "no_change": "–",
+        "dashboard": "Dashboard",
+        "footer": (
+            "MEC: unieke contacten met minstens één kwalificerend gesprek. Potentieel: "
+            "werkplaatsafspraken + verkoopleads uit alle bronnen. n = aantal waarnemingen."
+        ),
+        "sep": ",",
+    },
+    "en": {
+        "subject": "Weekly summary {dealer}: week {week_no} ({period})",
+        "title": "Weekly chat summary",
+        "intro": "{dealer}, week {week_no} ({period}).",
+        "volume": "{conversations} conversations, {qualifying} of them qualifying for MEC.",
+        "figure": "Figure",
+        "value": "This week",
+        "change": "vs last week",
+        "n": "n",
+        "headline": "At a glance",
+        "details": "More figures",
+        "by_channel": "By channel",
+        "by_language": "By language",
+        "chart": "The last 12 weeks",
+        "chart_alt": "Chart: MEC against potential, CSAT and CES over 12 weeks",
+        "low_rated": "Low-rated conversations (CSAT 1-2)",
+        "no_low_rated": "No conversations rated 1 or 2 this week.",
+        "asked": "What customers asked most",
+        "no_intents": "No questions recognised this week.",
+        "date": "Date",
+        "channel": "Channel",
+        "outcome": "Outcome",
+        "comment": "Comment",
+        "conversation": "Conversation",
+        "question": "Question",
+        "count": "Count",
+        "estimated": "estimated",
+        "estimated_note": (
+            "The potential is estimated from the appointments and leads made in chat, because "
+            "no counts were supplied from the dealer system."
+        ),
+        "returning": "Returning contacts",
+        "n_a": "n/a",
+        "no_change": "–",
+        "dashboard": "Dashboard",
+        "footer": (
+            "MEC: distinct contacts with at least one qualifying conversation. Potential: "
+            "service appointments + sales leads from all sources. n = number of observations."
+        ),
+        "sep": ".",
+    },
+}
+
+FIGURE_LABELS: dict[str, dict[str, str]] = {
+    "mec": {"nl": "MEC (klanten in gesprek)", "en": "MEC (engaged contacts)"},
+    "mec_potential": {"nl": "MEC-potentieel", "en": "MEC potential"},
+    "mec_share": {"nl": "MEC-aandeel (MEC / potentieel)", "en": "MEC share (MEC / potential)"},
+    "csat": {"nl": "Tevredenheid (CSAT, % 4-5)", "en": "Satisfaction (CSAT, % 4-5)"},
+    "csat_mean": {"nl": "CSAT gemiddeld (1-5)", "en": "CSAT mean (1-5)"},
+    "csat_response_rate": {"nl": "Respons op de enquête", "en": "Survey response rate"},
+    "ces_mean": {"nl": "Gemak (CES, gemiddeld 1-7)", "en": "Ease (CES, mean 1-7)"},
+    "ces_share_5_7": {"nl": "CES 5-7", "en": "CES 5-7"},
+    "nps": {"nl": "NPS", "en": "NPS"},
+    "appointments_booked": {"nl": "Afspraken via chat", "en": "Appointments by chat"},
+    "appointments_changed": {"nl": "Afspraken verzet", "en": "Appointments changed"},
+    "appointments_cancelled": {"nl": "Afspraken geannuleerd", "en": "Appointments cancelled"},
+    "test_drives": {"nl": "Proefritten", "en": "Test drives"},
+    "leads_sales": {"nl": "Verkoopleads via chat", "en": "Sales leads by chat"},
+    "leads_trade_in": {"nl": "Inruilaanvragen via chat", "en": "Trade-in leads by chat"},
+    "handoffs": {"nl": "Doorverbonden met medewerker", "en": "Handed off to staff"},
+    "automation_rate": {"nl": "Zelf afgehandeld (automatisering)", "en": "Automation rate"},
+    "handoff_rate": {"nl": "Doorverbonden", "en": "Handoff rate"},
+    "abandonment_rate": {"nl": "Afgebroken", "en": "Abandonment rate"},
+    "first_response_p50": {"nl": "Eerste antwoord (mediaan)", "en": "First response (median)"},
+    "first_response_p90": {"nl": "Eerste antwoord (p90)", "en": "First response (p90)"},
+    "answered_within_30s": {"nl": "Binnen 30 s beantwoord", "en": "Answered within 30 s"},
+    "returning_contacts": {"nl": "Terugkerende contacten", "en": "Returning contacts"},
+}
+
+OUTCOME_LABELS = {
+    "appointment_booked": {"nl": "afspraak gemaakt", "en": "appointment booked"},
+    "appointment_changed": {"nl": "afspraak verzet", "en": "appointment changed"},
+    "appointment_cancelled": {"nl": "afspraak geannuleerd", "en": "appointment cancelled"},
+    "test_drive_booked": {"nl": "proefrit gepland", "en": "test drive booked"},
+    "lead_created": {"nl": "lead", "en": "lead"},
+    "handed_off": {"nl": "doorverbonden", "en": "handed off"},
+    "self_served": {"nl": "zelf geholpen", "en": "self-served"},
+    "abandoned": {"nl": "afgebroken", "en": "abandoned"},
+}
+
+INTENT_LABELS = {
+    "book_service": {"nl": "werkplaatsafspraak maken", "en": "book a service"},
+    "reschedule_appointment": {"nl": "afspraak verzetten", "en": "move an appointment"},
+    "cancel_appointment": {"nl": "afspraak annuleren", "en": "cancel an appointment"},
+    "ask_opening_hours": {"nl": "openingstijden", "en": "opening hours"},
+    "ask_location": {"nl": "adres en route", "en": "address and directions"},
+    "ask_car_availability": {"nl": "auto op voorraad?", "en": "car in stock?"},
+    "ask_price": {"nl": "prijs", "en": "price"},
+    "book_test_drive": {"nl": "proefrit", "en": "test drive"},
+    "trade_in": {"nl": "inruil", "en": "trade-in"},
+    "ask_financing": {"nl": "financiering", "en": "financing"},
+    "request_human": {"nl": "medewerker spreken", "en": "speak to a person"},
+    "nlu_fallback": {"nl": "niet begrepen", "en": "not understood"},
+}
+
+CHANNEL_LABELS = {
+    "web": {"nl": "website", "en": "website"},
+    "whatsapp": {"nl": "WhatsApp", "en": "WhatsApp"},
+}
+LANGUAGE_LABELS = {
+    "nl": {"nl": "Nederlands", "en": "Dutch"},
+    "en": {"nl": "Engels", "en": "English"},
+}
+MONTHS = {
+    "nl": (
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    value: str
+    change: str
+    n: str
+
+
+@dataclass(frozen=True)
+class RenderedSummary:
+    subject: str
+    text: str  # plain text: the e-mail's text part and the terminal table
+    html: str  # the e-mail's HTML part; the chart as cid:<chart_cid>
+    outbox_html: str  # the same page; the chart as a file next to it
+    markdown: str
+    chart_png: bytes | None
+    chart_cid: str
+    chart_file: str
+
+
+def language_of(language: str | None) -> str:
+    return language if language in TEXTS else "en"
+
+
+# -- numbers --------------------------------------------------------------------------------------
+
+
+def _decimal(value: float, digits: int, lang: str) -> str:
+    # Half up, as people round (4.25 -> 4.3), not Python's half-to-even on binary floats.
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    return f"{exact:.{digits}f}".replace(".", TEXTS[lang]["sep"])
+
+
+def format_value(unit: str, value: Any, lang: str) -> str:
+    """One figure for display; None (no data, or a ratio over 0) is "n/a" ("n.v.t.")."""
+    if value is None:
+        return TEXTS[lang]["n_a"]
+    if unit == "share":
+        return f"{_decimal(100 * value, 0, lang)}%"
+    if unit == "mean":
+        return _decimal(value, 1, lang)
+    if unit == "ms":
+        return f"{_decimal(value / 1000, 1, lang)} s"
+    if unit == "score":
+        return f"{value:+.0f}"
+    return f"{value:.0f}"
+
+
+def format_change(unit: str, change: Any, lang: str) -> str:
+    """The change from last week: relative for counts, percentage points for shares, the
+    figure's own unit otherwise; "–" when last week had no value to compare with."""
+    if change is None:
+        return TEXTS[lang]["no_change"]
+    if unit == "count":
+        return _signed(f"{_decimal(100 * change, 0, lang)}%")
+    if unit == "share":
+        return _signed(f"{_decimal(100 * change, 0, lang)} pp")
+    if unit == "mean":
+        return _signed(_decimal(change, 1, lang))
+    if unit == "ms":
+        return _signed(f"{_decimal(change / 1000, 1, lang)} s")
+    return _signed(f"{change:.0f}")
+
+
+def _signed(text: str) -> str:
+    if not any(ch in "123456789" for ch in text):
+        return text.lstrip("-")  # -0 and 0 read as no change, without a sign
+    return text if text.startswith("-") else f"+{text}"
+
+
+def format_period(start: dt.date, end: dt.date, lang: str) -> str:
+    """'16-22 november 2026' (end inclusive), across months '30 november - 6 december 2026'."""
+    months = MONTHS[lang]
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}-{end.day} {months[end.month - 1]} {end.year}"
+    left = f"{start.day} {months[start.month - 1]}" + (
+        f" {start.year}" if start.year != end.year else ""
+    )
+    return f"{left} - {end.day} {months[end.month - 1]} {end.year}"
+
+
+# -- reading the summary --------------------------------------------------------------------------
+
+
+def figure(summary: Any, key: str) -> Any:
+    """A ``Figure`` of the summary by name, or None when the summary has none."""
+    return getattr(summary, key, None)
+
+
+def period_dates(summary: Any) -> tuple[dt.date, dt.date]:
+    """First and last day (inclusive) of the summary's week."""
+    return summary.start, summary.end
+
+
+def _row(summary: Any, key: str, lang: str) -> Row | None:
+    fig = figure(summary, key)
+    if fig is None:
+        return None
+    label = FIGURE_LABELS.get(key, {}).get(lang, key)
+    if key == "mec_potential" and summary.potential_estimated:
+        label = f"{label} ({TEXTS[lang]['estimated']})"
+    return Row(
+        key=key,
+        label=label,
+        value=format_value(fig.unit, fig.value, lang),
+        change=format_change(fig.unit, fig.change, lang),
+        n=str(fig.n),
+    )
+
+
+def headline_rows(summary: Any, lang: str) -> list[Row]:
+    return [r for r in (_row(summary, k, lang) for k in HEADLINE) if r is not None]
+
+
+def detail_rows(summary: Any, lang: str) -> list[Row]:
+    # NPS only where the survey asked for it (no answers: the question was not asked)
+    keys = [k for k in DETAILS if not (k == "nps" and not summary.nps.n)]
+    return [r for r in (_row(summary, k, lang) for k in keys) if r is not None]
+
+
+BREAKDOWN_HEADERS = {
+    "nl": ("gesprekken", "kwalificerend", "MEC", "afspraken", "CSAT (% 4-5)", "n CSAT"),
+    "en": ("conversations", "qualifying", "MEC", "appointments", "CSAT (% 4-5)", "n CSAT"),
+}
+
+
+def breakdown_rows(summary: Any, attribute: str, lang: str) -> list[tuple[str, list[str]]]:
+    """Rows of a breakdown (``by_channel`` / ``by_language``): (label, cells)."""
+    from metrics.formulas import share
+
+    labels = CHANNEL_LABELS if attribute == "by_channel" else LANGUAGE_LABELS
+    rows = []
+    for key, counts in (getattr(summary, attribute, None) or {}).items():
+        csat = share(counts.get("csat_4_5", 0), counts.get("csat_n", 0)).value
+        cells = [str(counts.get(name, 0)) for name in
+                 ("conversations", "qualifying", "mec", "appointments_booked")]  # fmt: skip
+        cells += [format_value("share", csat, lang), str(counts.get("csat_n", 0))]
+        rows.append((labels.get(key, {}).get(lang, str(key)), cells))
+    return rows
+
+
+def intent_label(intent: str, lang: str) -> str:
+    return INTENT_LABELS.get(intent, {}).get(lang, intent.replace("_", " "))
+
+
+def channel_label(channel: str, lang: str) -> str:
+    return CHANNEL_LABELS.get(channel, {}).get(lang, channel)
+
+
+def outcome_label(outcome: str, lang: str) -> str:
+    return OUTCOME_LABELS.get(outcome, {}).get(lang, outcome)
+
+
+def local_time(moment: dt.datetime, tz: ZoneInfo) -> str:
+    """A stored naive-UTC (or aware) time as 'YYYY-MM-DD HH:MM' in the dealer's time zone."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def conversation_ref(conversation_id: str, dashboard_url: str | None) -> tuple[str, str | None]:
+    """(short id shown, link or None). The short id is enough to find it in the store."""
+    link = f"{dashboard_url}/conversations/{conversation_id}" if dashboard_url else None
+    return conversation_id[:12], link
+
+
+# -- the three formats ----------------------------------------------------------------------------
+
+
+def _single_line(text: str | None, limit: int = 300) -> str:
+    flat = re.sub(r"\s+", " ", text or "").strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> list[str]:
+    rows = [list(r) for r in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+@dataclass(frozen=True)
+class _Context:
+    lang: str
+    t: dict[str, str]
+    dealer_name: str
+    tz: ZoneInfo
+    period: str
+    week_no: int
+    dashboard_url: str | None
+    volume: str  # "N conversations, M qualifying"
+
+
+def _context(summary: Any, dealer: Any, language: str | None, dashboard_url: str | None):
+    lang = language_of(language or getattr(dealer, "report_language", None))
+    start, end = period_dates(summary)
+    return _Context(
+        lang=lang,
+        t=TEXTS[lang],
+        dealer_name=getattr(dealer, "name", summary.dealer_id),
+        tz=getattr(dealer, "timezone", ZoneInfo("Europe/Amsterdam")),
+        period=format_period(start, end, lang),
+        week_no=int(str(summary.week).split("-W")[1]),
+        dashboard_url=dashboard_url,
+        volume=TEXTS[lang]["volume"].format(
+            conversations=summary.conversations, qualifying=summary.qualifying
+        ),
+    )
+
+
+def render_text(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+) -> str:
+    """The summary as plain text tables (the terminal view and the e-mail's text part)."""
+    c = _context(summary, dealer, language, dashboard_url)
+    t = c.t
+    intro = t["intro"].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period)
+    out = [f"{t['title']}: {intro}", c.volume, ""]
+    headers = (t["figure"], t["value"], t["change"], t["n"])
+    for title, rows in (
+        (t["headline"], headline_rows(summary, c.lang)),
+        (t["details"], detail_rows(summary, c.lang)),
+    ):
+        out += [
+            title,
+            *_table(headers, [(r.label, r.value, r.change, r.n) for r in rows], {1, 2, 3}),
+            "",
+        ]
+    if getattr(summary, "potential_estimated", False):
+        out += [f"* {t['estimated_note']}", ""]
+    for attribute in ("by_channel", "by_language"):
+        rows = breakdown_rows(summary, attribute, c.lang)
+        if rows:
+            out += [
+                t[attribute],
+                *_table(
+                    ("", *BREAKDOWN_HEADERS[c.lang]),
+                    [(lb, *cells) for lb, cells in rows],
+                    {1, 2, 3, 4, 5, 6},
+                ),
+                "",
+            ]
+    out.append(t["low_rated"])
+    low = list(getattr(summary, "low_rated", None) or ())
+    if low:
+        out += _table(
+            (t["date"], t["channel"], t["outcome"], "CSAT", t["conversation"], t["comment"]),
+            [
+                (
+                    local_time(x.started_at, c.tz),
+                    channel_label(x.channel, c.lang),
+                    outcome_label(x.outcome, c.lang),
+                    str(x.csat),
+                    conversation_ref(x.conversation_id, None)[0],
+                    _single_line(x.comment, 80),
+                )
+                for x in low
+            ],
+            {3},
+        )
+    else:
+        out.append(t["no_low_rated"])
+    out += ["", t["asked"]]
+    intents = list(getattr(summary, "top_intents", None) or ())
+    if intents:
+        out += _table(
+            (t["question"], t["count"]),
+            [(intent_label(i, c.lang), str(n)) for i, n in intents],
+            {1},
+        )
+    else:
+        out.append(t["no_intents"])
+    if c.dashboard_url:
+        out += ["", f"{t['dashboard']}: {c.dashboard_url}"]
+    out += ["", t["footer"]]
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str | None) -> str:
+    """Customer text made inert in Markdown: no markup, no HTML, no table breaks."""
+    flat = html.escape(_single_line(text), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", flat)
+
+
+def render_markdown(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+    chart_file: str | None = None,
+) -> str:
+    """The summary as Markdown (outbox), the chart as an image next to the file."""
+    c = _context(summary, dealer, language, dashboard_url)
+    t = c.t
+    out = [
+        f"# {t['title']}: {_md(c.dealer_name)}",
+        "",
+        t["intro"].format(dealer=_md(c.dealer_name), week_no=c.week_no, period=c.period)
+        + " "
+        + c.volume,
+        "",
+    ]
+
+    def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+    headers = (t["figure"], t["value"], t["change"], t["n"])
+    for title, rows in (
+        (t["headline"], headline_rows(summary, c.lang)),
+        (t["details"], detail_rows(summary, c.lang)),
+    ):
+        out += [
+            f"## {title}",
+            "",
+            *table(headers, [(r.label, r.value, r.change, r.n) for r in rows]),
+            "",
+        ]
+    if getattr(summary, "potential_estimated", False):
+        out += [f"*{t['estimated_note']}*", ""]
+    for attribute in ("by_channel", "by_language"):
+        rows = breakdown_rows(summary, attribute, c.lang)
+        if rows:
+            out += [
+                f"## {t[attribute]}",
+                "",
+                *table(("", *BREAKDOWN_HEADERS[c.lang]), [(lb, *cl) for lb, cl in rows]),
+                "",
+            ]
+    if chart_file:
+        out += [f"## {t['chart']}", "", f"![{t['chart_alt']}]({chart_file})", ""]
+    out += [f"## {t['low_rated']}", ""]
+    low = list(getattr(summary, "low_rated", None) or ())
+    if low:
+        rows = []
+        for x in low:
+            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
+            rows.append(
+                (
+                    local_time(x.started_at, c.tz),
+                    _md(channel_label(x.channel, c.lang)),
+                    outcome_label(x.outcome, c.lang),
+                    str(x.csat),
+                    f"[{ref}]({link})" if link else f"`{ref}`",
+                    _md(x.comment),
+                )
+            )
+        out += table(
+            (t["date"], t["channel"], t["outcome"], "CSAT", t["conversation"], t["comment"]), rows
+        )
+    else:
+        out.append(t["no_low_rated"])
+    out += ["", f"## {t['asked']}", ""]
+    intents = list(getattr(summary, "top_intents", None) or ())
+    if intents:
+        out += table(
+            (t["question"], t["count"]),
+            [(_md(intent_label(i, c.lang)), str(n)) for i, n in intents],
+        )
+    else:
+        out.append(t["no_intents"])
+    out += ["", f"_{t['footer']}_", ""]
+    return "\n".join(out)
+
+
+STYLE = (
+    "body{font-family:Arial,Helvetica,sans-serif;color:#222;max-width:760px}"
+    "table{border-collapse:collapse;margin:4px 0 16px}"
+    "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}"
+    "td.num{text-align:right;white-space:nowrap}h2{font-size:17px;margin-top:22px}"
+    ".muted{color:#666;font-size:12px}"
+)
+
+
+def render_html(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+    chart_src: str | None = None,
+) -> str:
+    """The summary as an HTML page; ``chart_src`` is ``cid:...`` in e-mail, a file name on disk."""
+    c = _context(summary, dealer, language, dashboard_url)
+    t = c.t
+    e = html.escape
+
+    def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> str:
+        # cells are already-escaped HTML
+        head = "".join(f"<th>{h}</th>" for h in headers)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f'<td class="num">{cell}</td>' if i in right else f"<td>{cell}</td>"
+                for i, cell in enumerate(row)
+            )
+            + "</tr>"
+            for row in rows
+        )
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    title = f"{t['title']}: {c.dealer_name}"
+    parts = [
+        f'<!DOCTYPE html><html lang="{c.lang}"><head><meta charset="utf-8">'
+        f"<title>{e(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{e(t['title'])}</h1>",
+        f"<p>{e(t['intro'].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period))}"
+        f"<br>{e(c.volume)}</p>",
+    ]
+    headers = [e(h) for h in (t["figure"], t["value"], t["change"], t["n"])]
+    for title_text, rows in (
+        (t["headline"], headline_rows(summary, c.lang)),
+        (t["details"], detail_rows(summary, c.lang)),
+    ):
+        parts.append(f"<h2>{e(title_text)}</h2>")
+        parts.append(
+            table(headers, [(e(r.label), e(r.value), e(r.change), e(r.n)) for r in rows], {1, 2, 3})
+        )
+        if title_text == t["headline"] and getattr(summary, "potential_estimated", False):
+            parts.append(f'<p class="muted">{e(t["estimated_note"])}</p>')
+    if chart_src:
+        parts.append(f"<h2>{e(t['chart'])}</h2>")
+        parts.append(f'<img src="{e(chart_src)}" alt="{e(t["chart_alt"])}" width="640">')
+    for attribute in ("by_channel", "by_language"):
+        rows = breakdown_rows(summary, attribute, c.lang)
+        if rows:
+            parts.append(f"<h2>{e(t[attribute])}</h2>")
+            parts.append(
+                table(
+                    ["", *(e(h) for h in BREAKDOWN_HEADERS[c.lang])],
+                    [(e(lb), *(e(x) for x in cl)) for lb, cl in rows],
+                    {1, 2, 3, 4, 5, 6},
+                )
+            )
+    parts.append(f"<h2>{e(t['low_rated'])}</h2>")
+    low = list(getattr(summary, "low_rated", None) or ())
+    if low:
+        rows = []
+        for x in low:
+            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
+            ref_html = f'<a href="{e(link)}">{e(ref)}</a>' if link else f"<code>{e(ref)}</code>"
+            rows.append(
+                (
+                    e(local_time(x.started_at, c.tz)),
+                    e(channel_label(x.channel, c.lang)),
+                    e(outcome_label(x.outcome, c.lang)),
+                    e(str(x.csat)),
+                    ref_html,
+                    e(_single_line(x.comment)),
+                )
+            )
+        parts.append(
+            table(
+                [
+                    e(h)
+                    for h in (
+                        t["date"],
+                        t["channel"],
+                        t["outcome"],
+                        "CSAT",
+                        t["conversation"],
+                        t["comment"],
+                    )
+                ],
+                rows,
+                {3},
+            )
+        )
+    else:
+        parts.append(f"<p>{e(t['no_low_rated'])}</p>")
+    parts.append(f"<h2>{e(t['asked'])}</h2>")
+    intents = list(getattr(summary, "top_intents", None) or ())
+    if intents:
+        parts.append(
+            table(
+                [e(t["question"]), e(t["count"])],
+                [(e(intent_label(i, c.lang)), e(str(n))) for i, n in intents],
+                {1},
+            )
+        )
+    else:
+        parts.append(f"<p>{e(t['no_intents'])}</p>")
+    if c.dashboard_url:
+        parts.append(f'<p><a href="{e(c.dashboard_url)}">{e(t["dashboard"])}</a></p>')
+    parts.append(f'<p class="muted">{e(t["footer"])}</p></body></html>')
+    return "\n".join(parts) + "\n"
+
+
+def render_summary(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+    chart: bool = True,
+) -> RenderedSummary:
+    """Everything delivery needs: subject, text, HTML (e-mail and file), Markdown and the chart."""
+    from metrics.report.chart import render_chart
+
+    c = _context(summary, dealer, language, dashboard_url)
+    chart_png = (
+        render_chart(
+            list(getattr(summary, "trend", None) or ()),
+            c.lang,
+            potential_estimated=bool(getattr(summary, "potential_estimated", False)),
+        )
+        if chart and getattr(summary, "trend", None)
+        else None
+    )
+    cid = f"chart-{summary.dealer_id}-{summary.week}@dealerbot"
+    chart_file = f"{summary.week}-chart.png"
+    kwargs = {"language": c.lang, "dashboard_url": dashboard_url}
+    return RenderedSummary(
+        subject=c.t["subject"].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period),
+        text=render_text(summary, dealer, **kwargs),
+        html=render_html(summary, dealer, chart_src=f"cid:{cid}" if chart_png else None, **kwargs),
+        outbox_html=render_html(
+            summary, dealer, chart_src=chart_file if chart_png else None, **kwargs
+        ),
+        markdown=render_markdown(
+            summary, dealer, chart_file=chart_file if chart_png else None, **kwargs
+        ),
+        chart_png=chart_png,
+        chart_cid=cid,
+        chart_file=chart_file,
+    )

@@ -1,0 +1,282 @@
+"""Rendering the weekly summary: figures with n and change, n/a, language, escaping, chart."""
+
+import datetime as dt
+import html
+import io
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from metrics.report.chart import render_chart
+from metrics.report.render import (
+    format_change,
+    format_period,
+    format_value,
+    render_html,
+    render_markdown,
+    render_summary,
+    render_text,
+)
+from metrics.summary import Figure, LowRated, TrendPoint, WeeklySummary
+
+AMS = ZoneInfo("Europe/Amsterdam")
+NASTY = '<img src=x onerror=alert(1)> & "quoted" | *bold* [link](http://evil)'
+FIGURES = {
+    # name: (value, n, previous, change, unit)
+    "mec": (40.0, 40, 32.0, 0.25, "count"),
+    "mec_potential": (160.0, 160, 150.0, 10 / 150, "count"),
+    "mec_share": (0.25, 160, 32 / 150, 0.25 - 32 / 150, "share"),
+    "csat": (0.8, 20, 0.75, 0.05, "share"),
+    "csat_mean": (4.25, 20, 4.0, 0.25, "mean"),
+    "csat_response_rate": (0.5, 40, 0.5, 0.0, "share"),
+    "ces_mean": (5.5, 18, None, None, "mean"),
+    "ces_share_5_7": (0.75, 18, None, None, "share"),
+    "nps": (None, 0, None, None, "score"),
+    "appointments_booked": (12.0, 12, 10.0, 0.2, "count"),
+    "appointments_changed": (2.0, 2, 0.0, None, "count"),
+    "appointments_cancelled": (1.0, 1, 1.0, 0.0, "count"),
+    "test_drives": (3.0, 3, 4.0, -0.25, "count"),
+    "leads_trade_in": (2.0, 2, 1.0, 1.0, "count"),
+    "leads_sales": (5.0, 5, 5.0, 0.0, "count"),
+    "handoffs": (4.0, 4, 6.0, -1 / 3, "count"),
+    "automation_rate": (0.9, 40, 0.8, 0.1, "share"),
+    "handoff_rate": (0.1, 40, 0.2, -0.1, "share"),
+    "abandonment_rate": (0.05, 40, 0.05, 0.0, "share"),
+    "first_response_p50": (1500.0, 40, 2000.0, -500.0, "ms"),
+    "first_response_p90": (4200.0, 40, 4200.0, 0.0, "ms"),
+    "answered_within_30s": (0.975, 40, 1.0, -0.025, "share"),
+    "returning_contacts": (6.0, 40, 4.0, 0.5, "count"),
+}
+
+
+def make_summary(**overrides) -> WeeklySummary:
+    figures = {name: Figure(name, *values) for name, values in FIGURES.items()}
+    fields = dict(
+        dealer_id="autohuis-demo",
+        week="2026-W47",
+        start=dt.date(2026, 11, 16),
+        end=dt.date(2026, 11, 22),
+        conversations=55,
+        qualifying=44,
+        potential_estimated=False,
+        by_channel={
+            "web": {
+                "conversations": 30,
+                "qualifying": 25,
+                "mec": 22,
+                "appointments_booked": 7,
+                "handoffs": 2,
+                "csat_n": 10,
+                "csat_4_5": 8,
+            },
+            "whatsapp": {
+                "conversations": 25,
+                "qualifying": 19,
+                "mec": 18,
+                "appointments_booked": 5,
+                "handoffs": 2,
+                "csat_n": 0,
+                "csat_4_5": 0,
+            },
+        },
+        by_language={
+            "nl": {
+                "conversations": 50,
+                "qualifying": 40,
+                "mec": 36,
+                "appointments_booked": 11,
+                "handoffs": 4,
+                "csat_n": 9,
+                "csat_4_5": 7,
+            }
+        },
+        trend=[TrendPoint(f"2026-W{w}", w, 4 * w, 0.8, 5.5) for w in range(36, 48)],
+        low_rated=[
+            LowRated(
+                "c" * 32,
+                dt.datetime(2026, 11, 18, 12, 5, tzinfo=AMS),
+                "whatsapp",
+                "handed_off",
+                1,
+                NASTY,
+            ),
+            LowRated(
+                "d" * 32, dt.datetime(2026, 11, 19, 8, 0, tzinfo=AMS), "web", "self_served", 2, None
+            ),
+        ],
+        top_intents=[("book_service", 14), ("ask_price", 9), ("some_new_intent", 1)],
+        **figures,
+    )
+    fields.update(overrides)
+    return WeeklySummary(**fields)
+
+
+def test_values_by_unit_and_no_denominator_is_n_a():
+    assert format_value("share", 0.8, "en") == "80%"
+    assert format_value("share", 0.8, "nl") == "80%"
+    assert format_value("mean", 4.25, "nl") == "4,3"  # half up, as people round
+    assert format_value("mean", 5.55, "en") == "5.6"
+    assert format_value("share", 0.125, "en") == "13%"
+    assert format_value("ms", 1500, "nl") == "1,5 s"
+    assert format_value("score", 12.0, "en") == "+12"
+    assert format_value("count", 40.0, "en") == "40"
+    assert format_value("share", None, "en") == "n/a"
+    assert format_value("share", None, "nl") == "n.v.t."
+    assert format_value("share", 0.0, "en") == "0%"  # a real zero stays a zero
+
+
+def test_changes_relative_for_counts_points_for_shares():
+    assert format_change("count", 0.25, "en") == "+25%"
+    assert format_change("count", -1 / 3, "en") == "-33%"
+    assert format_change("count", 0.0, "en") == "0%"
+    assert format_change("share", 0.05, "en") == "+5 pp"
+    assert format_change("share", -0.004, "en") == "0 pp"  # no "-0"
+    assert format_change("mean", 0.25, "nl") == "+0,3"
+    assert format_change("mean", -0.04, "en") == "0.0"
+    assert format_change("ms", -500.0, "en") == "-0.5 s"
+    assert format_change("count", None, "en") == "–"  # nothing to compare with
+
+
+def test_period_text_across_months_and_years():
+    assert (
+        format_period(dt.date(2026, 11, 16), dt.date(2026, 11, 22), "nl") == "16-22 november 2026"
+    )
+    assert (
+        format_period(dt.date(2026, 11, 30), dt.date(2026, 12, 6), "en")
+        == "30 November - 6 December 2026"
+    )
+    assert (
+        format_period(dt.date(2026, 12, 28), dt.date(2027, 1, 3), "nl")
+        == "28 december 2026 - 3 januari 2027"
+    )
+
+
+def test_text_table_shows_headline_with_change_and_n(dealer):
+    text = render_text(make_summary(), dealer, language="en")
+    lines = text.splitlines()
+    mec = next(line for line in lines if line.startswith("MEC (engaged contacts)"))
+    assert mec.split()[-3:] == ["40", "+25%", "40"]
+    share = next(line for line in lines if line.startswith("MEC share"))
+    assert share.split()[-4:] == ["25%", "+4", "pp", "160"]
+    csat = next(line for line in lines if line.startswith("Satisfaction (CSAT"))
+    assert csat.split()[-4:] == ["80%", "+5", "pp", "20"]
+    ces = next(line for line in lines if line.startswith("Ease (CES"))
+    assert ces.split()[-3:] == ["5.5", "–", "18"]
+    automation = next(line for line in lines if line.startswith("Automation rate"))
+    assert automation.split()[-4:] == ["90%", "+10", "pp", "40"]
+    assert "Appointments by chat" in text and "Sales leads by chat" in text
+    assert "Trade-in leads by chat" in text
+    assert "week 47 (16-22 November 2026)" in text
+    assert "55 conversations, 44 of them qualifying" in text
+    assert "NPS" not in text  # not asked: no NPS row at all
+    assert "(estimated)" not in text
+
+
+def test_dutch_by_default_from_the_dealer_file(dealer):
+    assert dealer.report_language == "nl"
+    rendered = render_summary(make_summary(), dealer, chart=False)
+    assert rendered.subject == "Weekoverzicht Autohuis De Vries: week 47 (16-22 november 2026)"
+    assert "In één oogopslag" in rendered.text
+    assert "Tevredenheid (CSAT, % 4-5)" in rendered.text
+    assert "4,3" in rendered.text  # Dutch decimal comma
+    assert "Laag beoordeelde gesprekken" in rendered.html
+    assert rendered.chart_png is None and "<img" not in rendered.html
+
+
+def test_zero_denominators_show_n_a_in_every_format(dealer):
+    empty = {
+        name: Figure(
+            name, None if unit in ("share", "mean", "ms", "score") else 0.0, 0, None, None, unit
+        )
+        for name, (_, _, _, _, unit) in FIGURES.items()
+    }
+    summary = make_summary(
+        **empty,
+        potential_estimated=True,
+        low_rated=[],
+        top_intents=[],
+        by_channel={},
+        by_language={},
+    )
+    text = render_text(summary, dealer, language="en")
+    share = next(line for line in text.splitlines() if line.startswith("MEC share"))
+    assert share.split()[-3:] == ["n/a", "–", "0"]
+    assert "0%" not in text
+    assert "MEC potential (estimated)" in text
+    assert "No conversations rated 1 or 2 this week." in text
+    assert "n.v.t." in render_markdown(summary, dealer, language="nl")
+    assert "n/a" in render_html(summary, dealer, language="en")
+    assert "0%" not in render_html(summary, dealer, language="en")
+
+
+def test_nps_shown_only_when_asked(dealer):
+    summary = make_summary(nps=Figure("nps", 20.0, 15, 10.0, 10.0, "score"))
+    line = next(
+        x for x in render_text(summary, dealer, language="en").splitlines() if x.startswith("NPS")
+    )
+    assert line.split()[-3:] == ["+20", "+10", "15"]
+
+
+def test_estimated_potential_is_marked_everywhere(dealer):
+    rendered = render_summary(
+        make_summary(potential_estimated=True), dealer, language="nl", chart=False
+    )
+    for body in (rendered.text, rendered.markdown, rendered.html):
+        assert "MEC-potentieel (geschat)" in body
+        assert "Het potentieel is geschat" in body
+
+
+def test_customer_text_is_escaped_in_html(dealer):
+    page = render_html(make_summary(), dealer, language="en", dashboard_url="https://dash.example")
+    assert "<img src=x" not in page
+    assert html.escape(NASTY) in page
+    assert '<a href="https://dash.example/conversations/' + "c" * 32 + '">' in page
+    assert "WhatsApp" in page and "handed off" in page
+    assert "2026-11-18 12:05" in page  # the dealer's local time
+
+
+def test_customer_text_is_inert_in_markdown(dealer):
+    md = render_markdown(make_summary(), dealer, language="en")
+    row = next(line for line in md.splitlines() if "2026-11-18 12:05" in line)
+    assert "<img" not in row and "](http://evil)" not in row
+    assert row.count(" | ") == 5  # the comment's pipe does not add a column
+    assert "\\|" in row and "&lt;img" in row
+
+
+def test_low_rated_and_top_intents(dealer):
+    text = render_text(make_summary(), dealer, language="nl")
+    assert "cccccccccccc" in text and "dddddddddddd" in text  # short ids to find them
+    asked = text.split("Waar klanten het meest naar vroegen")[1]
+    assert asked.index("werkplaatsafspraak maken") < asked.index("prijs")
+    assert "some new intent" in asked
+
+
+def test_breakdowns_by_channel_and_language(dealer):
+    text = render_text(make_summary(), dealer, language="en")
+    by_channel = text.split("By channel")[1].split("By language")[0]
+    web = next(x for x in by_channel.splitlines() if x.startswith("website"))
+    assert web.split() == ["website", "30", "25", "22", "7", "80%", "10"]
+    whatsapp = next(x for x in by_channel.splitlines() if x.startswith("WhatsApp"))
+    assert whatsapp.split()[-2:] == ["n/a", "0"]
+
+
+def test_render_summary_inlines_the_chart_by_content_id(dealer):
+    rendered = render_summary(make_summary(), dealer, language="en")
+    assert rendered.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert f'src="cid:{rendered.chart_cid}"' in rendered.html
+    assert f'src="{rendered.chart_file}"' in rendered.outbox_html
+    assert f"]({rendered.chart_file})" in rendered.markdown
+
+
+def test_chart_is_a_png_of_the_trend_with_gaps():
+    matplotlib = pytest.importorskip("matplotlib")
+    assert matplotlib.get_backend()  # any backend: the chart never uses pyplot
+    trend = [
+        TrendPoint(f"2026-W{w}", w, None if w == 40 else 3 * w, None if w == 41 else 0.7, None)
+        for w in range(36, 48)
+    ]
+    png = render_chart(trend, "nl", potential_estimated=True)
+    from matplotlib.image import imread
+
+    image = imread(io.BytesIO(png), format="png")
+    assert image.shape[0] > 300 and image.shape[1] > 600
