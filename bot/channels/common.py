@@ -1,0 +1,302 @@
+"""What both WhatsApp routes share: settings, dealer routing by number, sender ids, choices
+rendered as numbered text and mapped back, the customer's language, and HTTP with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from dealer.config import Dealer, all_dealers, get_dealer
+from metrics.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+WINDOW = dt.timedelta(hours=24)  # WhatsApp's customer-service window after a customer message
+# Responses of the post-chat survey (bot/domain/survey.yml): never sent outside the window.
+SURVEY_RESPONSES = (
+    "utter_ask_csat",
+    "utter_ask_ces",
+    "utter_ask_nps",
+    "utter_ask_survey_comment",
+    "utter_survey_unclear",
+    "utter_survey_thanks",
+)
+TEXT_ONLY = {
+    "nl": "Sorry, ik kan alleen tekstberichten lezen. Wilt u uw vraag in een bericht typen?",
+    "en": "Sorry, I can only read text messages. Could you type your question in a message?",
+}
+CHOOSE = {"nl": "Kies", "en": "Choose"}
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """WhatsApp settings. Secrets only ever come from the environment or the credentials file."""
+
+    graph_url: str  # Graph API base, version included
+    cloud_access_token: str | None
+    cloud_app_secret: str | None
+    cloud_verify_token: str | None
+    twilio_api_url: str
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_webhook_url: str | None  # the public webhook URL Twilio signs, if behind a proxy
+    timeout_s: float  # per HTTP attempt
+    attempts: int  # HTTP attempts per outgoing message
+    backoff_s: float  # first wait between attempts; doubles each time
+
+
+def channel_settings(credentials: dict[str, Any] | None = None) -> ChannelSettings:
+    """Settings from the credentials file entry (if given) over ``DEALERBOT_*`` env variables."""
+    creds = {k: v for k, v in (credentials or {}).items() if v not in (None, "")}
+    env = os.environ
+
+    def pick(key: str, var: str, default: str | None = None) -> str | None:
+        value = creds.get(key, env.get(var) or default)
+        return None if value in (None, "") else str(value)
+
+    return ChannelSettings(
+        graph_url=pick(
+            "graph_url", "DEALERBOT_WHATSAPP_GRAPH_URL", "https://graph.facebook.com/v20.0"
+        ).rstrip("/"),
+        cloud_access_token=pick("access_token", "DEALERBOT_WHATSAPP_ACCESS_TOKEN"),
+        cloud_app_secret=pick("app_secret", "DEALERBOT_WHATSAPP_APP_SECRET"),
+        cloud_verify_token=pick("verify_token", "DEALERBOT_WHATSAPP_VERIFY_TOKEN"),
+        twilio_api_url=pick("api_url", "DEALERBOT_TWILIO_API_URL", "https://api.twilio.com").rstrip(
+            "/"
+        ),
+        twilio_account_sid=pick("account_sid", "DEALERBOT_TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=pick("auth_token", "DEALERBOT_TWILIO_AUTH_TOKEN"),
+        twilio_webhook_url=pick("webhook_url", "DEALERBOT_TWILIO_WEBHOOK_URL"),
+        timeout_s=float(pick("timeout_s", "DEALERBOT_WHATSAPP_TIMEOUT_S", "10")),
+        attempts=max(1, int(pick("attempts", "DEALERBOT_WHATSAPP_ATTEMPTS", "4"))),
+        backoff_s=float(pick("backoff_s", "DEALERBOT_WHATSAPP_BACKOFF_S", "0.5")),
+    )
+
+
+def utc_now() -> dt.datetime:
+    """Now, aware UTC; frozen by DEALERBOT_FIXED_NOW in tests and demos."""
+    fixed = get_settings().fixed_now
+    return fixed.astimezone(dt.timezone.utc) if fixed else dt.datetime.now(dt.timezone.utc)
+
+
+# --- numbers, senders and dealers -------------------------------------------------------------
+
+
+def digits(number: str | None) -> str:
+    """A phone number as its digits only: 'whatsapp:+31 6 1234' -> '3161234'."""
+    return re.sub(r"\D", "", number or "")
+
+
+def sender_id(customer_digits: str, dealer_id: str) -> str:
+    """The Rasa sender id: one conversation per customer and dealer location.
+
+    Two locations with their own numbers keep separate conversations with the same customer.
+    The raw number stays in Rasa's tracker and in bookings; the conversation log only gets the
+    HMAC contact key of it (``metrics.engagement.contact_key``).
+    """
+    return f"whatsapp:+{customer_digits}/{dealer_id}"
+
+
+def customer_number(sender: str) -> str:
+    """The customer's digits back from a sender id made by :func:`sender_id`."""
+    return digits(sender.split("/", 1)[0])
+
+
+def dealer_of_sender(sender: str) -> str | None:
+    return sender.split("/", 1)[1] if "/" in sender else None
+
+
+def route(
+    *,
+    number: str | None = None,
+    phone_number_id: str | None = None,
+    dealers: Iterable[Dealer] | None = None,
+) -> Dealer:
+    """The dealer location for a receiving number (Twilio ``To``, Meta display number) or a Meta
+    phone number id. A number no dealer lists goes to the default dealer, with a warning."""
+    candidates = list(dealers if dealers is not None else all_dealers().values())
+    if phone_number_id:
+        for dealer in candidates:
+            if str(phone_number_id) in dealer.whatsapp_phone_number_ids:
+                return dealer
+    wanted = digits(number)
+    if wanted:
+        for dealer in candidates:
+            if wanted in {digits(n) for n in dealer.whatsapp_numbers}:
+                return dealer
+    fallback = get_dealer(None)
+    log.warning(
+        "WhatsApp number %s (id %s) is in no dealer.yml: routed to the default dealer %s",
+        number,
+        phone_number_id,
+        fallback.id,
+    )
+    return fallback
+
+
+def guess_language(customer_digits: str, known: str | None = None) -> str:
+    """The conversation's language if known; else Dutch for Dutch and Belgian numbers."""
+    if known in ("nl", "en"):
+        return known
+    return "nl" if customer_digits.startswith(("31", "32")) else "en"
+
+
+# --- choices ------------------------------------------------------------------------------------
+
+
+def _numeric(buttons: Sequence[dict[str, Any]]) -> bool:
+    return bool(buttons) and all(str(b.get("title", "")).strip().isdigit() for b in buttons)
+
+
+def numbered_text(text: str, buttons: Sequence[dict[str, Any]]) -> str:
+    """Buttons as text the customer can answer: '1. Book a service' lines, or for a scale whose
+    titles are numbers already (the survey), the numbers themselves."""
+    if not buttons:
+        return text
+    if _numeric(buttons):
+        return f"{text}\n\n" + " · ".join(str(b["title"]).strip() for b in buttons)
+    lines = [f"{i}. {b.get('title', '')}" for i, b in enumerate(buttons, start=1)]
+    return f"{text}\n\n" + "\n".join(lines)
+
+
+def _norm(value: str) -> str:
+    return " ".join(value.casefold().replace("’", "'").split()).strip(" .!")
+
+
+def match_choice(reply: str, buttons: Sequence[dict[str, Any]]) -> str | None:
+    """The payload of the button a typed reply means: its title ('Openingstijden'), else its
+    number in the list ('2', '2.'). A title wins, so '2' on a 0-10 scale is the score 2."""
+    said = _norm(reply or "")
+    if not said or not buttons:
+        return None
+    for button in buttons:
+        if said == _norm(str(button.get("title", ""))):
+            return button.get("payload")
+    number = said.rstrip(".)")
+    if number.isdigit() and not _numeric(buttons) and 1 <= int(number) <= len(buttons):
+        return buttons[int(number) - 1].get("payload")
+    return None
+
+
+@dataclass(frozen=True)
+class PreviousTurn:
+    """What the customer saw last: the buttons of the bot's last message, and the language."""
+
+    buttons: tuple[dict[str, Any], ...] = ()
+    language: str | None = None
+
+
+def previous_turn(events: Iterable[Any], slots: dict[str, Any] | None = None) -> PreviousTurn:
+    """From a tracker's events (Rasa event objects or dicts): the buttons of the bot messages
+    after the customer's last message (the last message that had any)."""
+    buttons: tuple[dict[str, Any], ...] = ()
+    for event in events:
+        kind, data = _event_kind_and_data(event)
+        if kind == "user":
+            buttons = ()
+        elif kind == "bot" and (data or {}).get("buttons"):
+            buttons = tuple(data["buttons"])
+    language = (slots or {}).get("language")
+    return PreviousTurn(buttons, language if language in ("nl", "en") else None)
+
+
+def _event_kind_and_data(event: Any) -> tuple[str | None, dict | None]:
+    if isinstance(event, dict):
+        return event.get("event"), event.get("data")
+    return getattr(event, "type_name", None), getattr(event, "data", None)
+
+
+async def load_previous_turn(app: Any, sender: str) -> PreviousTurn:
+    """Read the conversation's tracker through the running Rasa agent (None-safe)."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return PreviousTurn()
+    try:
+        tracker = await store.retrieve(sender)
+    except Exception as exc:  # noqa: BLE001 - a missing tracker only costs the number mapping
+        log.warning("tracker of a WhatsApp sender unreadable: %s", exc.__class__.__name__)
+        return PreviousTurn()
+    if tracker is None:
+        return PreviousTurn()
+    return previous_turn(tracker.events, tracker.current_slot_values())
+
+
+def is_survey(message: dict[str, Any]) -> bool:
+    return str(message.get("utter_action") or "").startswith(SURVEY_RESPONSES)
+
+
+def window_open(last_customer_message: dt.datetime | None, now: dt.datetime) -> bool:
+    """WhatsApp's customer-service window: free-form messages (the survey among them) may be
+    sent until 24 hours after the customer's last message."""
+    return last_customer_message is not None and now - last_customer_message < WINDOW
+
+
+# --- HTTP -----------------------------------------------------------------------------------------
+
+
+class DeliveryError(RuntimeError):
+    """An outgoing message could not be delivered (after the retries, or refused with a 4xx)."""
+
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+async def post_with_retry(
+    url: str,
+    *,
+    settings: ChannelSettings,
+    json: dict[str, Any] | None = None,
+    data: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    auth: aiohttp.BasicAuth | None = None,
+) -> dict[str, Any]:
+    """POST with a timeout per attempt; retry time-outs, connection errors, 429 and 5xx with
+    exponential backoff (``Retry-After`` when given). A 4xx other than 408/429 is not retried."""
+    timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
+    problem = ""
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for attempt in range(settings.attempts):
+            wait = settings.backoff_s * 2**attempt
+            try:
+                async with session.post(
+                    url, json=json, data=data, headers=headers, auth=auth
+                ) as resp:
+                    body = await resp.text()
+                    if resp.status < 300:
+                        return _json_or_empty(body)
+                    problem = f"HTTP {resp.status}: {body[:300]}"
+                    if resp.status not in RETRY_STATUSES:
+                        raise DeliveryError(problem)
+                    wait = max(wait, _retry_after(resp.headers.get("Retry-After")))
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                problem = f"{exc.__class__.__name__}: {exc}"
+            if attempt + 1 < settings.attempts:
+                log.info("POST %s failed (%s); retry in %.2f s", url, problem, wait)
+                await asyncio.sleep(min(wait, 30.0))
+    raise DeliveryError(f"gave up after {settings.attempts} attempts: {problem}")
+
+
+def _json_or_empty(body: str) -> dict[str, Any]:
+    import json as _json
+
+    try:
+        value = _json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        return 0.0
