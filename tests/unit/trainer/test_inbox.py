@@ -1,0 +1,200 @@
+"""The NLU inbox: which messages become items, pseudonymised, and how they are exported."""
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from trainer.inbox import (
+    InboxSettingError,
+    confidence_threshold,
+    export_yaml,
+    group_by_intent,
+    inbox_items,
+    pseudonymise,
+    recorded_items,
+    render_list,
+)
+
+T0 = 1795420800.0  # 2026-11-23 08:00 UTC
+
+
+def user(text, intent, confidence=0.95, at=0, language=None, ranking=None):
+    parse = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": []}
+    if ranking:
+        parse["intent_ranking"] = [{"name": n, "confidence": c} for n, c in ranking]
+    if language:
+        parse["language"] = {"code": language, "confidence": 0.99}
+    return {"event": "user", "text": text, "parse_data": parse, "timestamp": T0 + at}
+
+
+def action(name, at=0):
+    return {"event": "action", "name": name, "timestamp": T0 + at}
+
+
+def slot(name, value, at=0):
+    return {"event": "slot", "name": name, "value": value, "timestamp": T0 + at}
+
+
+def items(*events, threshold=0.6):
+    return inbox_items(list(events), conversation_id="c1", dealer_id="d1", threshold=threshold)
+
+
+def test_fallback_and_low_confidence_messages_are_items():
+    found = items(
+        user("hallo", "greet", at=1),
+        user(
+            "mijn bak maakt herrie",
+            "nlu_fallback",
+            0.3,
+            at=2,
+            ranking=[("nlu_fallback", 0.3), ("book_service", 0.25)],
+        ),
+        user("wat kost dat ongeveer", "ask_price", 0.55, at=3),
+        user("wanneer zijn jullie open", "ask_opening_hours", 0.6, at=4),  # at the threshold: ok
+    )
+    assert [(i.text, i.intent, i.reason, i.suggested_intent) for i in found] == [
+        ("mijn bak maakt herrie", "nlu_fallback", "fallback", "book_service"),
+        ("wat kost dat ongeveer", "ask_price", "low_confidence", "ask_price"),
+    ]
+    first = found[0]
+    assert (first.conversation_id, first.dealer_id, first.confidence) == ("c1", "d1", 0.3)
+    assert first.sent_at == dt.datetime(2026, 11, 23, 8, 0, 2)
+
+
+def test_a_message_followed_by_a_handoff_request_is_an_item_but_small_talk_is_not():
+    found = items(
+        user("hoi", "greet", at=1),
+        user("mag ik een mens", "request_human", at=2),  # greeting before it: not an item
+        user("ik wil mijn lease auto inleveren", "trade_in", 0.9, at=3),
+        user("laat maar, geef me een medewerker", "request_human", at=4),
+    )
+    assert [(i.text, i.reason) for i in found] == [("ik wil mijn lease auto inleveren", "handoff")]
+
+
+def test_deny_counts_only_when_it_does_not_answer_a_question():
+    found = items(
+        user("when can I pick up my car", "book_service", 0.9, at=1),
+        action("utter_ask_service_type", at=1.5),
+        user("no", "deny", at=2),  # answers the bot's question: not an item
+        user("how much is the blue one", "ask_financing", 0.9, at=3),
+        action("action_financing", at=3.5),
+        user("no, that's not what I meant", "deny", at=4),
+        user("book me in", "book_service", 0.9, at=5),
+        {"event": "active_loop", "name": "appointment_form", "timestamp": T0 + 5.5},
+        user("nope", "deny", at=6),  # inside a form: an answer
+    )
+    assert [(i.text, i.reason) for i in found] == [("how much is the blue one", "denied")]
+
+
+def test_button_payloads_and_earlier_sessions_are_skipped():
+    found = items(
+        user("blah", "nlu_fallback", 0.1, at=1),  # an earlier session
+        {"event": "session_started", "timestamp": T0 + 2},
+        user("/book_service", "book_service", 0.2, at=3),
+        user("hmm", "nlu_fallback", 0.2, at=4),
+    )
+    assert [i.text for i in found] == ["hmm"]
+
+
+def test_language_is_detected_else_the_slot_at_that_moment():
+    found = items(
+        slot("language", "en", at=0),
+        user("erm what", "nlu_fallback", 0.2, at=1),
+        slot("language", "nl", at=1.5),
+        user("uh", "nlu_fallback", 0.2, at=2),
+        user("no idea mate", "nlu_fallback", 0.2, at=3, language="en"),
+    )
+    assert [i.language for i in found] == ["en", "nl", "en"]
+
+
+def test_text_is_pseudonymised():
+    text = "bel me op 06-12345678 of mail jan.jansen@example.nl, kenteken 12-ABC-3"
+    assert pseudonymise(text) == "bel me op <phone> of mail <email>, kenteken <plate>"
+    found = items(user(text, "nlu_fallback", 0.1, at=1))
+    assert "12345678" not in found[0].text and "jansen" not in found[0].text
+
+
+def test_texts_without_personal_data_are_unchanged():
+    for text in ("ik wil een apk", "2 auto's voor 15000 euro", "ok", "  "):
+        assert pseudonymise(text) == text
+
+
+def test_threshold_setting(monkeypatch):
+    assert confidence_threshold() == 0.6
+    monkeypatch.setenv("DEALERBOT_INBOX_CONFIDENCE", "0.8")
+    assert confidence_threshold() == 0.8
+    assert len(items(user("prijs?", "ask_price", 0.75, at=1), threshold=None)) == 1
+    for bad in ("hoog", "1.5"):
+        monkeypatch.setenv("DEALERBOT_INBOX_CONFIDENCE", bad)
+        with pytest.raises(InboxSettingError, match="DEALERBOT_INBOX_CONFIDENCE"):
+            confidence_threshold()
+    # The recording path never fails over the setting: it uses the default.
+    stored = recorded_items([user("prijs?", "ask_price", 0.55, at=1)], "c1", "d1")
+    assert [i["reason"] for i in stored] == ["low_confidence"]
+    assert stored[0]["sent_at"] == "2026-11-23T08:00:01"
+
+
+def row(id, text, intent, language="nl", suggested=None, confidence=0.3):
+    return SimpleNamespace(
+        id=id,
+        text=text,
+        intent=intent,
+        language=language,
+        reason="fallback",
+        suggested_intent=suggested or intent,
+        confidence=confidence,
+        sent_at=dt.datetime(2026, 11, 23, 8),
+        dealer_id="d1",
+    )
+
+
+def test_list_groups_by_predicted_intent_with_counts():
+    rows = [
+        row(1, "a", "ask_price"),
+        row(2, "b", "nlu_fallback", suggested="trade_in"),
+        row(3, "c", "nlu_fallback", language="en", suggested="trade_in"),
+    ]
+    assert [(k, len(v)) for k, v in group_by_intent(rows)] == [
+        ("nlu_fallback", 2),
+        ("ask_price", 1),
+    ]
+    text = render_list(rows)
+    assert text.startswith("3 open items (en 1, nl 2)")
+    assert "nlu_fallback: 2" in text and "ask_price: 1" in text and "-> trade_in?" in text
+    assert render_list([]) == "The inbox is empty."
+
+
+def test_export_is_rasa_nlu_yaml_per_language_with_the_suggestion():
+    rows = [
+        row(1, "wat kost ie", "ask_price"),
+        row(2, "inruilen kan dat", "nlu_fallback", suggested="trade_in"),
+        row(4, "wat kost ie", "ask_price"),
+        row(3, "swap my car", "nlu_fallback", language="en", suggested="trade_in"),
+        row(5, "- [odd]: text #1", "nlu_fallback", language="en", suggested=None),
+    ]
+    rows[4].suggested_intent = None
+    files = export_yaml(rows)
+    assert set(files) == {"nl", "en"}
+    nl = yaml.safe_load(files["nl"])
+    assert nl["version"] == "3.1"
+    assert nl["nlu"] == [
+        {"intent": "ask_price", "metadata": {"language": "nl"}, "examples": "- wat kost ie\n"},
+        {"intent": "trade_in", "metadata": {"language": "nl"}, "examples": "- inruilen kan dat\n"},
+    ]
+    assert "items 1, 4" in files["nl"]
+    en = yaml.safe_load(files["en"])
+    assert {b["intent"]: b["examples"] for b in en["nlu"]} == {
+        "nlu_fallback": "- - [odd]: text #1\n",
+        "trade_in": "- swap my car\n",
+    }
+
+
+def test_export_is_read_by_rasa(tmp_path):
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    rows = [row(1, "wat kost ie", "ask_price"), row(2, "hoe duur", "ask_price")]
+    data = RasaYAMLReader().reads(export_yaml(rows)["nl"])
+    assert sorted(m.get("text") for m in data.intent_examples) == ["hoe duur", "wat kost ie"]
+    assert {m.get("intent") for m in data.intent_examples} == {"ask_price"}

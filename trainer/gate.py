@@ -1,0 +1,143 @@
+"""The CI gate on the held-out NLU set: a floor per language and the last accepted recall per
+intent, kept in a file in the repo (``tests/integration/trainer/holdout_floor.yml``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from metrics.settings import REPO_ROOT
+
+FLOOR_FILE = REPO_ROOT / "tests" / "integration" / "trainer" / "holdout_floor.yml"
+MINIMUM_FLOOR = 0.90  # the issue's floor: a file may raise it, never lower it
+
+
+class FloorFileError(ValueError):
+    """The floor file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Floor:
+    accuracy: dict[str, float]  # language -> floor
+    recall: dict[str, dict[str, float]] = field(default_factory=dict)  # language -> intent -> r
+
+
+@dataclass(frozen=True)
+class LanguageScore:
+    hits: int
+    total: int
+    intents: dict[str, tuple[int, int]]  # intent -> (hits, total)
+
+    @property
+    def accuracy(self) -> float:
+        return self.hits / self.total if self.total else 0.0
+
+    def recall(self, intent: str) -> float:
+        hits, total = self.intents[intent]
+        return hits / total if total else 0.0
+
+
+def load_floor(path: Path = FLOOR_FILE) -> Floor:
+    """The floor file: ``accuracy: {nl: 0.9, en: 0.9}`` and ``recall: {nl: {intent: r}}``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise FloorFileError(f"{path}: cannot be read: {exc}") from exc
+    accuracy = data.get("accuracy")
+    if not isinstance(accuracy, dict) or not accuracy:
+        raise FloorFileError(f"{path}: needs 'accuracy:' with a floor per language")
+    floors = {}
+    for lang, value in accuracy.items():
+        if not isinstance(value, (int, float)) or not MINIMUM_FLOOR <= value <= 1:
+            raise FloorFileError(
+                f"{path}: the accuracy floor for {lang} must be from {MINIMUM_FLOOR} to 1, "
+                f"not {value!r}"
+            )
+        floors[str(lang)] = float(value)
+    recall = {
+        str(lang): {str(k): float(v) for k, v in (intents or {}).items()}
+        for lang, intents in (data.get("recall") or {}).items()
+    }
+    return Floor(floors, recall)
+
+
+def score(results: Iterable[tuple[str, str, str | None]]) -> dict[str, LanguageScore]:
+    """Per language from ``(expected intent, language, predicted intent)`` triples."""
+    hits: Counter = Counter()
+    totals: Counter = Counter()
+    for intent, lang, predicted in results:
+        totals[lang, intent] += 1
+        hits[lang, intent] += predicted == intent
+    scores = {}
+    for lang in sorted({lang for lang, _i in totals}):
+        intents = {i: (hits[lang, i], totals[lang, i]) for (lg, i) in totals if lg == lang}
+        scores[lang] = LanguageScore(
+            sum(h for h, _t in intents.values()), sum(t for _h, t in intents.values()), intents
+        )
+    return scores
+
+
+def worse_intents(floor: Floor, lang: str, result: LanguageScore) -> list[str]:
+    """Intents whose recall fell below the last accepted one, worst drop first, as text. With
+    nothing accepted yet for the language: the intents with misses, lowest recall first."""
+    accepted = floor.recall.get(lang) or {}
+    lines = []
+    for intent in result.intents:
+        now = result.recall(intent)
+        hits, total = result.intents[intent]
+        if intent in accepted and now < accepted[intent] - 1e-9:
+            lines.append(
+                (
+                    now - accepted[intent],
+                    f"{intent} {accepted[intent]:.2f} -> {now:.2f}"
+                    f" ({total - hits} of {total} missed)",
+                )
+            )
+        elif not accepted and hits < total:
+            lines.append((now - 1, f"{intent} {now:.2f} ({total - hits} of {total} missed)"))
+    return [text for _drop, text in sorted(lines)]
+
+
+def gate_failures(floor: Floor, scores: dict[str, LanguageScore]) -> list[str]:
+    """One message per language below its floor, naming the intents that got worse."""
+    failures = []
+    for lang in sorted(set(floor.accuracy) | set(scores)):
+        result = scores.get(lang)
+        minimum = floor.accuracy.get(lang, MINIMUM_FLOOR)
+        if result is None:
+            failures.append(f"{lang}: no held-out examples (floor {minimum:.2f})")
+            continue
+        if result.accuracy < minimum:
+            worse = worse_intents(floor, lang, result)
+            failures.append(
+                f"{lang}: held-out intent accuracy {result.accuracy:.3f} (n={result.total}) is "
+                f"below the floor {minimum:.2f}; intents that got worse: "
+                + ("; ".join(worse) or "none recorded")
+            )
+    return failures
+
+
+def accept(path: Path, scores: dict[str, LanguageScore]) -> Floor:
+    """Record the current per-intent recall as the accepted one (the floors stay)."""
+    return accept_recall(
+        path, {lang: {i: s.recall(i) for i in s.intents} for lang, s in scores.items()}
+    )
+
+
+def accept_recall(path: Path, recall: dict[str, dict[str, float]]) -> Floor:
+    """Write ``recall`` (language -> intent -> recall) as the accepted one; floors stay."""
+    floor = load_floor(path)
+    recall = {lang: {i: round(r, 3) for i, r in sorted(v.items())} for lang, v in recall.items()}
+    text = (
+        "# Held-out NLU gate (docs/training.md). CI fails when a language's intent accuracy on\n"
+        "# tests/nlu_holdout drops below its floor (never below 0.90); the failure names the\n"
+        "# intents whose recall fell below the last accepted value below.\n"
+        "# Update the recall with: .venv/bin/dealerbot trainer report --accept\n"
+        + yaml.safe_dump({"accuracy": floor.accuracy, "recall": recall}, sort_keys=True)
+    )
+    path.write_text(text, encoding="utf-8")
+    return load_floor(path)

@@ -1,0 +1,340 @@
+"""The NLU inbox: customer messages the bot did not understand well, collected from real chats.
+
+``inbox_items`` derives the items from a session's events (pure). The recorder stores them with
+the conversation record (``metrics.store.recorder``), one row per conversation and message time,
+so recording the same session again changes nothing. The rest lists, exports and closes items.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dealer.parsing import find_emails, find_phones, find_plates
+from metrics.engagement import session_events
+from metrics.store.models import NluInboxItem, utcnow
+
+log = logging.getLogger(__name__)
+FALLBACK_INTENT = "nlu_fallback"
+DEFAULT_CONFIDENCE = 0.6
+# Intents that say "you got the previous message wrong", or ask for a person instead.
+DENY_INTENT = "deny"
+HANDOFF_INTENT = "request_human"
+# A greeting or thanks before a handoff request is not a misunderstanding.
+SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "stop", HANDOFF_INTENT})
+REASONS = ("fallback", "low_confidence", "handoff", "denied")
+MASKS = {"email": "<email>", "phone": "<phone>", "plate": "<plate>"}
+MAX_TEXT = 1000
+
+
+class InboxSettingError(ValueError):
+    """A bad inbox setting in the environment."""
+
+
+def confidence_threshold() -> float:
+    """``DEALERBOT_INBOX_CONFIDENCE`` (default 0.6): intents below it go to the inbox."""
+    raw = os.environ.get("DEALERBOT_INBOX_CONFIDENCE", str(DEFAULT_CONFIDENCE))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InboxSettingError(
+            f"DEALERBOT_INBOX_CONFIDENCE must be a number from 0 to 1, not {raw!r}"
+        ) from None
+    if not 0 <= value <= 1:
+        raise InboxSettingError(f"DEALERBOT_INBOX_CONFIDENCE must be from 0 to 1, not {value}")
+    return value
+
+
+def pseudonymise(text: str) -> str:
+    """The text with e-mail addresses, phone numbers and number plates masked."""
+    spans: list[tuple[int, int, str]] = []
+    for kind, finder in (("email", find_emails), ("phone", find_phones), ("plate", find_plates)):
+        for start, end, _value in finder(text):
+            # An e-mail address may contain digits that look like a phone number: first wins.
+            if all(end <= s or start >= e for s, e, _k in spans):
+                spans.append((start, end, kind))
+    for start, end, kind in sorted(spans, reverse=True):
+        text = text[:start] + MASKS[kind] + text[end:]
+    return text
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    text: str  # pseudonymised
+    intent: str  # predicted
+    confidence: float
+    suggested_intent: str | None  # best intent that is not the fallback
+    reason: str  # one of REASONS
+    language: str
+    sent_at: dt.datetime  # naive UTC
+    conversation_id: str
+    dealer_id: str
+
+
+def _intent(user: dict[str, Any]) -> tuple[str | None, float]:
+    intent = (user.get("parse_data") or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def _suggestion(user: dict[str, Any]) -> str | None:
+    parse = user.get("parse_data") or {}
+    ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
+    for entry in ranking:
+        if entry.get("name") and entry["name"] != FALLBACK_INTENT:
+            return entry["name"]
+    return None
+
+
+def inbox_items(
+    events: Sequence[dict[str, Any]],
+    *,
+    conversation_id: str,
+    dealer_id: str,
+    threshold: float | None = None,
+) -> list[InboxItem]:
+    """The messages of the current session that the bot did not understand well.
+
+    A customer message (typed, not a button) is an item when:
+    - its intent is ``nlu_fallback`` (reason ``fallback``);
+    - its intent confidence is below ``threshold`` (``low_confidence``; default from
+      ``DEALERBOT_INBOX_CONFIDENCE``, 0.6);
+    - the next customer message asks for a person (``handoff``), unless this one was small talk
+      (a greeting, thanks, yes/no) or already a handoff request;
+    - the next customer message is a ``deny`` ("no, that's not what I meant") that does not
+      answer a question of the bot: no form was active and the bot's last action was not an
+      ``utter_ask_*`` / ``action_ask_*`` question (``denied``).
+    The text is pseudonymised (``pseudonymise``). Language: the message's detected language,
+    else the ``language`` slot at that moment, else ``nl``.
+    """
+    threshold = confidence_threshold() if threshold is None else threshold
+    session = session_events(events)
+    # Per customer message: the language slot, the active form and the bot's last action after it.
+    users: list[tuple[dict[str, Any], str, bool, str | None]] = []
+    lang_slot, active_loop, last_action = "nl", False, None
+    for event in events[: len(events) - len(session)]:
+        if event.get("event") == "slot" and event.get("name") == "language" and event.get("value"):
+            lang_slot = event["value"]
+    for event in session:
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "language" and event.get("value"):
+            lang_slot = event["value"]
+        elif kind == "active_loop":
+            active_loop = bool(event.get("name"))
+        elif kind == "action" and event.get("name") not in (None, "action_listen"):
+            last_action = event["name"]
+        elif kind == "user":
+            users.append((event, lang_slot, active_loop, last_action))
+            last_action = None
+    items = []
+    for i, (user, lang_slot, _active, _last) in enumerate(users):
+        text = (user.get("text") or "").strip()
+        if not text or text.startswith("/"):  # a button payload, not the customer's words
+            continue
+        intent, confidence = _intent(user)
+        reason = None
+        if intent == FALLBACK_INTENT:
+            reason = "fallback"
+        elif intent is None or confidence < threshold:
+            reason = "low_confidence"
+        elif i + 1 < len(users):
+            following, _lang, active, asked = users[i + 1]
+            next_intent, _c = _intent(following)
+            question = active or (asked or "").startswith(("utter_ask_", "action_ask_"))
+            if next_intent == HANDOFF_INTENT and intent not in SMALL_TALK:
+                reason = "handoff"
+            elif next_intent == DENY_INTENT and not question and intent not in SMALL_TALK:
+                reason = "denied"
+        if reason is None or user.get("timestamp") is None:
+            continue
+        detected = ((user.get("parse_data") or {}).get("language") or {}).get("code")
+        items.append(
+            InboxItem(
+                text=pseudonymise(" ".join(text.split()))[:MAX_TEXT],
+                intent=intent or FALLBACK_INTENT,
+                confidence=round(confidence, 4),
+                suggested_intent=_suggestion(user),
+                reason=reason,
+                language=detected if detected in ("nl", "en") else lang_slot,
+                sent_at=dt.datetime.fromtimestamp(user["timestamp"], dt.timezone.utc).replace(
+                    tzinfo=None
+                ),
+                conversation_id=conversation_id,
+                dealer_id=dealer_id,
+            )
+        )
+    return items
+
+
+def item_dicts(items: Iterable[InboxItem]) -> list[dict]:
+    """JSON-safe items, for the recorder's op (and its spool)."""
+    return [{**asdict(i), "sent_at": i.sent_at.isoformat()} for i in items]
+
+
+def recorded_items(events: Sequence[dict[str, Any]], conversation_id: str, dealer_id: str) -> list:
+    """The JSON-safe inbox items the recorder stores with a conversation record.
+
+    A bad ``DEALERBOT_INBOX_CONFIDENCE`` is logged and the default used: the conversation record
+    must never be lost over an inbox setting.
+    """
+    try:
+        threshold = confidence_threshold()
+    except InboxSettingError as exc:
+        log.error("%s; using %s", exc, DEFAULT_CONFIDENCE)
+        threshold = DEFAULT_CONFIDENCE
+    items = inbox_items(
+        events, conversation_id=conversation_id, dealer_id=dealer_id, threshold=threshold
+    )
+    return item_dicts(items)
+
+
+def upsert_items(session: Session, conversation_id: str, items: Iterable[dict]) -> int:
+    """Store items not stored yet (unique per conversation + message time); returns how many.
+
+    An item already there keeps its status, so a handled item stays handled.
+    """
+    items = list(items)
+    if not items:
+        return 0
+    stored = set(
+        session.scalars(
+            select(NluInboxItem.sent_at).where(NluInboxItem.conversation_id == conversation_id)
+        )
+    )
+    added = 0
+    for item in items:
+        sent_at = item["sent_at"]
+        sent_at = (
+            sent_at if isinstance(sent_at, dt.datetime) else dt.datetime.fromisoformat(sent_at)
+        )
+        if sent_at in stored:
+            continue
+        stored.add(sent_at)
+        session.add(
+            NluInboxItem(
+                conversation_id=conversation_id,
+                sent_at=sent_at,
+                dealer_id=item["dealer_id"],
+                language=item["language"],
+                text=item["text"],
+                intent=item["intent"],
+                confidence=item["confidence"],
+                suggested_intent=item.get("suggested_intent"),
+                reason=item["reason"],
+                status="open",
+            )
+        )
+        added += 1
+    return added
+
+
+def open_items(
+    session_factory: sessionmaker,
+    *,
+    language: str | None = None,
+    intent: str | None = None,
+    dealer: str | None = None,
+) -> list[NluInboxItem]:
+    """Open inbox items, oldest first, optionally for one language, predicted intent or dealer."""
+    query = select(NluInboxItem).where(NluInboxItem.status == "open")
+    if language:
+        query = query.where(NluInboxItem.language == language)
+    if intent:
+        query = query.where(NluInboxItem.intent == intent)
+    if dealer:
+        query = query.where(NluInboxItem.dealer_id == dealer)
+    with session_factory.begin() as session:
+        rows = list(session.scalars(query.order_by(NluInboxItem.sent_at, NluInboxItem.id)))
+        session.expunge_all()
+    return rows
+
+
+def group_by_intent(rows: Iterable[NluInboxItem]) -> list[tuple[str, list[NluInboxItem]]]:
+    """Items per predicted intent, the largest group first (ties by name)."""
+    groups: dict[str, list[NluInboxItem]] = defaultdict(list)
+    for row in rows:
+        groups[row.intent].append(row)
+    return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def render_list(rows: Sequence[NluInboxItem]) -> str:
+    """The inbox as text: per predicted intent its count, then one line per message."""
+    if not rows:
+        return "The inbox is empty."
+    langs = Counter(r.language for r in rows)
+    lines = [f"{len(rows)} open items ({', '.join(f'{k} {v}' for k, v in sorted(langs.items()))})"]
+    for intent, group in group_by_intent(rows):
+        lines.append(f"\n{intent}: {len(group)}")
+        for row in group:
+            hint = f" -> {row.suggested_intent}?" if row.suggested_intent != row.intent else ""
+            lines.append(
+                f"  #{row.id} [{row.language}] {row.confidence:.2f} {row.reason:<14} "
+                f"{row.sent_at:%Y-%m-%d} {row.dealer_id}: {row.text}{hint}"
+            )
+    return "\n".join(lines)
+
+
+def export_yaml(rows: Iterable[NluInboxItem]) -> dict[str, str]:
+    """Rasa YAML NLU text per language, one intent block per suggested intent.
+
+    The suggestion is the predicted intent (for a fallback: the best real intent); the trainer
+    checks each example and moves it to the right intent before pasting it into ``data/``.
+    Identical texts are listed once. A comment above each block names the inbox items.
+    """
+    by_lang: dict[str, dict[str, dict[str, list[int]]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        intent = row.suggested_intent or row.intent
+        by_lang[row.language][intent].setdefault(row.text, []).append(row.id)
+    files = {}
+    for lang in sorted(by_lang):
+        out = ['version: "3.1"', "", "nlu:"]
+        for intent in sorted(by_lang[lang]):
+            examples = by_lang[lang][intent]
+            ids = sorted(i for group in examples.values() for i in group)
+            out.append(f"# suggestion from the inbox: check every line (items {_ids(ids)})")
+            out += [f"- intent: {intent}", "  metadata:", f"    language: {lang}", "  examples: |"]
+            out += [f"    - {text}" for text in sorted(examples)]
+        files[lang] = "\n".join(out) + "\n"
+    return files
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in ids)
+
+
+def mark_done(
+    session_factory: sessionmaker,
+    *,
+    ids: Iterable[int] = (),
+    intent: str | None = None,
+    language: str | None = None,
+    everything: bool = False,
+) -> int:
+    """Mark open items handled so they leave the inbox; returns how many.
+
+    Items are kept (marked ``done``) rather than deleted, so that recording the same conversation
+    again does not bring them back. They go with their conversation (erasure, retention).
+    """
+    ids = list(ids)
+    if not (ids or intent or language or everything):
+        raise ValueError("say which items: ids, an intent, a language, or all")
+    query = update(NluInboxItem).where(NluInboxItem.status == "open")
+    if ids:
+        query = query.where(NluInboxItem.id.in_(ids))
+    if intent:
+        query = query.where(NluInboxItem.intent == intent)
+    if language:
+        query = query.where(NluInboxItem.language == language)
+    with session_factory.begin() as session:
+        result = session.execute(
+            query.values(status="done", done_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+        return result.rowcount
