@@ -1,0 +1,448 @@
+"""The dealer dashboard (aiohttp): weekly figures, 12-week chart, drill-down, transcripts, CSV,
+MEC potential. Each dealer logs in with their token and sees only their own locations.
+
+Every page is built from ``markupsafe.Markup`` templates, so every value put in is escaped;
+every response carries a strict CSP, ``X-Frame-Options: DENY``, ``nosniff`` and a
+``Referrer-Policy``. Database calls run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy.orm import sessionmaker
+
+from metrics.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from metrics.report.export import safe_cell
+from metrics.report.render import detail_rows, headline_rows, local_time
+from metrics.settings import get_settings
+from metrics.store.session import default_session_factory
+from metrics.web import auth
+from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # no-referrer would make form posts Origin: null
+    "Cache-Control": "no-store",
+}
+# Each headline figure's drill-down list.
+FIGURE_DRILL = {"mec": "qualifying", "csat": "csat_low", "csat_mean": "csat_low",
+                "appointments_booked": "booked", "handoffs": "handoffs",
+                "handoff_rate": "handoffs", "automation_rate": "qualifying",
+                "abandonment_rate": "abandoned"}  # fmt: skip
+CSS = """
+body{margin:0;font:15px/1.45 system-ui,sans-serif;color:#1d1d1f;background:#f4f6f9}
+header{display:flex;justify-content:space-between;align-items:center;padding:12px 24px;
+background:#1f5fa8;color:#fff}header a,header button{color:#fff}
+main{max-width:1000px;margin:0 auto;padding:16px 24px}
+table{border-collapse:collapse;width:100%;background:#fff;margin:8px 0 20px}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e3e7ec;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.chart{max-width:100%;background:#fff}.muted{color:#667}.error{color:#a33}.ok{color:#276}
+.msg{margin:6px 0;padding:8px 12px;border-radius:10px;max-width:75%;white-space:pre-wrap;
+overflow-wrap:anywhere}.customer{background:#fff;border:1px solid #dde3ea}
+.bot{background:#e4edf8;margin-left:auto}form.inline{display:inline}
+nav a{margin-right:12px}label{display:inline-block;margin-right:12px}
+"""
+
+
+def page(title: str, body: Markup, user: auth.User | None = None,
+         csrf: str | None = None) -> web.Response:  # fmt: skip
+    logout = Markup("")
+    if user is not None:
+        logout = Markup(
+            '<form class="inline" method="post" action="/logout">'
+            '<input type="hidden" name="csrf" value="{}">{} · <button>Log out</button></form>'
+        ).format(csrf or "", user.name)
+    html = Markup(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<title>{} · dealerbot</title><link rel="stylesheet" href="/static/dashboard.css">'
+        "</head><body><header><strong>dealerbot dashboard</strong><span>{}</span></header>"
+        "<main>{}</main></body></html>"
+    ).format(title, logout, body)
+    return web.Response(text=str(html), content_type="text/html", charset="utf-8")
+
+
+def error_page(status: int, message: str) -> web.Response:
+    response = page(f"{status}", Markup('<p class="error">{}</p>').format(message))
+    response.set_status(status)
+    return response
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if isinstance(response, web.HTTPException) and response.status >= 400:
+        raise response
+    return response
+
+
+class Dashboard:
+    def __init__(self, session_factory: sessionmaker | None = None,
+                 users_path: Any = None, tracker_db_url: str | None = None) -> None:  # fmt: skip
+        self._session_factory = session_factory
+        self.users_path = users_path
+        self.tracker_db_url = tracker_db_url
+
+    @property
+    def session_factory(self) -> sessionmaker:
+        return self._session_factory or default_session_factory()
+
+    def users(self) -> dict[str, auth.User]:
+        return auth.load_users(self.users_path)
+
+    async def db(self, func: Callable, *args: Any) -> Any:
+        return await asyncio.to_thread(func, *args)
+
+    # -- authentication ---------------------------------------------------------------------
+    def current(self, request: web.Request) -> tuple[auth.User, str]:
+        cookie = request.cookies.get(auth.COOKIE)
+        user = auth.read_cookie(self.users(), cookie)
+        if user is None:
+            raise web.HTTPFound("/login")
+        return user, cookie
+
+    def location(self, request: web.Request, user: auth.User) -> str:
+        dealer_id = request.match_info["dealer"]
+        if dealer_id not in user.locations:
+            # Not one of this dealer's locations: answer as if it did not exist.
+            raise web.HTTPNotFound(text="no such location")
+        return dealer_id
+
+    async def check_form(self, request: web.Request, cookie: str) -> Any:
+        form = await request.post()
+        origin = request.headers.get("Origin")
+        if origin and origin != f"{request.scheme}://{request.host}":
+            raise web.HTTPForbidden(text="cross-site form")
+        if form.get("csrf") != auth.csrf_token(cookie):
+            raise web.HTTPForbidden(text="the form expired: reload the page")
+        return form
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        return page("Log in", Markup(
+            "<h1>Log in</h1><p>Use the dashboard token you received for your locations.</p>"
+            '<form method="post" action="/login"><label>Token '
+            '<input type="password" name="token" autocomplete="off" required></label>'
+            "<button>Log in</button></form>"
+        ))  # fmt: skip
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        user = auth.authenticate(self.users(), str(form.get("token") or ""))
+        if user is None:
+            response = page("Log in", Markup('<p class="error">Unknown token.</p>'
+                                             '<p><a href="/login">Try again</a></p>'))  # fmt: skip
+            response.set_status(403)
+            return response
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(
+            auth.COOKIE, auth.make_cookie(user), httponly=True, samesite="Strict",
+            secure=request.secure, max_age=auth.SESSION_SECONDS, path="/",
+        )  # fmt: skip
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        _user, cookie = self.current(request)
+        await self.check_form(request, cookie)
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(auth.COOKIE, path="/")
+        return response
+
+    # -- pages --------------------------------------------------------------------------------
+    def week_of(self, request: web.Request) -> str:
+        wanted = request.query.get("week")
+        if wanted:
+            try:
+                period = parse_period(wanted)
+            except PeriodError as exc:
+                raise web.HTTPBadRequest(text=str(exc)) from exc
+            if period.kind != "week":
+                raise web.HTTPBadRequest(text="week must look like 2026-W47")
+            return period.key
+        # The last complete week, as in the Monday summary.
+        now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
+        today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        return period_of("week", today).previous().key
+
+    async def home(self, request: web.Request) -> web.Response:
+        user, _ = self.current(request)
+        raise web.HTTPFound(f"/d/{user.locations[0]}")
+
+    async def summary(self, request: web.Request) -> web.Response:
+        from metrics.summary import build_weekly_summary
+
+        user, cookie = self.current(request)
+        dealer_id = self.location(request, user)
+        week = self.week_of(request)
+        summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
+        base = f"/d/{dealer_id}"
+
+        def rows(items: list) -> Markup:
+            out = Markup("")
+            for row in items:
+                drill = FIGURE_DRILL.get(row.key)
+                label = (Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>')
+                         .format(base, week, drill, row.label) if drill else row.label)  # fmt: skip
+                out += Markup(
+                    '<tr data-figure="{}"><td>{}</td><td class="num value">{}</td>'
+                    '<td class="num">{}</td><td class="num">{}</td></tr>'
+                ).format(row.key, label, row.value, row.change, row.n)
+            return out
+
+        switch = Markup("").join(
+            Markup('<a href="/d/{}?week={}">{}</a>').format(loc, week, loc)
+            for loc in user.locations
+        )
+        previous = parse_period(week).previous().key
+        following = parse_period(week).next().key
+        drills = Markup("").join(
+            Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>').format(
+                base, week, key, label)
+            for key, (label, _cond) in DRILLS.items()
+        )  # fmt: skip
+        head = Markup("<tr><th>Figure</th><th>This week</th><th>vs last week</th><th>n</th></tr>")
+        body = Markup(
+            '<nav>Locations: {switch}</nav><h1 id="title">{dealer} · {week}</h1>'
+            '<p><a href="{base}?week={prev}">← {prev}</a> · <a href="{base}?week={next}">'
+            '{next} →</a></p><p id="volume">{conversations} conversations, {qualifying} qualifying '
+            "for MEC.</p><h2>Headline</h2><table id=\"headline\">{head}{headline}</table>"
+            '<h2>12 weeks</h2><img class="chart" alt="MEC against potential, CSAT and CES over '
+            '12 weeks" src="{base}/chart.png?week={week}" width="800" height="520">'
+            '<h2>Details</h2><table id="details">{head}{details}</table>'
+            "<h2>Conversations</h2><nav>{drills}</nav>"
+            '<h2>MEC potential</h2><form method="post" action="{base}/potential">'
+            '<input type="hidden" name="csrf" value="{csrf}">'
+            '<label>Period <input name="period" value="{week}" required '
+            'pattern="\\d{{4}}-(W\\d{{2}}|\\d{{2}})"></label>'
+            '<label>Service appointments <input name="service_appointments" type="number" '
+            'min="0" required></label><label>Sales leads <input name="sales_leads" '
+            'type="number" min="0" required></label><button>Save</button></form>'
+            '<form method="post" action="{base}/potential" enctype="multipart/form-data">'
+            '<input type="hidden" name="csrf" value="{csrf}"><p><label>or import a CSV '
+            "(dealer,period,service_appointments,sales_leads) "
+            '<input type="file" name="file" accept=".csv,text/csv" required></label>'
+            "<button>Import</button></p></form>"
+        ).format(
+            switch=switch, dealer=dealer_id, week=week, base=base, prev=previous,
+            next=following, conversations=summary.conversations,
+            qualifying=summary.qualifying, head=head, drills=drills,
+            headline=rows(headline_rows(summary, "en")),
+            details=rows(detail_rows(summary, "en")), csrf=auth.csrf_token(cookie),
+        )  # fmt: skip
+        message = request.query.get("saved")
+        if message:
+            body = Markup('<p class="ok" id="notice">{}</p>').format(message) + body
+        return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
+
+    async def chart(self, request: web.Request) -> web.Response:
+        from metrics.report.chart import render_chart
+        from metrics.summary import build_weekly_summary
+
+        user, _ = self.current(request)
+        dealer_id = self.location(request, user)
+        summary = await self.db(
+            build_weekly_summary, self.session_factory, dealer_id, self.week_of(request)
+        )
+        png = await self.db(
+            lambda: render_chart(summary.trend, "en",
+                                 potential_estimated=summary.potential_estimated)
+        )  # fmt: skip
+        return web.Response(body=png, content_type="image/png")
+
+    async def _listed(self, request: web.Request) -> tuple[auth.User, str, str, str, list, str]:
+        user, cookie = self.current(request)
+        dealer_id = self.location(request, user)
+        week = self.week_of(request)
+        drill = request.query.get("list", "all")
+        if drill not in DRILLS:
+            raise web.HTTPBadRequest(text=f"unknown list {drill!r}")
+        rows = await self.db(
+            conversation_list, self.session_factory, dealer_id, parse_period(week), drill
+        )
+        return user, cookie, dealer_id, week, rows, drill
+
+    async def conversations(self, request: web.Request) -> web.Response:
+        user, cookie, dealer_id, week, rows, drill = await self._listed(request)
+        table = Markup("").join(
+            Markup(
+                '<tr><td><a href="/conversations/{id}">{short}</a></td><td>{when}</td>'
+                "<td>{channel}</td><td>{lang}</td><td>{outcome}</td><td>{q}</td>"
+                '<td>{contact}</td><td class="num">{csat}</td><td class="num">{ces}</td>'
+                "<td>{comment}</td></tr>"
+            ).format(
+                id=r.id,
+                short=r.id[:12],
+                when=r.started_at.strftime("%a %d %b %H:%M"),
+                channel=r.channel,
+                lang=r.language,
+                outcome=r.outcome,
+                q="yes" if r.qualifies else "no",
+                contact=r.contact,
+                csat="" if r.csat is None else r.csat,
+                ces="" if r.ces is None else r.ces,
+                comment=r.comment or "",
+            )  # fmt: skip
+            for r in rows
+        )
+        body = Markup(
+            '<p><a href="/d/{d}?week={w}">← {d} · {w}</a></p><h1>{label}</h1>'
+            '<p><span id="count">{n}</span> conversations · '
+            '<a href="/d/{d}/conversations.csv?week={w}&amp;list={drill}">Download CSV</a></p>'
+            '<table id="conversations"><tr><th>Conversation</th><th>Started</th><th>Channel</th>'
+            "<th>Lang.</th><th>Outcome</th><th>MEC</th><th>Contact</th><th>CSAT</th><th>CES</th>"
+            "<th>Comment</th></tr>{table}</table>"
+        ).format(d=dealer_id, w=week, label=DRILLS[drill][0], n=len(rows), drill=drill,
+                 table=table)  # fmt: skip
+        return page(f"{dealer_id} {week} {drill}", body, user, auth.csrf_token(cookie))
+
+    async def conversations_csv(self, request: web.Request) -> web.Response:
+        _user, _cookie, dealer_id, week, rows, drill = await self._listed(request)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["conversation_id", "started", "channel", "language", "outcome",
+                         "qualifying", "contact", "csat", "ces", "comment"])  # fmt: skip
+        for r in rows:
+            writer.writerow([r.id, r.started_at.isoformat(timespec="minutes"), r.channel,
+                             r.language, r.outcome, 1 if r.qualifies else 0, r.contact,
+                             "" if r.csat is None else r.csat, "" if r.ces is None else r.ces,
+                             safe_cell(r.comment)])  # fmt: skip
+        name = f"{dealer_id}-{week}-{drill}.csv"
+        return web.Response(
+            text=out.getvalue(), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )  # fmt: skip
+
+    async def conversation(self, request: web.Request) -> web.Response:
+        user, cookie = self.current(request)
+        row = await self.db(get_conversation, self.session_factory, request.match_info["id"])
+        if row is None or row.dealer_id not in user.locations or row.is_test:
+            raise web.HTTPNotFound(text="no such conversation")
+        settings = get_settings()
+        found = await self.db(
+            transcript, self.session_factory, self.tracker_db_url or settings.tracker_db_url,
+            row, settings.contact_key_secret,
+        )  # fmt: skip
+        zone = dealer_timezone(row.dealer_id)
+        lines = Markup("").join(
+            Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>').format(
+                line.who, "Customer" if line.who == "customer" else "Bot",
+                line.at.astimezone(zone).strftime("%H:%M:%S") if line.at else "", line.text)
+            for line in found.lines
+        )  # fmt: skip
+        if not found.found:
+            lines = Markup('<p class="muted">The messages are no longer stored (erased or past '
+                           "the retention period).</p>")  # fmt: skip
+        answers = Markup("").join(
+            Markup("<tr><td>{}</td><td>{}</td></tr>").format(q, a)
+            for q, a in sorted(found.answers.items())
+        )
+        body = Markup(
+            '<p><a href="/d/{d}?week={w}">← {d} · {w}</a></p><h1>Conversation {short}</h1>'
+            '<table id="facts"><tr><th>Contact</th><td id="contact">{contact}</td></tr>'
+            "<tr><th>Started</th><td>{when}</td></tr><tr><th>Channel</th><td>{channel}</td></tr>"
+            "<tr><th>Outcome</th><td>{outcome}</td></tr><tr><th>Qualifies</th><td>{q} ({why})"
+            '</td></tr></table><h2>Survey</h2><table id="answers">{answers}</table>'
+            '<h2>Transcript</h2><div id="transcript">{lines}</div>'
+        ).format(
+            d=row.dealer_id, w=row.week_key, short=row.id[:12], contact=found.contact,
+            when=local_time(row.started_at, zone), channel=row.channel, outcome=row.outcome,
+            q="yes" if row.qualifies else "no", why=row.qualify_reason,
+            answers=answers or Markup('<tr><td class="muted">no answers</td></tr>'), lines=lines,
+        )  # fmt: skip
+        return page(f"Conversation {row.id[:12]}", body, user, auth.csrf_token(cookie))
+
+    async def potential(self, request: web.Request) -> web.Response:
+        from metrics.potential import (
+            PotentialImportError,
+            import_potential,
+            read_potential_csv,
+            validate_rows,
+        )
+
+        user, cookie = self.current(request)
+        dealer_id = self.location(request, user)
+        form = await self.check_form(request, cookie)
+        upload = form.get("file")
+        try:
+            if isinstance(upload, web.FileField):
+                text = upload.file.read().decode("utf-8-sig")
+                rows = read_potential_csv(io.StringIO(text), known_dealers=user.locations)
+                source = f"dashboard upload {upload.filename}"[:200]
+            else:
+                rows = validate_rows([{
+                    "dealer": dealer_id, "period": form.get("period"),
+                    "service_appointments": form.get("service_appointments"),
+                    "sales_leads": form.get("sales_leads"),
+                }], known_dealers=user.locations)  # fmt: skip
+                source = f"dashboard form ({user.name})"
+            done = await self.db(
+                lambda: import_potential(self.session_factory, rows, source=source,
+                                         known_dealers=user.locations)
+            )  # fmt: skip
+        except (PotentialImportError, UnicodeDecodeError) as exc:
+            errors = getattr(exc, "errors", [str(exc)])
+            items = Markup("").join(Markup("<li>{}</li>").format(e) for e in errors)
+            body = Markup(
+                '<h1>Not saved</h1><ul class="error" id="errors">{}</ul>'
+                '<p><a href="/d/{}">Back</a></p>'
+            ).format(items, dealer_id)
+            response = page("Not saved", body, user, auth.csrf_token(cookie))
+            response.set_status(400)
+            return response
+        saved = ", ".join(f"{r.dealer_id} {r.period.key}" for r in done)
+        week = request.query.get("week") or self.week_of(request)
+        raise web.HTTPSeeOther(
+            f"/d/{dealer_id}?week={week}&saved=" + quote(f"MEC potential saved: {saved}")
+        )
+
+    async def stylesheet(self, _request: web.Request) -> web.Response:
+        return web.Response(text=CSS, content_type="text/css")
+
+
+def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = None,
+             tracker_db_url: str | None = None) -> web.Application:  # fmt: skip
+    """The dashboard application; nothing touches the database until a request comes."""
+    dash = Dashboard(session_factory, users_path, tracker_db_url)
+    app = web.Application(middlewares=[security_headers], client_max_size=2 * 1024 * 1024)
+    app.add_routes([
+        web.get("/", dash.home),
+        web.get("/login", dash.login_form),
+        web.post("/login", dash.login),
+        web.post("/logout", dash.logout),
+        web.get("/static/dashboard.css", dash.stylesheet),
+        web.get("/d/{dealer}", dash.summary),
+        web.get("/d/{dealer}/chart.png", dash.chart),
+        web.get("/d/{dealer}/conversations", dash.conversations),
+        web.get("/d/{dealer}/conversations.csv", dash.conversations_csv),
+        web.post("/d/{dealer}/potential", dash.potential),
+        web.get("/conversations/{id}", dash.conversation),
+    ])  # fmt: skip
+    app["dashboard"] = dash
+    return app
+
+
+def run(host: str = "127.0.0.1", port: int = 8090, **kwargs: Any) -> None:
+    web.run_app(make_app(**kwargs), host=host, port=port, print=None)
