@@ -97,8 +97,9 @@ def record_conversation(
     recorder: Recorder, tracker: Tracker, new_events=(), answers: list | None = None
 ) -> ConversationRecord | None:
     settings = get_settings()
+    events = [*tracker.events, *new_events]
     record = summarize(
-        [*tracker.events, *new_events],
+        events,
         sender_id=tracker.sender_id,
         secret=settings.contact_key_secret,
         default_dealer=get_dealer(tracker.get_slot("dealer_id")).id,
@@ -106,7 +107,7 @@ def record_conversation(
         customer_channels=settings.customer_channels,
     )
     if record is not None:
-        recorder.write(conversation_op(record, answers))
+        recorder.write(conversation_op(record, answers, events=events))
     return record
 
 

@@ -141,11 +141,21 @@ def start_stack(
     enable_api: bool = False,
     log_dir: Path | None = None,
     timeout: float = 180,
+    with_scheduler: bool = False,
+    web_port: int | None = None,
+    dashboard_port: int | None = None,
 ) -> Stack:
-    """Start the action server, then the Rasa server, on loopback; wait until both answer."""
+    """Start the action server, then the Rasa server, on loopback; wait until both answer.
+
+    ``with_scheduler`` also starts ``dealerbot scheduler`` (rollups, weekly summaries, purge).
+    ``web_port`` also serves the demo dealer page with the chat widget (``dealerbot web``) and
+    lets the default dealer's widget connect from it; ``dashboard_port`` the dealer dashboard.
+    """
     settings = get_settings()
     stack = Stack(rasa_port or free_port(), action_port or free_port())
     run_env = {**os.environ, **(env or {})}
+    if web_port:
+        run_env["DEALERBOT_WEB_ORIGINS"] = _with_demo_origins(run_env, web_port)
     log_dir = Path(log_dir or settings.var_dir / "logs")
     log_dir.mkdir(parents=True, exist_ok=True)
     endpoints = write_endpoints(
@@ -178,6 +188,14 @@ def start_stack(
         wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
         if not enable_api:
             wait_until_ready(stack.rest_webhook, server, timeout)
+        if with_scheduler:
+            spawn([sys.executable, "-m", "metrics.cli", "scheduler"], "scheduler")
+        if web_port:
+            spawn([sys.executable, "-m", "metrics.cli", "web", "--port", str(web_port),
+                   "--rasa-url", stack.rasa_url], "web")  # fmt: skip
+        if dashboard_port:
+            spawn([sys.executable, "-m", "metrics.cli", "dashboard", "--port",
+                   str(dashboard_port)], "dashboard")  # fmt: skip
     except BaseException:
         stack.stop()
         raise
@@ -200,3 +218,12 @@ def wait_until_ready(webhook: str, process: subprocess.Popen, timeout: float) ->
             pass
         time.sleep(1)
     raise TimeoutError(f"{webhook} did not answer within {timeout:.0f} s")
+
+
+def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
+    """DEALERBOT_WEB_ORIGINS plus the demo page's origins for the default dealer."""
+    from dealer.config import get_dealer
+
+    dealer = get_dealer(env.get("DEALERBOT_DEFAULT_DEALER") or None).id
+    demo = f"{dealer}=http://127.0.0.1:{web_port},http://localhost:{web_port}"
+    return ";".join(filter(None, (env.get("DEALERBOT_WEB_ORIGINS", ""), demo)))

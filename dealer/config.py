@@ -98,6 +98,8 @@ class Dealer:
     whatsapp_numbers: tuple[str, ...]
     ask_nps: bool
     stock: tuple[Car, ...] = field(default=(), repr=False)
+    # WhatsApp Cloud API phone number ids that route to this location (channels.whatsapp)
+    whatsapp_phone_number_ids: tuple[str, ...] = ()
 
     @property
     def address_line(self) -> str:
@@ -239,7 +241,11 @@ def load_dealer(folder: Path) -> Dealer:
         report_language=reports.get("language", "nl"),
         report_recipients=tuple(reports.get("recipients") or ()),
         allowed_origins=tuple((channels.get("web") or {}).get("allowed_origins") or ()),
-        whatsapp_numbers=tuple(str(n) for n in channels.get("whatsapp_numbers") or ()),
+        whatsapp_numbers=tuple(str(n) for n in channels.get("whatsapp_numbers") or ())
+        + tuple(str(n) for n in (channels.get("whatsapp") or {}).get("numbers") or ()),
+        whatsapp_phone_number_ids=tuple(
+            str(n) for n in (channels.get("whatsapp") or {}).get("phone_number_ids") or ()
+        ),
         ask_nps=bool((data.get("survey") or {}).get("ask_nps", False)),
         stock=load_stock(stock_path) if stock_path.exists() else (),
     )

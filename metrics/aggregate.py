@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql.functions import FunctionFilter
 
@@ -105,7 +105,10 @@ def _conversation_counts(session: Session, kind: str, first: str, last: str, cel
         "conversations": func.count(),
         "qualifying": func.count().filter(qualifying),
         **{name: among_qualifying(c.outcome == value) for value, name in OUTCOME_COLUMNS.items()},
-        "surveys_offered": func.count(c.survey_offered_at).filter(qualifying),
+        # An answered survey was offered, even if the offer itself was not recorded.
+        "surveys_offered": among_qualifying(
+            or_(*(col.isnot(None) for col in (c.survey_offered_at, c.csat, c.ces, c.nps)))
+        ),
         "first_response_n": func.count(bucket).filter(qualifying),
         "first_response_30s": among_qualifying(bucket <= within),
         **{f"h{i}": among_qualifying(bucket == i) for i in range(_BUCKETS)},

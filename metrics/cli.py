@@ -33,6 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime import start_stack, train_if_needed
+    from metrics.web.commands import web_lines, web_options
 
     settings = get_settings()
     if args.model:
@@ -41,17 +42,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         model = train_if_needed()
     cmd_db_upgrade(args)
-    print("starting the action server and the Rasa server ...", flush=True)
+    print("starting the action server, the Rasa server and the scheduler ...", flush=True)
     stack = start_stack(
         model,
         rasa_port=args.rasa_port,
         action_port=args.action_port,
         tracker_db_url=settings.tracker_db_url,
+        with_scheduler=not args.no_scheduler,
+        **web_options(args),
     )
     print(
         "\nThe assistant is running.\n"
         f"  Chat in this terminal:  .venv/bin/dealerbot chat --url {stack.rasa_url}\n"
-        f"  REST webhook:           POST {stack.rest_webhook}\n"
+        + web_lines(args)
+        + f"  REST webhook:           POST {stack.rest_webhook}\n"
         f'                          {{"sender": "me", "message": "hallo"}}\n'
         f"  Logs:                   {settings.var_dir / 'logs'}\n"
         "Press Ctrl-C to stop.",
@@ -132,21 +136,19 @@ def normalize(phone: str) -> str:
 
 
 def cmd_privacy_purge(_args: argparse.Namespace) -> int:
-    import datetime as dt
+    from metrics.jobs import retention_purge_job
 
-    from metrics.store.privacy import purge_older_than, purge_pending_erasures
-    from metrics.store.session import default_session_factory
-
-    settings = get_settings()
-    factory = default_session_factory()
-    now = settings.fixed_now or dt.datetime.now(dt.timezone.utc)
-    purged = purge_older_than(factory, settings.retention_days, now)
-    idle = now.astimezone(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
-    events = purge_pending_erasures(factory, settings.tracker_db_url, idle)
-    print(f"retention {settings.retention_days} days: " +
-          ", ".join(f"{k} {v}" for k, v in purged.items()) +
-          f"; tracker events of erased contacts: {events}")  # fmt: skip
+    print(retention_purge_job().as_text())
     return 0
+
+
+def cmd_scheduler(_args: argparse.Namespace) -> int:
+    import logging
+
+    from metrics.scheduler import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return run_forever()
 
 
 def cmd_spool_replay(_args: argparse.Namespace) -> int:
@@ -159,6 +161,75 @@ def cmd_spool_replay(_args: argparse.Namespace) -> int:
     return 0 if len(recorder.spool) == 0 else 1
 
 
+def cmd_metrics_potential_import(args: argparse.Namespace) -> int:
+    from dealer.config import DealerConfigError, all_dealers
+    from metrics.potential import PotentialImportError, import_potential, read_potential_csv
+    from metrics.store.session import default_session_factory
+
+    try:
+        known = set(all_dealers())
+    except (DealerConfigError, OSError):
+        known = None  # no dealer files here: accept any dealer id
+    try:
+        rows = read_potential_csv(args.file, known_dealers=known)
+        done = import_potential(
+            default_session_factory(), rows, source=args.source or args.file.name
+        )
+    except (PotentialImportError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    periods = sorted({r.period.key for r in done})
+    print(f"imported the MEC potential of {len(done)} dealer periods "
+          f"({', '.join(periods) or 'none'}); their summaries are rebuilt")  # fmt: skip
+    return 0
+
+
+def cmd_metrics_backfill(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from metrics.aggregate import backfill
+
+    try:
+        first, last = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+        results = backfill(None, first, last, kinds=args.kind or ("day", "week", "month"))
+    except ValueError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
+    rows = sum(r.rows for r in results)
+    skipped = sum(r.skipped for r in results)
+    print(f"rebuilt {rows} summary rows from {first} to {last}" +
+          (f"; {skipped} periods older than the retention period kept as they were"
+           if skipped else ""))  # fmt: skip
+    return 0
+
+
+def add_metrics_commands(sub) -> argparse._SubParsersAction:
+    """The ``metrics`` command and its sub-commands; returns them so others can add more."""
+    metrics = sub.add_parser("metrics", help="metric rollups, MEC potential and summaries")
+    metrics_sub = metrics.add_subparsers(dest="metrics_command", required=True)
+    potential = metrics_sub.add_parser("potential", help="MEC potential from the dealer system")
+    potential_sub = potential.add_subparsers(dest="potential_command", required=True)
+    imp = potential_sub.add_parser(
+        "import", help="import a CSV: dealer,period,service_appointments,sales_leads"
+    )
+    imp.add_argument("file", type=Path, help="CSV file; period is 2026-W47 or 2026-11")
+    imp.add_argument("--source", help="where the numbers come from (default: the file name)")
+    imp.set_defaults(func=cmd_metrics_potential_import)
+    backfill = metrics_sub.add_parser(
+        "backfill", help="recompute the summary rows of a date range (shows progress)"
+    )
+    backfill.add_argument("--from", dest="start", required=True, help="first day, 2026-01-01")
+    backfill.add_argument("--to", dest="end", required=True, help="last day, 2026-11-22")
+    backfill.add_argument(
+        "--kind", action="append", choices=("day", "week", "month"), help="default: all three"
+    )
+    backfill.set_defaults(func=cmd_metrics_backfill)
+    from metrics.report.commands import add_report_commands
+
+    add_report_commands(metrics_sub)  # summary, export, send
+    return metrics_sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dealerbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,7 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rasa-port", type=int, default=5005)
     run.add_argument("--action-port", type=int, default=5055)
     run.add_argument("--model", type=Path, help="run this model instead of training one")
+    run.add_argument(
+        "--no-scheduler", action="store_true", help="do not start the scheduler process"
+    )
     run.set_defaults(func=cmd_run)
+    from metrics.web.commands import add_run_web_options, add_web_commands
+
+    add_run_web_options(run)  # --web-port, --dashboard-port
+
+    sub.add_parser(
+        "scheduler", help="run the scheduler (rollup, weekly summaries, purge) in the foreground"
+    ).set_defaults(func=cmd_scheduler)
 
     train = sub.add_parser("train", help="train the model if config, domain or data changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
@@ -199,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     spool_sub.add_parser("replay", help="write spooled records to the database").set_defaults(
         func=cmd_spool_replay
     )
+    add_metrics_commands(sub)
+    from trainer.cli import add_trainer_commands
+
+    add_trainer_commands(sub)  # inbox, export, mark-done, report, lint (docs/training.md)
+    add_web_commands(sub)  # dashboard, web (docs/web.md)
     return parser
 
 

@@ -22,6 +22,15 @@ class Settings:
     retention_days: int
     tracker_db_url: str  # Rasa's SQL tracker store, for erasure and retention
     fixed_now: dt.datetime | None  # a frozen clock for tests and demos (DEALERBOT_FIXED_NOW)
+    # Weekly summary delivery (metrics/report/deliver.py). No SMTP host: outbox files only.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # starttls | ssl | none
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "dealerbot@localhost"
+    outbox_dir: Path = REPO_ROOT / "var" / "outbox"
+    dashboard_url: str | None = None  # links to conversations in the summary, if set
 
 
 def get_settings() -> Settings:
@@ -41,7 +50,30 @@ def get_settings() -> Settings:
             "DEALERBOT_TRACKER_DB_URL", f"sqlite:///{var_dir / 'tracker.sqlite3'}"
         ),
         fixed_now=_fixed_now(os.environ.get("DEALERBOT_FIXED_NOW")),
+        **_smtp_settings(var_dir),
     )
+
+
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+
+
+def _smtp_settings(var_dir: Path) -> dict:
+    tls = os.environ.get("DEALERBOT_SMTP_TLS", "starttls").strip().lower()
+    tls = {"true": "starttls", "yes": "starttls", "1": "starttls", "false": "none",
+           "no": "none", "0": "none", "off": "none", "tls": "ssl"}.get(tls, tls)  # fmt: skip
+    if tls not in SMTP_TLS_MODES:
+        raise ValueError(f"DEALERBOT_SMTP_TLS must be one of {SMTP_TLS_MODES}, not {tls!r}")
+    port = os.environ.get("DEALERBOT_SMTP_PORT") or {"ssl": "465", "none": "25"}.get(tls, "587")
+    return {
+        "smtp_host": os.environ.get("DEALERBOT_SMTP_HOST") or None,
+        "smtp_port": int(port),
+        "smtp_tls": tls,
+        "smtp_user": os.environ.get("DEALERBOT_SMTP_USER") or None,
+        "smtp_password": os.environ.get("DEALERBOT_SMTP_PASSWORD") or None,
+        "smtp_from": os.environ.get("DEALERBOT_SMTP_FROM", "dealerbot@localhost"),
+        "outbox_dir": Path(os.environ.get("DEALERBOT_OUTBOX_DIR", var_dir / "outbox")),
+        "dashboard_url": (os.environ.get("DEALERBOT_DASHBOARD_URL") or "").rstrip("/") or None,
+    }
 
 
 def _list(value: str) -> tuple[str, ...]:

@@ -23,4 +23,13 @@ fi
 .venv/bin/python -m pip install --quiet --no-deps -r requirements.lock
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 .venv/bin/python -m pip check
+# The browser tests drive Debian's Chromium (never a downloaded browser): install it if missing.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium for the browser tests ..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: no /usr/bin/chromium; the browser tests are skipped (apt-get install chromium)" >&2
+  fi
+fi
 echo "set-up done: .venv is ready (Python $(.venv/bin/python -c 'import platform; print(platform.python_version())'))"

@@ -9,14 +9,19 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import declarative_base, relationship
+
+from metrics.formulas import bucket_index
 
 Base = declarative_base()
 
@@ -126,6 +131,14 @@ class Lead(Base):
     )
 
 
+# The columns a rollup reads; channel and language first, so GROUP BY needs no sort.
+ROLLUP_COLUMNS = (
+    "channel", "language", "qualifies", "is_test", "outcome", "first_response_bucket",
+    "survey_offered_at", "csat", "ces", "nps", "contact_key", "id",
+)  # fmt: skip
+SURVEY_SCORE_COLUMNS = ("csat", "ces", "nps")  # survey_answers.question -> conversations column
+
+
 class Conversation(Base):
     """One Rasa session of one contact: the engagement log every metric rests on.
 
@@ -153,10 +166,33 @@ class Conversation(Base):
     is_test = Column(Boolean, nullable=False, default=False)
     survey_offered_at = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # Period keys in the dealer's time zone (metrics.periods), so rollups GROUP BY a stored key.
+    day_key = Column(String(10))
+    week_key = Column(String(8))
+    month_key = Column(String(7))
+    # Kept in step by the mapper events below, so a rollup reads no join and no CASE chain:
+    # the metrics.formulas.bucket_index of first_response_ms, and the survey_answers scores.
+    first_response_bucket = Column(SmallInteger)
+    csat = Column(SmallInteger)
+    ces = Column(SmallInteger)
+    nps = Column(SmallInteger)
 
     __table_args__ = (
         Index("ix_conversations_dealer_started", "dealer_id", "started_at"),
-        Index("ix_conversations_contact", "contact_key"),
+        # Erasure finds a contact by its key; returning contacts need each one's first period.
+        Index(
+            "ix_conversations_contact_periods",
+            "contact_key",
+            "dealer_id",
+            "qualifies",
+            "day_key",
+            "week_key",
+            "month_key",
+        ),
+        # Covering indexes: a weekly or monthly rollup reads only the index, never the table.
+        Index("ix_conversations_week", "week_key", "dealer_id", *ROLLUP_COLUMNS),
+        Index("ix_conversations_month", "month_key", "dealer_id", *ROLLUP_COLUMNS),
+        Index("ix_conversations_day", "day_key", "dealer_id"),
     )
 
 
@@ -177,6 +213,35 @@ class SurveyAnswer(Base):
     __table_args__ = (UniqueConstraint("conversation_id", "question", name="uq_survey_answer"),)
 
 
+@event.listens_for(Conversation, "before_insert")
+@event.listens_for(Conversation, "before_update")
+def _first_response_bucket(_mapper, _connection, target: Conversation) -> None:
+    ms = target.first_response_ms
+    target.first_response_bucket = None if ms is None else bucket_index(ms)
+
+
+@event.listens_for(SurveyAnswer, "after_insert")
+@event.listens_for(SurveyAnswer, "after_update")
+def _copy_score(_mapper, connection, target: SurveyAnswer) -> None:
+    """Copy a CSAT, CES or NPS score onto its conversation, where the rollups read it."""
+    _set_score(connection, target, target.score)
+
+
+@event.listens_for(SurveyAnswer, "after_delete")
+def _drop_score(_mapper, connection, target: SurveyAnswer) -> None:
+    _set_score(connection, target, None)
+
+
+def _set_score(connection, answer: SurveyAnswer, score: int | None) -> None:
+    if answer.question in SURVEY_SCORE_COLUMNS:
+        table = Conversation.__table__
+        connection.execute(
+            table.update()
+            .where(table.c.id == answer.conversation_id)
+            .values({answer.question: score})
+        )
+
+
 class Erasure(Base):
     """A contact asked to be forgotten: tracker events still to purge, and a tombstone."""
 
@@ -187,3 +252,166 @@ class Erasure(Base):
     sender_id_hash = Column(String(64), nullable=False)
     requested_at = Column(DateTime, nullable=False, default=utcnow)
     tracker_purged_at = Column(DateTime)
+
+
+class ReportDelivery(Base):
+    """The delivery log of the weekly summary: one row per dealer, week, recipient and channel.
+
+    A sender claims the row before sending (the unique key lets only one process win), so two
+    scheduler processes never send a summary twice.
+    """
+
+    __tablename__ = "report_deliveries"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    dealer_id = Column(String(64), nullable=False)
+    week = Column(String(8), nullable=False)  # ISO week, e.g. 2026-W47
+    recipient = Column(String(254), nullable=False)  # an e-mail address, or the outbox folder
+    channel = Column(String(16), nullable=False)  # email | outbox
+    status = Column(String(16), nullable=False)  # sending | sent | failed
+    attempts = Column(Integer, nullable=False, default=1)
+    owner = Column(String(64), nullable=False)  # host:pid of the process that claimed it
+    claimed_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+    message_id = Column(String(255))
+    error = Column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "week", "recipient", "channel", name="uq_report_delivery"),
+    )
+
+
+class JobLock(Base):
+    """A named lease held by one scheduler process (works the same on SQLite and PostgreSQL)."""
+
+    __tablename__ = "job_locks"
+
+    name = Column(String(128), primary_key=True)
+    owner = Column(String(64), nullable=False)
+    acquired_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+
+
+class MetricSummary(Base):
+    """Counts per dealer and period that every metric formula needs (``metrics.aggregate``).
+
+    One row per dealer, period (``day``, ``week`` or ``month`` + key) and breakdown:
+    ``dimension`` ``all`` (value ``""``), ``channel`` or ``language``. Rebuilt idempotently:
+    the same conversations always give the same rows. Outcome, survey and speed counts are over
+    qualifying conversations; ``conversations`` counts all non-test conversations.
+    """
+
+    __tablename__ = "metric_summaries"
+
+    dealer_id = Column(String(64), primary_key=True)
+    period_kind = Column(String(5), primary_key=True)
+    period_key = Column(String(10), primary_key=True)
+    dimension = Column(String(8), primary_key=True)
+    dimension_value = Column(String(16), primary_key=True)
+    conversations = Column(Integer, nullable=False, default=0)
+    qualifying = Column(Integer, nullable=False, default=0)
+    mec = Column(Integer, nullable=False, default=0)
+    returning_contacts = Column(Integer)  # only on the ``all`` row
+    appointments_booked = Column(Integer, nullable=False, default=0)
+    appointments_changed = Column(Integer, nullable=False, default=0)
+    appointments_cancelled = Column(Integer, nullable=False, default=0)
+    test_drives = Column(Integer, nullable=False, default=0)
+    leads_created = Column(Integer, nullable=False, default=0)
+    handoffs = Column(Integer, nullable=False, default=0)
+    self_served = Column(Integer, nullable=False, default=0)
+    abandoned = Column(Integer, nullable=False, default=0)
+    surveys_offered = Column(Integer, nullable=False, default=0)
+    csat_n = Column(Integer, nullable=False, default=0)
+    csat_sum = Column(Integer, nullable=False, default=0)
+    csat_top2 = Column(Integer, nullable=False, default=0)  # answers 4-5
+    ces_n = Column(Integer, nullable=False, default=0)
+    ces_sum = Column(Integer, nullable=False, default=0)
+    ces_top3 = Column(Integer, nullable=False, default=0)  # answers 5-7
+    nps_n = Column(Integer, nullable=False, default=0)
+    nps_promoters = Column(Integer, nullable=False, default=0)  # 9-10
+    nps_detractors = Column(Integer, nullable=False, default=0)  # 0-6
+    first_response_n = Column(Integer, nullable=False, default=0)
+    first_response_30s = Column(Integer, nullable=False, default=0)
+    # Counts per metrics.formulas.FIRST_RESPONSE_BUCKETS_MS bucket, comma separated.
+    first_response_histogram = Column(String(200), nullable=False, default="")
+    # Appointments and leads the bot created in this period's non-test conversations.
+    bot_appointments = Column(Integer, nullable=False, default=0)
+    leads_test_drive = Column(Integer, nullable=False, default=0)
+    leads_trade_in = Column(Integer, nullable=False, default=0)
+    leads_sales = Column(Integer, nullable=False, default=0)  # sales and financing call backs
+    leads_handoff = Column(Integer, nullable=False, default=0)
+    potential = Column(Integer)  # MEC potential; only on the ``all`` row
+    potential_estimated = Column(Boolean, nullable=False, default=False)
+
+    __table_args__ = (
+        Index("ix_metric_summaries_period", "period_kind", "period_key", "dealer_id"),
+    )
+
+
+class MecPotential(Base):
+    """MEC potential supplied by the dealer: service appointments and sales leads, all sources."""
+
+    __tablename__ = "mec_potentials"
+
+    dealer_id = Column(String(64), primary_key=True)
+    period_kind = Column(String(5), primary_key=True)  # week or month
+    period_key = Column(String(10), primary_key=True)
+    service_appointments = Column(Integer, nullable=False)
+    sales_leads = Column(Integer, nullable=False)
+    source = Column(String(200), nullable=False)
+    imported_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class WhatsAppMessage(Base):
+    """An incoming WhatsApp message id (Twilio or Cloud API): deduplicates provider retries,
+    also across restarts and Rasa replicas, and dates the customer's last message for the
+    24-hour window. No phone number here: ``contact_key`` is the conversation log's HMAC."""
+
+    __tablename__ = "whatsapp_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    provider = Column(String(16), nullable=False)  # cloud | twilio
+    message_id = Column(String(255), nullable=False)  # Meta wamid / Twilio MessageSid
+    contact_key = Column(String(64), nullable=False)
+    business_number = Column(String(32), nullable=False)  # Meta phone number id / Twilio To
+    sent_at = Column(DateTime, nullable=False)  # when the customer sent it
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+    status = Column(String(16), nullable=False)  # processing | done
+
+    __table_args__ = (
+        UniqueConstraint("provider", "message_id", name="uq_whatsapp_message"),
+        Index("ix_whatsapp_messages_contact", "contact_key", "business_number", "sent_at"),
+        Index("ix_whatsapp_messages_received", "received_at"),
+    )
+
+
+class NluInboxItem(Base):
+    """A customer message the bot did not understand well, for the trainers' NLU inbox (issue 7).
+
+    Written with the conversation record (``trainer.inbox``); one row per conversation and
+    message time, so recording again changes nothing. The text is pseudonymised (phone numbers,
+    e-mail addresses and plates masked). Deleted with its conversation (erasure, retention).
+    """
+
+    __tablename__ = "nlu_inbox"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    sent_at = Column(DateTime, nullable=False)  # the message's time, naive UTC
+    dealer_id = Column(String(64), nullable=False)
+    language = Column(String(2), nullable=False)
+    text = Column(Text, nullable=False)
+    intent = Column(String(64), nullable=False)  # predicted intent (may be nlu_fallback)
+    confidence = Column(Float, nullable=False)
+    suggested_intent = Column(String(64))  # best real intent, the export's suggestion
+    reason = Column(String(16), nullable=False)  # fallback | low_confidence | handoff | denied
+    status = Column(String(8), nullable=False, default="open")  # open | done
+    done_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "sent_at", name="uq_nlu_inbox_message"),
+        Index("ix_nlu_inbox_status", "status", "language", "intent"),
+    )

@@ -33,7 +33,11 @@ def sender_hash(sender_id: str) -> str:
 def senders_for_phone(phone: str) -> set[str]:
     """The sender ids a WhatsApp customer with this number can have (Twilio and Cloud API)."""
     e164 = phone if phone.startswith("+") else f"+{phone}"
-    return {e164, e164[1:], f"whatsapp:{e164}"}
+    # bot/channels keeps one WhatsApp conversation per customer and dealer location.
+    from dealer.config import all_dealers
+
+    per_dealer = {f"whatsapp:{e164}/{dealer_id}" for dealer_id in all_dealers()}
+    return {e164, e164[1:], f"whatsapp:{e164}"} | per_dealer
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from metrics.engagement import ConversationRecord
+from metrics.periods import conversation_keys
 from metrics.settings import get_settings
 from metrics.store.models import Conversation, Erasure, SurveyAnswer
 from metrics.store.session import default_session_factory
@@ -33,15 +34,25 @@ def _time(value: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value)
 
 
-def conversation_op(record: ConversationRecord, answers: list[dict] | None = None) -> dict:
-    """A JSON-safe write of one conversation record, with any survey answers given now."""
+def conversation_op(
+    record: ConversationRecord, answers: list[dict] | None = None, events: list | None = None
+) -> dict:
+    """A JSON-safe write of one conversation record, with any survey answers given now.
+
+    With the session's ``events``, the op also carries its NLU inbox items (``trainer.inbox``).
+    """
     data = dataclasses.asdict(record)
     data["intents"] = ",".join(record.intents)
     data.pop("outcomes")
     for key, value in data.items():
         if isinstance(value, dt.datetime):
             data[key] = value.isoformat()
-    return {"op": "conversation", "data": data, "answers": answers or []}
+    op = {"op": "conversation", "data": data, "answers": answers or []}
+    if events is not None:
+        from trainer.inbox import recorded_items
+
+        op["inbox"] = recorded_items(events, record.id, record.dealer_id)
+    return op
 
 
 def answer(question: str, *, score: int | None = None, comment: str | None = None,
@@ -78,9 +89,16 @@ def _apply_conversation(session: Session, op: dict) -> None:
     for key, value in data.items():
         if key != "id":
             setattr(row, key, value)
+    if data:  # period keys in the dealer's time zone, for the rollups (metrics.aggregate)
+        for key, value in conversation_keys(row.dealer_id, row.started_at).items():
+            setattr(row, key, value)
     session.flush()
     for item in op.get("answers") or []:
         _apply_answer(session, row.id, item)
+    if op.get("inbox"):  # the trainers' NLU inbox: insert-if-absent, so replays add nothing
+        from trainer.inbox import upsert_items
+
+        upsert_items(session, row.id, op["inbox"])
 
 
 def _apply_answer(session: Session, conversation_id: str, item: dict) -> None:

@@ -13,8 +13,15 @@ import yaml
 
 from bot.runtime import REPO_ROOT, rasa_bin
 
-ACCURACY_FLOOR = 0.90
+# The floor per language and the last accepted recall per intent live in a file (trainer.gate).
 HOLDOUT = REPO_ROOT / "tests" / "nlu_holdout"
+# Out-of-scope messages are meant to be caught by the NLU fallback or by the out_of_scope intent;
+# both lead to the same reply, so either prediction is right for them.
+EQUIVALENT = {"out_of_scope": {"out_of_scope", "nlu_fallback"}}
+
+
+def is_hit(expected: str, predicted: str) -> bool:
+    return predicted in EQUIVALENT.get(expected, {expected})
 
 
 def holdout_examples() -> list[tuple[str, str, str]]:
@@ -62,6 +69,7 @@ def test_held_out_intent_accuracy_per_language(agent):
     examples = holdout_examples()
     hits, totals, misses = Counter(), Counter(), defaultdict(list)
     wrong_language = 0
+    outcomes = []  # (expected, language, predicted) for the floor check
 
     async def parse_all():
         return [await agent.parse_message(text) for text, _i, _l in examples]
@@ -69,7 +77,8 @@ def test_held_out_intent_accuracy_per_language(agent):
     for (text, intent, lang), parsed in zip(examples, asyncio.run(parse_all()), strict=True):
         totals[lang] += 1
         predicted = parsed["intent"]["name"]
-        if predicted == intent:
+        outcomes.append((intent, lang, intent if is_hit(intent, predicted) else predicted))
+        if is_hit(intent, predicted):
             hits[lang] += 1
         else:
             misses[lang].append(f"{intent} -> {predicted}: {text}")
@@ -81,8 +90,10 @@ def test_held_out_intent_accuracy_per_language(agent):
         for miss in misses[lang]:
             print(f"  miss {lang}: {miss}")
     print(f"language detected wrongly: {wrong_language} of {len(examples)}")
-    for lang in totals:
-        assert hits[lang] / totals[lang] >= ACCURACY_FLOOR, misses[lang]
+    from trainer.gate import gate_failures, load_floor, score
+
+    failures = gate_failures(load_floor(), score(outcomes))
+    assert not failures, "\n".join(failures)
     assert wrong_language <= 0.03 * len(examples)
 
 
