@@ -32,18 +32,14 @@ from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
 
 from bot.channels import inbox
+from bot.channels.base import WhatsAppInput
 from bot.channels.common import (
-    TEXT_ONLY,
     ChannelSettings,
     DeliveryError,
-    channel_settings,
     customer_number,
     dealer_of_sender,
     digits,
-    guess_language,
     is_survey,
-    load_previous_turn,
-    match_choice,
     numbered_text,
     post_with_retry,
     route,
@@ -58,7 +54,6 @@ from metrics.store.recorder import DATABASE_DOWN
 from metrics.store.session import default_session_factory
 
 log = logging.getLogger(__name__)
-PROVIDER = "twilio"
 MAX_BODY = 1600  # Twilio's limit for one WhatsApp message body
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -194,8 +189,10 @@ class TwilioWhatsAppOutput(OutputChannel):
         await self.send_text_message(recipient_id, image)
 
 
-class TwilioWhatsAppInput(InputChannel):
+class TwilioWhatsAppInput(WhatsAppInput):
     """The webhook Twilio calls for incoming WhatsApp messages."""
+
+    provider = "twilio"
 
     @classmethod
     def name(cls) -> str:
@@ -211,24 +208,6 @@ class TwilioWhatsAppInput(InputChannel):
                 "DEALERBOT_TWILIO_AUTH_TOKEN): its webhook answers 403 until they are set"
             )
         return channel
-
-    def __init__(
-        self,
-        credentials: dict[str, Any] | None = None,
-        session_factory: sessionmaker | None = None,
-    ) -> None:
-        self.credentials = dict(credentials or {})
-        self._session_factory = session_factory
-
-    @property
-    def settings(self) -> ChannelSettings:
-        return channel_settings(self.credentials)
-
-    @property
-    def session_factory(self) -> sessionmaker:
-        if self._session_factory is None:
-            self._session_factory = default_session_factory()
-        return self._session_factory
 
     def get_output_channel(self) -> OutputChannel | None:
         return TwilioWhatsAppOutput(self.settings, session_factory=self._session_factory)
@@ -276,58 +255,18 @@ class TwilioWhatsAppInput(InputChannel):
         dealer = route(number=incoming.to)
         sender = sender_id(incoming.customer, dealer.id)
         now = utc_now()
-        ids = {"provider": PROVIDER, "message_id": incoming.message_id}
-        if not await self._claim(incoming, sender, now):
-            log.info("Twilio WhatsApp message delivered again: ignored")
-            return
-        try:
-            turn = await load_previous_turn(app, sender)
-            out = TwilioWhatsAppOutput(
+        await self.handle_once(
+            incoming,
+            sender=sender,
+            business_number=digits(incoming.to),
+            sent_at=now,
+            app=app,
+            on_new_message=on_new_message,
+            output=lambda _language: TwilioWhatsAppOutput(
                 settings,
                 incoming.to,
                 last_customer_message=now,
                 session_factory=self._session_factory,
-            )
-            if incoming.kind == "unsupported":
-                language = guess_language(incoming.customer, turn.language)
-                await out.send_text_message(sender, TEXT_ONLY[language])
-            else:
-                text = incoming.text
-                if not incoming.is_payload:
-                    text = match_choice(text, list(turn.buttons)) or text
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        out,
-                        sender,
-                        input_channel=self.name(),
-                        message_id=incoming.message_id,
-                        metadata={"dealer": dealer.id},
-                    )
-                )
-        except BaseException:
-            await self._store_call(inbox.release, **ids)
-            raise
-        await self._store_call(inbox.finish, **ids)
-
-    async def _claim(self, incoming: TwilioIncoming, sender: str, now: dt.datetime) -> bool:
-        try:
-            return await asyncio.to_thread(
-                inbox.claim,
-                self.session_factory,
-                provider=PROVIDER,
-                message_id=incoming.message_id,
-                contact_key=contact_key(get_settings().contact_key_secret, "whatsapp", sender),
-                business_number=digits(incoming.to),
-                sent_at=now,
-                now=now,
-            )
-        except DATABASE_DOWN as exc:
-            log.warning("WhatsApp dedup unavailable (%s): handling anyway", type(exc).__name__)
-            return True
-
-    async def _store_call(self, func: Callable[..., Any], **kwargs: Any) -> None:
-        try:
-            await asyncio.to_thread(func, self.session_factory, **kwargs)
-        except DATABASE_DOWN as exc:
-            log.warning("WhatsApp dedup not updated (%s)", type(exc).__name__)
+            ),
+            metadata={"dealer": dealer.id},
+        )

@@ -32,18 +32,14 @@ from sanic.response import HTTPResponse
 from sqlalchemy.orm import sessionmaker
 
 from bot.channels import inbox
+from bot.channels.base import WhatsAppInput
 from bot.channels.common import (
     CHOOSE,
-    TEXT_ONLY,
     ChannelSettings,
     DeliveryError,
-    channel_settings,
     customer_number,
     dealer_of_sender,
-    guess_language,
     is_survey,
-    load_previous_turn,
-    match_choice,
     numbered_text,
     post_with_retry,
     route,
@@ -58,7 +54,6 @@ from metrics.store.recorder import DATABASE_DOWN
 from metrics.store.session import default_session_factory
 
 log = logging.getLogger(__name__)
-PROVIDER = "cloud"
 MAX_TEXT = 4096  # Graph API limits
 MAX_BODY = 1024
 MAX_BUTTON_TITLE, MAX_ROW_TITLE, MAX_ROW_DESCRIPTION = 20, 24, 72
@@ -330,8 +325,10 @@ class WhatsAppCloudOutput(OutputChannel):
             await self.send_text_message(recipient_id, json.dumps(json_message))
 
 
-class WhatsAppCloudInput(InputChannel):
+class WhatsAppCloudInput(WhatsAppInput):
     """The webhook Meta calls for the dealer's WhatsApp Business numbers."""
+
+    provider = "cloud"
 
     @classmethod
     def name(cls) -> str:
@@ -357,24 +354,6 @@ class WhatsAppCloudInput(InputChannel):
                 ", ".join(missing),
             )
         return channel
-
-    def __init__(
-        self,
-        credentials: dict[str, Any] | None = None,
-        session_factory: sessionmaker | None = None,
-    ) -> None:
-        self.credentials = dict(credentials or {})
-        self._session_factory = session_factory
-
-    @property
-    def settings(self) -> ChannelSettings:
-        return channel_settings(self.credentials)  # read on use: env changes need no restart
-
-    @property
-    def session_factory(self) -> sessionmaker:
-        if self._session_factory is None:
-            self._session_factory = default_session_factory()
-        return self._session_factory
 
     def get_output_channel(self) -> OutputChannel | None:
         """For messages sent without a customer message (Rasa's trigger API): the sending number
@@ -435,61 +414,19 @@ class WhatsAppCloudInput(InputChannel):
         if incoming.kind == "ignored":
             return
         dealer = route(number=incoming.display_number, phone_number_id=incoming.phone_number_id)
-        sender = sender_id(incoming.customer, dealer.id)
-        ids = {"provider": PROVIDER, "message_id": incoming.message_id}
-        if not await self._claim(incoming, sender):
-            log.info("WhatsApp message delivered again: ignored")
-            return
-        try:
-            turn = await load_previous_turn(app, sender)
-            language = guess_language(incoming.customer, turn.language)
-            out = WhatsAppCloudOutput(
+        await self.handle_once(
+            incoming,
+            sender=sender_id(incoming.customer, dealer.id),
+            business_number=incoming.phone_number_id,
+            sent_at=incoming.sent_at,
+            app=app,
+            on_new_message=on_new_message,
+            output=lambda language: WhatsAppCloudOutput(
                 settings,
                 incoming.phone_number_id,
                 language=language,
                 last_customer_message=incoming.sent_at,
                 session_factory=self._session_factory,
-            )
-            if incoming.kind == "unsupported":
-                await out.send_text_message(sender, TEXT_ONLY[language])
-            else:
-                text = incoming.text
-                if not incoming.is_payload:
-                    text = match_choice(text, list(turn.buttons)) or text
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        out,
-                        sender,
-                        input_channel=self.name(),
-                        message_id=incoming.message_id,
-                        metadata={"dealer": dealer.id, **incoming.metadata},
-                    )
-                )
-        except BaseException:
-            await self._store_call(inbox.release, **ids)
-            raise
-        await self._store_call(inbox.finish, **ids)
-
-    async def _claim(self, incoming: Incoming, sender: str) -> bool:
-        try:
-            return await asyncio.to_thread(
-                inbox.claim,
-                self.session_factory,
-                provider=PROVIDER,
-                message_id=incoming.message_id,
-                contact_key=contact_key(get_settings().contact_key_secret, "whatsapp", sender),
-                business_number=incoming.phone_number_id,
-                sent_at=incoming.sent_at,
-                now=utc_now(),
-            )
-        except DATABASE_DOWN as exc:
-            # Better a possible duplicate reply than a lost message.
-            log.warning("WhatsApp dedup unavailable (%s): handling anyway", type(exc).__name__)
-            return True
-
-    async def _store_call(self, func: Callable[..., Any], **kwargs: Any) -> None:
-        try:
-            await asyncio.to_thread(func, self.session_factory, **kwargs)
-        except DATABASE_DOWN as exc:
-            log.warning("WhatsApp dedup not updated (%s)", type(exc).__name__)
+            ),
+            metadata={"dealer": dealer.id, **incoming.metadata},
+        )

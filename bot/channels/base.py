@@ -1,0 +1,136 @@
+"""What both WhatsApp routes share: settings, the store, and handling each message once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from abc import ABC
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sqlalchemy.orm import sessionmaker
+
+from bot.channels import inbox
+from bot.channels.common import (
+    TEXT_ONLY,
+    ChannelSettings,
+    channel_settings,
+    guess_language,
+    load_previous_turn,
+    match_choice,
+    utc_now,
+)
+from metrics.engagement import contact_key
+from metrics.settings import get_settings
+from metrics.store.recorder import DATABASE_DOWN
+from metrics.store.session import default_session_factory
+
+log = logging.getLogger(__name__)
+
+
+class CustomerMessage(Protocol):
+    """The parts of a parsed webhook message that handling needs (both providers have them)."""
+
+    message_id: str
+    customer: str  # digits
+    kind: str  # message | unsupported
+    text: str
+    is_payload: bool
+
+
+class WhatsAppInput(InputChannel, ABC):
+    """A WhatsApp webhook channel. Subclasses parse and verify their provider's calls."""
+
+    provider: str  # the provider part of the dedup key
+
+    def __init__(
+        self,
+        credentials: dict[str, Any] | None = None,
+        session_factory: sessionmaker | None = None,
+    ) -> None:
+        self.credentials = dict(credentials or {})
+        self._session_factory = session_factory
+
+    @property
+    def settings(self) -> ChannelSettings:
+        return channel_settings(self.credentials)  # read on use: env changes need no restart
+
+    @property
+    def session_factory(self) -> sessionmaker:
+        if self._session_factory is None:
+            self._session_factory = default_session_factory()
+        return self._session_factory
+
+    async def handle_once(
+        self,
+        incoming: CustomerMessage,
+        *,
+        sender: str,
+        business_number: str,
+        sent_at: dt.datetime,
+        app: Any,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        output: Callable[[str], OutputChannel],
+        metadata: dict[str, Any],
+    ) -> None:
+        """Pass one customer message to Rasa, unless it was handled before (providers retry).
+
+        ``output(language)`` builds the reply channel. A message the bot cannot read (media)
+        gets the text-only note in the customer's language. If handling fails the claim is
+        released, so the provider's retry is handled.
+        """
+        ids = {"provider": self.provider, "message_id": incoming.message_id}
+        if not await self._claim(incoming.message_id, sender, business_number, sent_at):
+            log.info("%s message delivered again: ignored", self.name())
+            return
+        try:
+            turn = await load_previous_turn(app, sender)
+            language = guess_language(incoming.customer, turn.language)
+            out = output(language)
+            if incoming.kind == "unsupported":
+                await out.send_text_message(sender, TEXT_ONLY[language])
+            else:
+                text = incoming.text
+                if not incoming.is_payload:
+                    text = match_choice(text, list(turn.buttons)) or text
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        out,
+                        sender,
+                        input_channel=self.name(),
+                        message_id=incoming.message_id,
+                        metadata=metadata,
+                    )
+                )
+        except BaseException:
+            await self._store_call(inbox.release, **ids)
+            raise
+        await self._store_call(inbox.finish, **ids)
+
+    async def _claim(
+        self, message_id: str, sender: str, business_number: str, sent_at: dt.datetime
+    ) -> bool:
+        try:
+            return await asyncio.to_thread(
+                inbox.claim,
+                self.session_factory,
+                provider=self.provider,
+                message_id=message_id,
+                contact_key=contact_key(get_settings().contact_key_secret, "whatsapp", sender),
+                business_number=business_number,
+                sent_at=sent_at,
+                now=utc_now(),
+            )
+        except DATABASE_DOWN as exc:
+            # Better a possible duplicate reply than a lost message.
+            log.warning("WhatsApp dedup unavailable (%s): handling anyway", type(exc).__name__)
+            return True
+
+    async def _store_call(self, func: Callable[..., Any], **kwargs: Any) -> None:
+        try:
+            await asyncio.to_thread(func, self.session_factory, **kwargs)
+        except DATABASE_DOWN as exc:
+            log.warning("WhatsApp dedup not updated (%s)", type(exc).__name__)
