@@ -2,8 +2,13 @@
 
 Seeds N dealers x M conversations over 2026-01-01 .. 2026-11-22 (about 0.3 answers per
 conversation), then times, each in a fresh child process so its peak memory is its own:
-- a full weekly rebuild of all weeks, and a full monthly rebuild;
-- the incremental job for one closed week (``rebuild_period``), best of 5;
+- the day rebuild from scratch: the cells of every day, week and month (the bulk load wrote no
+  dirty-day marks) and the day summary rows; then ``ANALYZE`` of the cells;
+- a full weekly rebuild of all weeks, and a full monthly rebuild (sums of the cells, plus the
+  distinct counts from the conversations);
+- the incremental job for one closed week (``rebuild_period``), best of 5: with no day changed
+  since the last run, and with all 7 days of the week marked dirty (recomputed from the
+  conversations first);
 - a naive Python aggregation (every conversation and answer fetched, weeks computed in Python).
 
     .venv/bin/python bench/aggregate.py            # 100 dealers x 10,000 = 1 M conversations
@@ -236,13 +241,23 @@ def measure(url: str, schema: str | None, what: str) -> dict:
         session.execute(__import__("sqlalchemy").text("select count(*) from conversations"))
     first, last = START.date(), (END - dt.timedelta(days=1)).date()
     before = time.perf_counter()
-    if what == "week":
+    if what == "days":  # from scratch: day cells, week and month cells, day summary rows
+        rows = rebuild(factory, "day", first, last).rows
+    elif what == "week":
         rows = rebuild(factory, "week", first, last).rows
     elif what == "month":
         rows = rebuild(factory, "month", first, last).rows
     elif what == "incremental":
         timings = []
         for _ in range(5):
+            start = time.perf_counter()
+            rows = rebuild_period(factory, CLOSED_WEEK).rows
+            timings.append(time.perf_counter() - start)
+        before = time.perf_counter() - min(timings)
+    elif what == "incremental-dirty":  # the same week after a change on each of its 7 days
+        timings = []
+        for _ in range(5):
+            _mark_week_dirty(factory, CLOSED_WEEK)
             start = time.perf_counter()
             rows = rebuild_period(factory, CLOSED_WEEK).rows
             timings.append(time.perf_counter() - start)
@@ -254,6 +269,31 @@ def measure(url: str, schema: str | None, what: str) -> dict:
     seconds = time.perf_counter() - before
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"what": what, "seconds": seconds, "rows": rows, "peak_mb": peak_mb}
+
+
+def _mark_week_dirty(factory, week: str) -> None:
+    """Mark every day of ``week`` dirty for every dealer, as writes on those days would."""
+    from sqlalchemy import select
+
+    from metrics.periods import parse_period
+    from metrics.store.models import Conversation, mark_days
+
+    period = parse_period(week)
+    days = [(period.start + dt.timedelta(days=n)).isoformat() for n in range(7)]
+    with factory.begin() as session:
+        dealers = session.scalars(select(Conversation.dealer_id).distinct()).all()
+        mark_days(session.connection(), [(day, dealer) for day in days for dealer in dealers])
+
+
+def analyze(url: str, schema: str | None) -> None:
+    """Statistics for the freshly built cells (what autovacuum does after a bulk write)."""
+    from metrics.store.session import make_engine
+
+    kwargs = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
+    engine = make_engine(url, **kwargs)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE metric_cells" if schema else "ANALYZE")
+    engine.dispose()
 
 
 def naive_weekly(factory) -> int:
@@ -310,11 +350,13 @@ def bench(name: str, url: str, schema: str | None, dealers: int, per_dealer: int
     print(f"{name}: seeded {counts['conversations']:,} conversations and "
           f"{counts['answers']:,} survey answers in {seeded:.1f} s", flush=True)  # fmt: skip
     results = {}
-    for what in ("week", "month", "incremental", "naive"):
+    for what in ("days", "week", "month", "incremental", "incremental-dirty", "naive"):
         result = run_child(url, schema, what)
         results[what] = result
-        print(f"  {what:<12} {result['seconds'] * 1000:9.1f} ms  {result['rows']:6d} rows  "
+        print(f"  {what:<17} {result['seconds'] * 1000:9.1f} ms  {result['rows']:6d} rows  "
               f"peak {result['peak_mb']:6.1f} MB", flush=True)  # fmt: skip
+        if what == "days":
+            analyze(url, schema)
     ratio = results["naive"]["seconds"] / results["week"]["seconds"]
     print(f"  naive Python / weekly rebuild: {ratio:.1f}x", flush=True)
     return {"seeded_s": seeded, **counts, **results, "ratio": ratio}

@@ -15,9 +15,12 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     event,
+    inspect,
+    select,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -137,6 +140,9 @@ ROLLUP_COLUMNS = (
     "survey_offered_at", "csat", "ces", "nps", "contact_key", "id",
 )  # fmt: skip
 SURVEY_SCORE_COLUMNS = ("csat", "ces", "nps")  # survey_answers.question -> conversations column
+CONTACT_PERIOD_COLUMNS = (
+    "contact_key", "dealer_id", "qualifies", "day_key", "week_key", "month_key", "language",
+)  # fmt: skip
 
 
 class Conversation(Base):
@@ -179,20 +185,14 @@ class Conversation(Base):
 
     __table_args__ = (
         Index("ix_conversations_dealer_started", "dealer_id", "started_at"),
-        # Erasure finds a contact by its key; returning contacts need each one's first period.
+        # Erasure finds a contact by its key; the rollup looks up each contact's earlier
+        # conversations (new or returning, first in its week or month).
+        Index("ix_conversations_contact_periods", *CONTACT_PERIOD_COLUMNS),
+        # Covering index: the day cells of the rollup (metrics.aggregate) read only the index.
         Index(
-            "ix_conversations_contact_periods",
-            "contact_key",
-            "dealer_id",
-            "qualifies",
-            "day_key",
-            "week_key",
-            "month_key",
-        ),
-        # Covering indexes: a weekly or monthly rollup reads only the index, never the table.
-        Index("ix_conversations_week", "week_key", "dealer_id", *ROLLUP_COLUMNS),
-        Index("ix_conversations_month", "month_key", "dealer_id", *ROLLUP_COLUMNS),
-        Index("ix_conversations_day", "day_key", "dealer_id"),
+            "ix_conversations_day", "day_key", "dealer_id", *ROLLUP_COLUMNS, "week_key", "month_key"
+        ),  # fmt: skip
+        Index("ix_conversations_week", "week_key", "dealer_id"),  # a week's conversations
     )
 
 
@@ -240,6 +240,7 @@ def _set_score(connection, answer: SurveyAnswer, score: int | None) -> None:
             .where(table.c.id == answer.conversation_id)
             .values({answer.question: score})
         )
+        mark_conversation_day(connection, answer.conversation_id)
 
 
 class Erasure(Base):
@@ -346,6 +347,117 @@ class MetricSummary(Base):
     __table_args__ = (
         Index("ix_metric_summaries_period", "period_kind", "period_key", "dealer_id"),
     )
+
+
+# The additive counts of a rollup cell: MetricSummary columns, the first-response buckets, and
+# the contacts a day adds to a period's MEC (first qualifying day of the contact in that day,
+# week or month; ``_lang``: in that language) and to its returning contacts.
+CONTACT_COUNTS = tuple(
+    f"{name}_{kind}" for kind in ("day", "week", "month") for name in ("mec", "mec_lang", "ret")
+)
+CELL_COUNTS = (
+    "conversations", "qualifying", "appointments_booked", "appointments_changed",
+    "appointments_cancelled", "test_drives", "leads_created", "handoffs", "self_served",
+    "abandoned", "surveys_offered", "csat_n", "csat_sum", "csat_top2", "ces_n", "ces_sum",
+    "ces_top3", "nps_n", "nps_promoters", "nps_detractors", "first_response_n",
+    "first_response_30s", *(f"h{i}" for i in range(11)), "bot_appointments", "leads_test_drive",
+    "leads_trade_in", "leads_sales", "leads_handoff", *CONTACT_COUNTS,
+)  # fmt: skip
+
+
+class MetricCell(Base):
+    """Additive counts per dealer, period, channel and language (``metrics.aggregate``).
+
+    Day cells are counted from the conversations of that day; week and month cells are sums of
+    day cells, recomputed whenever one of their days is. Summary rows are folded from cells, so
+    a weekly rebuild reads tens of thousands of cells instead of every conversation. Distinct
+    contacts become additive by counting each contact on its first qualifying day of the period.
+    """
+
+    __table__ = Table(
+        "metric_cells",
+        Base.metadata,
+        Column("period_kind", String(5), primary_key=True),
+        Column("period_key", String(10), primary_key=True),
+        Column("dealer_id", String(64), primary_key=True),
+        Column("channel", String(16), primary_key=True),
+        Column("language", String(2), primary_key=True),
+        Column("week_key", String(8)),  # day cells only: the week and month they add up to
+        Column("month_key", String(7)),
+        *(Column(name, Integer, nullable=False, default=0) for name in CELL_COUNTS),
+        Index("ix_metric_cells_week", "week_key", "dealer_id", "channel", "language"),
+        Index("ix_metric_cells_month", "month_key", "dealer_id", "channel", "language"),
+    )
+
+
+class DirtyDay(Base):
+    """A day whose cells are out of date: written with every change to what the cells count.
+
+    The mapper events below mark the day of every conversation, survey score, appointment and
+    lead written through the ORM; the rollup recomputes the marked days and removes the marks.
+    """
+
+    __tablename__ = "metric_dirty_days"
+
+    day_key = Column(String(10), primary_key=True)
+    dealer_id = Column(String(64), primary_key=True)
+
+
+def _insert_mark(connection):
+    """An INSERT into ``metric_dirty_days`` that skips marks already there (both dialects)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(DirtyDay.__table__)
+
+
+def mark_days(connection, pairs) -> None:
+    """Mark ``(day_key, dealer_id)`` pairs dirty."""
+    rows = [{"day_key": day, "dealer_id": dealer} for day, dealer in set(pairs) if day is not None]
+    if rows:
+        connection.execute(_insert_mark(connection).values(rows).on_conflict_do_nothing())
+
+
+def mark_conversation_day(connection, conversation_id: str | None) -> None:
+    """Mark the day of a stored conversation dirty (nothing for an unknown id)."""
+    if conversation_id is None:
+        return
+    c = Conversation.__table__
+    # The WHERE also keeps SQLite from reading ON CONFLICT as part of the SELECT.
+    rows = select(c.c.day_key, c.c.dealer_id).where(
+        c.c.id == conversation_id, c.c.day_key.isnot(None)
+    )
+    statement = _insert_mark(connection).from_select(["day_key", "dealer_id"], rows)
+    connection.execute(statement.on_conflict_do_nothing())
+
+
+@event.listens_for(Conversation, "after_insert")
+@event.listens_for(Conversation, "after_update")
+@event.listens_for(Conversation, "after_delete")
+def _mark_conversation(_mapper, connection, target: Conversation) -> None:
+    history = inspect(target).attrs.day_key.history
+    days = [key for key in (*history.deleted, target.day_key) if key is not None]
+    mark_days(connection, [(key, target.dealer_id) for key in days])
+    if days:  # the contact's later days: first in their week or month, returning or not
+        c = Conversation.__table__
+        later = select(c.c.day_key, c.c.dealer_id).where(
+            c.c.contact_key == target.contact_key,
+            c.c.dealer_id == target.dealer_id,
+            c.c.day_key > min(days),
+        )
+        statement = _insert_mark(connection).from_select(["day_key", "dealer_id"], later)
+        connection.execute(statement.on_conflict_do_nothing())
+
+
+@event.listens_for(Appointment, "after_insert")
+@event.listens_for(Appointment, "after_update")
+@event.listens_for(Appointment, "after_delete")
+@event.listens_for(Lead, "after_insert")
+@event.listens_for(Lead, "after_update")
+@event.listens_for(Lead, "after_delete")
+def _mark_created(_mapper, connection, target) -> None:
+    mark_conversation_day(connection, target.conversation_id)
 
 
 class MecPotential(Base):
