@@ -97,6 +97,8 @@ def record_conversation(
     recorder: Recorder, tracker: Tracker, new_events=(), answers: list | None = None
 ) -> ConversationRecord | None:
     settings = get_settings()
+    if not settings.engagement_log:
+        return None  # DEALERBOT_ENGAGEMENT_LOG=off: the baseline without logging
     events = [*tracker.events, *new_events]
     record = summarize(
         events,

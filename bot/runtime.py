@@ -75,15 +75,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_endpoints(path: Path, action_url: str, tracker_db_url: str | None) -> Path:
-    """Endpoints for one run: the action server and, if given, Rasa's SQL tracker store."""
+def write_endpoints(
+    path: Path, action_url: str, tracker_db_url: str | None, lock_store_url: str | None = None
+) -> Path:
+    """Endpoints for one run: the action server and, if given, Rasa's SQL tracker store and a
+    Redis lock store (``redis://host:port/db``; needed for more than one Sanic worker)."""
     lines = ["action_endpoint:", f'  url: "{action_url}"']
     if tracker_db_url:
         url = make_url(tracker_db_url)
         lines += ["tracker_store:", "  type: SQL", f"  dialect: {url.get_backend_name()}"]
-        lines += [f'  {key}: "{value}"' for key, value in (
-            ("db", url.database), ("host", url.host), ("port", url.port),
+        # Rasa's SQL tracker store reads the host from `url`, and wants the port as a number.
+        lines += [f"  {key}: {json.dumps(value)}" for key, value in (
+            ("db", url.database), ("url", url.host), ("port", url.port),
             ("username", url.username), ("password", url.password)) if value]  # fmt: skip
+    if lock_store_url:
+        lock = make_url(lock_store_url)
+        lines += ["lock_store:", "  type: redis", f'  url: "{lock.host or "127.0.0.1"}"',
+                  f"  port: {lock.port or 6379}", f"  db: {lock.database or 0}",
+                  f'  key_prefix: "{path.stem.replace("-", "")}"']  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -138,6 +147,7 @@ def start_stack(
     action_port: int | None = None,
     env: dict[str, str] | None = None,
     tracker_db_url: str | None = None,
+    lock_store_url: str | None = None,
     enable_api: bool = False,
     log_dir: Path | None = None,
     timeout: float = 180,
@@ -162,6 +172,7 @@ def start_stack(
         log_dir / f"endpoints-{stack.rasa_port}.yml",
         f"http://127.0.0.1:{stack.action_port}/webhook",
         tracker_db_url,
+        lock_store_url,
     )
 
     def spawn(args: list[str], name: str) -> subprocess.Popen:

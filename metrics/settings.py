@@ -31,6 +31,8 @@ class Settings:
     smtp_from: str = "dealerbot@localhost"
     outbox_dir: Path = REPO_ROOT / "var" / "outbox"
     dashboard_url: str | None = None  # links to conversations in the summary, if set
+    # DEALERBOT_ENGAGEMENT_LOG=off: actions write no engagement records (benchmark baseline)
+    engagement_log: bool = True
 
 
 def get_settings() -> Settings:
@@ -50,6 +52,7 @@ def get_settings() -> Settings:
             "DEALERBOT_TRACKER_DB_URL", f"sqlite:///{var_dir / 'tracker.sqlite3'}"
         ),
         fixed_now=_fixed_now(os.environ.get("DEALERBOT_FIXED_NOW")),
+        engagement_log=_on_off("DEALERBOT_ENGAGEMENT_LOG", default=True),
         **_smtp_settings(var_dir),
     )
 
@@ -74,6 +77,17 @@ def _smtp_settings(var_dir: Path) -> dict:
         "outbox_dir": Path(os.environ.get("DEALERBOT_OUTBOX_DIR", var_dir / "outbox")),
         "dashboard_url": (os.environ.get("DEALERBOT_DASHBOARD_URL") or "").rstrip("/") or None,
     }
+
+
+def _on_off(name: str, *, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 def _list(value: str) -> tuple[str, ...]:
