@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -16,11 +16,14 @@ from bot.channels import inbox
 from bot.channels.common import (
     TEXT_ONLY,
     ChannelSettings,
+    DeliveryError,
     channel_settings,
     guess_language,
+    is_survey,
     load_previous_turn,
     match_choice,
     utc_now,
+    window_open,
 )
 from metrics.engagement import contact_key
 from metrics.settings import get_settings
@@ -134,3 +137,45 @@ class WhatsAppInput(InputChannel, ABC):
             await asyncio.to_thread(func, self.session_factory, **kwargs)
         except DATABASE_DOWN as exc:
             log.warning("WhatsApp dedup not updated (%s)", type(exc).__name__)
+
+
+class WhatsAppOutput(OutputChannel, ABC):
+    """A WhatsApp reply channel that sends nothing outside the 24-hour customer-service window.
+
+    Subclasses set ``last_customer_message``, ``_session_factory`` and ``skipped`` (messages held
+    back) and say which business number a conversation uses.
+    """
+
+    last_customer_message: dt.datetime | None
+    _session_factory: sessionmaker | None
+    skipped: list[dict[str, Any]]
+
+    @abstractmethod
+    def business_number(self, recipient_id: str) -> str:
+        """The dealer's number as the dedup store keys it."""
+
+    async def window_is_open(self, recipient_id: str) -> bool:
+        now = utc_now()
+        if window_open(self.last_customer_message, now):
+            return True
+        # Sent without a fresh customer message (e.g. triggered later): ask the store.
+        try:
+            last = await asyncio.to_thread(
+                inbox.last_customer_message,
+                self._session_factory or default_session_factory(),
+                contact_key=contact_key(
+                    get_settings().contact_key_secret, "whatsapp", recipient_id
+                ),
+                business_number=self.business_number(recipient_id),
+            )
+        except (DATABASE_DOWN, DeliveryError):
+            return False  # unknown: never risk a message outside the window
+        return window_open(last, now)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        if not await self.window_is_open(recipient_id):
+            what = "survey question" if is_survey(message) else "message"
+            log.warning("WhatsApp %s not sent: outside the 24-hour window", what)
+            self.skipped.append(dict(message))
+            return
+        await super().send_response(recipient_id, message)

@@ -16,7 +16,6 @@ and auth token come from the environment (``DEALERBOT_TWILIO_*``, docs/whatsapp.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -31,27 +30,20 @@ from sanic.response import HTTPResponse
 from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
 
-from bot.channels import inbox
-from bot.channels.base import WhatsAppInput
+from bot.channels.base import WhatsAppInput, WhatsAppOutput
 from bot.channels.common import (
     ChannelSettings,
     DeliveryError,
     customer_number,
     dealer_of_sender,
     digits,
-    is_survey,
     numbered_text,
     post_with_retry,
     route,
     sender_id,
     utc_now,
-    window_open,
 )
 from dealer.config import get_dealer
-from metrics.engagement import contact_key
-from metrics.settings import get_settings
-from metrics.store.recorder import DATABASE_DOWN
-from metrics.store.session import default_session_factory
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1600  # Twilio's limit for one WhatsApp message body
@@ -100,7 +92,7 @@ def parse_form(form: Any) -> TwilioIncoming:
     return TwilioIncoming(**base, kind="unsupported")  # media without text, or nothing at all
 
 
-class TwilioWhatsAppOutput(OutputChannel):
+class TwilioWhatsAppOutput(WhatsAppOutput):
     """Sends the bot's messages through Twilio's Messages API."""
 
     @classmethod
@@ -130,30 +122,8 @@ class TwilioWhatsAppOutput(OutputChannel):
             raise DeliveryError("the dealer has no channels.whatsapp.numbers")
         return f"whatsapp:+{digits(numbers[0])}"
 
-    async def window_is_open(self, recipient_id: str) -> bool:
-        now = utc_now()
-        if window_open(self.last_customer_message, now):
-            return True
-        try:
-            last = await asyncio.to_thread(
-                inbox.last_customer_message,
-                self._session_factory or default_session_factory(),
-                contact_key=contact_key(
-                    get_settings().contact_key_secret, "whatsapp", recipient_id
-                ),
-                business_number=digits(self.sending_number(recipient_id)),
-            )
-        except (DATABASE_DOWN, DeliveryError):
-            return False  # unknown: never risk a message outside the window
-        return window_open(last, now)
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        if not await self.window_is_open(recipient_id):
-            what = "survey question" if is_survey(message) else "message"
-            log.warning("WhatsApp %s not sent: outside the 24-hour window", what)
-            self.skipped.append(dict(message))
-            return
-        await super().send_response(recipient_id, message)
+    def business_number(self, recipient_id: str) -> str:
+        return digits(self.sending_number(recipient_id))
 
     async def _send(self, recipient_id: str, body: str) -> None:
         sid, token = self.settings.twilio_account_sid, self.settings.twilio_auth_token

@@ -15,7 +15,6 @@ from the environment (``DEALERBOT_WHATSAPP_*``, docs/whatsapp.md).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -31,27 +30,20 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.orm import sessionmaker
 
-from bot.channels import inbox
-from bot.channels.base import WhatsAppInput
+from bot.channels.base import WhatsAppInput, WhatsAppOutput
 from bot.channels.common import (
     CHOOSE,
     ChannelSettings,
     DeliveryError,
     customer_number,
     dealer_of_sender,
-    is_survey,
     numbered_text,
     post_with_retry,
     route,
     sender_id,
     utc_now,
-    window_open,
 )
 from dealer.config import get_dealer
-from metrics.engagement import contact_key
-from metrics.settings import get_settings
-from metrics.store.recorder import DATABASE_DOWN
-from metrics.store.session import default_session_factory
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4096  # Graph API limits
@@ -217,7 +209,7 @@ def _chunks(text: str, size: int = MAX_TEXT) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-class WhatsAppCloudOutput(OutputChannel):
+class WhatsAppCloudOutput(WhatsAppOutput):
     """Sends the bot's messages through the Graph API, from the number the customer wrote to."""
 
     @classmethod
@@ -250,31 +242,8 @@ class WhatsAppCloudOutput(OutputChannel):
             raise DeliveryError("the dealer has no channels.whatsapp.phone_number_ids")
         return ids[0]
 
-    async def window_is_open(self, recipient_id: str) -> bool:
-        now = utc_now()
-        if window_open(self.last_customer_message, now):
-            return True
-        # Sent without a fresh customer message (e.g. triggered later): ask the store.
-        try:
-            last = await asyncio.to_thread(
-                inbox.last_customer_message,
-                self._session_factory or default_session_factory(),
-                contact_key=contact_key(
-                    get_settings().contact_key_secret, "whatsapp", recipient_id
-                ),
-                business_number=self.sending_number(recipient_id),
-            )
-        except (DATABASE_DOWN, DeliveryError):
-            return False  # unknown: never risk a message outside the window
-        return window_open(last, now)
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        if not await self.window_is_open(recipient_id):
-            what = "survey question" if is_survey(message) else "message"
-            log.warning("WhatsApp %s not sent: outside the 24-hour window", what)
-            self.skipped.append(dict(message))
-            return
-        await super().send_response(recipient_id, message)
+    def business_number(self, recipient_id: str) -> str:
+        return self.sending_number(recipient_id)
 
     async def _send(self, recipient_id: str, content: dict[str, Any]) -> None:
         if not self.settings.cloud_access_token:
