@@ -7,6 +7,7 @@ this module only reads. Every headline figure carries its n, last week's value a
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,11 +17,18 @@ from sqlalchemy.orm import aliased, sessionmaker
 from metrics import formulas as f
 from metrics.aggregate import ALL, CHANNEL, LANGUAGE
 from metrics.periods import Period, PeriodError, dealer_timezone, last_weeks, parse_period
-from metrics.store.models import Conversation, MetricSummary, SurveyAnswer, from_utc_naive
+from metrics.store.models import (
+    Conversation,
+    MetricSummary,
+    NluInboxItem,
+    SurveyAnswer,
+    from_utc_naive,
+)
 from metrics.store.session import default_session_factory
 
 TOP_INTENTS = 10
 LOW_RATED = 5
+TOP_FALLBACKS = 5
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,16 @@ class LowRated:
 
 
 @dataclass(frozen=True)
+class FallbackMessage:
+    """A customer message the bot fell back on, with how often it (or a variant) came in."""
+
+    text: str  # the latest variant, as the customer wrote it (pseudonymised by trainer.inbox)
+    count: int  # messages that normalise to the same text (case, spaces, trailing punctuation)
+    language: str  # of the latest variant
+    conversation_id: str  # where the latest variant was sent
+
+
+@dataclass(frozen=True)
 class WeeklySummary:
     dealer_id: str
     week: str
@@ -101,6 +119,7 @@ class WeeklySummary:
     trend: list[TrendPoint] = field(default_factory=list)
     low_rated: list[LowRated] = field(default_factory=list)
     top_intents: list[tuple[str, int]] = field(default_factory=list)
+    top_fallbacks: list[FallbackMessage] = field(default_factory=list)
 
     def headline(self) -> list[Figure]:
         """The headline figures in report order."""
@@ -226,6 +245,7 @@ def build_weekly_summary(
                      if r.period_key == period.key and r.dimension != ALL}  # fmt: skip
         low_rated = _low_rated(session, dealer_id, period)
         top_intents = _top_intents(session, dealer_id, period)
+        top_fallbacks = _top_fallbacks(session, dealer_id, period)
     now, before = _Counts(by_key.get(period.key)), _Counts(by_key.get(period.previous().key))
 
     def fig(name: str) -> Figure:
@@ -267,6 +287,7 @@ def build_weekly_summary(
         trend=[_trend_point(p, _Counts(by_key.get(p.key))) for p in trend_weeks],
         low_rated=low_rated,
         top_intents=top_intents,
+        top_fallbacks=top_fallbacks,
     )
 
 
@@ -309,3 +330,43 @@ def _top_intents(session, dealer_id: str, period: Period) -> list[tuple[str, int
     for (intents,) in session.execute(query):
         counts.update(i for i in (intents or "").split(",") if i)
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_INTENTS]
+
+
+def fallback_key(text: str) -> str:
+    """The text messages are grouped by: case-folded, whitespace collapsed, trailing
+    punctuation dropped ("Heb je  WINTERBANDEN?" -> "heb je winterbanden")."""
+    key = " ".join(text.casefold().split())
+    while key and (key[-1].isspace() or unicodedata.category(key[-1]).startswith("P")):
+        key = key[:-1]
+    return key
+
+
+def _top_fallbacks(session, dealer_id: str, period: Period) -> list[FallbackMessage]:
+    """The messages of the week the bot fell back on (NLU inbox, reason ``fallback``), grouped
+    by ``fallback_key``, most frequent first, ties by that key; the top five.
+
+    The week is the conversation's (its stored ``week_key``, in the dealer's time zone), as for
+    every other figure. All non-test conversations count, qualifying or not, as in the
+    ``conversations`` total: a conversation of fallbacks only never qualifies, yet its messages
+    are the ones worth reading. Grouped in Python: a week holds a few rows, and SQLite's
+    ``lower()`` folds ASCII only.
+    """
+    c, item = Conversation, NluInboxItem
+    query = (
+        select(item.text, item.language, item.conversation_id)
+        .join(c, c.id == item.conversation_id)
+        .where(
+            c.dealer_id == dealer_id,
+            c.week_key == period.key,
+            c.is_test.is_(False),
+            item.reason == "fallback",
+        )
+        .order_by(item.sent_at, item.id)  # oldest first: the last one seen represents the group
+    )
+    groups: dict[str, FallbackMessage] = {}
+    for text, language, conversation_id in session.execute(query):
+        key = fallback_key(text)
+        count = groups[key].count + 1 if key in groups else 1
+        groups[key] = FallbackMessage(text, count, language, conversation_id)
+    ranked = sorted(groups.items(), key=lambda pair: (-pair[1].count, pair[0]))
+    return [message for _key, message in ranked[:TOP_FALLBACKS]]

@@ -67,6 +67,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_low_rated": "Geen gesprekken met CSAT 1 of 2 deze week.",
         "asked": "Waar klanten het meest naar vroegen",
         "no_intents": "Geen vragen herkend deze week.",
+        "fallbacks": "Berichten die de bot niet begreep",
+        "no_fallbacks": "Geen onbegrepen berichten deze week.",
+        "message": "Bericht",
         "date": "Datum",
         "channel": "Kanaal",
         "outcome": "Uitkomst",
@@ -108,6 +111,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_low_rated": "No conversations rated 1 or 2 this week.",
         "asked": "What customers asked most",
         "no_intents": "No questions recognised this week.",
+        "fallbacks": "Messages the bot did not understand",
+        "no_fallbacks": "No messages the bot did not understand this week.",
+        "message": "Message",
         "date": "Date",
         "channel": "Channel",
         "outcome": "Outcome",
@@ -398,6 +404,14 @@ def _single_line(text: str | None, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+FALLBACK_CHARS = 120  # a fallback message longer than this is cut, with an ellipsis
+
+
+def _fallbacks(summary: Any) -> list[Any]:
+    """The summary's top fallback messages (``metrics.summary.FallbackMessage``)."""
+    return list(getattr(summary, "top_fallbacks", None) or ())
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> list[str]:
     rows = [list(r) for r in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
@@ -506,6 +520,23 @@ def render_text(
         )
     else:
         out.append(t["no_intents"])
+    out += ["", t["fallbacks"]]
+    fallbacks = _fallbacks(summary)
+    if fallbacks:
+        out += _table(
+            (t["message"], t["count"], t["conversation"]),
+            [
+                (
+                    _single_line(x.text, FALLBACK_CHARS),
+                    str(x.count),
+                    conversation_ref(x.conversation_id, None)[0],
+                )
+                for x in fallbacks
+            ],
+            {1},
+        )
+    else:
+        out.append(t["no_fallbacks"])
     if c.dashboard_url:
         out += ["", f"{t['dashboard']}: {c.dashboard_url}"]
     out += ["", t["footer"]]
@@ -596,6 +627,22 @@ def render_markdown(
         )
     else:
         out.append(t["no_intents"])
+    out += ["", f"## {t['fallbacks']}", ""]
+    fallbacks = _fallbacks(summary)
+    if fallbacks:
+        rows = []
+        for x in fallbacks:
+            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
+            rows.append(
+                (
+                    _md(_single_line(x.text, FALLBACK_CHARS)),
+                    str(x.count),
+                    f"[{ref}]({link})" if link else f"`{ref}`",
+                )
+            )
+        out += table((t["message"], t["count"], t["conversation"]), rows)
+    else:
+        out.append(t["no_fallbacks"])
     out += ["", f"_{t['footer']}_", ""]
     return "\n".join(out)
 
@@ -717,6 +764,19 @@ def render_html(
         )
     else:
         parts.append(f"<p>{e(t['no_intents'])}</p>")
+    parts.append(f"<h2>{e(t['fallbacks'])}</h2>")
+    fallbacks = _fallbacks(summary)
+    if fallbacks:
+        rows = []
+        for x in fallbacks:
+            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
+            ref_html = f'<a href="{e(link)}">{e(ref)}</a>' if link else f"<code>{e(ref)}</code>"
+            rows.append((e(_single_line(x.text, FALLBACK_CHARS)), e(str(x.count)), ref_html))
+        parts.append(
+            table([e(h) for h in (t["message"], t["count"], t["conversation"])], rows, {1})
+        )
+    else:
+        parts.append(f"<p>{e(t['no_fallbacks'])}</p>")
     if c.dashboard_url:
         parts.append(f'<p><a href="{e(c.dashboard_url)}">{e(t["dashboard"])}</a></p>')
     parts.append(f'<p class="muted">{e(t["footer"])}</p></body></html>')

@@ -62,3 +62,57 @@ def seed_week(session_factory, dealer_id: str = DEALER) -> list[str]:
             if started >= dt.datetime(2026, 11, 16):
                 ids.append(cid)
     return ids
+
+
+# NLU inbox rows for the conversations of test_aggregate's table (seed it first), plus one
+# conversation of another dealer. Amsterdam is UTC+1 in November.
+OTHER_DEALER = "garage-elders"
+# (conversation, sent (month, day, hour, minute) UTC, reason, language, text)
+INBOX = [
+    # W47, fallback: these count
+    ("c5", (11, 20, 11, 1), "fallback", "nl", "heb je ook winterbanden?"),
+    ("c5", (11, 20, 11, 3), "fallback", "nl", "Heb je ook  WINTERBANDEN"),
+    ("c7", (11, 21, 10, 1), "fallback", "nl", "heb je ook winterbanden ?!"),  # 1 message: no MEC
+    ("c3", (11, 17, 9, 1), "fallback", "en", "Do you sell tyres?"),
+    ("c2", (11, 18, 14, 1), "fallback", "en", "do you sell tyres"),
+    ("c1", (11, 16, 10, 1), "fallback", "nl", "Bel me op <phone>"),
+    ("c11", (11, 15, 23, 31), "fallback", "nl", "Kan ik mijn auto hier wassen?"),  # Mon local
+    ("c8", (11, 21, 11, 1), "fallback", "nl", "Waar is de koffie"),  # rest channel
+    ("c9", (11, 22, 12, 1), "fallback", "en", "Zijn jullie open op tweede paasdag"),  # 6th
+    # these do not count
+    ("c10", (11, 22, 23, 31), "fallback", "nl", "heb je ook winterbanden"),  # W48 local
+    ("c6", (11, 20, 12, 1), "fallback", "nl", "heb je ook winterbanden"),  # test sender
+    ("c20", (11, 10, 9, 1), "fallback", "nl", "heb je ook winterbanden"),  # W46
+    ("c9", (11, 22, 12, 2), "low_confidence", "en", "do you sell tyres"),
+    ("c4", (11, 19, 16, 1), "handoff", "nl", "waar is de koffie"),
+    ("c3", (11, 17, 9, 2), "denied", "en", "Kan ik mijn auto hier wassen"),
+    ("o1", (11, 18, 9, 1), "fallback", "nl", "heb je ook winterbanden"),  # another dealer
+    ("o1", (11, 18, 9, 2), "fallback", "nl", "Bel me op <phone>"),
+]
+
+
+def seed_inbox(session_factory) -> None:
+    """The INBOX rows, stored as the recorder stores them (``trainer.inbox.upsert_items``)."""
+    from trainer.inbox import upsert_items
+
+    started = dt.datetime(2026, 11, 18, 9, 0)
+    with session_factory.begin() as session:
+        session.add(
+            Conversation(
+                id="o1", dealer_id=OTHER_DEALER, channel="web", contact_key="o" * 64,
+                language="nl", started_at=started, last_message_at=started,
+                customer_messages=2, bot_messages=2, intents="", outcome="abandoned",
+                qualifies=False, qualify_reason="seeded", is_test=False,
+                **conversation_keys(OTHER_DEALER, started),
+            )
+        )  # fmt: skip
+        session.flush()
+        for cid, when, reason, language, text in INBOX:
+            dealer = OTHER_DEALER if cid == "o1" else DEALER
+            item = {
+                "dealer_id": dealer, "language": language, "text": text,
+                "intent": "nlu_fallback" if reason == "fallback" else "ask_price",
+                "confidence": 0.3, "suggested_intent": None, "reason": reason,
+                "sent_at": dt.datetime(2026, *when),
+            }  # fmt: skip
+            upsert_items(session, cid, [item])

@@ -7,13 +7,15 @@ import pytest
 from metrics.aggregate import rebuild
 from metrics.periods import PeriodError
 from metrics.potential import import_potential
-from metrics.summary import Figure, build_weekly_summary
+from metrics.summary import FallbackMessage, Figure, build_weekly_summary
+from tests.integration.metrics.summary_seed import OTHER_DEALER, seed_inbox
 from tests.integration.metrics.test_aggregate import DEALER, late_answer, seed
 
 
 @pytest.fixture
 def seeded(store):
     seed(store)
+    seed_inbox(store)
     late_answer(store)
     rebuild(store, "week", dt.date(2026, 9, 1), dt.date(2026, 11, 29))
     return store
@@ -70,6 +72,27 @@ def test_breakdowns_low_rated_and_top_intents(seeded):
     assert "greet" not in dict(s.top_intents) and len(s.top_intents) == 8
 
 
+def test_top_fallback_messages_grouped_by_normalised_text(seeded):
+    # summary_seed.INBOX: case, space and punctuation variants group; the latest one is shown.
+    # Not counted: another week (c10 is Monday 00:30 local = W48), a test sender, other reasons,
+    # another dealer. Counted: a non-qualifying conversation (c7, c8), Monday 00:31 local (c11).
+    s = build_weekly_summary(seeded, DEALER, "2026-W47")
+    assert s.top_fallbacks == [
+        FallbackMessage("heb je ook winterbanden ?!", 3, "nl", "c7"),
+        FallbackMessage("do you sell tyres", 2, "en", "c2"),
+        FallbackMessage("Bel me op <phone>", 1, "nl", "c1"),
+        FallbackMessage("Kan ik mijn auto hier wassen?", 1, "nl", "c11"),
+        FallbackMessage("Waar is de koffie", 1, "nl", "c8"),
+    ]  # the sixth ("Zijn jullie open ...", 1) loses the tie by text
+    assert build_weekly_summary(seeded, DEALER, "2026-W48").top_fallbacks == [
+        FallbackMessage("heb je ook winterbanden", 1, "nl", "c10"),
+    ]
+    other = build_weekly_summary(seeded, OTHER_DEALER, "2026-W47").top_fallbacks
+    assert [(m.text, m.count) for m in other] == [
+        ("Bel me op <phone>", 1), ("heb je ook winterbanden", 1),
+    ]  # fmt: skip
+
+
 def test_trend_of_twelve_weeks_oldest_first(seeded):
     s = build_weekly_summary(seeded, DEALER, "2026-W48")
     assert [p.week for p in s.trend][0] == "2026-W37" and len(s.trend) == 12
@@ -97,5 +120,6 @@ def test_a_week_without_data_is_all_na(store):
                    s.first_response_p50, s.answered_within_30s):  # fmt: skip
         assert figure.value is None and figure.n == 0 and figure.text == "n/a", figure.name
     assert s.low_rated == [] and s.top_intents == [] and s.by_channel == {}
+    assert s.top_fallbacks == []
     with pytest.raises(PeriodError, match="not an ISO week"):
         build_weekly_summary(store, DEALER, "2026-11")

@@ -17,10 +17,12 @@ from metrics.report.render import (
     render_summary,
     render_text,
 )
-from metrics.summary import Figure, LowRated, TrendPoint, WeeklySummary
+from metrics.summary import FallbackMessage, Figure, LowRated, TrendPoint, WeeklySummary
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NASTY = '<img src=x onerror=alert(1)> & "quoted" | *bold* [link](http://evil)'
+SCRIPT = '<script>alert("x")</script> | *bold*'
+LONG = "Ik heb een vraag over " + "mijn auto " * 20  # 222 characters
 FIGURES = {
     # name: (value, n, previous, change, unit)
     "mec": (40.0, 40, 32.0, 0.25, "count"),
@@ -105,6 +107,11 @@ def make_summary(**overrides) -> WeeklySummary:
             ),
         ],
         top_intents=[("book_service", 14), ("ask_price", 9), ("some_new_intent", 1)],
+        top_fallbacks=[
+            FallbackMessage("Heb je ook winterbanden?", 3, "nl", "e" * 32),
+            FallbackMessage(SCRIPT, 2, "en", "f" * 32),
+            FallbackMessage(LONG, 1, "nl", "g" * 32),
+        ],
         **figures,
     )
     fields.update(overrides)
@@ -249,6 +256,53 @@ def test_low_rated_and_top_intents(dealer):
     asked = text.split("Waar klanten het meest naar vroegen")[1]
     assert asked.index("werkplaatsafspraak maken") < asked.index("prijs")
     assert "some new intent" in asked
+
+
+FALLBACK_TITLES = {"nl": "Berichten die de bot niet begreep",
+                   "en": "Messages the bot did not understand"}  # fmt: skip
+SHORT = LONG.strip()[:119] + "…"  # whitespace collapsed, cut at 120 characters
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_top_fallbacks_in_every_format_with_their_n(dealer, lang):
+    rendered = render_summary(make_summary(), dealer, language=lang, chart=False)
+    count, conversation = ("Aantal", "Gesprek") if lang == "nl" else ("Count", "Conversation")
+    for body in (rendered.text, rendered.markdown, rendered.html):
+        assert body.count(FALLBACK_TITLES[lang]) == 1
+        section = body.split(FALLBACK_TITLES[lang])[1]
+        assert count in section and conversation in section
+        assert section.index("winterbanden") < section.index("alert") < section.index(SHORT)
+        assert LONG.strip() not in section  # cut for display
+    text = rendered.text.split(FALLBACK_TITLES[lang])[1].splitlines()
+    row = next(x for x in text if x.startswith("Heb je ook winterbanden?"))
+    assert row.split()[-2:] == ["3", "eeeeeeeeeeee"]
+    assert next(x for x in text if x.startswith(SHORT)).split()[-2:] == ["1", "gggggggggggg"]
+    md = rendered.markdown.split(FALLBACK_TITLES[lang])[1].splitlines()
+    assert "| Heb je ook winterbanden? | 3 | `eeeeeeeeeeee` |" in md
+    assert '<td>Heb je ook winterbanden?</td><td class="num">3</td>' in rendered.html
+
+
+def test_top_fallbacks_are_escaped(dealer):
+    page = render_html(make_summary(), dealer, language="en", dashboard_url="https://dash.example")
+    assert "<script>" not in page
+    assert f'<td>{html.escape(SCRIPT)}</td><td class="num">2</td>' in page
+    assert '<a href="https://dash.example/conversations/' + "f" * 32 + '">' in page
+    md = render_markdown(make_summary(), dealer, language="en")
+    row = next(line for line in md.splitlines() if "script" in line)
+    assert "<script>" not in row and "&lt;script&gt;" in row
+    assert row.count(" | ") == 2 and "\\|" in row  # the message's pipe adds no column
+    text = render_text(make_summary(), dealer, language="en")
+    assert SCRIPT in text  # plain text shows the message as written
+
+
+def test_a_week_without_fallbacks_says_so(dealer):
+    summary = make_summary(top_fallbacks=[])
+    for lang, none in (("nl", "Geen onbegrepen berichten deze week."),
+                       ("en", "No messages the bot did not understand this week.")):  # fmt: skip
+        rendered = render_summary(summary, dealer, language=lang, chart=False)
+        for body in (rendered.text, rendered.markdown, rendered.html):
+            assert FALLBACK_TITLES[lang] in body and none in body
+        assert f"<p>{none}</p>" in rendered.html
 
 
 def test_breakdowns_by_channel_and_language(dealer):
