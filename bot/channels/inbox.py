@@ -100,13 +100,3 @@ def last_customer_message(
             )
         )
     return from_utc_naive(latest) if latest else None
-
-
-def purge(session_factory: sessionmaker, *, before: dt.datetime) -> int:
-    """Delete message ids received before ``before``: providers stop retrying after days."""
-    with session_factory.begin() as session:
-        return session.execute(
-            delete(WhatsAppMessage)
-            .where(WhatsAppMessage.received_at < utc_naive(before))
-            .execution_options(synchronize_session=False)
-        ).rowcount

@@ -18,6 +18,7 @@ from metrics.store.models import (
     Lead,
     SlotReservation,
     SurveyAnswer,
+    WhatsAppMessage,
     utcnow,
 )
 from metrics.store.session import make_engine
@@ -91,6 +92,11 @@ def erase_contact(
         appointments = session.execute(
             delete(Appointment).where(or_(*whose)), execution_options=_NO_SYNC
         ).rowcount
+        # The WhatsApp message ids carry the contact key too (dedup and the 24-hour window).
+        session.execute(
+            delete(WhatsAppMessage).where(WhatsAppMessage.contact_key.in_(keys)),
+            execution_options=_NO_SYNC,
+        )
         lead_whose = [Lead.sender_id.in_(senders)] + ([Lead.phone.in_(phones)] if phones else [])
         leads = session.execute(
             delete(Lead).where(or_(*lead_whose)), execution_options=_NO_SYNC
@@ -193,8 +199,13 @@ def purge_older_than(session_factory: sessionmaker, days: int, now: dt.datetime)
         leads = session.execute(
             delete(Lead).where(Lead.created_at < cutoff), execution_options=_NO_SYNC
         ).rowcount
+        whatsapp = session.execute(
+            delete(WhatsAppMessage).where(WhatsAppMessage.received_at < cutoff),
+            execution_options=_NO_SYNC,
+        ).rowcount
         session.execute(
             delete(Erasure).where(Erasure.requested_at < cutoff), execution_options=_NO_SYNC
         )
     return {"conversations": conversations, "survey_answers": answers,
-            "appointments": appointments, "leads": leads}  # fmt: skip
+            "appointments": appointments, "leads": leads,
+            "whatsapp_messages": whatsapp}  # fmt: skip

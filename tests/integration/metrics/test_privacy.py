@@ -4,8 +4,16 @@ import datetime as dt
 
 from sqlalchemy import create_engine, func, select, text
 
+from bot.channels import inbox
 from metrics.engagement import contact_key
-from metrics.store.models import Appointment, Conversation, Erasure, Lead, SurveyAnswer
+from metrics.store.models import (
+    Appointment,
+    Conversation,
+    Erasure,
+    Lead,
+    SurveyAnswer,
+    WhatsAppMessage,
+)
 from metrics.store.privacy import erase_contact, purge_older_than, purge_pending_erasures
 from metrics.store.recorder import Recorder, answer, conversation_op
 from metrics.store.repositories import AppointmentRequest, book_appointment, create_lead
@@ -21,6 +29,9 @@ def seed(store, dealer, tmp_path, sender="31612345678", other="someone-else"):
         key = contact_key(SECRET, "whatsapp", who)
         recorder.write(conversation_op(record(cid=cid, contact_key=key, channel="whatsapp"),
                                        [answer("comment", comment="prima", at=T0)]))  # fmt: skip
+        now = dt.datetime.now(dt.timezone.utc)
+        inbox.claim(store, provider="cloud", message_id=f"wamid.{cid}", contact_key=key,
+                    business_number="100", sent_at=now, now=now)  # fmt: skip
         create_lead(store, key_parts=(who,), dealer_id=dealer.id, kind="handoff", language="nl",
                     channel="whatsapp", sender_id=who, transcript="customer: help")  # fmt: skip
     book_appointment(store, dealer, AppointmentRequest(
@@ -58,6 +69,8 @@ def test_erase_by_phone_removes_everything_about_that_contact(store, dealer, tmp
         assert [c.id for c in session.scalars(select(Conversation))] == ["theirs"]
         assert [lead.sender_id for lead in session.scalars(select(Lead))] == ["someone-else"]
     assert count(store, Appointment) == 0 and count(store, SurveyAnswer) == 1
+    with store() as session:  # the WhatsApp message ids of the contact went too
+        assert session.scalars(select(WhatsAppMessage.message_id)).all() == ["wamid.theirs"]
     engine = create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("select sender_id from events")).scalars().all() == [
@@ -80,7 +93,9 @@ def test_erasure_from_chat_purges_tracker_events_once_idle(store, dealer, tmp_pa
 def test_retention_purge(store, dealer, tmp_path):
     seed(store, dealer, tmp_path)
     assert purge_older_than(store, 365, dt.datetime(2027, 6, 1, tzinfo=dt.timezone.utc)) == {
-        "conversations": 0, "survey_answers": 0, "appointments": 0, "leads": 0}  # fmt: skip
+        "conversations": 0, "survey_answers": 0, "appointments": 0, "leads": 0,
+        "whatsapp_messages": 0}  # fmt: skip
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
     purged = purge_older_than(store, 365, later)
-    assert purged == {"conversations": 2, "survey_answers": 2, "appointments": 1, "leads": 2}
+    assert purged == {"conversations": 2, "survey_answers": 2, "appointments": 1, "leads": 2,
+                      "whatsapp_messages": 2}  # fmt: skip

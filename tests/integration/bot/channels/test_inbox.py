@@ -38,4 +38,3 @@ def test_last_customer_message_per_business_number(store, now):
     claim(store, "c", now, sent_at=now - dt.timedelta(minutes=5), number="200")
     last = inbox.last_customer_message(store, contact_key=KEY, business_number="100")
     assert last == now - dt.timedelta(hours=2)
-    assert inbox.purge(store, before=now + dt.timedelta(seconds=1)) == 3
