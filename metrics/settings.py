@@ -33,6 +33,10 @@ class Settings:
     dashboard_url: str | None = None  # links to conversations in the summary, if set
     # DEALERBOT_ENGAGEMENT_LOG=off: actions write no engagement records (benchmark baseline)
     engagement_log: bool = True
+    # Guards of the input channels (bot/channels/rest.py, docs/limits.md)
+    max_message_chars: int = 2000  # DEALERBOT_MAX_MESSAGE_CHARS: longer messages are refused
+    sender_rate_per_s: float = 1.0  # DEALERBOT_SENDER_RATE: messages per second, sustained
+    sender_burst: int = 20  # DEALERBOT_SENDER_BURST: messages a sender may send at once
 
 
 def get_settings() -> Settings:
@@ -53,6 +57,9 @@ def get_settings() -> Settings:
         ),
         fixed_now=_fixed_now(os.environ.get("DEALERBOT_FIXED_NOW")),
         engagement_log=_on_off("DEALERBOT_ENGAGEMENT_LOG", default=True),
+        max_message_chars=int(os.environ.get("DEALERBOT_MAX_MESSAGE_CHARS", "2000")),
+        sender_rate_per_s=float(os.environ.get("DEALERBOT_SENDER_RATE", "1")),
+        sender_burst=int(os.environ.get("DEALERBOT_SENDER_BURST", "20")),
         **_smtp_settings(var_dir),
     )
 

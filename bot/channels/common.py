@@ -8,7 +8,8 @@ import datetime as dt
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -300,3 +301,61 @@ def _retry_after(value: str | None) -> float:
         return float(value) if value else 0.0
     except ValueError:
         return 0.0
+
+
+# --- per-sender rate limit (REST today; meant for every channel, docs/limits.md) ----------------
+
+
+class SenderLimiter:
+    """A token bucket per sender id, in this process's memory, plus a cap on a sender's messages
+    in flight (waiting on the conversation's lock): one sender cannot queue up work for all.
+
+    Each sender may send ``burst`` messages at once and ``rate_per_s`` per second after that.
+    With several Sanic workers or replicas every process keeps its own buckets, so a sender gets
+    that many times the limit. Buckets that have filled up again are dropped, so senders that
+    are seen once do not pile up.
+    """
+
+    def __init__(self, max_pending: int = 4, clock: Callable[[], float] | None = None) -> None:
+        self.max_pending = max_pending
+        self._clock = clock or time.monotonic
+        self._buckets: dict[str, list[float]] = {}  # sender -> [tokens, time of last update]
+        self._pending: dict[str, int] = {}
+        self._pruned_at = self._clock()
+
+    def acquire(self, sender: str, rate_per_s: float, burst: int) -> float:
+        """0.0 when the message may go ahead (then call :meth:`release` when it is done), else
+        the seconds to wait before the sender can send again."""
+        now = self._clock()
+        if now - self._pruned_at > 60:
+            self._prune(now, rate_per_s, burst)
+        if self._pending.get(sender, 0) >= self.max_pending:
+            return 1.0  # its earlier messages are still being answered
+        tokens, last = self._buckets.get(sender, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - last) * rate_per_s)
+        if tokens < 1.0:
+            self._buckets[sender] = [tokens, now]
+            return (1.0 - tokens) / rate_per_s if rate_per_s > 0 else 60.0
+        self._buckets[sender] = [tokens - 1.0, now]
+        self._pending[sender] = self._pending.get(sender, 0) + 1
+        return 0.0
+
+    def release(self, sender: str) -> None:
+        left = self._pending.get(sender, 0) - 1
+        if left > 0:
+            self._pending[sender] = left
+        else:
+            self._pending.pop(sender, None)
+
+    def _prune(self, now: float, rate_per_s: float, burst: int) -> None:
+        full = [
+            sender
+            for sender, (tokens, last) in self._buckets.items()
+            if sender not in self._pending and tokens + (now - last) * rate_per_s >= burst
+        ]
+        for sender in full:
+            del self._buckets[sender]
+        self._pruned_at = now
+
+    def __len__(self) -> int:
+        return len(self._buckets)
