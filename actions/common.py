@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import logging
@@ -91,6 +92,13 @@ class StoreMixin:
     ) -> ConversationRecord | None:
         """Update the conversation record from the tracker's events (plus this action's)."""
         return record_conversation(self.recorder, tracker, new_events, answers)
+
+    async def record_off_loop(
+        self, tracker: Tracker, new_events: list | tuple = ()
+    ) -> ConversationRecord | None:
+        """``record`` on a worker thread: the action server's event loop serves other calls
+        while this one waits for the database (every customer message records)."""
+        return await asyncio.to_thread(self.record, tracker, new_events)
 
 
 def record_conversation(

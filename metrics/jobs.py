@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -31,6 +31,7 @@ LOCK_TTL = dt.timedelta(minutes=30)
 # Rebuilding the same summary rows from two processes at once can collide (PostgreSQL): one
 # rollup at a time, whoever starts it.
 ROLLUP_LOCK = "rollup"
+WEEKLY_LOCK = "weekly_summary:"  # + dealer id + ":" + week
 
 
 def _factory(session_factory: sessionmaker | None) -> sessionmaker:
@@ -50,10 +51,40 @@ def current_time(settings: Settings | None = None) -> dt.datetime:
 # -- the lock -------------------------------------------------------------------------------------
 
 
+def owner_tag() -> str:
+    """This process as a lock owner: ``host:pid:random`` (the random part tells two holds of
+    the same process apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-64:]
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` (see :func:`owner_tag`) is a process on this host that is gone.
+
+    A scheduler killed mid-job (SIGKILL, OOM) leaves its lock row behind; without this check its
+    week stays locked until the TTL ends and a rerun in between does nothing. Owners on other
+    hosts are never presumed dead: their rows wait for the TTL.
+    """
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host, pid = parts[0], int(parts[1])
+    # owner_tag() keeps the last 64 characters: a long host name may have lost its start
+    if not host or not socket.gethostname().endswith(host):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. EPERM: the process exists under another user
+        return False
+    return False
+
+
 def acquire_lock(
     session_factory: sessionmaker, name: str, *, owner: str, ttl: dt.timedelta = LOCK_TTL
 ) -> bool:
-    """Take the named lock for ``owner``: insert the row, or take over an expired one."""
+    """Take the named lock for ``owner``: insert the row, or take over one that expired or whose
+    holder died (compare-and-set on the old owner, so one contender wins)."""
     now = utcnow()
     try:
         with session_factory.begin() as session:
@@ -62,9 +93,16 @@ def acquire_lock(
     except IntegrityError:
         pass
     with session_factory.begin() as session:
+        held = session.execute(
+            select(JobLock.owner, JobLock.expires_at).where(JobLock.name == name)
+        ).one_or_none()
+        if held is None or not (held.expires_at < now or owner_is_dead(held.owner)):
+            return False  # None: released meanwhile; the next run takes it
+        if held.expires_at >= now:
+            log.warning("lock %s: its holder %s is gone; taking it over", name, held.owner)
         taken = session.execute(
             update(JobLock)
-            .where(JobLock.name == name, JobLock.expires_at < now)
+            .where(JobLock.name == name, JobLock.owner == held.owner)
             .values(owner=owner, acquired_at=now, expires_at=now + ttl),
             execution_options={"synchronize_session": False},
         )
@@ -84,7 +122,7 @@ def job_lock(
     session_factory: sessionmaker, name: str, *, ttl: dt.timedelta = LOCK_TTL
 ) -> Iterator[bool]:
     """``with job_lock(f, "x") as held:`` - held is False when another process has it."""
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-64:]
+    owner = owner_tag()
     held = acquire_lock(session_factory, name, owner=owner, ttl=ttl)
     try:
         yield held
@@ -157,7 +195,7 @@ def weekly_summary_job(
     factory = _factory(session_factory)
     dealer = _dealer(dealer_id)
     week = week or last_closed_week(current_time(settings), dealer.timezone)
-    with job_lock(factory, f"weekly_summary:{dealer.id}:{week}") as held:
+    with job_lock(factory, f"{WEEKLY_LOCK}{dealer.id}:{week}") as held:
         if not held:
             log.info("weekly summary %s %s: another process is on it", dealer.id, week)
             return WeeklyRun(dealer.id, week, "locked")
@@ -180,6 +218,39 @@ def weekly_summary_job(
     run = WeeklyRun(dealer.id, week, "delivered", result, result.files)
     log.info(run.as_text())
     return run
+
+
+def interrupted_summaries(session_factory: sessionmaker) -> list[tuple[str, str]]:
+    """(dealer, week) of weekly summaries whose run died half way: their lock row outlived its
+    holder (killed, or gone past the lock's TTL). APScheduler moved such a job on to next
+    Monday when it started it, so nothing else would ever finish that week."""
+    now = utcnow()
+    with session_factory() as session:
+        rows = session.execute(
+            select(JobLock.name, JobLock.owner, JobLock.expires_at).where(
+                JobLock.name.like(f"{WEEKLY_LOCK}%")
+            )
+        ).all()
+    found = []
+    for name, owner, expires_at in rows:
+        if expires_at < now or owner_is_dead(owner):
+            dealer_id, _, week = name[len(WEEKLY_LOCK) :].rpartition(":")
+            found.append((dealer_id, week))
+    return sorted(found)
+
+
+def resume_interrupted_job(*, session_factory: sessionmaker | None = None) -> list[str]:
+    """Finish the weekly summaries a killed run left behind (run when the scheduler starts and
+    hourly). The rerun rebuilds the week and mails only recipients not yet served."""
+    factory = _factory(session_factory)
+    done = []
+    for dealer_id, week in interrupted_summaries(factory):
+        log.warning("weekly summary %s %s was interrupted: running it again", dealer_id, week)
+        try:
+            done.append(weekly_summary_job(dealer_id, week, session_factory=factory).as_text())
+        except Exception:  # one dealer's broken file must not stop the others
+            log.exception("resuming the weekly summary %s %s failed", dealer_id, week)
+    return done
 
 
 # -- rollup ---------------------------------------------------------------------------------------
@@ -217,6 +288,7 @@ def hourly_rollup_job(*, session_factory: sessionmaker | None = None) -> dict:
             retried.append(weekly_summary_job(dealer_id, week, session_factory=factory).as_text())
         except Exception:  # one dealer's broken file must not stop the others
             log.exception("retrying the weekly summary %s %s failed", dealer_id, week)
+    retried += resume_interrupted_job(session_factory=factory)
     log.info("hourly rollup: %d summary rows; retried %d summaries", rows, len(retried))
     return {"rows": rows, "retried": retried}
 

@@ -137,6 +137,7 @@ def start(scheduler: BaseScheduler, dealers: Iterable) -> BaseScheduler:
 def run_forever(stop: threading.Event | None = None) -> int:
     """``dealerbot scheduler``: run in the foreground until SIGINT/SIGTERM (or ``stop``)."""
     from dealer.config import all_dealers
+    from metrics.jobs import resume_interrupted_job
 
     stop = stop or threading.Event()
     previous = {}
@@ -148,10 +149,18 @@ def run_forever(stop: threading.Event | None = None) -> int:
         for job in scheduler.get_jobs():
             when = job.next_run_time.astimezone(job.trigger.timezone)
             print(f"  {job.id:<40} next run {when:%Y-%m-%d %H:%M %Z}", flush=True)
+        # A weekly summary killed half way (its job already moved on to next Monday) is
+        # finished now. In this thread, not as a stored one-off job: a second scheduler on the
+        # same job store would race to remove that job. A SIGTERM meanwhile waits for it.
+        try:
+            resume_interrupted_job()
+        except Exception:  # e.g. the database is down: the hourly rollup tries again
+            log.exception("resuming interrupted weekly summaries failed")
         print("scheduler running; Ctrl-C to stop", flush=True)
         while not stop.wait(timeout=1):  # a timeout keeps the main thread responsive to signals
             pass
     finally:
+        print("scheduler stopping: waiting for running jobs to finish", flush=True)
         scheduler.shutdown(wait=True)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

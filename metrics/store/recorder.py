@@ -23,6 +23,10 @@ from metrics.store.spool import Spool
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+# A write replays at most this many spooled records first (under a second on PostgreSQL). After a
+# long outage the backlog drains over the next writes instead of stalling one reply (and the
+# action server's event loop) for all of it.
+REPLAY_PER_WRITE = 100
 _CONVERSATION_FIELDS = [
     f.name for f in dataclasses.fields(ConversationRecord) if f.name not in ("id", "outcomes")
 ]
@@ -61,14 +65,12 @@ def answer(question: str, *, score: int | None = None, comment: str | None = Non
     return {"question": question, "score": score, "comment": comment, "answered_at": at.isoformat()}
 
 
-def _erased(session: Session, contact_key: str, started_at: dt.datetime) -> bool:
+def _erased(contact_key: str, started_at: dt.datetime):
+    """Whether the contact asked to be forgotten after this conversation started (EXISTS)."""
     return (
-        session.scalar(
-            select(Erasure.id)
-            .where(Erasure.contact_key == contact_key, Erasure.requested_at >= started_at)
-            .limit(1)
-        )
-        is not None
+        select(Erasure.id)
+        .where(Erasure.contact_key == contact_key, Erasure.requested_at >= started_at)
+        .exists()
     )
 
 
@@ -76,9 +78,14 @@ def _apply_conversation(session: Session, op: dict) -> None:
     data = {k: v for k, v in op["data"].items() if k in _CONVERSATION_FIELDS or k == "id"}
     for key in ("started_at", "last_message_at", "survey_offered_at"):
         data[key] = _time(data.get(key))
-    if _erased(session, data["contact_key"], data["started_at"]):
+    erased = _erased(data["contact_key"], data["started_at"])
+    # One round trip for the row and the erasure check (a write per customer message).
+    found = session.execute(select(Conversation, erased).where(Conversation.id == data["id"]))
+    row, is_erased = found.first() or (None, None)
+    if row is None:
+        is_erased = session.scalar(select(erased))
+    if is_erased:
         return  # the contact asked to be forgotten after this conversation
-    row = session.get(Conversation, data["id"])
     if row is None:
         row = Conversation(id=data["id"])
         session.add(row)
@@ -86,13 +93,15 @@ def _apply_conversation(session: Session, op: dict) -> None:
         data["customer_messages"], data["bot_messages"], data["last_message_at"]
     ):  # fmt: skip
         data = {}  # an older snapshot (e.g. replayed late): keep the newer record
-    for key, value in data.items():
-        if key != "id":
-            setattr(row, key, value)
-    if data:  # period keys in the dealer's time zone, for the rollups (metrics.aggregate)
+    changed = {k: v for k, v in data.items() if k != "id" and getattr(row, k) != v}
+    for key, value in changed.items():
+        setattr(row, key, value)
+    if changed.keys() & {"dealer_id", "started_at"} or (data and row.day_key is None):
+        # period keys in the dealer's time zone, for the rollups (metrics.aggregate)
         for key, value in conversation_keys(row.dealer_id, row.started_at).items():
             setattr(row, key, value)
-    session.flush()
+    if changed or row in session.new:  # an unchanged snapshot writes nothing
+        session.flush()
     for item in op.get("answers") or []:
         _apply_answer(session, row.id, item)
     if op.get("inbox"):  # the trainers' NLU inbox: insert-if-absent, so replays add nothing
@@ -152,7 +161,10 @@ class Recorder:
     def write(self, op: dict) -> bool:
         """True when stored now, False when spooled for a later replay."""
         try:
-            self.replay()
+            self.replay(limit=REPLAY_PER_WRITE)
+            if self.spool.path.exists() and self.spool.path.stat().st_size:
+                self.spool.append(op)  # older records still wait: keep the order
+                return False
             apply(self.session_factory, op)
             return True
         except DATABASE_DOWN as exc:
@@ -160,10 +172,10 @@ class Recorder:
             self.spool.append(op)
             return False
 
-    def replay(self) -> int:
+    def replay(self, limit: int | None = None) -> int:
         if not self.spool.path.exists() or self.spool.path.stat().st_size == 0:
             return 0
-        return self.spool.replay(lambda op: apply(self.session_factory, op))
+        return self.spool.replay(lambda op: apply(self.session_factory, op), DATABASE_DOWN, limit)
 
 
 def spool_path() -> Path:

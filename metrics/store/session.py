@@ -39,6 +39,10 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        # A database host that does not answer must not hold a write (and the action server's
+        # event loop) for the TCP timeout: give up after a few seconds and spool the record.
+        kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
     return create_engine(url, future=True, pool_pre_ping=True, **kwargs)
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class Spool:
@@ -43,29 +46,67 @@ class Spool:
         with open(self.path, encoding="utf-8") as handle:
             return sum(1 for line in handle if line.strip())
 
-    def replay(self, apply: Callable[[dict[str, Any]], None]) -> int:
-        """Apply every spooled op in order; stop at the first failure. Returns ops applied."""
+    def replay(
+        self,
+        apply: Callable[[dict[str, Any]], None],
+        stop_on: tuple[type[BaseException], ...] | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Apply the spooled ops in order (at most ``limit``). Returns ops done (applied or set
+        aside); the rest stays in the spool.
+
+        Without ``stop_on``, any failure stops the replay and the rest waits. With it, only those
+        failures (the database is down) stop it; an op that fails otherwise can never succeed,
+        and would block every later record behind it, so it is set aside in ``.bad``.
+        """
         with self._locked():
             if not self.path.exists():
                 return 0
-            lines = [ln for ln in self.path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            done = 0
-            try:
-                for line in lines:
-                    try:
-                        op = json.loads(line)
-                    except json.JSONDecodeError:  # a line cut off by a crash: keep it aside
-                        with open(self.path.with_suffix(".bad"), "a", encoding="utf-8") as bad:
-                            bad.write(line + "\n")
+            with open(self.path, encoding="utf-8") as handle:
+                # Read lazily: while the database is down every write tries the first record
+                # only, and the spool is not copied (it may hold hours of records by then).
+                pending = (ln.rstrip("\n") for ln in handle if ln.strip())
+                done, current = 0, None
+                try:
+                    for current in pending:
+                        self._apply_or_set_aside(current, apply, stop_on)
                         done += 1
-                        continue
-                    apply(op)
-                    done += 1
-            finally:
-                rest = lines[done:]
-                tmp = self.path.with_suffix(".tmp")
-                tmp.write_text("".join(f"{ln}\n" for ln in rest), encoding="utf-8")
-                with open(tmp, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
+                        if done == limit:
+                            break
+                    current = None
+                finally:
+                    if done:
+                        self._rewrite([*([current] if current is not None else []), *pending])
             return done
+
+    def _apply_or_set_aside(
+        self,
+        line: str,
+        apply: Callable[[dict[str, Any]], None],
+        stop_on: tuple[type[BaseException], ...] | None,
+    ) -> None:
+        try:
+            op = json.loads(line)
+        except json.JSONDecodeError:  # a line cut off by a crash: keep it aside
+            self._set_aside(line)
+            return
+        try:
+            apply(op)
+        except Exception as exc:
+            if stop_on is None or isinstance(exc, stop_on):
+                raise
+            log.error("spooled record set aside in %s: %r", self.path.with_suffix(".bad"), exc)
+            self._set_aside(line)
+
+    def _rewrite(self, lines: list[str]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    def _set_aside(self, line: str) -> None:
+        with open(self.path.with_suffix(".bad"), "a", encoding="utf-8") as bad:
+            bad.write(line + "\n")
+            bad.flush()
+            os.fsync(bad.fileno())

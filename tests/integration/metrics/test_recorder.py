@@ -103,3 +103,18 @@ def test_erased_contacts_are_not_recorded_again(store, tmp_path):
     later = dataclasses.replace(record(cid="later"), started_at=T0 + dt.timedelta(hours=2))
     recorder.write(conversation_op(later))
     assert [r.id for r in rows(store)] == ["later"]
+
+
+def test_an_unchanged_snapshot_writes_nothing(store, tmp_path):
+    from metrics.store.models import DirtyDay
+
+    recorder = Recorder(store, Spool(tmp_path / "spool.jsonl"))
+    recorder.write(conversation_op(record()))
+    (first,) = rows(store)
+    with store.begin() as session:
+        session.query(DirtyDay).delete()  # as a rollup does once it has read the marks
+    recorder.write(conversation_op(record()))  # e.g. a second action in the same turn
+    (again,) = rows(store)
+    assert again.updated_at == first.updated_at and rows(store, DirtyDay) == []
+    recorder.write(conversation_op(record(messages=3)))  # the next message: written again
+    assert rows(store)[0].customer_messages == 3 and len(rows(store, DirtyDay)) == 1

@@ -1,0 +1,58 @@
+"""Make Rasa's check of every action server reply cheap (measured in docs/profile.md).
+
+Rasa 3.6 checks each reply of the action server with ``jsonschema.validate(result, schema)``
+(``RemoteAction._validate_action_result``). That call first validates the schema itself against
+the JSON Schema meta-schema and builds a new validator, every time: about 40 ms of the Rasa
+server's CPU per action call with jsonschema 4.17, and a message makes about three calls. The
+py-spy profile of a loaded server put it at more than half of the Rasa server's CPU.
+
+:func:`install` builds the validator once (the schema is a constant) and validates each reply
+with it: the same checks, the same ``ValidationError`` and message, about 1 ms. Like
+:mod:`bot.action_fallback` it is installed from ``bot.channels`` (Rasa imports that package in
+the Rasa server), and only in a process that has already loaded Rasa's actions.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def _validator(action_module: Any) -> Any:
+    from jsonschema import validators
+
+    schema = action_module.RemoteAction.action_response_format_spec()
+    cls = validators.validator_for(schema)
+    cls.check_schema(schema)  # what jsonschema.validate does on each call: once is enough
+    return cls(schema)
+
+
+def install() -> None:
+    """Replace ``RemoteAction._validate_action_result`` by one with a cached validator, once."""
+    action_module = sys.modules.get("rasa.core.actions.action")
+    if action_module is None:
+        return
+    remote_action = action_module.RemoteAction
+    if getattr(remote_action._validate_action_result, "_cached_validator", False):
+        return
+
+    def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+        from jsonschema import ValidationError, exceptions
+
+        try:  # as jsonschema.validate: raise the best match of the errors
+            error = exceptions.best_match(_validator(action_module).iter_errors(result))
+            if error is not None:
+                raise error
+            return True
+        except ValidationError as e:  # the message Rasa gives, unchanged
+            e.message += (
+                ". Failed to validate Action server response from API, make sure your response "
+                "from the Action endpoint is valid. For more information about the format visit "
+                f"{action_module.DOCS_BASE_URL}/custom-actions"
+            )
+            raise e
+
+    validate_action_result._cached_validator = True
+    remote_action._validate_action_result = validate_action_result

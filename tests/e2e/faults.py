@@ -1,0 +1,97 @@
+"""Helpers for the fault tests: fresh PostgreSQL schemas, lock waits, process control."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import sessionmaker
+
+from metrics.settings import REPO_ROOT
+from metrics.store.migrate import upgrade
+from metrics.store.session import make_engine, make_session_factory
+
+DEADLINE_S = 120  # generous waits, never asserted as speed
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE_S) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def pg_schema(pg_url: str, port: int | None = None) -> Iterator[tuple[str, sessionmaker]]:
+    """A fresh migrated schema: (URL that selects it, session factory over it); dropped after.
+
+    ``port`` builds the URL through another port (a FlakyProxy in front of PostgreSQL); the
+    factory always connects directly.
+    """
+    schema = f"fault_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'create schema "{schema}"'))
+    direct = f"{pg_url}?options=-csearch_path%3D{schema}"
+    engine = make_engine(direct)
+    upgrade(engine)
+    url = direct.replace(":5432/", f":{port}/") if port else direct
+    try:
+        yield url, make_session_factory(engine)
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+def blocked_by(admin: Connection, holder_pid: int) -> list[int]:
+    """Backends waiting for a lock that ``holder_pid`` holds (a new transaction each call:
+    PostgreSQL keeps one snapshot of pg_stat_activity per transaction)."""
+    admin.rollback()
+    rows = admin.execute(
+        text(
+            "select pid from pg_stat_activity where wait_event_type = 'Lock'"
+            " and :holder = any(pg_blocking_pids(pid))"
+        ),
+        {"holder": holder_pid},
+    )
+    return [pid for (pid,) in rows.all()]
+
+
+def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A process of the product (``python -m metrics.cli ...`` etc.), output to ``log``."""
+    handle = open(log, "ab")  # noqa: SIM115 - lives with the process
+    return subprocess.Popen(
+        args, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=handle, stderr=handle
+    )
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "metrics.cli", *args]
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = DEADLINE_S) -> int:
+    """Send ``sig`` and wait for the exit code (killed after ``timeout``: the test then fails)."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"{process.args[:3]} did not exit within {timeout:.0f} s") from None
