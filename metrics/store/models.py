@@ -432,8 +432,21 @@ def mark_conversation_day(connection, conversation_id: str | None) -> None:
     connection.execute(statement.on_conflict_do_nothing())
 
 
-@event.listens_for(Conversation, "after_insert")
+# What the cells count of a conversation (metrics.aggregate): an update that changes none of
+# these (a new message's counts and times, the intents list) leaves the cells as they are.
+CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
+               "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
+               "first_response_bucket", "csat", "ces", "nps")  # fmt: skip
+
+
 @event.listens_for(Conversation, "after_update")
+def _mark_updated_conversation(mapper, connection, target: Conversation) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in CELL_INPUTS):
+        _mark_conversation(mapper, connection, target)
+
+
+@event.listens_for(Conversation, "after_insert")
 @event.listens_for(Conversation, "after_delete")
 def _mark_conversation(_mapper, connection, target: Conversation) -> None:
     history = inspect(target).attrs.day_key.history

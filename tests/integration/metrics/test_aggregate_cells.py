@@ -57,6 +57,25 @@ def test_writes_through_the_store_mark_their_day_and_a_rebuild_clears_the_marks(
     assert (row["csat_n"], row["csat_sum"], row["leads_sales"], row["mec"]) == (1, 4, 1, 1)
 
 
+def test_only_a_change_the_cells_count_marks_the_day(store):
+    first = conversation("m1", "M", "web", "nl", dt.datetime(2026, 11, 17, 9, 0))
+    apply(store, conversation_op(first))
+    aggregate.rebuild_period(store, "2026-W47")
+    assert marks(store) == set()
+    more_messages = first.__class__(**{**first.__dict__, "customer_messages": 5,
+                                       "last_message_at": first.last_message_at
+                                       + dt.timedelta(minutes=3)})  # fmt: skip
+    apply(store, conversation_op(more_messages))
+    assert marks(store) == set()
+    booked = more_messages.__class__(**{**more_messages.__dict__,
+                                        "outcome": "appointment_booked"})  # fmt: skip
+    apply(store, conversation_op(booked))
+    assert marks(store) == {("2026-11-17", DEALER)}
+    aggregate.rebuild_period(store, "2026-W47")
+    row = summaries(store)[(DEALER, "2026-W47", "all", "")]
+    assert (row["appointments_booked"], row["self_served"]) == (1, 0)
+
+
 def test_an_earlier_conversation_marks_the_contacts_later_days(store):
     seed(store)
     aggregate.rebuild(store, "week", dt.date(2026, 11, 9), dt.date(2026, 11, 22))
