@@ -1,4 +1,5 @@
-"""Train when the data changed, and run the Rasa server and the action server on loopback."""
+"""Train when the data changed, and run the Rasa server and the action server on loopback (one
+stack, or several replicas behind a round-robin proxy: docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,25 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
 from metrics.settings import REPO_ROOT, get_settings
 
+if TYPE_CHECKING:
+    from bot.proxy import ProxyServer
+
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
                 "dealer/parsing.py")  # fmt: skip
 NOT_MODEL_INPUTS = ("data/dealers",)  # dealer facts are read at run time, not trained on
 MODEL_PREFIX = "dealerbot-"
+# Sanic closes a connection that has sent no request for KEEP_ALIVE_TIMEOUT (5 s), a new one
+# too. Rasa opens a connection per action call; when its event loop is overloaded, it may write
+# the request after 5 s and fail with "Cannot write to closing transport" (docs/profile.md).
+ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "60"}
+LOCK_KEY_PREFIX = "dealerbot"  # Redis lock keys: shared by every replica of one deployment
+LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 
 
 def rasa_bin() -> str:
@@ -79,7 +90,12 @@ def write_endpoints(
     path: Path, action_url: str, tracker_db_url: str | None, lock_store_url: str | None = None
 ) -> Path:
     """Endpoints for one run: the action server and, if given, Rasa's SQL tracker store and a
-    Redis lock store (``redis://host:port/db``; needed for more than one Sanic worker)."""
+    Redis lock store (``redis://[:password@]host:port/db[?key_prefix=name]``; needed for more
+    than one Sanic worker or replica).
+
+    Every process that serves the same conversations must use the same Redis db and key prefix
+    (default ``dealerbot``), or their locks do not exclude each other; a distinct prefix or db
+    keeps unrelated stacks (parallel tests) apart."""
     lines = ["action_endpoint:", f'  url: "{action_url}"']
     if tracker_db_url:
         url = make_url(tracker_db_url)
@@ -90,9 +106,15 @@ def write_endpoints(
             ("username", url.username), ("password", url.password)) if value]  # fmt: skip
     if lock_store_url:
         lock = make_url(lock_store_url)
-        lines += ["lock_store:", "  type: redis", f'  url: "{lock.host or "127.0.0.1"}"',
-                  f"  port: {lock.port or 6379}", f"  db: {lock.database or 0}",
-                  f'  key_prefix: "{path.stem.replace("-", "")}"']  # fmt: skip
+        prefix = str(lock.query.get("key_prefix") or LOCK_KEY_PREFIX)
+        if not prefix.isalnum():  # Rasa would warn and fall back to its default prefix
+            raise ValueError(f"lock store key_prefix {prefix!r}: letters and digits only")
+        # not `type: redis`: Rasa's own Redis lock store is not atomic across processes
+        lines += ["lock_store:", f"  type: {LOCK_STORE_CLASS}",
+                  f'  url: "{lock.host or "127.0.0.1"}"', f"  port: {lock.port or 6379}",
+                  f"  db: {lock.database or 0}", f'  key_prefix: "{prefix}"']  # fmt: skip
+        if lock.password:
+            lines.append(f"  password: {json.dumps(lock.password)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -175,9 +197,10 @@ def start_stack(
         lock_store_url,
     )
 
-    def spawn(args: list[str], name: str) -> subprocess.Popen:
+    def spawn(args: list[str], name: str, defaults: dict | None = None) -> subprocess.Popen:
         log = open(log_dir / f"{name}-{stack.rasa_port}.log", "ab")  # noqa: SIM115 - lives with the process
-        process = subprocess.Popen(args, cwd=REPO_ROOT, env=run_env, stdout=log, stderr=log)
+        process_env = {**(defaults or {}), **run_env}
+        process = subprocess.Popen(args, cwd=REPO_ROOT, env=process_env, stdout=log, stderr=log)
         stack.processes.append(process)
         return process
 
@@ -186,6 +209,7 @@ def start_stack(
             [rasa_bin(), "run", "actions", "--actions", "actions", "--port",
              str(stack.action_port)],
             "actions",
+            ACTION_SERVER_ENV,
         )  # fmt: skip
         wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
         rasa_args = [
@@ -238,3 +262,65 @@ def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
     dealer = get_dealer(env.get("DEALERBOT_DEFAULT_DEALER") or None).id
     demo = f"{dealer}=http://127.0.0.1:{web_port},http://localhost:{web_port}"
     return ";".join(filter(None, (env.get("DEALERBOT_WEB_ORIGINS", ""), demo)))
+
+
+@dataclass
+class Cluster:
+    """Rasa replicas, each with its own action server, behind a round-robin proxy."""
+
+    stacks: list[Stack]
+    proxy: ProxyServer
+
+    @property
+    def rasa_url(self) -> str:
+        return self.proxy.url
+
+    @property
+    def rest_webhook(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    @property
+    def processes(self) -> list[subprocess.Popen]:
+        return [p for stack in self.stacks for p in stack.processes]
+
+    def stop(self, timeout: float = 20) -> None:
+        self.proxy.stop()
+        for stack in reversed(self.stacks):
+            stack.stop(timeout)
+
+
+def start_replicas(
+    model: Path,
+    replicas: int = 2,
+    *,
+    tracker_db_url: str,
+    lock_store_url: str,
+    proxy_port: int = 0,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout: float = 180,
+) -> Cluster:
+    """``replicas`` stacks (action server + Rasa server, each on free loopback ports) that share
+    the SQL tracker store and the Redis lock store, and a round-robin proxy in front of them
+    (``proxy_port``, 0: any free port). Any replica can then take any message of a conversation.
+
+    The stacks start one after the other: Rasa creates its tracker tables when it starts, and two
+    servers doing that at once on an empty database can collide.
+    """
+    from bot.proxy import ProxyServer
+
+    if not (tracker_db_url and lock_store_url):
+        raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
+    stacks: list[Stack] = []
+    try:
+        for _ in range(replicas):
+            stacks.append(start_stack(
+                model, env=env, tracker_db_url=tracker_db_url, lock_store_url=lock_store_url,
+                log_dir=log_dir, timeout=timeout,
+            ))  # fmt: skip
+        proxy = ProxyServer([s.rasa_url for s in stacks], port=proxy_port).start()
+    except BaseException:
+        for stack in stacks:
+            stack.stop()
+        raise
+    return Cluster(stacks, proxy)

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -79,6 +80,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proxy(args: argparse.Namespace) -> int:
+    from bot.proxy import serve
+
+    serve(args.upstream, host=args.host, port=args.port)
+    return 0
+
+
 def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
     """One message over the REST channel; returns the bot's replies."""
     body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
@@ -87,6 +95,13 @@ def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(exc.read()).get("detail") or f"HTTP {exc.code}"
+    except (ValueError, AttributeError):
+        return f"HTTP {exc.code}"
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -102,7 +117,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if text.isdigit() and 1 <= int(text) <= len(buttons):
             text = buttons[int(text) - 1]["payload"]
         buttons = []
-        for reply in send(args.url, sender, text):
+        try:
+            replies = send(args.url, sender, text)
+        except urllib.error.HTTPError as exc:  # a refused message (docs/limits.md): say why
+            print(f"(not sent: {_error_detail(exc)})")
+            continue
+        except OSError as exc:
+            print(f"(the bot at {args.url} did not answer: {exc}); try again")
+            continue
+        for reply in replies:
             if reply.get("text"):
                 print(f"bot> {reply['text']}")
             for i, button in enumerate(reply.get("buttons") or [], start=len(buttons) + 1):
@@ -249,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scheduler", help="run the scheduler (rollup, weekly summaries, purge) in the foreground"
     ).set_defaults(func=cmd_scheduler)
+
+    proxy = sub.add_parser("proxy", help="round-robin HTTP proxy in front of Rasa replicas")
+    proxy.add_argument("--upstream", action="append", required=True, help="a Rasa server URL")
+    proxy.add_argument("--host", default="127.0.0.1")
+    proxy.add_argument("--port", type=int, default=5005)
+    proxy.set_defaults(func=cmd_proxy)  # docs/deployment.md
 
     train = sub.add_parser("train", help="train the model if config, domain or data changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")

@@ -1,0 +1,256 @@
+"""Scale-out: two Rasa replicas, each with its own action server, share the SQL tracker store
+and the store on PostgreSQL and a Redis lock store, behind the round-robin proxy
+(bot.runtime.start_replicas, docs/deployment.md). A conversation whose messages alternate
+between the replicas keeps its state and is recorded and counted once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from sqlalchemy import select, text
+
+from bench.common import (
+    FIXED_NOW,
+    SCRIPTS,
+    SECRET,
+    booking_en,
+    booking_nl,
+    conversation_script,
+    postgres_databases,
+    run_load,
+    server_errors,
+    stored_conversations,
+)
+from bot.proxy import UPSTREAM_HEADER
+from bot.runtime import start_replicas
+from metrics.aggregate import rebuild_period
+from metrics.engagement import contact_key
+from metrics.store.migrate import upgrade
+from metrics.store.models import Appointment, Conversation, MetricSummary
+from metrics.store.session import make_engine, make_session_factory
+from tests.e2e.conftest import texts
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+REDIS_URL = os.environ.get("DEALERBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB = 7  # plus a key prefix of this run: parallel runs do not share locks
+DEALER = "autohuis-demo"
+PARALLEL_CUSTOMERS = 6
+
+
+@pytest.fixture(scope="module")
+def cluster(model, pg_url, tmp_path_factory):
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
+    work = tmp_path_factory.mktemp("scale-out")
+    prefix = f"scaleout{uuid.uuid4().hex[:8]}"
+    with postgres_databases(pg_url) as urls:
+        engine = make_engine(urls["store"])
+        upgrade(engine)
+        env = {
+            "DEALERBOT_DATABASE_URL": urls["store"],
+            "DEALERBOT_TRACKER_DB_URL": urls["tracker"],
+            "DEALERBOT_FIXED_NOW": FIXED_NOW,
+            "DEALERBOT_VAR_DIR": str(work),
+            "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp,rest",
+            "DEALERBOT_CONTACT_KEY_SECRET": SECRET,
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+        running = start_replicas(
+            model,
+            2,
+            tracker_db_url=urls["tracker"],
+            lock_store_url=f"{REDIS_URL}/{REDIS_DB}?key_prefix={prefix}",
+            env=env,
+            log_dir=work,
+        )
+        running.store = make_session_factory(engine)
+        running.tracker = make_engine(urls["tracker"])
+        running.work, running.lock_prefix = work, prefix
+        try:
+            yield running
+        finally:
+            running.stop()
+            running.tracker.dispose()
+            engine.dispose()
+
+
+def post(url: str, sender: str, message: str) -> tuple[list[dict], str]:
+    """One message; the replies and the upstream that answered (the proxy's header)."""
+    body = json.dumps({"sender": sender, "message": message}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read()), response.headers.get(UPSTREAM_HEADER, url)
+
+
+def number(sender: str) -> int:
+    """The conversation number in a load sender id (``prefix-cNN-NNNNNN``)."""
+    return int(sender.rsplit("-", 1)[1])
+
+
+def rows_for(store, sender: str) -> list[Conversation]:
+    with store() as session:
+        key = contact_key(SECRET, "rest", sender)
+        return list(session.scalars(select(Conversation).where(Conversation.contact_key == key)))
+
+
+def tracker_events(cluster, sender: str) -> dict[str, int]:
+    """Rasa's events for the sender in the shared SQL tracker store, counted by type."""
+    with cluster.tracker.connect() as conn:
+        rows = conn.execute(
+            text("select type_name, count(*) from events where sender_id = :s group by type_name"),
+            {"s": sender},
+        )
+        return dict(rows.all())
+
+
+@pytest.fixture(scope="module")
+def booked(cluster):
+    """The Dutch booking script through the proxy, then the weekly rollup of its week (before
+    any other conversation of this module, so the week holds this one only)."""
+    sender = "scale-booking-nl"
+    script = booking_nl(0)
+    turns = [(message, *post(cluster.rest_webhook, sender, message)) for message in script]
+    rows = rows_for(cluster.store, sender)
+    summary = None
+    if len(rows) == 1:
+        rebuild_period(cluster.store, rows[0].week_key)
+        with cluster.store() as session:
+            summary = session.scalars(
+                select(MetricSummary).where(
+                    MetricSummary.dealer_id == DEALER,
+                    MetricSummary.period_kind == "week",
+                    MetricSummary.period_key == rows[0].week_key,
+                    MetricSummary.dimension == "all",
+                )
+            ).one_or_none()
+    return sender, script, turns, rows, summary
+
+
+def test_the_messages_alternated_between_the_replicas(cluster, booked):
+    _sender, script, turns, _rows, _summary = booked
+    upstreams = [upstream for _message, _replies, upstream in turns]
+    assert set(upstreams) == {stack.rasa_url for stack in cluster.stacks}
+    assert all(a != b for a, b in zip(upstreams, upstreams[1:], strict=False)), upstreams
+    assert len(upstreams) == len(script)
+
+
+def test_the_form_keeps_its_state_across_replicas(booked):
+    _sender, script, turns, _rows, _summary = booked
+    by_message = {message: (texts(replies), upstream) for message, replies, upstream in turns}
+    summary, summary_upstream = by_message[script[6]]  # the phone number: the form is complete
+    # mileage and name were given on the other replica; the plate and the time on this one
+    assert by_message[script[3]][1] != summary_upstream != by_message[script[5]][1]
+    assert "Klopt dat?" in summary
+    for value in ("85.000", script[5], script[2].upper(), "dinsdag 24 november om 08:00"):
+        assert value in summary, (value, summary)
+    confirmed, confirm_upstream = by_message[script[7]]
+    assert "Gelukt" in confirmed and confirm_upstream != summary_upstream
+
+
+def test_the_conversation_is_recorded_once(cluster, booked):
+    sender, script, _turns, rows, _summary = booked
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.customer_messages, row.outcome, row.qualifies) == (
+        len(script),
+        "appointment_booked",
+        True,
+    )
+    with cluster.store() as session:
+        appointments = session.scalars(select(Appointment).where(Appointment.sender_id == sender))
+        [appointment] = appointments.all()
+    assert (appointment.plate, appointment.mileage_km, appointment.customer_name) == (
+        script[2].upper(),
+        85000,
+        script[5],
+    )
+    assert appointment.conversation_id == row.id
+    # Rasa's own record: every message stored once, whichever replica handled it
+    assert tracker_events(cluster, sender)["user"] == len(script)
+
+
+def test_the_weekly_rollup_counts_it_once(booked):
+    _sender, _script, _turns, rows, summary = booked
+    assert summary is not None, f"no week summary row for {rows[0].week_key if rows else '?'}"
+    counted = (summary.conversations, summary.qualifying, summary.mec)
+    assert counted == (1, 1, 1)
+    assert (summary.appointments_booked, summary.bot_appointments) == (1, 1)
+
+
+def test_simultaneous_messages_of_one_conversation_wait_for_each_other(cluster, booked):
+    """Four messages of one conversation at once, two straight to each replica: the Redis lock
+    store makes them take turns, so the shared tracker keeps all four. (Two replicas that
+    process one conversation at once would each save their own copy of the tracker.)"""
+    sender = "scale-simultaneous"
+    messages = ["wat kost de golf?", "hebben jullie elektrische auto's?", "waar zitten jullie?",
+                "wat zijn jullie openingstijden op zaterdag?"]  # fmt: skip
+    webhooks = [stack.rest_webhook for stack in cluster.stacks] * 2
+    locks_seen: set[bytes] = set()
+    done = threading.Event()
+    red = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+
+    def watch_locks() -> None:
+        while not done.is_set():
+            locks_seen.update(red.scan_iter(match=f"{cluster.lock_prefix}:*"))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch_locks)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(len(messages)) as pool:
+            replies = list(pool.map(lambda wm: post(wm[0], sender, wm[1])[0],
+                                    zip(webhooks, messages, strict=True)))  # fmt: skip
+    finally:
+        done.set()
+        watcher.join()
+    assert all(replies), replies
+    assert any(sender.encode() in key for key in locks_seen), locks_seen
+    assert tracker_events(cluster, sender)["user"] == len(messages)
+    [row] = rows_for(cluster.store, sender)
+    assert row.customer_messages == len(messages)
+
+
+def test_parallel_conversations_through_the_proxy_are_each_recorded_once(cluster, booked):
+    before = cluster.proxy.counts
+    load = asyncio.run(
+        run_load(
+            cluster.rest_webhook,
+            PARALLEL_CUSTOMERS,
+            conversations_each=1,
+            prefix="scale-parallel",
+            first_number=1,  # conversation 0 is the booking above
+        )
+    )
+    assert load.failures == []
+    assert len(load.senders) == PARALLEL_CUSTOMERS
+    after = cluster.proxy.counts
+    assert all(after[url] > before[url] for url in after), (before, after)
+    stored = stored_conversations(cluster.store, load.senders)
+    assert stored == dict.fromkeys(load.senders, 1)
+    for sender in load.senders:
+        events = tracker_events(cluster, sender)
+        assert events["user"] == len(conversation_script(number(sender))), sender
+    bookings = [
+        s for s in load.senders if SCRIPTS[number(s) % len(SCRIPTS)] in (booking_nl, booking_en)
+    ]
+    with cluster.store() as session:
+        booked_senders = session.scalars(
+            select(Appointment.sender_id).where(Appointment.sender_id.in_(load.senders))
+        ).all()
+    assert sorted(booked_senders) == sorted(bookings)
+
+
+def test_no_server_logged_an_error(cluster, booked):
+    assert server_errors(cluster.work) == []
