@@ -26,10 +26,9 @@ class _Bot(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_refused_message_is_explained_and_the_chat_goes_on(monkeypatch, capsys):
-    server = HTTPServer(("127.0.0.1", 0), _Bot)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    typed = iter(["far too long", "hoi"])
+def type_lines(monkeypatch, lines: list[str]) -> None:
+    """The customer types ``lines``, then Ctrl-D."""
+    typed = iter(lines)
 
     def fake_input(_prompt):
         try:
@@ -38,6 +37,12 @@ def test_a_refused_message_is_explained_and_the_chat_goes_on(monkeypatch, capsys
             raise EOFError from None
 
     monkeypatch.setattr("builtins.input", fake_input)
+
+
+def test_a_refused_message_is_explained_and_the_chat_goes_on(monkeypatch, capsys):
+    server = HTTPServer(("127.0.0.1", 0), _Bot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    type_lines(monkeypatch, ["far too long", "hoi"])
     url = f"http://127.0.0.1:{server.server_port}"
     try:
         assert cli.cmd_chat(argparse.Namespace(url=url, sender="t-1")) == 0
@@ -49,14 +54,6 @@ def test_a_refused_message_is_explained_and_the_chat_goes_on(monkeypatch, capsys
 
 
 def test_an_unreachable_bot_is_reported(monkeypatch, capsys):
-    typed = iter(["hoi"])
-
-    def fake_input(_prompt):
-        try:
-            return next(typed)
-        except StopIteration:
-            raise EOFError from None
-
-    monkeypatch.setattr("builtins.input", fake_input)
+    type_lines(monkeypatch, ["hoi"])
     assert cli.cmd_chat(argparse.Namespace(url="http://127.0.0.1:9", sender="t-2")) == 0
     assert "did not answer" in capsys.readouterr().out
