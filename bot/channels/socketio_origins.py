@@ -35,8 +35,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.common import SenderLimiter
 from dealer.config import DealerConfigError, all_dealers, get_dealer
-from metrics.settings import REPO_ROOT
+from metrics.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ class WebSocketIOInput(SocketIOInput):
     def name(cls) -> str:
         return "socketio"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the per-sender rate limit of the REST channel, for the widget's sessions too
+        self.limiter = SenderLimiter()
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # The engine.io layer refuses other origins before socket.io sees them (polling and
         # websocket); a request without an Origin header is refused in ``connect``.
@@ -244,13 +250,29 @@ class WebSocketIOInput(SocketIOInput):
             text = data.get("message", "")
             if not isinstance(text, str) or not text.strip():
                 return
+            settings = get_settings()
+            if len(text) > settings.max_message_chars:  # the widget's own box stops at 1,000
+                await sio.emit("refused", {"reason": "message too long", "code": "message_too_long",
+                                           "max_chars": settings.max_message_chars},
+                               room=sid, namespace=self.namespace)  # fmt: skip
+                return
+            limiter = self.limiter
+            wait = limiter.acquire(sender_id, settings.sender_rate_per_s, settings.sender_burst)
+            if wait:
+                await sio.emit("refused", {"reason": "too many messages", "code": "rate_limited",
+                                           "retry_after_s": round(wait, 1)},
+                               room=sid, namespace=self.namespace)  # fmt: skip
+                return
             message = UserMessage(
-                text[:2000],  # a message longer than this is not a chat message
+                text,
                 SocketIOOutput(sio, self.bot_message_evt),
                 sender_id,
                 input_channel=self.name(),
                 metadata={**metadata, "dealer": dealer_id},
             )
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            finally:
+                limiter.release(sender_id)
 
         return blueprint

@@ -23,10 +23,14 @@
   var TEXT = {
     nl: { open: "Chat met ons", close: "Sluiten", placeholder: "Typ uw bericht…",
           send: "Versturen", offline: "De chat is even niet bereikbaar. Probeer het later opnieuw.",
-          refused: "De chat is niet beschikbaar op deze website." },
+          refused: "De chat is niet beschikbaar op deze website.",
+          rate_limited: "U stuurt veel berichten kort na elkaar. Wacht even en probeer het opnieuw.",
+          message_too_long: "Dit bericht is te lang. Kunt u het korter schrijven?" },
     en: { open: "Chat with us", close: "Close", placeholder: "Type your message…",
           send: "Send", offline: "The chat cannot be reached right now. Please try again later.",
-          refused: "The chat is not available on this website." }
+          refused: "The chat is not available on this website.",
+          rate_limited: "You are sending many messages in a short time. Please wait a moment and try again.",
+          message_too_long: "This message is too long. Could you make it shorter?" }
   };
   var t = TEXT[pageLang] || TEXT.nl;
 
@@ -215,7 +219,10 @@
       root.classList.add("dbw-ready");
     });
     socket.on("bot_uttered", onBotMessage);
-    socket.on("refused", function () { notice(t.refused); });
+    socket.on("refused", function (why) {
+      var code = why && why.code;
+      notice(code === "rate_limited" || code === "message_too_long" ? t[code] : t.refused);
+    });
     socket.on("connect_error", function () {
       root.classList.remove("dbw-ready");
       if (!root.classList.contains("dbw-offline")) notice(t.offline);

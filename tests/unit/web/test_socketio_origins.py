@@ -52,11 +52,10 @@ def test_the_widget_greets_with_the_dealer_name_from_the_domain():
     assert widget_config("no-such-dealer") is None
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_app(extra_env: dict[str, str] | None = None):
     """The real channel in a small Sanic app that echoes each message (no model needed)."""
     port = free_port()
-    env = {**os.environ, "DEALERBOT_WEB_ORIGINS": ORIGINS}
+    env = {**os.environ, "DEALERBOT_WEB_ORIGINS": ORIGINS, **(extra_env or {})}
     env.pop("DEALERBOT_DEALERS_DIR", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.unit.web.socketio_app", str(port)],
@@ -76,6 +75,18 @@ def server():
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from start_app()
+
+
+@pytest.fixture(scope="module")
+def strict_server():
+    """Tight limits: two messages at once per session, at most 40 characters each."""
+    yield from start_app({"DEALERBOT_SENDER_BURST": "2", "DEALERBOT_SENDER_RATE": "0.01",
+                          "DEALERBOT_MAX_MESSAGE_CHARS": "40"})  # fmt: skip
 
 
 def get(url: str, origin: str | None) -> tuple[int, dict, bytes]:
@@ -155,3 +166,19 @@ def test_a_message_for_another_dealer_is_refused(server):
 def test_an_unusable_session_id_gets_a_new_one(server):
     received = asyncio.run(chat(server, GOOD, "../../etc", []))
     assert received[0][0] == "session_confirm" and received[0][1] != "../../etc"
+
+
+def test_too_long_and_too_many_messages_are_refused_with_a_reason(strict_server):
+    meta = {"dealer": "autohuis-demo"}
+    received = asyncio.run(chat(strict_server, GOOD, None, [
+        {"message": "x" * 41, "metadata": meta},  # over the cap: refused, no rate token used
+        {"message": "een", "metadata": meta},
+        {"message": "twee", "metadata": meta},
+        {"message": "drie", "metadata": meta},  # the third within the burst of two
+    ]))  # fmt: skip
+    events = [(event, data) for event, data in received if event != "session_confirm"]
+    refused = [data for event, data in events if event == "refused"]
+    echoed = [data["text"].rsplit("|", 1)[1] for event, data in events if event == "bot_uttered"]
+    assert echoed == ["een", "twee"]  # not cut short, nor answered when refused
+    assert [r["code"] for r in refused] == ["message_too_long", "rate_limited"]
+    assert refused[0]["max_chars"] == 40 and refused[1]["retry_after_s"] > 0
