@@ -44,10 +44,9 @@ from sqlalchemy import bindparam, text  # noqa: E402
 from bench.common import (  # noqa: E402
     BenchStack,
     LoadResult,
-    bench_stack,
     lost_and_duplicated,
     newest_model,
-    postgres_databases,
+    postgres_bench_stack,
     postgres_unreachable,
     run_load,
     server_errors,
@@ -305,9 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = (args.model or newest_model()).resolve()
     work = Path(tempfile.mkdtemp(prefix="badinput-"))
-    with postgres_databases() as urls, bench_stack(
-        model, store_url=urls["store"], tracker_url=urls["tracker"], work_dir=work
-    ) as bench:  # fmt: skip
+    with postgres_bench_stack(model, work) as (bench, urls):
         print(f"stack up in {bench.startup_s:.1f} s (logs in {work}); running ...", flush=True)
         run = badinput(bench, urls["tracker"], args.customers or mode["customers"],
                        args.duration or mode["duration_s"], args.burst)  # fmt: skip

@@ -401,6 +401,18 @@ def server_errors(work_dir: Path) -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def postgres_bench_stack(
+    model: Path, work_dir: Path, base_url: str = PG_URL
+) -> Iterator[tuple[BenchStack, dict[str, str]]]:
+    """A stack whose store and Rasa tracker store are fresh PostgreSQL databases (dropped
+    afterwards): (the stack, the databases' URLs by name)."""
+    with postgres_databases(base_url) as urls, bench_stack(
+        model, store_url=urls["store"], tracker_url=urls["tracker"], work_dir=work_dir
+    ) as bench:  # fmt: skip
+        yield bench, urls
+
+
 def newest_model(models_dir: Path = REPO / "models") -> Path:
     models = sorted(models_dir.glob("dealerbot-*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:

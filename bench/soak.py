@@ -28,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     BenchStack,
     LoadResult,
-    bench_stack,
     lost_and_duplicated,
     newest_model,
-    postgres_databases,
+    postgres_bench_stack,
     postgres_unreachable,
     process_memory,
     run_load,
@@ -149,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = (args.model or newest_model()).resolve()
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    with postgres_databases() as urls, bench_stack(
-        model, store_url=urls["store"], tracker_url=urls["tracker"], work_dir=work
-    ) as bench:  # fmt: skip
+    with postgres_bench_stack(model, work) as (bench, _urls):
         print(f"stack up in {bench.startup_s:.1f} s (logs in {work}); soaking ...", flush=True)
         result = soak(bench, customers, duration, mode["sample_every_s"])
         print(report(result, bench))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
 
 from metrics.store.migrate import upgrade
 from metrics.store.session import make_engine, make_session_factory
@@ -65,14 +68,31 @@ def sqlite_factory(tmp_path):
 
 def postgres_available() -> str | None:
     """None if PostgreSQL answers, else the reason it cannot be used."""
+    from bench.common import postgres_unreachable
+
+    return postgres_unreachable(PG_URL)
+
+
+@contextlib.contextmanager
+def pg_schema(pg_url: str, port: int | None = None) -> Iterator[tuple[str, sessionmaker]]:
+    """A fresh schema migrated with Alembic: (URL that selects it, session factory over it);
+    dropped afterwards. ``port`` builds the URL through another port (a FlakyProxy in front of
+    PostgreSQL); the factory always connects directly."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'create schema "{schema}"'))
+    direct = f"{pg_url}?options=-csearch_path%3D{schema}"
+    engine = make_engine(direct)
     try:
-        engine = make_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
+        upgrade(engine)
+        url = direct.replace(":5432/", f":{port}/") if port else direct
+        yield url, make_session_factory(engine)
+    finally:
         engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip with the reason
-        return f"PostgreSQL at {PG_URL} is unreachable: {exc.__class__.__name__}: {exc}"
+        with admin.begin() as conn:
+            conn.execute(text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -87,17 +107,8 @@ def pg_url():
 @pytest.fixture
 def pg_factory(pg_url):
     """A fresh schema per test, migrated with Alembic, dropped afterwards."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
-    upgrade(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'drop schema "{schema}" cascade'))
-    admin.dispose()
+    with pg_schema(pg_url) as (_url, factory):
+        yield factory
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -306,6 +306,9 @@ def _retry_after(value: str | None) -> float:
 # --- per-sender rate limit (REST today; meant for every channel, docs/limits.md) ----------------
 
 
+MAX_PENDING = 4  # messages of one sender in flight; a person waits for the answer
+
+
 class SenderLimiter:
     """A token bucket per sender id, in this process's memory, plus a cap on a sender's messages
     in flight (waiting on the conversation's lock): one sender cannot queue up work for all.
@@ -316,7 +319,9 @@ class SenderLimiter:
     are seen once do not pile up.
     """
 
-    def __init__(self, max_pending: int = 4, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, max_pending: int = MAX_PENDING, clock: Callable[[], float] | None = None
+    ) -> None:
         self.max_pending = max_pending
         self._clock = clock or time.monotonic
         self._buckets: dict[str, list[float]] = {}  # sender -> [tokens, time of last update]

@@ -38,7 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from bot.channels.common import SenderLimiter
+from bot.channels.common import MAX_PENDING, SenderLimiter
 from metrics.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ structlogger = structlog.get_logger()
 
 MAX_BODY_BYTES = 64 * 1024  # a chat message of 2,000 characters is at most 8 KB of UTF-8
 MAX_SENDER_CHARS = 128  # Rasa's SQL tracker store keeps sender ids in a VARCHAR(255)
-MAX_PENDING = 4  # messages of one sender in flight; a person waits for the answer
 # Sender ids: printable ASCII without spaces ('bench-1', 'whatsapp:+316.../dealer', uuids).
 SENDER_ID = re.compile(r"[\x21-\x7e]+")
 # Not text: control characters other than tab and newlines (NUL cannot be stored in
@@ -183,7 +182,7 @@ class GuardedRestInput(RestInput):
 
     def __init__(self, limiter: SenderLimiter | None = None) -> None:
         # not `limiter or ...`: an empty limiter has len() 0
-        self.limiter = SenderLimiter(max_pending=MAX_PENDING) if limiter is None else limiter
+        self.limiter = SenderLimiter() if limiter is None else limiter
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedRestInput:

@@ -162,7 +162,7 @@ class Recorder:
         """True when stored now, False when spooled for a later replay."""
         try:
             self.replay(limit=REPLAY_PER_WRITE)
-            if self.spool.path.exists() and self.spool.path.stat().st_size:
+            if not self.spool.is_empty():
                 self.spool.append(op)  # older records still wait: keep the order
                 return False
             apply(self.session_factory, op)
@@ -173,7 +173,7 @@ class Recorder:
             return False
 
     def replay(self, limit: int | None = None) -> int:
-        if not self.spool.path.exists() or self.spool.path.stat().st_size == 0:
+        if self.spool.is_empty():
             return 0
         return self.spool.replay(lambda op: apply(self.session_factory, op), DATABASE_DOWN, limit)
 

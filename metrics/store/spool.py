@@ -34,11 +34,11 @@ class Spool:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def append(self, op: dict[str, Any]) -> None:
-        line = json.dumps(op, default=str, ensure_ascii=False) + "\n"
-        with self._locked(), open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with self._locked():
+            _append_line(self.path, json.dumps(op, default=str, ensure_ascii=False))
+
+    def is_empty(self) -> bool:
+        return not self.path.exists() or self.path.stat().st_size == 0
 
     def __len__(self) -> int:
         if not self.path.exists():
@@ -106,7 +106,12 @@ class Spool:
         os.replace(tmp, self.path)
 
     def _set_aside(self, line: str) -> None:
-        with open(self.path.with_suffix(".bad"), "a", encoding="utf-8") as bad:
-            bad.write(line + "\n")
-            bad.flush()
-            os.fsync(bad.fileno())
+        _append_line(self.path.with_suffix(".bad"), line)
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line and fsync it: it survives a crash of this process or the machine."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import sessionmaker
 
 from metrics.settings import REPO_ROOT
-from metrics.store.migrate import upgrade
-from metrics.store.session import make_engine, make_session_factory
 
 DEADLINE_S = 120  # generous waits, never asserted as speed
 
@@ -33,30 +28,6 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE_
             return value
         time.sleep(0.2)
     raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
-
-
-@contextlib.contextmanager
-def pg_schema(pg_url: str, port: int | None = None) -> Iterator[tuple[str, sessionmaker]]:
-    """A fresh migrated schema: (URL that selects it, session factory over it); dropped after.
-
-    ``port`` builds the URL through another port (a FlakyProxy in front of PostgreSQL); the
-    factory always connects directly.
-    """
-    schema = f"fault_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    direct = f"{pg_url}?options=-csearch_path%3D{schema}"
-    engine = make_engine(direct)
-    upgrade(engine)
-    url = direct.replace(":5432/", f":{port}/") if port else direct
-    try:
-        yield url, make_session_factory(engine)
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
 
 
 def blocked_by(admin: Connection, holder_pid: int) -> list[int]:

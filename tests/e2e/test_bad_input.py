@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from bench.badinput import BURST, CI, badinput
-from bench.common import bench_stack, postgres_databases, stored_conversations
+from bench.common import postgres_bench_stack, stored_conversations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -24,15 +24,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def bad_run(model, pg_url, tmp_path_factory):
-    with (
-        postgres_databases(pg_url) as urls,
-        bench_stack(
-            model,
-            store_url=urls["store"],
-            tracker_url=urls["tracker"],
-            work_dir=tmp_path_factory.mktemp("badinput"),
-        ) as bench,
-    ):
+    work = tmp_path_factory.mktemp("badinput")
+    with postgres_bench_stack(model, work, pg_url) as (bench, urls):
         run = badinput(bench, urls["tracker"], CI["customers"], CI["duration_s"])
         stored = stored_conversations(bench.store, run.good_senders)
         alive = all(p.poll() is None for p in bench.stack.processes)

@@ -26,7 +26,8 @@ from metrics.scheduler import (
     job_store,
 )
 from metrics.store.models import JobLock, MetricSummary
-from tests.e2e.faults import blocked_by, cli, pg_schema, spawn, stop, wait_for
+from tests.conftest import pg_schema
+from tests.e2e.faults import blocked_by, cli, spawn, stop, wait_for
 from tests.integration.metrics.smtp_server import RECIPIENTS, dealers_dir, smtp  # noqa: F401
 from tests.integration.metrics.summary_seed import DEALER, WEEK, seed_week
 

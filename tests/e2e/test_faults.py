@@ -38,8 +38,9 @@ from dealer.config import get_dealer
 from metrics.engagement import contact_key
 from metrics.settings import REPO_ROOT
 from metrics.store.models import Appointment, Conversation
+from tests.conftest import pg_schema
 from tests.e2e.conftest import say, texts
-from tests.e2e.faults import blocked_by, pg_schema, stop, wait_for
+from tests.e2e.faults import blocked_by, stop, wait_for
 from tests.e2e.proxy import FlakyProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

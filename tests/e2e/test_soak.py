@@ -3,7 +3,7 @@ concurrent customers over REST, then no failed request and every conversation st
 
 import pytest
 
-from bench.common import bench_stack, postgres_databases, stored_conversations
+from bench.common import postgres_bench_stack, stored_conversations
 from bench.soak import CI, soak
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -11,15 +11,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 @pytest.fixture(scope="module")
 def soaked(model, pg_url, tmp_path_factory):
-    with (
-        postgres_databases(pg_url) as urls,
-        bench_stack(
-            model,
-            store_url=urls["store"],
-            tracker_url=urls["tracker"],
-            work_dir=tmp_path_factory.mktemp("soak"),
-        ) as bench,
-    ):
+    with postgres_bench_stack(model, tmp_path_factory.mktemp("soak"), pg_url) as (bench, _urls):
         result = soak(bench, CI["customers"], CI["duration_s"], CI["sample_every_s"])
         stored = stored_conversations(bench.store, result.load.senders)
         yield result, stored
