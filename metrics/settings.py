@@ -37,6 +37,9 @@ class Settings:
     max_message_chars: int = 2000  # DEALERBOT_MAX_MESSAGE_CHARS: longer messages are refused
     sender_rate_per_s: float = 1.0  # DEALERBOT_SENDER_RATE: messages per second, sustained
     sender_burst: int = 20  # DEALERBOT_SENDER_BURST: messages a sender may send at once
+    # DEALERBOT_REST_INPUT_CHANNELS: input_channel names REST clients may set even though they
+    # count as a customer channel (e.g. "whatsapp"); by default none may
+    rest_input_channels: tuple[str, ...] = ()
 
 
 def get_settings() -> Settings:
@@ -60,6 +63,7 @@ def get_settings() -> Settings:
         max_message_chars=int(os.environ.get("DEALERBOT_MAX_MESSAGE_CHARS", "2000")),
         sender_rate_per_s=float(os.environ.get("DEALERBOT_SENDER_RATE", "1")),
         sender_burst=int(os.environ.get("DEALERBOT_SENDER_BURST", "20")),
+        rest_input_channels=_list(os.environ.get("DEALERBOT_REST_INPUT_CHANNELS", "")),
         **_smtp_settings(var_dir),
     )
 

@@ -1,4 +1,5 @@
-"""What both WhatsApp routes share: settings, the store, and handling each message once."""
+"""What both WhatsApp routes share: settings, the store, the per-sender rate limit, and handling
+each message once."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.channels import inbox
 from bot.channels.common import (
+    MAX_PENDING,
     TEXT_ONLY,
+    TOO_FAST,
     ChannelSettings,
     DeliveryError,
+    SenderLimiter,
     channel_settings,
     guess_language,
     is_survey,
@@ -52,9 +56,14 @@ class WhatsAppInput(InputChannel, ABC):
         self,
         credentials: dict[str, Any] | None = None,
         session_factory: sessionmaker | None = None,
+        limiter: SenderLimiter | None = None,
     ) -> None:
         self.credentials = dict(credentials or {})
         self._session_factory = session_factory
+        if limiter is None:  # not `limiter or ...`: an empty limiter has len() 0
+            pending = int(self.credentials.get("max_pending") or MAX_PENDING)
+            limiter = SenderLimiter(max_pending=pending)
+        self.limiter = limiter
 
     @property
     def settings(self) -> ChannelSettings:
@@ -78,12 +87,63 @@ class WhatsAppInput(InputChannel, ABC):
         output: Callable[[str], OutputChannel],
         metadata: dict[str, Any],
     ) -> None:
-        """Pass one customer message to Rasa, unless it was handled before (providers retry).
+        """Pass one customer message to Rasa, unless it was handled before (providers retry) or
+        its sender is over the rate limit.
 
         ``output(language)`` builds the reply channel. A message the bot cannot read (media)
         gets the text-only note in the customer's language. If handling fails the claim is
         released, so the provider's retry is handled.
         """
+        settings = get_settings()
+        wait = self.limiter.acquire(sender, settings.sender_rate_per_s, settings.sender_burst)
+        if wait:
+            await self._drop(incoming, sender, app, output)
+            return
+        try:
+            await self._handle_claimed(incoming, sender, business_number, sent_at, app,
+                                       on_new_message, output, metadata)  # fmt: skip
+        finally:
+            self.limiter.release(sender)
+
+    async def _drop(
+        self,
+        incoming: CustomerMessage,
+        sender: str,
+        app: Any,
+        output: Callable[[str], OutputChannel],
+    ) -> None:
+        """A message over its sender's rate limit: not passed to Rasa, not claimed, not recorded.
+
+        The webhook still answers 200 (an error makes the provider deliver it again, so a flood
+        grows); the customer gets one notice per limited spell, in their language. Only the count
+        is logged: neither the text nor the number.
+        """
+        count = self.limiter.count_refusal(sender)
+        if count > 1:
+            log.info("%s: dropped message %d of a sender over its rate limit", self.name(), count)
+            return
+        log.warning(
+            "%s: a sender is over its rate limit: its messages are dropped until it slows down",
+            self.name(),
+        )
+        try:
+            turn = await load_previous_turn(app, sender)
+            language = guess_language(incoming.customer, turn.language)
+            await output(language).send_text_message(sender, TOO_FAST[language])
+        except Exception as exc:  # noqa: BLE001 - the notice is a courtesy; still answer 200
+            log.error("%s: rate-limit notice not sent: %s", self.name(), exc)
+
+    async def _handle_claimed(
+        self,
+        incoming: CustomerMessage,
+        sender: str,
+        business_number: str,
+        sent_at: dt.datetime,
+        app: Any,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        output: Callable[[str], OutputChannel],
+        metadata: dict[str, Any],
+    ) -> None:
         ids = {"provider": self.provider, "message_id": incoming.message_id}
         if not await self._claim(incoming.message_id, sender, business_number, sent_at):
             log.info("%s message delivered again: ignored", self.name())

@@ -34,6 +34,13 @@ TEXT_ONLY = {
     "nl": "Sorry, ik kan alleen tekstberichten lezen. Wilt u uw vraag in een bericht typen?",
     "en": "Sorry, I can only read text messages. Could you type your question in a message?",
 }
+# Sent once per limited spell when a sender's WhatsApp messages are dropped (docs/limits.md).
+TOO_FAST = {
+    "nl": "U stuurt veel berichten kort na elkaar, daarom heb ik een paar berichten niet gelezen. "
+    "Wacht even en stuur uw vraag dan nog een keer.",
+    "en": "You are sending many messages in a short time, so I did not read some of them. "
+    "Please wait a moment and send your question again.",
+}
 CHOOSE = {"nl": "Kies", "en": "Choose"}
 
 
@@ -303,7 +310,7 @@ def _retry_after(value: str | None) -> float:
         return 0.0
 
 
-# --- per-sender rate limit (REST today; meant for every channel, docs/limits.md) ----------------
+# --- per-sender rate limit (REST, web widget, WhatsApp; docs/limits.md) ------------------------
 
 
 MAX_PENDING = 4  # messages of one sender in flight; a person waits for the answer
@@ -317,6 +324,9 @@ class SenderLimiter:
     With several Sanic workers or replicas every process keeps its own buckets, so a sender gets
     that many times the limit. Buckets that have filled up again are dropped, so senders that
     are seen once do not pile up.
+
+    A channel that cannot answer a refusal with an error (a webhook must answer 200) counts its
+    dropped messages with :meth:`count_refusal`, to tell the customer once per limited spell.
     """
 
     def __init__(
@@ -326,6 +336,7 @@ class SenderLimiter:
         self._clock = clock or time.monotonic
         self._buckets: dict[str, list[float]] = {}  # sender -> [tokens, time of last update]
         self._pending: dict[str, int] = {}
+        self._refused: dict[str, int] = {}  # sender -> messages refused in its limited spell
         self._pruned_at = self._clock()
 
     def acquire(self, sender: str, rate_per_s: float, burst: int) -> float:
@@ -341,9 +352,19 @@ class SenderLimiter:
         if tokens < 1.0:
             self._buckets[sender] = [tokens, now]
             return (1.0 - tokens) / rate_per_s if rate_per_s > 0 else 60.0
+        if tokens >= burst:  # the sender slowed down until its bucket filled up again
+            self._refused.pop(sender, None)
         self._buckets[sender] = [tokens - 1.0, now]
         self._pending[sender] = self._pending.get(sender, 0) + 1
         return 0.0
+
+    def count_refusal(self, sender: str) -> int:
+        """Count a message of ``sender`` that :meth:`acquire` refused; returns its number in the
+        sender's limited spell (1: the first). A spell lasts until the sender's bucket has filled
+        up again, so a sender that keeps sending a little too fast stays in one spell."""
+        count = self._refused.get(sender, 0) + 1
+        self._refused[sender] = count
+        return count
 
     def release(self, sender: str) -> None:
         left = self._pending.get(sender, 0) - 1
@@ -360,6 +381,8 @@ class SenderLimiter:
         ]
         for sender in full:
             del self._buckets[sender]
+        for sender in [s for s in self._refused if s not in self._buckets]:
+            del self._refused[sender]  # a full bucket ends the spell
         self._pruned_at = now
 
     def __len__(self) -> int:

@@ -9,7 +9,9 @@ clients) and refuses such requests before Rasa sees them, each with a JSON error
 ``{"error": code, "detail": text}`` (docs/limits.md):
 
 - 400 ``invalid_json``, ``invalid_utf8``, ``invalid_sender``, ``invalid_message``,
-  ``invalid_metadata``, ``invalid_input_channel``;
+  ``invalid_metadata``, ``invalid_input_channel`` (not a short name, or a customer channel such
+  as ``whatsapp`` or ``socketio`` that ``DEALERBOT_REST_INPUT_CHANNELS`` does not list: such a
+  conversation would count as a customer's in the MEC index);
 - 413 ``body_too_large`` (over 64 KiB) and ``message_too_long`` (over
   ``DEALERBOT_MAX_MESSAGE_CHARS`` characters, default 2,000), with ``max_chars``;
 - 429 ``rate_limited`` with ``Retry-After``: per sender ``DEALERBOT_SENDER_BURST`` messages at
@@ -26,7 +28,7 @@ import logging
 import math
 import re
 from asyncio import CancelledError
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels.common import MAX_PENDING, SenderLimiter
+from metrics.engagement import CUSTOMER_CHANNELS, channel_name
 from metrics.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -76,8 +79,19 @@ class RestMessage:
     input_channel: str
 
 
-def parse_body(body: bytes, *, max_chars: int, channel: str = "rest") -> RestMessage:
-    """The message in a webhook body; raises :class:`Refused` with the first thing wrong."""
+def parse_body(
+    body: bytes,
+    *,
+    max_chars: int,
+    channel: str = "rest",
+    customer_channels: Iterable[str] = CUSTOMER_CHANNELS,
+    allowed_channels: Iterable[str] = (),
+) -> RestMessage:
+    """The message in a webhook body; raises :class:`Refused` with the first thing wrong.
+
+    ``input_channel`` may not name one of ``customer_channels`` (as ``channel_name`` maps it)
+    unless it is one of ``allowed_channels`` or this channel itself.
+    """
     if len(body) > MAX_BODY_BYTES:
         raise Refused(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes",
                       max_bytes=MAX_BODY_BYTES, max_chars=max_chars)  # fmt: skip
@@ -100,7 +114,9 @@ def parse_body(body: bytes, *, max_chars: int, channel: str = "rest") -> RestMes
         sender=_sender(data.get("sender")),
         text=_text(data.get("message"), max_chars),
         metadata=_metadata(data.get("metadata")),
-        input_channel=_input_channel(data.get("input_channel"), channel),
+        input_channel=_input_channel(
+            data.get("input_channel"), channel, customer_channels, allowed_channels
+        ),
     )
 
 
@@ -157,12 +173,27 @@ def _is_text(value: Any) -> bool:
     return True
 
 
-def _input_channel(value: Any, default: str) -> str:
-    # Rasa lets a REST client name another channel; kept, but it must be a short name.
+def _input_channel(
+    value: Any, default: str, customer_channels: Iterable[str], allowed: Iterable[str]
+) -> str:
+    # Rasa lets a REST client name another channel; kept, but it must be a short name, and not
+    # a customer channel (its conversations would count in the MEC index) unless allowed.
     if value in (None, ""):
         return default
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", value):
         raise Refused(400, "invalid_input_channel", "input_channel must be a short name")
+    mapped = channel_name(value)
+    if (
+        mapped in set(customer_channels)
+        and mapped != channel_name(default)
+        and value not in set(allowed)
+    ):
+        raise Refused(
+            400,
+            "invalid_input_channel",
+            f"input_channel '{value}' is the customer channel '{mapped}'; REST clients may not "
+            "set it unless DEALERBOT_REST_INPUT_CHANNELS lists it",
+        )
     return value
 
 
@@ -206,7 +237,11 @@ class GuardedRestInput(RestInput):
             settings = get_settings()
             try:
                 message = parse_body(
-                    request.body or b"", max_chars=settings.max_message_chars, channel=self.name()
+                    request.body or b"",
+                    max_chars=settings.max_message_chars,
+                    channel=self.name(),
+                    customer_channels=settings.customer_channels,
+                    allowed_channels=settings.rest_input_channels,
                 )
             except Refused as refused:
                 log.info("rest: refused a request: %s", refused.body["error"])

@@ -9,6 +9,8 @@ answerable. This one:
   button's payload;
 - answers from the number the customer wrote to (``To``), which also picks the dealer location;
 - handles each ``MessageSid`` once and sends nothing outside the 24-hour window.
+- drops the messages of a sender over the per-sender rate limit (``DEALERBOT_SENDER_RATE`` /
+  ``_BURST``), still answering 200, with one notice per limited spell (docs/limits.md).
 
 In ``bot/credentials.yml``: ``bot.channels.twilio_verified.TwilioWhatsAppInput:``; the account SID
 and auth token come from the environment (``DEALERBOT_TWILIO_*``, docs/whatsapp.md).

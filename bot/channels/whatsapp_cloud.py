@@ -9,6 +9,8 @@ from the environment (``DEALERBOT_WHATSAPP_*``, docs/whatsapp.md).
   other media get a polite text-only reply; status updates are accepted and ignored.
 - Every message id is handled once (``bot.channels.inbox``), so Meta's retries get no second
   reply and no second record.
+- A sender over the per-sender rate limit (``DEALERBOT_SENDER_RATE`` / ``_BURST``) has its
+  messages dropped, still with 200, and gets one notice per limited spell (docs/limits.md).
 - Replies go out through the Graph API ``messages`` call: up to 3 choices as reply buttons, up
   to 10 as a list, more as numbered text; nothing is sent outside the 24-hour window.
 """

@@ -89,6 +89,29 @@ def test_bad_bodies_are_refused_with_what_is_wrong(raw, expected):
     assert refusal(raw) == expected
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["whatsapp", "WhatsApp", "whatsapp_cloud", "twilio_whatsapp", "twilio", "socketio", "web"],
+)
+def test_a_rest_client_may_not_pose_as_a_customer_channel(name):
+    assert refusal(body(sender="a", message="hoi", input_channel=name)) == (
+        400, "invalid_input_channel")  # fmt: skip
+
+
+def test_other_channel_names_are_kept_and_customer_channels_only_when_allowed():
+    def channel(name, **options):
+        raw = body(sender="a", message="hoi", input_channel=name)
+        return parse_body(raw, max_chars=2000, **options).input_channel
+
+    assert channel("partner-app") == "partner-app"
+    assert channel("rest") == "rest"
+    assert channel("whatsapp_sim", allowed_channels=("whatsapp_sim",)) == "whatsapp_sim"
+    with pytest.raises(Refused):
+        channel("whatsapp", allowed_channels=("whatsapp_sim",))  # only the names listed
+    assert channel("socketio", customer_channels=("whatsapp",)) == "socketio"  # web not counted
+    assert channel("rest", customer_channels=("web", "whatsapp", "rest")) == "rest"  # its own
+
+
 def test_the_limits_are_at_the_documented_edges():
     assert parse_body(body(sender="x" * 128, message="é" * 2000), max_chars=2000).text
     assert refusal(body(sender="a", message="hoi!"), max_chars=3) == (413, "message_too_long")
@@ -157,7 +180,8 @@ def free_port() -> int:
 def server():
     port = free_port()
     env = {**os.environ, "DEALERBOT_SENDER_BURST": "3", "DEALERBOT_SENDER_RATE": "0.01",
-           "DEALERBOT_MAX_MESSAGE_CHARS": "50"}  # fmt: skip
+           "DEALERBOT_MAX_MESSAGE_CHARS": "50", "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp",
+           "DEALERBOT_REST_INPUT_CHANNELS": "whatsapp_sim"}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.unit.bot.test_rest_guard", str(port)],
         env=env,
@@ -226,6 +250,23 @@ def test_good_messages_reach_the_bot_and_bad_ones_get_json_errors(server):
     assert bad[3][2]["max_chars"] == 50
     assert "hallo" in seen
     assert not [text for text in seen if "marker" in text]  # nothing refused reached the bot
+
+
+def test_input_channel_is_checked_against_the_customer_channels_setting(server):
+    async def scenario(http):
+        results = {}
+        for name in ("whatsapp", "socketio", "partner-app", "whatsapp_sim"):
+            raw = body(sender=f"chan-{name}", message=f"via-{name}", input_channel=name)
+            results[name] = await post(http, server, raw)
+        async with http.get(f"{server}/seen") as resp:
+            return results, await resp.json()
+
+    results, seen = run(_session_do(scenario))
+    for name in ("whatsapp", "socketio"):
+        assert (results[name][0], results[name][2]["error"]) == (400, "invalid_input_channel")
+        assert f"via-{name}" not in seen
+    assert results["partner-app"][2][0]["text"] == "partner-app|chan-partner-app|via-partner-app"
+    assert results["whatsapp_sim"][2][0]["text"].startswith("whatsapp_sim|")  # allowed
 
 
 def test_a_burst_from_one_sender_gets_429_with_retry_after_and_others_go_on(server):

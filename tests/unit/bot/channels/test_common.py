@@ -9,6 +9,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.channels.common import (
     DeliveryError,
+    SenderLimiter,
     channel_settings,
     customer_number,
     dealer_of_sender,
@@ -166,3 +167,48 @@ def test_an_unreachable_server_is_retried_then_reported(monkeypatch):
     with pytest.raises(DeliveryError, match="ClientConnectorError"):
         asyncio.run(post_with_retry(f"http://127.0.0.1:{port}/x", settings=fast(monkeypatch, 2),
                                     json={}))  # fmt: skip
+
+
+# ---- limited spells of the per-sender limiter --------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def admit(limiter: SenderLimiter, sender: str, rate: float = 1.0, burst: int = 2) -> bool:
+    """One message through the limiter (released at once); whether it was let through."""
+    if limiter.acquire(sender, rate, burst):
+        return False
+    limiter.release(sender)
+    return True
+
+
+def test_a_limited_spell_lasts_until_the_senders_bucket_is_full_again():
+    clock = Clock()
+    limiter = SenderLimiter(clock=clock)
+    assert [admit(limiter, "a") for _ in range(3)] == [True, True, False]
+    assert [limiter.count_refusal("a") for _ in range(3)] == [1, 2, 3]
+    assert limiter.count_refusal("b") == 1  # spells are per sender
+    clock.now += 1.0  # one token back: let through, but still too fast, so the same spell
+    assert [admit(limiter, "a") for _ in range(2)] == [True, False]
+    assert limiter.count_refusal("a") == 4
+    clock.now += 2.0  # quiet until the bucket is full: the spell is over
+    assert [admit(limiter, "a") for _ in range(3)] == [True, True, False]
+    assert limiter.count_refusal("a") == 1
+
+
+def test_spells_are_dropped_with_the_full_buckets():
+    clock = Clock()
+    limiter = SenderLimiter(clock=clock)
+    while admit(limiter, "a"):
+        pass
+    assert limiter.count_refusal("a") == 1
+    clock.now += 61
+    admit(limiter, "other")  # prunes the buckets that filled up again, and their spells
+    assert len(limiter) == 1
+    assert limiter.count_refusal("a") == 1
