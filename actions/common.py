@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import logging
@@ -17,8 +16,9 @@ from dealer.config import Dealer, get_dealer
 from dealer.i18n import lang_or_default
 from metrics.engagement import ConversationRecord, channel_name, conversation_id, summarize
 from metrics.settings import get_settings
-from metrics.store.recorder import DATABASE_DOWN, Recorder, conversation_op, default_recorder
+from metrics.store.recorder import DATABASE_DOWN, Recorder, conversation_op
 from metrics.store.session import default_session_factory
+from metrics.store.write_behind import WriteBehind, default_write_behind
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -41,7 +41,8 @@ TASK_SLOTS = (
 
 class StoreMixin:
     """Gives an action the store and the engagement recorder: injected in tests, else from
-    settings. Every action that changes what a conversation achieved records it right away.
+    settings. Every action that changes what a conversation achieved records it; by default the
+    record is written after the reply (metrics.store.write_behind).
 
     When the database is unreachable, the action still answers: it apologises and gives the
     dealer's phone number, and a form asks the same question again.
@@ -70,7 +71,9 @@ class StoreMixin:
         cls.run = guarded
 
     def __init__(
-        self, session_factory: sessionmaker | None = None, recorder: Recorder | None = None
+        self,
+        session_factory: sessionmaker | None = None,
+        recorder: Recorder | WriteBehind | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._recorder = recorder
@@ -82,9 +85,10 @@ class StoreMixin:
         return self._session_factory
 
     @property
-    def recorder(self) -> Recorder:
+    def recorder(self) -> Recorder | WriteBehind:
+        """Writes records after the reply (``WriteBehind``) unless a test injects another."""
         if self._recorder is None:
-            self._recorder = default_recorder()
+            self._recorder = default_write_behind()
         return self._recorder
 
     def record(
@@ -93,16 +97,9 @@ class StoreMixin:
         """Update the conversation record from the tracker's events (plus this action's)."""
         return record_conversation(self.recorder, tracker, new_events, answers)
 
-    async def record_off_loop(
-        self, tracker: Tracker, new_events: list | tuple = ()
-    ) -> ConversationRecord | None:
-        """``record`` on a worker thread: the action server's event loop serves other calls
-        while this one waits for the database (every customer message records)."""
-        return await asyncio.to_thread(self.record, tracker, new_events)
-
 
 def record_conversation(
-    recorder: Recorder, tracker: Tracker, new_events=(), answers: list | None = None
+    recorder: Recorder | WriteBehind, tracker: Tracker, new_events=(), answers: list | None = None
 ) -> ConversationRecord | None:
     settings = get_settings()
     if not settings.engagement_log:

@@ -59,7 +59,7 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         events = await super().run(dispatcher, tracker, domain)
-        await self.record_off_loop(tracker, events)
+        self.record(tracker, events)
         return events
 
     async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -258,7 +258,7 @@ def badinput(
     load, bad = asyncio.run(both())
     good = load.senders + bad.accepted + [bad.burst_sender]
     lost, duplicated = lost_and_duplicated(bench.store, good)
-    refused_rows = sum(stored_conversations(bench.store, bad.refused).values())
+    refused_rows = sum(stored_conversations(bench.store, bad.refused, settle_s=0).values())
     marker = f"{REJECTED}-{tag}"
     refused_events = tracker_events(tracker_url, bad.refused, marker)
     logs = [line for log in sorted(bench.work_dir.glob("*.log"))

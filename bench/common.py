@@ -18,9 +18,10 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
@@ -44,6 +45,8 @@ PG_URL = os.environ.get(
 )
 SECRET = "bench-contact-key-secret"
 REQUEST_TIMEOUT_S = 120
+SETTLE_S = 30.0  # how long a reader waits for records written after the reply
+T = TypeVar("T")
 
 MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
              "september", "oktober", "november", "december")  # fmt: skip
@@ -222,20 +225,60 @@ async def run_load(
     return result
 
 
-def stored_conversations(store: sessionmaker, senders: list[str]) -> dict[str, int]:
-    """Conversation rows per sender (REST channel) in the store."""
+def eventually(check: Callable[[], T], timeout_s: float = SETTLE_S) -> T:
+    """Call ``check`` until it returns a true value or ``timeout_s`` passes; its last value.
+
+    The action servers write engagement records just after the reply
+    (metrics.store.write_behind), so a reader right after the last reply waits for them.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
+def records_written(var_dir: Path, timeout_s: float = SETTLE_S) -> bool:
+    """Wait until the action servers whose DEALERBOT_VAR_DIR is ``var_dir`` have stored (or
+    spooled) every record handed to them: their write-behind journals are empty."""
+
+    def empty() -> bool:
+        try:
+            return all(p.stat().st_size == 0 for p in Path(var_dir).glob("spool/pending-*.jsonl"))
+        except FileNotFoundError:  # a journal closed meanwhile
+            return False
+
+    return eventually(empty, timeout_s)
+
+
+def stored_conversations(
+    store: sessionmaker, senders: list[str], settle_s: float = SETTLE_S
+) -> dict[str, int]:
+    """Conversation rows per sender (REST channel) in the store, once every sender has one or
+    ``settle_s`` has passed (0: read once)."""
     keys = {contact_key(SECRET, "rest", s): s for s in senders}
-    counts: dict[str, int] = {}
     key_list = list(keys)
-    with store() as session:
-        for i in range(0, len(key_list), 500):  # bounded IN lists
-            rows = session.execute(
-                select(Conversation.contact_key, func.count())
-                .where(Conversation.contact_key.in_(key_list[i : i + 500]))
-                .group_by(Conversation.contact_key)
-            )
-            counts.update({keys[k]: c for k, c in rows})
-    return counts
+
+    def counts() -> dict[str, int]:
+        rows_by_sender: dict[str, int] = {}
+        with store() as session:
+            for i in range(0, len(key_list), 500):  # bounded IN lists
+                rows = session.execute(
+                    select(Conversation.contact_key, func.count())
+                    .where(Conversation.contact_key.in_(key_list[i : i + 500]))
+                    .group_by(Conversation.contact_key)
+                )
+                rows_by_sender.update({keys[k]: c for k, c in rows})
+        return rows_by_sender
+
+    found: dict[str, int] = {}
+
+    def complete() -> bool:
+        nonlocal found
+        found = counts()
+        return len(found) == len(keys)
+
+    eventually(complete, settle_s)
+    return found
 
 
 def lost_and_duplicated(store: sessionmaker, senders: list[str]) -> tuple[int, int]:

@@ -143,10 +143,11 @@ def finish(
     backend: str, logging: bool, bench: BenchStack, levels: list[Level], senders: list[str]
 ) -> Config:
     """Count the store's rows for the conversations sent, and the servers' logged errors."""
-    lost, duplicated = lost_and_duplicated(bench.store, senders)
-    stored = sum(stored_conversations(bench.store, senders).values())
-    if not logging:  # the switch must really switch the logging off
-        lost, duplicated = 0, 0
+    if logging:
+        lost, duplicated = lost_and_duplicated(bench.store, senders)
+        stored = sum(stored_conversations(bench.store, senders).values())
+    else:  # the switch must really switch the logging off
+        lost, duplicated, stored = 0, 0, 0
         with bench.store() as session:
             rows = session.scalar(select(func.count()).select_from(Conversation))
         if rows:

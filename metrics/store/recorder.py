@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -170,6 +171,36 @@ class Recorder:
         except DATABASE_DOWN as exc:
             log.warning("store unreachable (%s): record spooled", exc.__class__.__name__)
             self.spool.append(op)
+            return False
+
+    def write_many(self, ops: list[dict]) -> None:
+        """Write ops in order, in one unit of work when they all go through (what piled up in
+        the write-behind queue), else one at a time. Each op ends up stored, spooled, or, when it
+        can never be stored, set aside in the spool's ``.bad`` file: none is dropped."""
+        if len(ops) > 1 and self._write_together(ops):
+            return
+        for op in ops:
+            try:
+                self.write(op)
+            except Exception as exc:
+                log.error("record set aside in %s: %r", self.spool.path.with_suffix(".bad"), exc)
+                self.spool.set_aside(json.dumps(op, default=str, ensure_ascii=False))
+
+    def _write_together(self, ops: list[dict]) -> bool:
+        try:
+            self.replay(limit=REPLAY_PER_WRITE)
+            if not self.spool.is_empty():
+                return False  # older records wait: write() spools these behind them
+            with self.session_factory.begin() as session:
+                for op in ops:
+                    _OPS[op["op"]](session, op)
+            return True
+        except DATABASE_DOWN as exc:
+            log.warning("store unreachable (%s): %d records spooled", type(exc).__name__, len(ops))
+            for op in ops:
+                self.spool.append(op)
+            return True
+        except Exception:  # e.g. a concurrent insert, or one bad op: retry them one by one
             return False
 
     def replay(self, limit: int | None = None) -> int:

@@ -88,7 +88,7 @@ class Spool:
         try:
             op = json.loads(line)
         except json.JSONDecodeError:  # a line cut off by a crash: keep it aside
-            self._set_aside(line)
+            self.set_aside(line)
             return
         try:
             apply(op)
@@ -96,7 +96,7 @@ class Spool:
             if stop_on is None or isinstance(exc, stop_on):
                 raise
             log.error("spooled record set aside in %s: %r", self.path.with_suffix(".bad"), exc)
-            self._set_aside(line)
+            self.set_aside(line)
 
     def _rewrite(self, lines: list[str]) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -105,7 +105,8 @@ class Spool:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
-    def _set_aside(self, line: str) -> None:
+    def set_aside(self, line: str) -> None:
+        """Keep a line that can never be stored in ``.bad``, for a person to look at."""
         _append_line(self.path.with_suffix(".bad"), line)
 
 

@@ -30,6 +30,7 @@ def stack(model, tmp_path_factory):
         log_dir=tmp,
     )
     running.store = make_session_factory(make_engine(url))
+    running.var_dir = tmp
     yield running
     running.stop()
 

@@ -60,6 +60,11 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
     """Send ``sig`` and wait for the exit code (killed after ``timeout``: the test then fails)."""
     if process.poll() is None:
         process.send_signal(sig)
+    return exit_code(process, timeout)
+
+
+def exit_code(process: subprocess.Popen, timeout: float = DEADLINE_S) -> int:
+    """Wait for the exit code of a process that was told to stop (killed after ``timeout``)."""
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 from sqlalchemy import func, select
 
+from bench.common import records_written
 from bot.runtime import free_port, start_stack
 from metrics.engagement import contact_key, conversation_id
 from metrics.store.migrate import upgrade
@@ -50,6 +51,7 @@ def web_stack(model, tmp_path_factory):
     )
     running.store = make_session_factory(make_engine(url))
     running.web_url = f"http://127.0.0.1:{web_port}"
+    running.var_dir = tmp
     deadline = dt.datetime.now() + dt.timedelta(seconds=60)
     while True:  # the demo page server is the last process started
         try:
@@ -136,6 +138,7 @@ def test_book_reload_and_survey_in_the_widget(web_stack):
         screenshot(page, "widget-done.png")
         context.close()
 
+    assert records_written(web_stack.var_dir)  # written just after the replies
     with web_stack.store() as session:
         appointment = session.scalars(
             select(Appointment).where(Appointment.sender_id == session_id)

@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from bench.common import records_written
 from metrics.engagement import contact_key
 from metrics.store.models import Conversation, SurveyAnswer
 from tests.e2e.conftest import say
@@ -76,6 +77,7 @@ def held(stack):
     for sender, (messages, *_expected) in CONVERSATIONS.items():
         for message in messages:
             say(stack, sender, message)
+    assert records_written(stack.var_dir)  # written just after the replies
     return stack
 
 

@@ -6,7 +6,8 @@ FlakyProxy, so the test can take the database away):
 - the database is down for 30 s during a load of concurrent customers: replies keep coming, the
   spool keeps every record, and after recovery every conversation is stored exactly once;
 - SIGTERM to the action server and to the Rasa server while a request is in flight (held in a
-  database lock the test owns): the request completes, the process exits 0, the record is kept.
+  database lock the test owns): the request completes, the process exits 0, the record is kept;
+  and to the action server while records wait in its write-behind queue: they are stored first.
 
 Each test ends with the store exact: one conversation row per conversation, none lost.
 """
@@ -29,6 +30,7 @@ from bench.common import (
     SECRET,
     booking_nl,
     lost_and_duplicated,
+    records_written,
     run_load,
     stored_conversations,
 )
@@ -37,10 +39,10 @@ from bot.runtime import start_stack, wait_until_up
 from dealer.config import get_dealer
 from metrics.engagement import contact_key
 from metrics.settings import REPO_ROOT
-from metrics.store.models import Appointment, Conversation
+from metrics.store.models import Appointment, Conversation, Lead
 from tests.conftest import pg_schema
 from tests.e2e.conftest import say, texts
-from tests.e2e.faults import blocked_by, stop, wait_for
+from tests.e2e.faults import blocked_by, exit_code, wait_for
 from tests.e2e.proxy import FlakyProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -123,6 +125,7 @@ def test_action_server_killed_mid_conversation(faults):
     assert all(reply.strip() for reply in after)
     assert "Sorry, er gaat" not in "\n".join(after)
     talk(faults, "fault-kill-en", ["thanks, bye"])
+    assert records_written(faults.log_dir)  # written just after the replies
 
     assert rows_for(faults, "fault-kill-nl", "fault-kill-en") == {
         "fault-kill-nl": 1,
@@ -169,6 +172,7 @@ def test_database_down_for_30_seconds_during_load(faults):
     # (each customer waits for the reply before sending the next message)
     assert spooled >= 3, f"{spooled} records spooled during the outage"
     # the next write after recovery replays the spool first; the load ran on after the outage
+    assert records_written(faults.log_dir)
     assert faults.spool.read_text() == ""
     assert not faults.spool.with_suffix(".bad").exists()
     assert lost_and_duplicated(faults.store, result.senders) == (0, 0)
@@ -180,23 +184,32 @@ def rows_count(faults: FaultStack) -> int:
         return session.scalar(select(func.count()).select_from(Conversation))
 
 
-def hold_conversations(faults: FaultStack):  # noqa: ANN201
-    """The test's transaction holding ACCESS EXCLUSIVE on conversations, and its backend pid."""
+# The handoff action stores a lead before it answers: with the leads table locked, the request
+# stays in flight in the action server (and in the Rasa server, which waits for it).
+HANDOFF = "I would like to speak to a real person please"
+
+
+def hold_table(faults: FaultStack, table: str):  # noqa: ANN201
+    """The test's transaction holding ACCESS EXCLUSIVE on ``table``, and its backend pid."""
     holder = faults.store.kw["bind"].connect()
     holder.begin()
-    holder.execute(text("lock table conversations in access exclusive mode"))
+    holder.execute(text(f"lock table {table} in access exclusive mode"))
     return holder, holder.execute(text("select pg_backend_pid()")).scalar()
 
 
+def waiting_for(faults: FaultStack, holder_pid: int) -> None:
+    with faults.store.kw["bind"].connect() as admin:
+        wait_for(lambda: blocked_by(admin, holder_pid), "a statement to wait for the lock")
+
+
 def in_flight(faults: FaultStack, sender: str, message: str):  # noqa: ANN201
-    """Send ``message`` while the store is locked; return (pool, future, holder) once the
+    """Send ``message`` while the leads table is locked; return (pool, future, holder) once the
     action server's write waits for the lock."""
-    holder, holder_pid = hold_conversations(faults)
+    holder, holder_pid = hold_table(faults, "leads")
     pool = ThreadPoolExecutor(1)
     try:
         reply = pool.submit(say, faults.stack, sender, message)
-        with faults.store.kw["bind"].connect() as admin:
-            wait_for(lambda: reply.done() or blocked_by(admin, holder_pid), "a write to wait")
+        waiting_for(faults, holder_pid)
         assert not reply.done(), reply.result()
     except BaseException:
         holder.close()
@@ -209,32 +222,61 @@ def port_closed(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def leads_of(faults: FaultStack, sender: str) -> int:
+    with faults.store() as session:
+        return session.scalar(
+            select(func.count()).select_from(Lead).where(Lead.sender_id == sender)
+        )
+
+
 def test_sigterm_action_server_with_a_request_in_flight(faults):
     if faults.actions.poll() is not None:
         faults.restart_actions()
-    pool, reply, holder = in_flight(faults, "fault-term-actions", "hoi")
+    say(faults.stack, "fault-term-actions", "hallo")
+    pool, reply, holder = in_flight(faults, "fault-term-actions", HANDOFF)
     faults.actions.send_signal(signal.SIGTERM)
     holder.rollback()
     holder.close()
-    assert texts(reply.result(timeout=120)).strip()  # the customer got an answer
+    assert "colleague" in texts(reply.result(timeout=120))  # the customer got the answer
     pool.shutdown()
-    assert stop(faults.actions) == 0
+    assert exit_code(faults.actions) == 0  # one SIGTERM: a second one would cut the exit short
     assert rows_for(faults, "fault-term-actions") == {"fault-term-actions": 1}
+    assert leads_of(faults, "fault-term-actions") == 1
+    faults.restart_actions()
+
+
+def test_sigterm_action_server_with_records_still_queued(faults):
+    """The reply does not wait for the record (metrics.store.write_behind); a SIGTERM before
+    the record is stored waits for it, and the process then exits 0."""
+    if faults.actions.poll() is not None:
+        faults.restart_actions()
+    holder, holder_pid = hold_table(faults, "conversations")
+    try:
+        assert texts(say(faults.stack, "fault-term-queued", "hoi")).strip()  # answered at once
+        waiting_for(faults, holder_pid)  # the record waits for the lock
+        faults.actions.send_signal(signal.SIGTERM)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert exit_code(faults.actions) == 0  # one SIGTERM: a second one would cut the exit short
+    assert rows_for(faults, "fault-term-queued") == {"fault-term-queued": 1}
+    assert list(faults.log_dir.glob("spool/pending-*.jsonl")) == []  # the journal is closed
     faults.restart_actions()
 
 
 def test_sigterm_rasa_server_with_a_request_in_flight(faults):
-    pool, reply, holder = in_flight(
-        faults, "fault-term-rasa", "hallo, wat zijn jullie openingstijden?"
-    )
+    say(faults.stack, "fault-term-rasa", "hallo")
+    pool, reply, holder = in_flight(faults, "fault-term-rasa", HANDOFF)
     faults.rasa.send_signal(signal.SIGTERM)
     try:  # the Rasa server stops listening first, then waits for the request under way
         wait_for(lambda: port_closed(faults.stack.rasa_port), "the Rasa server to stop listening")
     finally:
         holder.rollback()
         holder.close()
-    assert texts(reply.result(timeout=120)).strip()
+    assert "colleague" in texts(reply.result(timeout=120))
     pool.shutdown()
-    assert stop(faults.rasa) == 0
+    assert exit_code(faults.rasa) == 0
     assert rows_for(faults, "fault-term-rasa") == {"fault-term-rasa": 1}
+    assert leads_of(faults, "fault-term-rasa") == 1
+    assert records_written(faults.log_dir)
     assert faults.spool.read_text() == ""

@@ -26,6 +26,7 @@ from bench.common import (
     booking_nl,
     conversation_script,
     postgres_databases,
+    records_written,
     run_load,
     server_errors,
     stored_conversations,
@@ -99,8 +100,9 @@ def number(sender: str) -> int:
     return int(sender.rsplit("-", 1)[1])
 
 
-def rows_for(store, sender: str) -> list[Conversation]:
-    with store() as session:
+def rows_for(cluster, sender: str) -> list[Conversation]:
+    assert records_written(cluster.work)  # written just after the replies, by both servers
+    with cluster.store() as session:
         key = contact_key(SECRET, "rest", sender)
         return list(session.scalars(select(Conversation).where(Conversation.contact_key == key)))
 
@@ -122,7 +124,7 @@ def booked(cluster):
     sender = "scale-booking-nl"
     script = booking_nl(0)
     turns = [(message, *post(cluster.rest_webhook, sender, message)) for message in script]
-    rows = rows_for(cluster.store, sender)
+    rows = rows_for(cluster, sender)
     summary = None
     if len(rows) == 1:
         rebuild_period(cluster.store, rows[0].week_key)
@@ -218,7 +220,7 @@ def test_simultaneous_messages_of_one_conversation_wait_for_each_other(cluster, 
     assert all(replies), replies
     assert any(sender.encode() in key for key in locks_seen), locks_seen
     assert tracker_events(cluster, sender)["user"] == len(messages)
-    [row] = rows_for(cluster.store, sender)
+    [row] = rows_for(cluster, sender)
     assert row.customer_messages == len(messages)
 
 

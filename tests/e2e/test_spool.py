@@ -4,6 +4,7 @@ after recovery every conversation and answer is in PostgreSQL exactly once."""
 import pytest
 from sqlalchemy import func, select
 
+from bench.common import records_written
 from bot.runtime import start_stack
 from metrics.store.models import Conversation, SurveyAnswer
 from tests.conftest import FIXED_NOW, pg_schema
@@ -34,10 +35,12 @@ def test_database_down_then_back(model, pg_url, tmp_path):
                 for message in messages:
                     # the customer always gets a reply
                     assert texts(say(stack, sender, message)).strip()
+            assert records_written(tmp_path)  # stored or spooled, after the replies
             spool = tmp_path / "spool" / "records.jsonl"
             assert spool.exists() and spool.read_text().count("\n") >= len(TALKS)
             proxy.up()
             say(stack, "spool-after", "hallo")  # the next successful write replays the spool
+            assert records_written(tmp_path)
             with store() as session:  # directly, not through the proxy
                 rows = session.scalars(
                     select(Conversation).where(Conversation.is_test.is_(False))

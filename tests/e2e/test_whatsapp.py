@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 from sqlalchemy import select, text
 
+from bench.common import records_written
 from bot.runtime import start_stack
 from metrics.engagement import contact_key
 from metrics.store.migrate import upgrade
@@ -86,6 +87,7 @@ def wa(model, tmp_path_factory):
     )
     running.store = make_session_factory(make_engine(url))
     running.graph, running.twilio = graph, twilio
+    running.var_dir = tmp
     yield running
     running.stop()
     graph.stop()
@@ -158,6 +160,7 @@ RECORD = (Conversation.id, Conversation.dealer_id, Conversation.channel, Convers
 
 def records(wa, sender: str) -> list:
     key = contact_key(SECRET, "whatsapp", sender)
+    assert records_written(wa.var_dir)  # written just after the replies
     with wa.store() as session:
         return list(session.execute(select(*RECORD).where(Conversation.contact_key == key)))
 
@@ -217,13 +220,13 @@ def test_a_whole_booking_with_the_survey_answered_by_buttons(wa):
     assert options(comment[-1]) == ["Geen opmerking"]
     jan.taps("Geen opmerking")
 
+    (record,) = jan.records()  # waits for the records written after the replies
     with wa.store() as session:
         booked = session.execute(
             select(Appointment.plate, Appointment.service_id, Appointment.phone).where(
                 Appointment.sender_id == jan.sender
             )
         ).one()
-        (record,) = jan.records()
         answers = dict(session.execute(select(SurveyAnswer.question, SurveyAnswer.score).where(
             SurveyAnswer.conversation_id == record.id)).all())  # fmt: skip
         row_values = [str(v) for v in session.execute(
