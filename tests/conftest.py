@@ -23,6 +23,7 @@ FIXED_NOW = "2026-11-23T09:00:00+01:00"
 PG_URL = os.environ.get(
     "DEALERBOT_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("DEALERBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +103,20 @@ def pg_url():
         print(f"SKIP: {reason}")
         pytest.skip(reason)
     return PG_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (without a database number); the test is skipped when it is unreachable."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis at {REDIS_URL} is unreachable: {exc}"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    return REDIS_URL
 
 
 @pytest.fixture

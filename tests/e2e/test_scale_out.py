@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 import urllib.request
@@ -38,22 +37,18 @@ from metrics.engagement import contact_key
 from metrics.store.migrate import upgrade
 from metrics.store.models import Appointment, Conversation, MetricSummary
 from metrics.store.session import make_engine, make_session_factory
+from tests.conftest import REDIS_URL
 from tests.e2e.conftest import texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-REDIS_URL = os.environ.get("DEALERBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = 7  # plus a key prefix of this run: parallel runs do not share locks
 DEALER = "autohuis-demo"
 PARALLEL_CUSTOMERS = 6
 
 
 @pytest.fixture(scope="module")
-def cluster(model, pg_url, tmp_path_factory):
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
+def cluster(model, pg_url, redis_url, tmp_path_factory):
     work = tmp_path_factory.mktemp("scale-out")
     prefix = f"scaleout{uuid.uuid4().hex[:8]}"
     with postgres_databases(pg_url) as urls:
@@ -72,7 +67,7 @@ def cluster(model, pg_url, tmp_path_factory):
             model,
             2,
             tracker_db_url=urls["tracker"],
-            lock_store_url=f"{REDIS_URL}/{REDIS_DB}?key_prefix={prefix}",
+            lock_store_url=f"{redis_url}/{REDIS_DB}?key_prefix={prefix}",
             env=env,
             log_dir=work,
         )

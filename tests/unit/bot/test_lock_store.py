@@ -4,7 +4,6 @@ taken at the same moment by separate clients, as separate Rasa processes do."""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import uuid
 
@@ -15,19 +14,15 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.lock_store import AtomicRedisLockStore
 from bot.runtime import write_endpoints
+from tests.conftest import REDIS_URL
 
-REDIS_URL = os.environ.get("DEALERBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 DB = 9
 CLIENTS = 4
 
 
 @pytest.fixture
-def prefix():
-    client = redis.Redis.from_url(f"{REDIS_URL}/{DB}", socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
+def prefix(redis_url):
+    client = redis.Redis.from_url(f"{redis_url}/{DB}", socket_timeout=3)
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
     for key in client.scan_iter(match=f"{name}:*"):
