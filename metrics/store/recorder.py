@@ -140,6 +140,33 @@ def _apply_answers(session: Session, op: dict) -> None:
 _OPS = {"conversation": _apply_conversation, "answers": _apply_answers}
 
 
+def coalesce(ops: list[dict]) -> list[dict]:
+    """The same writes in fewer ops: the conversation ops of one conversation become one, in
+    the place of the first, with the last snapshot and every survey answer and inbox item of
+    them all, in order. Applying the result stores what applying ``ops`` one by one stores
+    (a later snapshot of a conversation replaces an earlier one; answers and inbox items are
+    keyed upserts), with one write per conversation instead of one per message.
+    """
+    merged: list[dict] = []
+    first: dict[str, dict] = {}  # conversation id -> its merged op
+    for op in ops:
+        if op["op"] != "conversation":
+            merged.append(op)
+            continue
+        into = first.get(op["data"]["id"])
+        if into is None:
+            into = first[op["data"]["id"]] = {**op, "answers": list(op.get("answers") or [])}
+            if "inbox" in op:
+                into["inbox"] = list(op["inbox"])
+            merged.append(into)
+            continue
+        into["data"] = op["data"]
+        into["answers"] += op.get("answers") or []
+        if "inbox" in op:
+            into["inbox"] = [*into.get("inbox", []), *op["inbox"]]
+    return merged
+
+
 def apply(session_factory: sessionmaker, op: dict) -> None:
     """Apply one op in its own unit of work (retrying once if a concurrent insert won)."""
     for attempt in range(2):

@@ -6,7 +6,8 @@ trips to the database, so the actions hand their ops to :class:`WriteBehind` and
 
 Nothing is lost on the way:
 - the ops are written in the order given, by one thread, so a newer snapshot of a conversation
-  never lands before an older one from this process (the store keeps the newest anyway);
+  never lands before an older one from this process (the store keeps the newest anyway); the ops
+  of one conversation that queued up together are written as one (``recorder.coalesce``);
 - each op is first appended to this process's journal. The kernel keeps that file when the
   process is killed; the journal is emptied whenever the queue is. When a process starts, the
   journals of processes that are gone are moved into the spool, whose replay stores them (the ops
@@ -24,25 +25,37 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from metrics.settings import get_settings
-from metrics.store.recorder import Recorder, default_recorder, spool_path
+from metrics.store.recorder import Recorder, coalesce, default_recorder, spool_path
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100  # ops per unit of work when they pile up under load
+# The thread waits this long after an op for more: a conversation's ops of a few messages are
+# then written once (recorder.coalesce), and the writes no longer take turns with the action
+# calls of every message for the action server's GIL.
+LINGER_S = 0.2
 _STOP = object()
 
 
 class WriteBehind:
     """``write(op)`` returns at once; a background thread stores the op (see the module)."""
 
-    def __init__(self, recorder: Recorder, journal_dir: Path, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        journal_dir: Path,
+        max_batch: int = MAX_BATCH,
+        linger_s: float = LINGER_S,
+    ) -> None:
         self.recorder = recorder
         self.max_batch = max_batch
+        self.linger_s = linger_s
         self.journal_dir = Path(journal_dir)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -94,6 +107,8 @@ class WriteBehind:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if batch[0] is not _STOP and self.linger_s:
+                time.sleep(self.linger_s)
             while len(batch) < self.max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -107,7 +122,7 @@ class WriteBehind:
 
     def _store(self, ops: list[dict[str, Any]]) -> None:
         try:
-            self.recorder.write_many(ops)
+            self.recorder.write_many(coalesce(ops))
         except Exception:  # a bug, not bad data (write_many sets those aside): keep the thread
             log.exception("%d engagement records set aside", len(ops))
             for op in ops:

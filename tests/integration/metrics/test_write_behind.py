@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from metrics.store.migrate import upgrade
 from metrics.store.models import Conversation, SurveyAnswer
-from metrics.store.recorder import Recorder, answer, conversation_op
+from metrics.store.recorder import Recorder, answer, coalesce, conversation_op
 from metrics.store.session import make_engine, make_session_factory
 from metrics.store.spool import Spool
 from metrics.store.write_behind import WriteBehind, recover_journals
@@ -150,3 +150,46 @@ def test_write_after_close_is_refused(sqlite_factory, tmp_path):
     writer.close()
     with pytest.raises(RuntimeError):
         writer.write(conversation_op(record()))
+
+
+def test_coalesce_keeps_the_last_snapshot_and_every_answer_in_the_first_place():
+    ops = [
+        conversation_op(record(cid="a", messages=2)),
+        {"op": "answers", "conversation_id": "old", "answers": [answer("csat", score=3, at=T0)]},
+        conversation_op(record(cid="b")),
+        conversation_op(record(cid="a", messages=3), [answer("csat", score=4, at=T0)]),
+        conversation_op(record(cid="a", messages=4), [answer("ces", score=6, at=T0)]),
+    ]
+    merged = coalesce(ops)
+    assert [(op["op"], op.get("data", {}).get("id")) for op in merged] == [
+        ("conversation", "a"), ("answers", None), ("conversation", "b")
+    ]  # fmt: skip
+    assert merged[0]["data"]["customer_messages"] == 4
+    assert [a["question"] for a in merged[0]["answers"]] == ["csat", "ces"]
+    assert ops[0]["answers"] == []  # the ops given are not changed
+
+
+def test_coalesced_ops_store_what_the_ops_one_by_one_store(tmp_path):
+    from metrics.store.models import DirtyDay
+
+    def stored(factory) -> list:
+        tables = (Conversation, SurveyAnswer, DirtyDay)
+        skip = {"id", "updated_at", "created_at"}
+        return [sorted(tuple(sorted((c, str(v)) for c, v in vars(r).items()
+                                    if not c.startswith("_") and c not in skip))
+                       for r in rows(factory, table)) for table in tables]  # fmt: skip
+
+    ops = [conversation_op(record(cid=f"c{i % 3}", messages=2 + i),
+                           [answer("csat", score=1 + i % 5, at=T0)] if i % 4 == 0 else None)
+           for i in range(12)]  # fmt: skip
+    results = []
+    for name, batch in (("one-by-one", ops), ("coalesced", coalesce(ops))):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.sqlite3")
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        recorder = Recorder(factory, Spool(tmp_path / f"{name}.jsonl"))
+        for op in batch:
+            recorder.write(op)
+        results.append(stored(factory))
+    assert len(coalesce(ops)) == 3
+    assert results[0] == results[1]
