@@ -1,5 +1,9 @@
 """The cached check of action server replies accepts and rejects exactly what Rasa's does."""
 
+import asyncio
+import json
+import math
+
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
@@ -50,3 +54,44 @@ def test_invalid_replies_fail_with_rasas_error(result):
         RemoteAction("action_x", None)._validate_action_result(result)
     assert cached.value.message.startswith(original.value.message)
     assert "Failed to validate Action server response" in cached.value.message
+
+
+TRACKER = {
+    "sender_id": "web/ab12",
+    "slots": {"language": "nl", "car": None, "mileage": 85000, "price": 23950.5},
+    "latest_message": {"text": "Wat kost de ID.3? €/maand", "intent": {"confidence": 0.9731}},
+    "events": [{"event": "user", "timestamp": 1795425600.123456, "text": "héllo \"quoted\" \\ \n",
+                "parse_data": {"entities": [{"start": 0, "end": 5, "value": "ID.3"}]}},
+               {"event": "bot", "timestamp": 1795425600.5, "text": "Prijzen: 1/2", "data": {}}],
+    "paused": False,
+}  # fmt: skip
+
+
+def test_fast_dumps_gives_the_same_json():
+    from bot.rasa_speedups import fast_dumps
+
+    assert json.loads(fast_dumps(TRACKER)) == json.loads(json.dumps(TRACKER)) == TRACKER
+    assert "€" in fast_dumps(TRACKER) and "1/2" in fast_dumps(TRACKER)
+
+
+def test_fast_dumps_encodes_the_odd_values_as_json_dumps_does():
+    from bot.rasa_speedups import fast_dumps
+
+    assert math.isnan(json.loads(fast_dumps({"x": float("nan")}))["x"])
+    assert json.loads(fast_dumps({1: 2**70})) == json.loads(json.dumps({1: 2**70}))
+    with pytest.raises(TypeError):
+        fast_dumps({"x": object()})  # as json.dumps does
+
+
+def test_rasa_sessions_encode_with_fast_dumps():
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_speedups import fast_dumps
+
+    async def build():
+        session = EndpointConfig("http://127.0.0.1:1", headers={"X": "1"}).session()
+        async with session:
+            return session._json_serialize, dict(session.headers)
+
+    serialize, headers = asyncio.run(build())
+    assert serialize is fast_dumps and headers == {"X": "1"}
