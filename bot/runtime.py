@@ -31,6 +31,11 @@ MODEL_PREFIX = "dealerbot-"
 # too. Rasa opens a connection per action call; when its event loop is overloaded, it may write
 # the request after 5 s and fail with "Cannot write to closing transport" (docs/profile.md).
 ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "60"}
+# TensorFlow runs each of Rasa's tiny inferences (one message) on as many threads as there are
+# cores; the threads' hand-offs cost more than they save, and with two Sanic workers on two cores
+# they fought each other: 19 msg/s at N = 10 instead of 35 (docs/benchmarks.md). One thread per
+# Rasa process; more workers or replicas use more cores. An environment value wins.
+RASA_SERVER_ENV = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"}
 LOCK_KEY_PREFIX = "dealerbot"  # Redis lock keys: shared by every replica of one deployment
 LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 
@@ -219,7 +224,7 @@ def start_stack(
         ]  # fmt: skip
         if enable_api:
             rasa_args.append("--enable-api")
-        server = spawn(rasa_args, "rasa")
+        server = spawn(rasa_args, "rasa", RASA_SERVER_ENV)
         wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
         if not enable_api:
             wait_until_ready(stack.rest_webhook, server, timeout)
