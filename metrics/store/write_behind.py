@@ -9,9 +9,10 @@ Nothing is lost on the way:
   never lands before an older one from this process (the store keeps the newest anyway); the ops
   of one conversation that queued up together are written as one (``recorder.coalesce``);
 - each op is first appended to this process's journal. The kernel keeps that file when the
-  process is killed; the journal is emptied whenever the queue is. When a process starts, the
-  journals of processes that are gone are moved into the spool, whose replay stores them (the ops
-  are idempotent upserts, so an op that was stored already changes nothing);
+  process is killed. The thread takes all queued ops at once together with their journal segment
+  (a new one starts), and deletes the segment once they are stored. When a process starts, the
+  segments of processes that are gone are moved into the spool, whose replay stores them (the
+  ops are idempotent upserts, so an op that was stored already changes nothing);
 - at exit (SIGTERM included) the queue is drained before the process ends;
 - when the database is down the ops go to the spool, as before (:class:`Recorder`).
 """
@@ -29,7 +30,7 @@ import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from metrics.settings import get_settings
 from metrics.store.recorder import Recorder, coalesce, default_recorder, spool_path
@@ -61,13 +62,13 @@ class WriteBehind:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # ops given and not yet stored (or spooled)
-        self._journal = None  # opened with the thread, on the first write
+        self._journal: TextIO | None = None  # the current segment, from the first write on
         self._thread: threading.Thread | None = None
         self._closed = False
 
     def write(self, op: dict[str, Any]) -> None:
         line = json.dumps(op, default=str, ensure_ascii=False) + "\n"
-        with self._lock:
+        with self._lock:  # the journal segment and the queue hold the same ops
             if self._closed:
                 raise RuntimeError("write after close")
             if self._thread is None:
@@ -75,7 +76,7 @@ class WriteBehind:
             self._journal.write(line)
             self._journal.flush()  # into the kernel: survives this process being killed
             self._pending += 1
-        self._queue.put(op)
+            self._queue.put(op)
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every op given so far is stored or spooled; False on timeout."""
@@ -97,42 +98,57 @@ class WriteBehind:
     def _start(self) -> None:
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         recover_journals(self.journal_dir, self.recorder)
-        path = self.journal_dir / f"pending-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-        self._journal = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process
-        fcntl.flock(self._journal, fcntl.LOCK_EX)  # held while this process lives
+        self._journal = self._new_segment()
         self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
+    def _new_segment(self) -> TextIO:
+        path = self.journal_dir / f"pending-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        segment = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed once stored
+        fcntl.flock(segment, fcntl.LOCK_EX)  # held while this process lives
+        return segment
+
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            if batch[0] is not _STOP and self.linger_s:
+            first = self._queue.get()
+            if first is not _STOP and self.linger_s:
                 time.sleep(self.linger_s)
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            with self._lock:  # take every queued op: exactly those of the current segment
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                sealed, self._journal = self._journal, self._new_segment()
             ops = [op for op in batch if op is not _STOP]
-            if ops:
-                self._store(ops)
-            if len(ops) < len(batch):
-                return
-
-    def _store(self, ops: list[dict[str, Any]]) -> None:
-        try:
-            self.recorder.write_many(coalesce(ops))
-        except Exception:  # a bug, not bad data (write_many sets those aside): keep the thread
-            log.exception("%d engagement records set aside", len(ops))
-            for op in ops:
-                self.recorder.spool.set_aside(json.dumps(op, default=str, ensure_ascii=False))
-        finally:
+            stored = all([self._store(ops[i : i + self.max_batch])
+                          for i in range(0, len(ops), self.max_batch)])  # fmt: skip
+            if stored:  # else a restart moves the segment into the spool
+                Path(sealed.name).unlink(missing_ok=True)
+            sealed.close()
             with self._lock:
                 self._pending -= len(ops)
                 if self._pending == 0:
-                    self._journal.truncate(0)  # everything in it is stored
                     self._idle.notify_all()
+            if len(ops) < len(batch):
+                return
+
+    def _store(self, ops: list[dict[str, Any]]) -> bool:
+        """Write ``ops``; False if some of them are neither stored, spooled nor set aside."""
+        try:
+            self.recorder.write_many(coalesce(ops))
+            return True
+        except Exception:  # a bug, not bad data (write_many sets those aside): keep the thread
+            log.exception("%d engagement records set aside", len(ops))
+            try:
+                for op in ops:
+                    self.recorder.spool.set_aside(json.dumps(op, default=str, ensure_ascii=False))
+                return True
+            except OSError:
+                log.exception("%d engagement records left in the journal", len(ops))
+                return False
 
 
 def recover_journals(journal_dir: Path, recorder: Recorder) -> int:

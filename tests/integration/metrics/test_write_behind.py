@@ -193,3 +193,24 @@ def test_coalesced_ops_store_what_the_ops_one_by_one_store(tmp_path):
         results.append(stored(factory))
     assert len(coalesce(ops)) == 3
     assert results[0] == results[1]
+
+
+def test_the_journal_does_not_grow_while_records_keep_coming(sqlite_factory, tmp_path):
+    """Under a steady load the queue is never empty; the stored ops' segments go anyway."""
+    seen: list[int] = []
+
+    class Busy(Recorder):
+        def write_many(self, ops):
+            seen.append(sum(len(p.read_text().splitlines()) for p in journals(tmp_path)))
+            super().write_many(ops)
+            if len(seen) < 20:  # the next record arrives while this one is written
+                writer.write(conversation_op(record(cid=f"k{len(seen)}")))
+
+    writer = WriteBehind(
+        Busy(sqlite_factory, Spool(tmp_path / "spool.jsonl")), tmp_path, linger_s=0
+    )
+    writer.write(conversation_op(record(cid="k0")))
+    assert writer.flush(timeout_s=60)
+    assert len(seen) == 20 and max(seen) <= 2  # this batch's segment, and the op just written
+    assert len(rows(sqlite_factory)) == 20
+    writer.close()
