@@ -21,6 +21,7 @@ from metrics.settings import get_settings
 from metrics.store.models import Conversation, Erasure, SurveyAnswer
 from metrics.store.session import default_session_factory
 from metrics.store.spool import Spool
+from trainer.inbox import recorded_items, upsert_items
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
@@ -54,8 +55,6 @@ def conversation_op(
             data[key] = value.isoformat()
     op = {"op": "conversation", "data": data, "answers": answers or []}
     if events is not None:
-        from trainer.inbox import recorded_items
-
         op["inbox"] = recorded_items(events, record.id, record.dealer_id)
     return op
 
@@ -106,8 +105,6 @@ def _apply_conversation(session: Session, op: dict) -> None:
     for item in op.get("answers") or []:
         _apply_answer(session, row.id, item)
     if op.get("inbox"):  # the trainers' NLU inbox: insert-if-absent, so replays add nothing
-        from trainer.inbox import upsert_items
-
         upsert_items(session, row.id, op["inbox"])
 
 
