@@ -31,17 +31,24 @@ MODEL_PREFIX = "dealerbot-"
 # too. Rasa opens a connection per action call; when its event loop is overloaded, it may write
 # the request after 5 s and fail with "Cannot write to closing transport" (docs/profile.md).
 ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "60"}
-# TensorFlow runs each of Rasa's tiny inferences (one message) on as many threads as there are
-# cores; the threads' hand-offs cost more than they save, and with two Sanic workers on two cores
-# they fought each other: 19 msg/s at N = 10 instead of 35 (docs/benchmarks.md). One thread per
-# Rasa process; more workers or replicas use more cores. An environment value wins.
-RASA_SERVER_ENV = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"}
 LOCK_KEY_PREFIX = "dealerbot"  # Redis lock keys: shared by every replica of one deployment
 LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 
 
 def rasa_bin() -> str:
     return str(Path(sys.executable).with_name("rasa"))
+
+
+def rasa_server_env(sanic_workers: int, cores: int | None = None) -> dict[str, str]:
+    """TensorFlow threads for each Rasa worker: the cores shared out among the workers.
+
+    TensorFlow gives every process as many threads as there are cores. With two Sanic workers
+    on two cores their threads fought each other: 19 msg/s at N = 10 instead of 35 with one
+    thread each (docs/benchmarks.md). One worker keeps the threads of all cores. An environment
+    value wins.
+    """
+    threads = str(max(1, (cores or os.cpu_count() or 1) // max(1, sanic_workers)))
+    return {"TF_INTER_OP_PARALLELISM_THREADS": threads, "TF_INTRA_OP_PARALLELISM_THREADS": threads}
 
 
 def fingerprint(root: Path = REPO_ROOT) -> str:
@@ -181,12 +188,15 @@ def start_stack(
     with_scheduler: bool = False,
     web_port: int | None = None,
     dashboard_port: int | None = None,
+    host_rasa_processes: int | None = None,
 ) -> Stack:
     """Start the action server, then the Rasa server, on loopback; wait until both answer.
 
     ``with_scheduler`` also starts ``dealerbot scheduler`` (rollups, weekly summaries, purge).
     ``web_port`` also serves the demo dealer page with the chat widget (``dealerbot web``) and
     lets the default dealer's widget connect from it; ``dashboard_port`` the dealer dashboard.
+    ``host_rasa_processes``: the Rasa processes that share this host's cores (default: this
+    server's Sanic workers), for its TensorFlow threads (:func:`rasa_server_env`).
     """
     settings = get_settings()
     stack = Stack(rasa_port or free_port(), action_port or free_port())
@@ -224,7 +234,8 @@ def start_stack(
         ]  # fmt: skip
         if enable_api:
             rasa_args.append("--enable-api")
-        server = spawn(rasa_args, "rasa", RASA_SERVER_ENV)
+        workers = int(run_env.get("SANIC_WORKERS") or 1)
+        server = spawn(rasa_args, "rasa", rasa_server_env(host_rasa_processes or workers))
         wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
         if not enable_api:
             wait_until_ready(stack.rest_webhook, server, timeout)
@@ -317,11 +328,12 @@ def start_replicas(
     if not (tracker_db_url and lock_store_url):
         raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
     stacks: list[Stack] = []
+    workers = int({**os.environ, **(env or {})}.get("SANIC_WORKERS") or 1)
     try:
         for _ in range(replicas):
             stacks.append(start_stack(
                 model, env=env, tracker_db_url=tracker_db_url, lock_store_url=lock_store_url,
-                log_dir=log_dir, timeout=timeout,
+                log_dir=log_dir, timeout=timeout, host_rasa_processes=replicas * workers,
             ))  # fmt: skip
         proxy = ProxyServer([s.rasa_url for s in stacks], port=proxy_port).start()
     except BaseException:

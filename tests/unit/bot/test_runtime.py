@@ -28,11 +28,21 @@ def env_of(started, command: str) -> dict:
     return env
 
 
-def test_the_rasa_server_runs_tensorflow_on_one_thread_and_the_action_server_not(
+def test_tensorflow_threads_are_the_cores_shared_out_among_the_workers():
+    assert runtime.rasa_server_env(1, cores=2)["TF_INTRA_OP_PARALLELISM_THREADS"] == "2"
+    assert runtime.rasa_server_env(2, cores=2) == {
+        "TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"
+    }  # fmt: skip
+    assert runtime.rasa_server_env(4, cores=2)["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
+    assert runtime.rasa_server_env(2, cores=8)["TF_INTRA_OP_PARALLELISM_THREADS"] == "4"
+
+
+def test_each_rasa_worker_gets_its_share_of_tensorflow_threads_and_the_action_server_none(
     spawned, tmp_path, monkeypatch
 ):
     monkeypatch.delenv("TF_INTRA_OP_PARALLELISM_THREADS", raising=False)
-    runtime.start_stack(tmp_path / "model.tar.gz", log_dir=tmp_path)
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    runtime.start_stack(tmp_path / "model.tar.gz", log_dir=tmp_path, env={"SANIC_WORKERS": "2"})
     rasa = env_of(spawned, "run --model")
     assert rasa["TF_INTRA_OP_PARALLELISM_THREADS"] == rasa["TF_INTER_OP_PARALLELISM_THREADS"] == "1"
     actions = env_of(spawned, "run actions")
@@ -45,3 +55,13 @@ def test_an_environment_value_wins(spawned, tmp_path):
         tmp_path / "model.tar.gz", log_dir=tmp_path, env={"TF_INTRA_OP_PARALLELISM_THREADS": "2"}
     )
     assert env_of(spawned, "run --model")["TF_INTRA_OP_PARALLELISM_THREADS"] == "2"
+
+
+def test_replicas_on_one_host_share_its_cores(spawned, tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_INTRA_OP_PARALLELISM_THREADS", raising=False)
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr("bot.proxy.ProxyServer.start", lambda self: self)
+    runtime.start_replicas(tmp_path / "model.tar.gz", 2, tracker_db_url="sqlite:///t.db",
+                           lock_store_url="redis://127.0.0.1:6379/1", log_dir=tmp_path)  # fmt: skip
+    rasa = [env for args, env in spawned if args[1:3] == ["run", "--model"]]
+    assert [e["TF_INTRA_OP_PARALLELISM_THREADS"] for e in rasa] == ["2", "2"]
