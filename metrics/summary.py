@@ -291,6 +291,20 @@ def build_weekly_summary(
     )
 
 
+def top_lists(
+    session_factory: sessionmaker | None, dealer_id: str, week: str
+) -> tuple[list[tuple[str, int]], list[FallbackMessage]]:
+    """The ISO ``week``'s top intents and top fallback messages of ``dealer_id``, the same
+    lists as ``WeeklySummary.top_intents`` / ``top_fallbacks``. For the CSV export: these read
+    the conversations and the NLU inbox directly, so they need no rollup and no other figure."""
+    session_factory = session_factory or default_session_factory()
+    period = parse_period(week)
+    if period.kind != "week":
+        raise PeriodError(f"{week!r} is not an ISO week such as 2026-W47")
+    with session_factory() as session:
+        return _top_intents(session, dealer_id, period), _top_fallbacks(session, dealer_id, period)
+
+
 def _trend_point(period: Period, counts: _Counts) -> TrendPoint:
     figures = counts.figures()
     return TrendPoint(

@@ -50,16 +50,21 @@ def cmd_metrics_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics_export(args: argparse.Namespace) -> int:
-    from metrics.report.export import export_csv
+    from metrics.report.export import export_csv, export_top_csv
     from metrics.store.session import default_session_factory
 
     dealer, week = _dealer_and_week(args)
-    text = export_csv(default_session_factory(), dealer.id, week, dealer.timezone)
+    if args.top:
+        text = export_top_csv(default_session_factory(), dealer.id, week)
+        what = "top intents and fallback messages"
+    else:
+        text = export_csv(default_session_factory(), dealer.id, week, dealer.timezone)
+        what = f"{text.count(chr(10)) - 1} conversations"
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8-sig")
-        print(f"wrote {text.count(chr(10)) - 1} conversations of {dealer.id} {week} to {out}")
+        print(f"wrote {what} of {dealer.id} {week} to {out}")
     else:
         sys.stdout.write(text)
     return 0
@@ -93,6 +98,10 @@ def add_report_commands(metrics_sub: argparse._SubParsersAction) -> None:
     export.add_argument("--dealer", required=True, help="dealer id (folder name)")
     export.add_argument("--week", help=week_help)
     export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument(
+        "--top", action="store_true",
+        help="the week's top intents and fallback messages instead of the conversations",
+    )  # fmt: skip
     export.set_defaults(func=cmd_metrics_export)
 
     send = metrics_sub.add_parser("send", help="e-mail the weekly summary to the dealer")

@@ -1,4 +1,6 @@
-"""The per-conversation CSV of one dealer's week: one row per (non-test) conversation."""
+"""The CSVs of one dealer's week: one row per (non-test) conversation (``export_csv``), and the
+week's top intents and top fallback messages (``export_top_csv``, a second file so the first
+keeps one row per conversation)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ from sqlalchemy.orm import aliased, sessionmaker
 from metrics.periods import parse_period
 from metrics.report.render import local_time
 from metrics.store.models import Conversation, SurveyAnswer
+from metrics.summary import top_lists
 
 COLUMNS = ("conversation_id", "date", "channel", "language", "outcome", "qualifying", "csat",
            "ces", "comment")  # fmt: skip
+# One header for both lists, so a spreadsheet filter on ``list`` shows either.
+TOP_COLUMNS = ("list", "rank", "item", "count", "language", "conversation_id")
 # A cell starting with one of these is a formula in spreadsheet programs; customer text must not be.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -82,4 +87,30 @@ def export_csv(session_factory: sessionmaker, dealer_id: str, week: str, tz: Zon
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     writer.writerows(conversation_rows(session_factory, dealer_id, week, zone))
+    return buffer.getvalue()
+
+
+def top_rows(session_factory: sessionmaker, dealer_id: str, week: str) -> list[tuple]:
+    """The rows of the top-lists CSV: the intents (``list`` = intent, ``item`` = intent name),
+    then the fallback messages (``list`` = fallback, ``item`` = the customer's text, made inert),
+    each ranked from 1, most frequent first, as in the weekly summary."""
+    intents, fallbacks = top_lists(session_factory, dealer_id, week)
+    rows: list[tuple] = [
+        ("intent", rank, safe_cell(name), count, "", "")
+        for rank, (name, count) in enumerate(intents, 1)
+    ]
+    rows += [
+        ("fallback", rank, safe_cell(m.text), m.count, m.language, m.conversation_id)
+        for rank, m in enumerate(fallbacks, 1)
+    ]
+    return rows
+
+
+def export_top_csv(session_factory: sessionmaker, dealer_id: str, week: str) -> str:
+    """The CSV text of the week's top intents and top fallback messages (``TOP_COLUMNS``).
+    A ``week`` that is not an ISO week raises ``PeriodError`` (a ``ValueError``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TOP_COLUMNS)
+    writer.writerows(top_rows(session_factory, dealer_id, week))
     return buffer.getvalue()

@@ -1,5 +1,6 @@
-"""The dealer dashboard (aiohttp): weekly figures, 12-week chart, drill-down, transcripts, CSV,
-MEC potential. Each dealer logs in with their token and sees only their own locations.
+"""The dealer dashboard (aiohttp): weekly figures, 12-week chart, top lists, drill-down,
+transcripts, CSV, MEC potential. Each dealer logs in with their token and sees only their own
+locations.
 
 Every page is built from ``markupsafe.Markup`` templates, so every value put in is escaped;
 every response carries a strict CSP, ``X-Frame-Options: DENY``, ``nosniff`` and a
@@ -22,8 +23,15 @@ from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from metrics.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
-from metrics.report.export import safe_cell
-from metrics.report.render import detail_rows, headline_rows, local_time
+from metrics.report.export import export_top_csv, safe_cell
+from metrics.report.render import (
+    TEXTS,
+    detail_rows,
+    headline_rows,
+    intent_label,
+    language_of,
+    local_time,
+)
 from metrics.settings import get_settings
 from metrics.store.session import default_session_factory
 from metrics.web import auth
@@ -57,7 +65,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 overflow-wrap:anywhere}.customer{background:#fff;border:1px solid #dde3ea}
 .bot{background:#e4edf8;margin-left:auto}form.inline{display:inline}
 nav a{margin-right:12px}label{display:inline-block;margin-right:12px}
+td.text{overflow-wrap:anywhere}
 """
+DOWNLOAD_CSV = {"nl": "CSV downloaden", "en": "Download CSV"}
 
 
 def page(title: str, body: Markup, user: auth.User | None = None,
@@ -82,6 +92,43 @@ def error_page(status: int, message: str) -> web.Response:
     response = page(f"{status}", Markup('<p class="error">{}</p>').format(message))
     response.set_status(status)
     return response
+
+
+def top_lists_html(summary: Any, lang: str, base: str) -> Markup:
+    """The week's top intents and top fallback messages (``WeeklySummary.top_intents`` /
+    ``top_fallbacks``) with the weekly e-mail's headings, in ``lang`` (nl or en). The fallback
+    texts are customer text: Markup escapes them like every other value."""
+    lang = language_of(lang)
+    t = TEXTS[lang]
+    week = summary.week
+    intents = Markup("").join(
+        Markup('<tr data-intent="{}"><td>{}</td><td class="num">{}</td></tr>').format(
+            name, intent_label(name, lang), count)
+        for name, count in summary.top_intents
+    )  # fmt: skip
+    fallbacks = Markup("").join(
+        Markup('<tr><td class="text">{}</td><td class="num">{}</td>'
+               '<td><a href="/conversations/{}">{}</a></td></tr>').format(
+            m.text, m.count, m.conversation_id, m.conversation_id[:12])
+        for m in summary.top_fallbacks
+    )  # fmt: skip
+    if intents:
+        intents = Markup('<table id="top-intents"><tr><th>{}</th><th>{}</th></tr>{}</table>'
+                         ).format(t["question"], t["count"], intents)  # fmt: skip
+    else:
+        intents = Markup('<p class="muted" id="top-intents">{}</p>').format(t["no_intents"])
+    if fallbacks:
+        fallbacks = Markup(
+            '<table id="top-fallbacks"><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>'
+        ).format(t["message"], t["count"], t["conversation"], fallbacks)
+    else:
+        fallbacks = Markup('<p class="muted" id="top-fallbacks">{}</p>').format(
+            t["no_fallbacks"])  # fmt: skip
+    return Markup(
+        '<h2>{asked}</h2>{intents}<h2>{fallbacks_title}</h2>{fallbacks}'
+        '<p><a id="top-csv" href="{base}/top.csv?week={week}">{download}</a></p>'
+    ).format(asked=t["asked"], intents=intents, fallbacks_title=t["fallbacks"],
+             fallbacks=fallbacks, base=base, week=week, download=DOWNLOAD_CSV[lang])  # fmt: skip
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -231,7 +278,7 @@ class Dashboard:
             "for MEC.</p><h2>Headline</h2><table id=\"headline\">{head}{headline}</table>"
             '<h2>12 weeks</h2><img class="chart" alt="MEC against potential, CSAT and CES over '
             '12 weeks" src="{base}/chart.png?week={week}" width="800" height="520">'
-            '<h2>Details</h2><table id="details">{head}{details}</table>'
+            '<h2>Details</h2><table id="details">{head}{details}</table>{top}'
             "<h2>Conversations</h2><nav>{drills}</nav>"
             '<h2>MEC potential</h2><form method="post" action="{base}/potential">'
             '<input type="hidden" name="csrf" value="{csrf}">'
@@ -250,7 +297,8 @@ class Dashboard:
             next=following, conversations=summary.conversations,
             qualifying=summary.qualifying, head=head, drills=drills,
             headline=rows(headline_rows(summary, "en")),
-            details=rows(detail_rows(summary, "en")), csrf=auth.csrf_token(cookie),
+            details=rows(detail_rows(summary, "en")), top=top_lists_html(summary, "en", base),
+            csrf=auth.csrf_token(cookie),
         )  # fmt: skip
         message = request.query.get("saved")
         if message:
@@ -333,6 +381,17 @@ class Dashboard:
         return web.Response(
             text=out.getvalue(), content_type="text/csv", charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )  # fmt: skip
+
+    async def top_csv(self, request: web.Request) -> web.Response:
+        """The week's top intents and fallback messages as the CLI's ``export --top`` CSV."""
+        user, _ = self.current(request)
+        dealer_id = self.location(request, user)
+        week = self.week_of(request)
+        text = await self.db(export_top_csv, self.session_factory, dealer_id, week)
+        return web.Response(
+            text=text, content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{dealer_id}-{week}-top.csv"'},
         )  # fmt: skip
 
     async def conversation(self, request: web.Request) -> web.Response:
@@ -437,6 +496,7 @@ def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = N
         web.get("/d/{dealer}/chart.png", dash.chart),
         web.get("/d/{dealer}/conversations", dash.conversations),
         web.get("/d/{dealer}/conversations.csv", dash.conversations_csv),
+        web.get("/d/{dealer}/top.csv", dash.top_csv),
         web.post("/d/{dealer}/potential", dash.potential),
         web.get("/conversations/{id}", dash.conversation),
     ])  # fmt: skip

@@ -116,3 +116,22 @@ def seed_inbox(session_factory) -> None:
                 "sent_at": dt.datetime(2026, *when),
             }  # fmt: skip
             upsert_items(session, cid, [item])
+
+
+# A fallback message that is a spreadsheet formula and HTML at once, sent twice in W47 (c1, c2):
+# ranks second after "heb je ook winterbanden" (3), before "do you sell tyres" (2) by its text.
+FORMULA = '=HYPERLINK("http://x.example","<script>alert(1)</script>")'
+
+
+def seed_formula_fallbacks(session_factory) -> None:
+    """Two INBOX-style fallback rows with ``FORMULA`` (after ``seed_inbox``)."""
+    from trainer.inbox import upsert_items
+
+    with session_factory.begin() as session:
+        for cid, when in (("c1", (11, 16, 10, 2)), ("c2", (11, 18, 14, 2))):
+            item = {
+                "dealer_id": DEALER, "language": "en", "text": FORMULA, "intent": "nlu_fallback",
+                "confidence": 0.3, "suggested_intent": None, "reason": "fallback",
+                "sent_at": dt.datetime(2026, *when),
+            }  # fmt: skip
+            upsert_items(session, cid, [item])

@@ -12,10 +12,19 @@ import pytest
 
 from metrics.jobs import hourly_rollup_job, job_lock, weekly_summary_job
 from metrics.report.deliver import STALE_AFTER, claim_delivery, deliveries, finish_delivery
-from metrics.report.export import COLUMNS, export_csv, safe_cell
+from metrics.report.export import COLUMNS, TOP_COLUMNS, export_csv, export_top_csv, safe_cell
 from metrics.store.models import utcnow
 from tests.integration.metrics.smtp_server import RECIPIENTS, dealers_dir, smtp  # noqa: F401
-from tests.integration.metrics.summary_seed import DEALER, NASTY, WEEK, seed_week
+from tests.integration.metrics.summary_seed import (
+    DEALER,
+    FORMULA,
+    NASTY,
+    WEEK,
+    seed_formula_fallbacks,
+    seed_inbox,
+    seed_week,
+)
+from tests.integration.metrics.test_aggregate import seed as seed_conversations
 
 
 @pytest.fixture
@@ -167,3 +176,27 @@ def test_csv_cells_are_never_formulas():
     assert safe_cell("-1 star\nline two") == "'-1 star line two"
     assert safe_cell(None) == ""
     assert safe_cell("prima service") == "prima service"
+
+
+def test_top_csv_has_the_summarys_top_intents_and_fallback_messages(store):
+    # test_aggregate's week with summary_seed.INBOX: the lists of test_summary, and a fallback
+    # that is a formula. No rollup needed: both lists read the conversations and the inbox.
+    seed_conversations(store)
+    seed_inbox(store)
+    seed_formula_fallbacks(store)
+    rows = list(csv.reader(io.StringIO(export_top_csv(store, DEALER, WEEK))))
+    assert tuple(rows[0]) == TOP_COLUMNS
+    intents = [r for r in rows[1:] if r[0] == "intent"]
+    assert intents[:2] == [["intent", "1", "ask_price", "2", "", ""],
+                           ["intent", "2", "book_service", "2", "", ""]]  # fmt: skip
+    assert [r[1] for r in intents] == [str(i) for i in range(1, 9)]
+    assert rows[1 + len(intents) :] == [
+        ["fallback", "1", "heb je ook winterbanden ?!", "3", "nl", "c7"],
+        ["fallback", "2", "'" + FORMULA, "2", "en", "c2"],  # inert in a spreadsheet
+        ["fallback", "3", "do you sell tyres", "2", "en", "c2"],
+        ["fallback", "4", "Bel me op <phone>", "1", "nl", "c1"],
+        ["fallback", "5", "Kan ik mijn auto hier wassen?", "1", "nl", "c11"],
+    ]
+    assert export_top_csv(store, DEALER, "2026-W40") == ",".join(TOP_COLUMNS) + "\n"
+    with pytest.raises(ValueError, match="not an ISO week"):
+        export_top_csv(store, DEALER, "2026-11")

@@ -52,6 +52,21 @@ def test_export_writes_the_csv(seeded, tmp_path, capsys):
     assert capsys.readouterr().out.count("\n") == 7
 
 
+def test_export_top_writes_the_top_lists_csv(seeded, tmp_path, capsys):
+    out = tmp_path / "w47-top.csv"
+    args = ["metrics", "export", "--dealer", DEALER, "--week", WEEK, "--top"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert f"wrote top intents and fallback messages of {DEALER} {WEEK}" in capsys.readouterr().out
+    expected = [  # summary_seed: qualifying W47 conversations, no fallbacks in the inbox
+        "list,rank,item,count,language,conversation_id",
+        "intent,1,ask_price,4,,",
+        "intent,2,book_service,1,,",
+    ]
+    assert out.read_text(encoding="utf-8-sig").splitlines() == expected
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines() == expected
+
+
 def test_send_needs_an_smtp_server(seeded, monkeypatch):
     monkeypatch.delenv("DEALERBOT_SMTP_HOST", raising=False)
     with pytest.raises(SystemExit, match="set DEALERBOT_SMTP_HOST"):
