@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -41,6 +42,7 @@ MAX_BATCH = 100  # ops per unit of work when they pile up under load
 # then written once (recorder.coalesce), and the writes no longer take turns with the action
 # calls of every message for the action server's GIL.
 LINGER_S = 0.2
+SWITCH_INTERVAL_S = 0.0005
 _STOP = object()
 
 
@@ -99,6 +101,9 @@ class WriteBehind:
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         recover_journals(self.journal_dir, self.recorder)
         self._journal = self._new_segment()
+        # The thread's ORM work holds the GIL for up to the switch interval (5 ms by default) while
+        # the event loop waits for it with the next action call; hand it over sooner.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
         self._thread.start()
         atexit.register(self.close)
