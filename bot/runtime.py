@@ -132,6 +132,17 @@ def write_endpoints(
     return path
 
 
+def create_tracker_tables(tracker_db_url: str) -> None:
+    """Create Rasa's SQL tracker store tables now. Each Rasa process creates them when it starts,
+    and two Sanic workers starting at once on an empty database collide (``DuplicateTable``,
+    logged as an ERROR)."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    url = make_url(tracker_db_url)
+    SQLTrackerStore(dialect=url.get_backend_name(), host=url.host, port=url.port,
+                    db=url.database, username=url.username, password=url.password)  # fmt: skip
+
+
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -235,6 +246,8 @@ def start_stack(
         if enable_api:
             rasa_args.append("--enable-api")
         workers = int(run_env.get("SANIC_WORKERS") or 1)
+        if workers > 1 and tracker_db_url:
+            create_tracker_tables(tracker_db_url)
         server = spawn(rasa_args, "rasa", rasa_server_env(host_rasa_processes or workers))
         wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
         if not enable_api:

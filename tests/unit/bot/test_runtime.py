@@ -65,3 +65,23 @@ def test_replicas_on_one_host_share_its_cores(spawned, tmp_path, monkeypatch):
                            lock_store_url="redis://127.0.0.1:6379/1", log_dir=tmp_path)  # fmt: skip
     rasa = [env for args, env in spawned if args[1:3] == ["run", "--model"]]
     assert [e["TF_INTRA_OP_PARALLELISM_THREADS"] for e in rasa] == ["2", "2"]
+
+
+def test_tracker_tables_are_created_before_two_workers_start(spawned, tmp_path, monkeypatch):
+    created = []
+    monkeypatch.setattr(runtime, "create_tracker_tables", created.append)
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    runtime.start_stack(tmp_path / "m.tar.gz", log_dir=tmp_path, tracker_db_url=url)
+    assert created == []  # one worker creates them itself
+    runtime.start_stack(tmp_path / "m.tar.gz", log_dir=tmp_path, tracker_db_url=url,
+                        env={"SANIC_WORKERS": "2"})  # fmt: skip
+    assert created == [url]
+
+
+def test_create_tracker_tables(tmp_path):
+    from sqlalchemy import create_engine, inspect
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    runtime.create_tracker_tables(url)
+    runtime.create_tracker_tables(url)  # again: nothing to do
+    assert "events" in inspect(create_engine(url)).get_table_names()
