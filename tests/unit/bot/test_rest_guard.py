@@ -11,16 +11,14 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 import aiohttp
 import pytest
 
 from bot.channels.common import SenderLimiter
 from bot.channels.rest import MAX_BODY_BYTES, Refused, parse_body
+from tests.apps import start_test_app
 
 
 def body(**fields) -> bytes:
@@ -182,23 +180,8 @@ def server():
     env = {**os.environ, "DEALERBOT_SENDER_BURST": "3", "DEALERBOT_SENDER_RATE": "0.01",
            "DEALERBOT_MAX_MESSAGE_CHARS": "50", "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp",
            "DEALERBOT_REST_INPUT_CHANNELS": "whatsapp_sim"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.unit.bot.test_rest_guard", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_test_app("tests.unit.bot.test_rest_guard", port, "/webhooks/rest/", env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/webhooks/rest/", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(process.stdout.read().decode(errors="replace")) from None
-            time.sleep(0.2)
     yield url
     process.terminate()
     output = process.communicate(timeout=20)[0].decode(errors="replace")

@@ -3,9 +3,6 @@
 import asyncio
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -14,7 +11,7 @@ import socketio
 
 from bot.channels.socketio_origins import extra_origins, greeting, origin_allowed, widget_config
 from bot.runtime import free_port
-from tests.conftest import REPO
+from tests.apps import start_test_app
 
 GOOD, OTHER, EVIL = "http://good.example", "http://other.example:8081", "http://evil.example"
 ORIGINS = f"autohuis-demo={GOOD};other-dealer={OTHER}"
@@ -57,21 +54,10 @@ def start_app(extra_env: dict[str, str] | None = None):
     port = free_port()
     env = {**os.environ, "DEALERBOT_WEB_ORIGINS": ORIGINS, **(extra_env or {})}
     env.pop("DEALERBOT_DEALERS_DIR", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.unit.web.socketio_app", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    process = start_test_app(
+        "tests.unit.web.socketio_app", port, "/webhooks/socketio/", env, capture=False
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/webhooks/socketio/", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the socketio test app did not start")
-            time.sleep(0.3)
     yield url
     process.terminate()
     process.wait(timeout=20)

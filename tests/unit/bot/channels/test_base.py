@@ -12,9 +12,7 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,7 +27,7 @@ from bot.channels.whatsapp_cloud import WhatsAppCloudInput, parse_webhook
 from bot.runtime import free_port
 from metrics.store.models import WhatsAppMessage
 from metrics.store.session import default_session_factory
-from tests.conftest import REPO
+from tests.apps import start_test_app
 from tests.e2e.fakes import (
     FakeGraph,
     FakeTwilio,
@@ -68,21 +66,11 @@ class Bot:
             raise RuntimeError("the turn failed")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def limits(monkeypatch):
     """Three messages at once per sender, then one every two seconds."""
     monkeypatch.setenv("DEALERBOT_SENDER_BURST", "3")
     monkeypatch.setenv("DEALERBOT_SENDER_RATE", "0.5")
-
-
-@pytest.fixture
-def graph(monkeypatch, limits):
-    server = FakeGraph()
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_GRAPH_URL", f"{server.url}/v20.0")
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_ACCESS_TOKEN", "token-1")
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_BACKOFF_S", "0.01")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -216,21 +204,10 @@ def webhooks(monkeypatch):
            "DEALERBOT_WHATSAPP_VERIFY_TOKEN": "verify", "DEALERBOT_TWILIO_API_URL": twilio.url,
            "DEALERBOT_TWILIO_ACCOUNT_SID": SID, "DEALERBOT_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
            "DEALERBOT_TWILIO_WEBHOOK_URL": TWILIO_URL}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.unit.bot.channels.test_base", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process = start_test_app(
+        "tests.unit.bot.channels.test_base", port, "/webhooks/whatsapp_cloud/", env
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/webhooks/whatsapp_cloud/", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(process.stdout.read().decode(errors="replace")) from None
-            time.sleep(0.2)
     yield SimpleNamespace(url=url, graph=graph, twilio=twilio)
     process.terminate()
     output = process.communicate(timeout=20)[0].decode(errors="replace")

@@ -14,7 +14,6 @@ from bot.channels.whatsapp_cloud import (
     verify_signature,
 )
 from tests.e2e.fakes import (
-    FakeGraph,
     cloud_message,
     cloud_status,
     cloud_text,
@@ -120,16 +119,6 @@ def test_up_to_ten_choices_are_a_list_and_long_titles_are_kept_whole():
 def test_more_than_ten_choices_go_as_numbered_text():
     assert interactive_message("Aanbevelen?", scale("nps", 0, 10), "nl") is None
     assert interactive_message("x" * 1025, MENU, "nl") is None  # body too long for interactive
-
-
-@pytest.fixture
-def graph(monkeypatch):
-    server = FakeGraph()
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_GRAPH_URL", f"{server.url}/v20.0")
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_ACCESS_TOKEN", "token-1")
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_BACKOFF_S", "0.01")
-    yield server
-    server.stop()
 
 
 def send(out, message):
