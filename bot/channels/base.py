@@ -100,8 +100,34 @@ class WhatsAppInput(InputChannel, ABC):
             await self._drop(incoming, sender, app, output)
             return
         try:
-            await self._handle_claimed(incoming, sender, business_number, sent_at, app,
-                                       on_new_message, output, metadata)  # fmt: skip
+            ids = {"provider": self.provider, "message_id": incoming.message_id}
+            if not await self._claim(incoming.message_id, sender, business_number, sent_at):
+                log.info("%s message delivered again: ignored", self.name())
+                return
+            try:
+                turn = await load_previous_turn(app, sender)
+                language = guess_language(incoming.customer, turn.language)
+                out = output(language)
+                if incoming.kind == "unsupported":
+                    await out.send_text_message(sender, TEXT_ONLY[language])
+                else:
+                    text = incoming.text
+                    if not incoming.is_payload:
+                        text = match_choice(text, list(turn.buttons)) or text
+                    await on_new_message(
+                        UserMessage(
+                            text,
+                            out,
+                            sender,
+                            input_channel=self.name(),
+                            message_id=incoming.message_id,
+                            metadata=metadata,
+                        )
+                    )
+            except BaseException:
+                await self._store_call(inbox.release, **ids)
+                raise
+            await self._store_call(inbox.finish, **ids)
         finally:
             self.limiter.release(sender)
 
@@ -132,46 +158,6 @@ class WhatsAppInput(InputChannel, ABC):
             await output(language).send_text_message(sender, TOO_FAST[language])
         except Exception as exc:  # noqa: BLE001 - the notice is a courtesy; still answer 200
             log.error("%s: rate-limit notice not sent: %s", self.name(), exc)
-
-    async def _handle_claimed(
-        self,
-        incoming: CustomerMessage,
-        sender: str,
-        business_number: str,
-        sent_at: dt.datetime,
-        app: Any,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        output: Callable[[str], OutputChannel],
-        metadata: dict[str, Any],
-    ) -> None:
-        ids = {"provider": self.provider, "message_id": incoming.message_id}
-        if not await self._claim(incoming.message_id, sender, business_number, sent_at):
-            log.info("%s message delivered again: ignored", self.name())
-            return
-        try:
-            turn = await load_previous_turn(app, sender)
-            language = guess_language(incoming.customer, turn.language)
-            out = output(language)
-            if incoming.kind == "unsupported":
-                await out.send_text_message(sender, TEXT_ONLY[language])
-            else:
-                text = incoming.text
-                if not incoming.is_payload:
-                    text = match_choice(text, list(turn.buttons)) or text
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        out,
-                        sender,
-                        input_channel=self.name(),
-                        message_id=incoming.message_id,
-                        metadata=metadata,
-                    )
-                )
-        except BaseException:
-            await self._store_call(inbox.release, **ids)
-            raise
-        await self._store_call(inbox.finish, **ids)
 
     async def _claim(
         self, message_id: str, sender: str, business_number: str, sent_at: dt.datetime
