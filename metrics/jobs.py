@@ -187,7 +187,7 @@ def weekly_summary_job(
     is retried by the hourly job.
     """
     from metrics.report.deliver import deliver_summary
-    from metrics.report.export import export_csv
+    from metrics.report.export import export_csv, top_csv
     from metrics.report.render import render_summary
     from metrics.summary import build_weekly_summary
 
@@ -212,6 +212,7 @@ def weekly_summary_job(
             recipients=dealer.report_recipients,
             settings=settings,
             csv_text=export_csv(factory, dealer.id, week, dealer.timezone),
+            top_csv_text=top_csv(summary.top_intents, summary.top_fallbacks),
             email=email,
             sender_name=dealer.name,
         )

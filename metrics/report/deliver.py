@@ -311,8 +311,10 @@ def write_outbox(
     dealer_id: str,
     week: str,
     csv_text: str | None = None,
+    top_csv_text: str | None = None,
 ) -> list[Path]:
-    """Write ``<outbox>/<dealer>/<week>.html``, ``.md``, ``-chart.png`` and ``.csv``."""
+    """Write ``<outbox>/<dealer>/<week>.html``, ``.md``, ``-chart.png``, ``.csv`` and
+    ``-top.csv`` (the week's top intents and fallback messages)."""
     target = Path(folder) / dealer_id
     target.mkdir(parents=True, exist_ok=True)
     files: list[tuple[Path, bytes]] = [
@@ -324,6 +326,8 @@ def write_outbox(
     if csv_text is not None:
         # utf-8-sig so spreadsheet programs read the accents in comments correctly
         files.append((target / f"{week}.csv", csv_text.encode("utf-8-sig")))
+    if top_csv_text is not None:
+        files.append((target / f"{week}-top.csv", top_csv_text.encode("utf-8-sig")))
     for path, data in files:
         _write_atomic(path, data)
     return [path for path, _ in files]
@@ -338,14 +342,14 @@ def deliver_summary(
     recipients: Iterable[str],
     settings: Settings,
     csv_text: str | None = None,
+    top_csv_text: str | None = None,
     email: bool = True,
     sender_name: str | None = None,
 ) -> DeliveryResult:
     """Outbox files first (always, they are idempotent), then e-mail to whoever is still due."""
     result = DeliveryResult()
-    result.files = write_outbox(
-        rendered, settings.outbox_dir, dealer_id=dealer_id, week=week, csv_text=csv_text
-    )
+    result.files = write_outbox(rendered, settings.outbox_dir, dealer_id=dealer_id, week=week,
+                                csv_text=csv_text, top_csv_text=top_csv_text)  # fmt: skip
     recipients = list(recipients)
     if email and recipients and settings.smtp_host:
         send_email(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 from metrics.periods import parse_period
 from metrics.report.render import local_time
 from metrics.store.models import Conversation, SurveyAnswer
-from metrics.summary import top_lists
+from metrics.summary import FallbackMessage, top_lists
 
 COLUMNS = ("conversation_id", "date", "channel", "language", "outcome", "qualifying", "csat",
            "ces", "comment")  # fmt: skip
@@ -90,11 +90,10 @@ def export_csv(session_factory: sessionmaker, dealer_id: str, week: str, tz: Zon
     return buffer.getvalue()
 
 
-def top_rows(session_factory: sessionmaker, dealer_id: str, week: str) -> list[tuple]:
+def top_rows(intents: list[tuple[str, int]], fallbacks: list[FallbackMessage]) -> list[tuple]:
     """The rows of the top-lists CSV: the intents (``list`` = intent, ``item`` = intent name),
     then the fallback messages (``list`` = fallback, ``item`` = the customer's text, made inert),
     each ranked from 1, most frequent first, as in the weekly summary."""
-    intents, fallbacks = top_lists(session_factory, dealer_id, week)
     rows: list[tuple] = [
         ("intent", rank, safe_cell(name), count, "", "")
         for rank, (name, count) in enumerate(intents, 1)
@@ -106,11 +105,16 @@ def top_rows(session_factory: sessionmaker, dealer_id: str, week: str) -> list[t
     return rows
 
 
-def export_top_csv(session_factory: sessionmaker, dealer_id: str, week: str) -> str:
-    """The CSV text of the week's top intents and top fallback messages (``TOP_COLUMNS``).
-    A ``week`` that is not an ISO week raises ``PeriodError`` (a ``ValueError``)."""
+def top_csv(intents: list[tuple[str, int]], fallbacks: list[FallbackMessage]) -> str:
+    """The CSV text of top lists (``TOP_COLUMNS``), e.g. a ``WeeklySummary``'s."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(TOP_COLUMNS)
-    writer.writerows(top_rows(session_factory, dealer_id, week))
+    writer.writerows(top_rows(intents, fallbacks))
     return buffer.getvalue()
+
+
+def export_top_csv(session_factory: sessionmaker, dealer_id: str, week: str) -> str:
+    """The CSV text of the week's top intents and top fallback messages (``TOP_COLUMNS``).
+    A ``week`` that is not an ISO week raises ``PeriodError`` (a ``ValueError``)."""
+    return top_csv(*top_lists(session_factory, dealer_id, week))

@@ -481,6 +481,9 @@ class Dashboard:
         return web.Response(text=CSS, content_type="text/css")
 
 
+DASHBOARD = web.AppKey("dashboard", Dashboard)  # the app's Dashboard, for handlers and tests
+
+
 def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = None,
              tracker_db_url: str | None = None) -> web.Application:  # fmt: skip
     """The dashboard application; nothing touches the database until a request comes."""
@@ -500,7 +503,7 @@ def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = N
         web.post("/d/{dealer}/potential", dash.potential),
         web.get("/conversations/{id}", dash.conversation),
     ])  # fmt: skip
-    app["dashboard"] = dash
+    app[DASHBOARD] = dash
     return app
 
 

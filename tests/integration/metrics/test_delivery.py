@@ -73,8 +73,11 @@ def test_summary_email_has_subject_both_parts_and_inline_chart(seeded, smtp, tmp
 
     folder = tmp_path / "outbox" / DEALER
     assert sorted(p.name for p in folder.iterdir()) == [
-        f"{WEEK}-chart.png", f"{WEEK}.csv", f"{WEEK}.html", f"{WEEK}.md"]  # fmt: skip
+        f"{WEEK}-chart.png", f"{WEEK}-top.csv", f"{WEEK}.csv", f"{WEEK}.html", f"{WEEK}.md"]  # fmt: skip
     assert f'src="{WEEK}-chart.png"' in (folder / f"{WEEK}.html").read_text()
+    assert (folder / f"{WEEK}-top.csv").read_text(encoding="utf-8-sig") == export_top_csv(
+        store, DEALER, WEEK
+    )  # the summary's own lists, as `dealerbot metrics export --top` writes them
     assert "| MEC (klanten in gesprek) | 4 |" in (folder / f"{WEEK}.md").read_text()
 
 
