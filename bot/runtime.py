@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,11 @@ LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 
 def rasa_bin() -> str:
     return str(Path(sys.executable).with_name("rasa"))
+
+
+def sanic_workers(env: Mapping[str, str]) -> int:
+    """The Sanic workers each Rasa server of this environment runs (``SANIC_WORKERS``)."""
+    return int(env.get("SANIC_WORKERS") or 1)
 
 
 def rasa_server_env(sanic_workers: int, cores: int | None = None) -> dict[str, str]:
@@ -245,7 +251,7 @@ def start_stack(
         ]  # fmt: skip
         if enable_api:
             rasa_args.append("--enable-api")
-        workers = int(run_env.get("SANIC_WORKERS") or 1)
+        workers = sanic_workers(run_env)
         if workers > 1 and tracker_db_url:
             create_tracker_tables(tracker_db_url)
         server = spawn(rasa_args, "rasa", rasa_server_env(host_rasa_processes or workers))
@@ -341,7 +347,7 @@ def start_replicas(
     if not (tracker_db_url and lock_store_url):
         raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
     stacks: list[Stack] = []
-    workers = int({**os.environ, **(env or {})}.get("SANIC_WORKERS") or 1)
+    workers = sanic_workers({**os.environ, **(env or {})})
     try:
         for _ in range(replicas):
             stacks.append(start_stack(

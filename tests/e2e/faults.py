@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from bench.common import eventually
 from metrics.settings import REPO_ROOT
 
 DEADLINE_S = 120  # generous waits, never asserted as speed
@@ -21,13 +21,10 @@ DEADLINE_S = 120  # generous waits, never asserted as speed
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE_S) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
+    value = eventually(condition, timeout)
+    if not value:
+        raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
+    return value
 
 
 def blocked_by(admin: Connection, holder_pid: int) -> list[int]:
