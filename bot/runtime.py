@@ -34,6 +34,7 @@ MODEL_PREFIX = "dealerbot-"
 ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "60"}
 LOCK_KEY_PREFIX = "dealerbot"  # Redis lock keys: shared by every replica of one deployment
 LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
+TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
 
 
 def rasa_bin() -> str:
@@ -107,7 +108,8 @@ def free_port() -> int:
 def write_endpoints(
     path: Path, action_url: str, tracker_db_url: str | None, lock_store_url: str | None = None
 ) -> Path:
-    """Endpoints for one run: the action server and, if given, Rasa's SQL tracker store and a
+    """Endpoints for one run: the action server and, if given, the SQL tracker store
+    (:mod:`bot.tracker_store`: Rasa's, with a cache of the latest trackers) and a
     Redis lock store (``redis://[:password@]host:port/db[?key_prefix=name]``; needed for more
     than one Sanic worker or replica).
 
@@ -117,7 +119,8 @@ def write_endpoints(
     lines = ["action_endpoint:", f'  url: "{action_url}"']
     if tracker_db_url:
         url = make_url(tracker_db_url)
-        lines += ["tracker_store:", "  type: SQL", f"  dialect: {url.get_backend_name()}"]
+        lines += ["tracker_store:", f"  type: {TRACKER_STORE_CLASS}",
+                  f"  dialect: {url.get_backend_name()}"]  # fmt: skip
         # Rasa's SQL tracker store reads the host from `url`, and wants the port as a number.
         lines += [f"  {key}: {json.dumps(value)}" for key, value in (
             ("db", url.database), ("url", url.host), ("port", url.port),
