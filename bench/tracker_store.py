@@ -69,14 +69,25 @@ def message_events(n: int) -> list[Any]:
              "language": {"code": "nl", "confidence": 0.99}, "message_id": f"m{n}"}  # fmt: skip
     buttons = [{"title": f"keuze {i}", "payload": f"/intent_{i}"} for i in range(4)]
     return [
-        UserUttered(parse["text"], parse["intent"], parse["entities"], parse, timestamp=_t(),
-                    input_channel="rest", message_id=f"m{n}"),  # fmt: skip
+        UserUttered(
+            parse["text"],
+            parse["intent"],
+            parse["entities"],
+            parse,
+            timestamp=_t(),
+            input_channel="rest",
+            message_id=f"m{n}",
+        ),  # fmt: skip
         ActionExecuted("action_extract_slots", timestamp=_t()),
         SlotSet("service", "onderhoud", timestamp=_t()),
         ActionExecuted("appointment_form", policy="RulePolicy", confidence=1.0, timestamp=_t()),
         SlotSet("requested_slot", "date", timestamp=_t()),
-        BotUttered("Voor welke dag wilt u de afspraak?", {"buttons": buttons},
-                   {"utter_action": "utter_ask_date"}, timestamp=_t()),  # fmt: skip
+        BotUttered(
+            "Voor welke dag wilt u de afspraak?",
+            {"buttons": buttons},
+            {"utter_action": "utter_ask_date"},
+            timestamp=_t(),
+        ),  # fmt: skip
         ActionExecuted("action_listen", policy="RulePolicy", confidence=1.0, timestamp=_t()),
     ]
 
