@@ -15,10 +15,18 @@ The second: every action call sends the whole tracker of the session to the acti
 aiohttp encodes it with the standard library's ``json.dumps``: about 9 % of the Rasa server's CPU
 in the profile after the fix above. :func:`fast_dumps` encodes it with ujson (already installed
 with Rasa) into the same JSON, and falls back to ``json.dumps`` for anything ujson refuses.
+
+The third: Rasa opens a new client session, and so a new TCP connection, for every action call
+(``EndpointConfig.request``), and both servers pay for the connect, the accept and a new HTTP
+protocol each time. The sessions now share one connection pool per event loop, which keeps
+connections open for :data:`KEEPALIVE_S`; that is shorter than Sanic's own keep-alive (5 s by
+default, 60 s as ``bot.runtime`` starts the action server), so the pool never sends on a
+connection the action server is about to close for idleness.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from functools import lru_cache
@@ -26,6 +34,20 @@ from typing import Any
 
 import aiohttp
 import ujson
+
+KEEPALIVE_S = 2.0
+_pools: dict[asyncio.AbstractEventLoop, aiohttp.TCPConnector] = {}
+
+
+def shared_connector() -> aiohttp.TCPConnector:
+    """The running loop's connection pool for Rasa's HTTP calls (created on first use)."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None or pool.closed:
+        for old in [old for old in _pools if old.is_closed()]:
+            del _pools[old]
+        pool = _pools[loop] = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S)
+    return pool
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +73,7 @@ def _install_fast_json() -> None:
     if endpoints is None or getattr(endpoints.EndpointConfig.session, "_fast_json", False):
         return
 
-    def session(self: Any) -> aiohttp.ClientSession:  # Rasa's session, plus json_serialize
+    def session(self: Any) -> aiohttp.ClientSession:  # Rasa's, plus ujson and the shared pool
         auth = None
         if self.basic_auth:
             auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
@@ -60,6 +82,8 @@ def _install_fast_json() -> None:
             auth=auth,
             timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
             json_serialize=fast_dumps,
+            connector=shared_connector(),
+            connector_owner=False,  # closing the session keeps the pool's connections
         )
 
     session._fast_json = True

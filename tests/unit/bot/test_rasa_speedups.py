@@ -95,3 +95,39 @@ def test_rasa_sessions_encode_with_fast_dumps():
 
     serialize, headers = asyncio.run(build())
     assert serialize is fast_dumps and headers == {"X": "1"}
+
+
+def test_action_calls_share_connections_and_survive_a_server_restart():
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.runtime import free_port
+
+    port, peers = free_port(), []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"events": [], "got": await request.json()})
+
+    async def serve() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    async def calls() -> list[dict]:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        runner = await serve()
+        replies = [await endpoint.request(json={"n": n}) for n in range(3)]
+        await runner.cleanup()  # the action server restarts: its connections close
+        runner = await serve()
+        replies.append(await endpoint.request(json={"n": 3}))
+        await runner.cleanup()
+        return replies
+
+    replies = asyncio.run(calls())
+    assert [r["got"] for r in replies] == [{"n": n} for n in range(4)]
+    assert len(set(peers[:3])) == 1  # one connection for the three calls
+    assert peers[3] != peers[0]  # a new one after the restart, without a failed call
