@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import os
+import random
 import sys
 import time
 import uuid
@@ -166,7 +167,9 @@ async def _customer(
     prefix: str,
     deadline: float | None,
     conversations: int | None,
+    think_s: tuple[float, float] | None = None,
 ) -> None:
+    pause = random.Random(prefix)  # the same pauses in every run
     done = 0
     while (deadline is None or time.monotonic() < deadline) and (
         conversations is None or done < conversations
@@ -174,7 +177,9 @@ async def _customer(
         n = next(numbers)
         sender = f"{prefix}-{n:06d}"
         result.senders.append(sender)
-        for message in conversation_script(n):
+        for i, message in enumerate(conversation_script(n)):
+            if think_s and i:  # the customer reads the reply and types the next message
+                await asyncio.sleep(pause.uniform(*think_s))
             started = time.perf_counter()
             try:
                 async with http.post(webhook, json={"sender": sender, "message": message}) as r:
@@ -200,12 +205,15 @@ async def run_load(
     conversations_each: int | None = None,
     prefix: str | None = None,
     first_number: int = 0,
+    think_s: tuple[float, float] | None = None,
 ) -> LoadResult:
     """``customers`` concurrent customers, each running conversations one after the other until
     ``duration_s`` has passed (the conversation under way is finished) or each has run
     ``conversations_each``. Conversation numbers are shared, so the scripts stay in turn;
     ``first_number`` continues the numbers of an earlier run on the same store, so its bookings
-    take free slots too."""
+    take free slots too. ``think_s`` (low, high): each customer waits a random time in that range
+    between a reply and its next message, as a person reading and typing does; without it each
+    sends the next message at once (a closed loop: the server is never idle)."""
     if duration_s is None and conversations_each is None:
         raise ValueError("give duration_s or conversations_each")
     prefix = prefix or f"bench-{uuid.uuid4().hex[:8]}"
@@ -218,7 +226,7 @@ async def run_load(
         deadline = started + duration_s if duration_s is not None else None
         await asyncio.gather(*(
             _customer(http, webhook, result, numbers, f"{prefix}-c{i:02d}", deadline,
-                      conversations_each)
+                      conversations_each, think_s)
             for i in range(customers)
         ))  # fmt: skip
         result.elapsed_s = time.monotonic() - started
@@ -342,6 +350,25 @@ def process_memory(stack: Stack) -> dict[str, dict[str, float]]:
             "processes": len([s for s in statuses if s]),
         }
     return report
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def process_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each stack process with its children (Sanic workers)."""
+    names = ("action server", "rasa server")
+    return {
+        name: sum(_cpu_seconds(pid) for pid in [process.pid, *descendants(process.pid)])
+        for name, process in zip(names, stack.processes, strict=False)
+    }
 
 
 # ---- stores and stacks ----------------------------------------------------------------------

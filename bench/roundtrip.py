@@ -8,7 +8,8 @@ customers for a fixed time each. Every customer runs scripted Dutch and English 
 
 It reports messages/s, p50/p95/p99 latency per message, failed requests, lost records
 (conversations sent minus Conversation rows in the store; duplicates too), the peak memory
-(VmHWM) of the Rasa server and the action server, the stack's start-up time, the model size,
+(VmHWM) and the CPU time per message of the Rasa server and the action server (each with its
+workers), the stack's start-up time, the model size,
 and the logging overhead (mean round trip with logging / without, per N).
 
     .venv/bin/python bench/roundtrip.py                       # everything, 30 s per N
@@ -16,6 +17,12 @@ and the logging overhead (mean round trip with logging / without, per N).
     .venv/bin/python bench/roundtrip.py --backends postgresql --sanic-workers 2 \\
         --lock-store redis://127.0.0.1:6379/1                 # two Sanic workers, Redis locks
     .venv/bin/python bench/roundtrip.py --train               # also time `dealerbot train --force`
+    .venv/bin/python bench/roundtrip.py --think 2,8           # customers pause 2 to 8 s per message
+
+Without ``--think`` each customer sends its next message as soon as the reply arrives (a closed
+loop: N = 10 means 10 messages always in flight, the server's saturation). With it, each pauses
+as a person reading the reply and typing does, and the latency is what a customer waits while
+N people chat at once.
 
 PostgreSQL: ``DEALERBOT_TEST_PG_URL`` (default postgresql+psycopg2://postgres@127.0.0.1:5432/test);
 each run gets fresh databases that are dropped afterwards.
@@ -48,7 +55,9 @@ from bench.common import (  # noqa: E402
     newest_model,
     postgres_databases,
     postgres_unreachable,
+    process_cpu,
     process_memory,
+    records_written,
     run_load,
     server_errors,
     stored_conversations,
@@ -66,6 +75,7 @@ class Level:
     logging: bool
     load: LoadResult
     memory: dict[str, dict[str, float]]
+    cpu_ms: dict[str, float]  # CPU per message, per process (tree)
 
 
 @dataclass
@@ -120,16 +130,22 @@ def run_backend(model: Path, backend: str, args: argparse.Namespace) -> list[Con
         levels = {logging: [] for logging in modes}
         for n in args.customers:
             merged = {logging: LoadResult(n) for logging in modes}
+            cpu_before = {logging: process_cpu(bench.stack) for logging, bench in benches.items()}
             for _ in range(args.rounds):
                 for logging, bench in benches.items():
                     load = asyncio.run(run_load(
                         bench.stack.rest_webhook, n, duration_s=args.duration / args.rounds,
-                        first_number=len(senders[logging]),
+                        first_number=len(senders[logging]), think_s=args.think,
                     ))  # fmt: skip
                     senders[logging] += load.senders
                     merged[logging].merge(load)
             for logging, bench in benches.items():
-                level = Level(backend, logging, merged[logging], process_memory(bench.stack))
+                records_written(bench.work_dir)  # the records' writes count for this level
+                used = process_cpu(bench.stack)
+                cpu_ms = {name: (used[name] - cpu_before[logging][name]) * 1000
+                          / max(merged[logging].messages, 1) for name in used}  # fmt: skip
+                level = Level(backend, logging, merged[logging], process_memory(bench.stack),
+                              cpu_ms)  # fmt: skip
                 levels[logging].append(level)
                 print(f"[{backend}, logging {'on' if logging else 'off'}] {row(level)}",
                       flush=True)  # fmt: skip
@@ -164,7 +180,8 @@ def row(level: Level) -> str:
         f"{load.messages_per_s:.1f} msg/s; p50 {load.p(50):.0f} ms, p95 {load.p(95):.0f} ms, "
         f"p99 {load.p(99):.0f} ms, mean {load.mean_ms:.0f} ms; failed {len(load.failures)}; "
         f"peak RSS rasa {memory['rasa server']['peak_mb']:.0f} MB, "
-        f"actions {memory['action server']['peak_mb']:.0f} MB"
+        f"actions {memory['action server']['peak_mb']:.0f} MB; CPU per message "
+        f"rasa {level.cpu_ms['rasa server']:.1f} ms, actions {level.cpu_ms['action server']:.1f} ms"
     )
 
 
@@ -182,8 +199,8 @@ def train_time() -> tuple[float, str]:
 def markdown(configs: list[Config], model: Path, args: argparse.Namespace) -> str:
     lines = [
         "| store + tracker | logging | N | messages | msg/s | p50 ms | p95 ms | p99 ms | "
-        "mean ms | failed | peak RSS Rasa | peak RSS actions |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "mean ms | failed | peak RSS Rasa | peak RSS actions | CPU/msg Rasa | CPU/msg actions |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for config in configs:
         for level in config.levels:
@@ -193,7 +210,8 @@ def markdown(configs: list[Config], model: Path, args: argparse.Namespace) -> st
                 f"{load.messages} | {load.messages_per_s:.1f} | {load.p(50):.0f} | "
                 f"{load.p(95):.0f} | {load.p(99):.0f} | {load.mean_ms:.0f} | "
                 f"{len(load.failures)} | {mem['rasa server']['peak_mb']:.0f} MB | "
-                f"{mem['action server']['peak_mb']:.0f} MB |"
+                f"{mem['action server']['peak_mb']:.0f} MB | "
+                f"{level.cpu_ms['rasa server']:.1f} ms | {level.cpu_ms['action server']:.1f} ms |"
             )
     lines += ["", "| store + tracker | logging | start-up | conversations sent | rows | lost | "
               "duplicated | server errors |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -209,7 +227,10 @@ def markdown(configs: list[Config], model: Path, args: argparse.Namespace) -> st
         lines += [f"| {b} | {n} | {ratio:.3f} ({(ratio - 1) * 100:+.1f} %) |"
                   for (b, n), ratio in overhead.items()]  # fmt: skip
     size = model.stat().st_size / 1e6
-    lines += ["", f"Model `{model.name}`: {size:.1f} MB."]
+    pacing = (f"each customer pauses {args.think[0]:g} to {args.think[1]:g} s before its next "
+              "message" if args.think else "closed loop: each customer sends its next message "
+              "as soon as the reply arrives")  # fmt: skip
+    lines += ["", f"Model `{model.name}`: {size:.1f} MB. Load: {pacing}."]
     return "\n".join(lines)
 
 
@@ -227,6 +248,13 @@ def logging_overhead(configs: list[Config]) -> dict[tuple[str, int], float]:
     }
 
 
+def think_range(text: str) -> tuple[float, float]:
+    low, high = (float(x) for x in text.split(","))
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f"want LOW,HIGH with 0 <= LOW <= HIGH, not {text!r}")
+    return low, high
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="default: newest in models/")
@@ -235,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="on/off slices per load level")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--no-baseline", action="store_true", help="skip logging off")
+    parser.add_argument("--think", type=think_range, default=None, metavar="LOW,HIGH",
+                        help="seconds each customer pauses before its next message, e.g. 2,8 "
+                             "(default: none, a closed loop)")  # fmt: skip
     parser.add_argument("--sanic-workers", type=int, default=1)
     parser.add_argument("--lock-store", default=None, help="e.g. redis://127.0.0.1:6379/1")
     parser.add_argument("--train", action="store_true", help="also time dealerbot train --force")
