@@ -41,6 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels.common import MAX_PENDING, SenderLimiter
+from bot.channels.workers import spread_over_workers
 from metrics.engagement import CUSTOMER_CHANNELS, channel_name
 from metrics.settings import get_settings
 
@@ -258,7 +259,7 @@ class GuardedRestInput(RestInput):
             finally:
                 self.limiter.release(sender)
 
-        return hook
+        return spread_over_workers(hook)
 
     async def _answer(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: RestMessage

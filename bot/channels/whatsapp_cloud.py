@@ -45,6 +45,7 @@ from bot.channels.common import (
     sender_id,
     utc_now,
 )
+from bot.channels.workers import spread_over_workers
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)
@@ -372,7 +373,7 @@ class WhatsAppCloudInput(WhatsAppInput):
                     return response.json({"error": "not handled, retry"}, status=500)
             return response.json({"status": "ok"})
 
-        return hook
+        return spread_over_workers(hook)
 
     async def handle(
         self,
