@@ -41,7 +41,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels.common import MAX_PENDING, SenderLimiter
-from bot.channels.workers import spread_over_workers
 from metrics.engagement import CUSTOMER_CHANNELS, channel_name
 from metrics.settings import get_settings
 
@@ -259,7 +258,7 @@ class GuardedRestInput(RestInput):
             finally:
                 self.limiter.release(sender)
 
-        return spread_over_workers(hook)
+        return hook
 
     async def _answer(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: RestMessage

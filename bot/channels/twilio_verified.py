@@ -45,7 +45,6 @@ from bot.channels.common import (
     sender_id,
     utc_now,
 )
-from bot.channels.workers import spread_over_workers
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)
@@ -215,7 +214,7 @@ class TwilioWhatsAppInput(WhatsAppInput):
                 return response.text("not handled", status=500)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
-        return spread_over_workers(hook)
+        return hook
 
     async def handle(
         self,

@@ -45,7 +45,6 @@ from bot.channels.common import (
     sender_id,
     utc_now,
 )
-from bot.channels.workers import spread_over_workers
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)
@@ -373,7 +372,7 @@ class WhatsAppCloudInput(WhatsAppInput):
                     return response.json({"error": "not handled, retry"}, status=500)
             return response.json({"status": "ok"})
 
-        return spread_over_workers(hook)
+        return hook
 
     async def handle(
         self,
