@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 
 import pytest
 import redis
-from rasa.core.lock_store import LockStore
+from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.lock_store import AtomicRedisLockStore
@@ -58,7 +59,7 @@ def at_once(calls) -> list:
 def test_rasa_builds_it_from_the_endpoints_file(prefix):
     [store] = stores(prefix, 1)
     assert isinstance(store, AtomicRedisLockStore)
-    assert store.key_prefix == f"{prefix}:lock:" and store.mutex_prefix == f"{prefix}:mutex:"
+    assert store.key_prefix == f"{prefix}:lock:"
 
 
 def test_the_endpoints_file_names_it(tmp_path):
@@ -104,3 +105,47 @@ def test_conversations_are_served_one_at_a_time_across_clients(prefix):
     at_once([lambda s=s: asyncio.run(turn(s)) for s in clients])
     assert most[0] == 1
     assert clients[0].get_lock("c") is None
+
+
+def rasa_store(prefix: str) -> RedisLockStore:
+    host, port = REDIS_URL.rsplit("/", 1)[-1].split(":")
+    return RedisLockStore(host=host, port=int(port), db=DB, key_prefix=prefix)
+
+
+@pytest.mark.parametrize(
+    "conversation", ["c", "whatsapp:+31612345678/autohuis-demo", 'quote " back \\ é'],
+)  # fmt: skip
+def test_the_lock_stays_rasas_json(prefix, conversation):
+    """Rasa's own store and this one take turns on one lock: the same tickets, numbers and
+    expiry times as Rasa's alone would give."""
+    ours, theirs = stores(prefix, 1)[0], rasa_store(prefix)
+    started = time.time()
+    assert theirs.issue_ticket(conversation, 30) == 0
+    assert ours.issue_ticket(conversation, 30) == 1
+    assert theirs.issue_ticket(conversation, 30) == 2
+    lock = theirs.get_lock(conversation)
+    assert lock.conversation_id == conversation
+    assert [t.number for t in lock.tickets] == [0, 1, 2]
+    assert all(started + 30 <= t.expires <= time.time() + 30 for t in lock.tickets)
+    ours.cleanup(conversation, 0)
+    assert [t.number for t in theirs.get_lock(conversation).tickets] == [1, 2]
+    ours.cleanup(conversation, 2)
+    ours.cleanup(conversation, 1)
+    assert theirs.get_lock(conversation) is None
+    ours.cleanup(conversation, 1)  # a lock already gone: nothing to do
+    assert theirs.get_lock(conversation) is None
+
+
+def test_expired_tickets_are_dropped_as_rasa_drops_them(prefix):
+    ours, theirs = stores(prefix, 1)[0], rasa_store(prefix)
+    for store, conversation in ((ours, "ours"), (theirs, "theirs")):
+        theirs.issue_ticket(conversation, 30)  # 0, still valid
+        theirs.issue_ticket(conversation, -1)  # 1, expired
+        assert store.issue_ticket(conversation, 30) == 1  # numbering from the last valid one
+    assert [t.number for t in theirs.get_lock("ours").tickets] == [0, 1]
+    assert [t.number for t in theirs.get_lock("theirs").tickets] == [0, 1]
+    theirs.issue_ticket("ours", -1)  # 2, expired
+    ours.update_lock("ours")
+    assert [t.number for t in theirs.get_lock("ours").tickets] == [0, 1]
+    ours.update_lock("no-such-conversation")
+    assert theirs.get_lock("no-such-conversation") is None
