@@ -22,12 +22,20 @@ protocol each time. The sessions now share one connection pool per event loop, w
 connections open for :data:`KEEPALIVE_S`; that is shorter than Sanic's own keep-alive (5 s by
 default, 60 s as ``bot.runtime`` starts the action server), so the pool never sends on a
 connection the action server is about to close for idleness.
+
+The fourth: a loaded Rasa server holds millions of Python objects (the model, TensorFlow,
+Rasa's domain), and each full collection of Python's garbage collector walks all of them: 0.4
+to 0.7 s during which the server answers no one (measured with ``gc.callbacks`` under load).
+:func:`freeze_heap` moves everything alive once the server has started into the collector's
+permanent generation, so later collections walk only the objects made since.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import sys
 from functools import lru_cache
 from typing import Any
@@ -35,6 +43,7 @@ from typing import Any
 import aiohttp
 import ujson
 
+log = logging.getLogger(__name__)
 KEEPALIVE_S = 2.0
 _pools: dict[asyncio.AbstractEventLoop, aiohttp.TCPConnector] = {}
 
@@ -48,6 +57,14 @@ def shared_connector() -> aiohttp.TCPConnector:
             del _pools[old]
         pool = _pools[loop] = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S)
     return pool
+
+
+async def freeze_heap(*_: Any) -> None:
+    """A Sanic ``after_server_start`` listener: collect once, then freeze what is left (the
+    model is loaded by then), so full collections no longer walk it."""
+    gc.collect()
+    gc.freeze()
+    log.info("garbage collector: %d objects of the started server frozen", gc.get_freeze_count())
 
 
 @lru_cache(maxsize=1)

@@ -131,3 +131,21 @@ def test_action_calls_share_connections_and_survive_a_server_restart():
     assert [r["got"] for r in replies] == [{"n": n} for n in range(4)]
     assert len(set(peers[:3])) == 1  # one connection for the three calls
     assert peers[3] != peers[0]  # a new one after the restart, without a failed call
+
+
+def test_the_started_server_heap_is_frozen():
+    import gc
+
+    from bot.channels.rest import GuardedRestInput
+    from bot.rasa_speedups import freeze_heap
+
+    async def no_op(_message):
+        return None
+
+    hook = GuardedRestInput().blueprint(no_op)
+    assert freeze_heap in [listener for listener, _event in hook._future_listeners]
+    try:
+        asyncio.run(freeze_heap())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
