@@ -23,9 +23,9 @@ connections open for :data:`KEEPALIVE_S`; that is shorter than Sanic's own keep-
 default, 60 s as ``bot.runtime`` starts the action server), so the pool never sends on a
 connection the action server is about to close for idleness.
 
-The fourth: a loaded Rasa server holds millions of Python objects (the model, TensorFlow,
-Rasa's domain), and each full collection of Python's garbage collector walks all of them: 0.4
-to 0.7 s during which the server answers no one (measured with ``gc.callbacks`` under load).
+The fourth: a started Rasa server holds about 720,000 Python objects (the model, TensorFlow,
+Rasa's domain), and each full collection of Python's garbage collector walks all of them: 0.3
+to 0.9 s during which the server answers no one (timed with ``gc.callbacks``; docs/profile.md).
 :func:`freeze_heap` moves everything alive once the server has started into the collector's
 permanent generation, so later collections walk only the objects made since.
 """
