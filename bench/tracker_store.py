@@ -34,9 +34,9 @@ from rasa.shared.core.events import (  # noqa: E402
     SlotSet,
     UserUttered,
 )
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.common import PG_URL, postgres_databases, postgres_unreachable  # noqa: E402
+from bot.runtime import tracker_store_kwargs  # noqa: E402
 from bot.tracker_store import CachedSQLTrackerStore  # noqa: E402
 
 INTENTS = [f"intent_{i}" for i in range(10)]
@@ -134,9 +134,7 @@ def main() -> None:
             print(f"PostgreSQL skipped: {reason}")
             return
         with postgres_databases(PG_URL, ("tracker",)) as urls:
-            u = make_url(urls["tracker"])
-            db = {"dialect": "postgresql", "host": u.host, "port": u.port, "db": u.database,
-                  "username": u.username}  # fmt: skip
+            db = tracker_store_kwargs(urls["tracker"])
             measure("PostgreSQL", db, args.conversations, args.messages)
 
 

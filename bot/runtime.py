@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
@@ -105,6 +105,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def tracker_store_kwargs(db_url: str) -> dict[str, Any]:
+    """Rasa's ``SQLTrackerStore`` keyword arguments for a SQLAlchemy database URL; the unset parts
+    are left out. The URL's query (``sslmode``, ``options``, …) is kept."""
+    url = make_url(db_url)
+    kwargs = {
+        "dialect": url.drivername, "host": url.host, "port": url.port, "db": url.database,
+        "username": url.username, "password": url.password, "query": dict(url.query),
+    }  # fmt: skip
+    return {key: value for key, value in kwargs.items() if value}
+
+
 def write_endpoints(
     path: Path, action_url: str, tracker_db_url: str | None, lock_store_url: str | None = None
 ) -> Path:
@@ -118,13 +129,11 @@ def write_endpoints(
     keeps unrelated stacks (parallel tests) apart."""
     lines = ["action_endpoint:", f'  url: "{action_url}"']
     if tracker_db_url:
-        url = make_url(tracker_db_url)
-        lines += ["tracker_store:", f"  type: {TRACKER_STORE_CLASS}",
-                  f"  dialect: {url.get_backend_name()}"]  # fmt: skip
-        # Rasa's SQL tracker store reads the host from `url`, and wants the port as a number.
-        lines += [f"  {key}: {json.dumps(value)}" for key, value in (
-            ("db", url.database), ("url", url.host), ("port", url.port),
-            ("username", url.username), ("password", url.password)) if value]  # fmt: skip
+        # Rasa reads the host from `url` (SQLTrackerStore.from_endpoint_config).
+        keys = {"host": "url"}
+        lines += ["tracker_store:", f"  type: {TRACKER_STORE_CLASS}"]
+        lines += [f"  {keys.get(key, key)}: {json.dumps(value)}"
+                  for key, value in tracker_store_kwargs(tracker_db_url).items()]  # fmt: skip
     if lock_store_url:
         lock = make_url(lock_store_url)
         prefix = str(lock.query.get("key_prefix") or LOCK_KEY_PREFIX)
@@ -147,9 +156,7 @@ def create_tracker_tables(tracker_db_url: str) -> None:
     logged as an ERROR)."""
     from rasa.core.tracker_store import SQLTrackerStore
 
-    url = make_url(tracker_db_url)
-    SQLTrackerStore(dialect=url.get_backend_name(), host=url.host, port=url.port,
-                    db=url.database, username=url.username, password=url.password)  # fmt: skip
+    SQLTrackerStore(**tracker_store_kwargs(tracker_db_url))
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:

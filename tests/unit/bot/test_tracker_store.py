@@ -23,7 +23,7 @@ from rasa.shared.core.trackers import EventVerbosity
 from rasa.utils.endpoints import read_endpoint_config
 from sqlalchemy.engine import make_url
 
-from bot.runtime import write_endpoints
+from bot.runtime import tracker_store_kwargs, write_endpoints
 from bot.tracker_store import DEFAULT_CACHE_SIZE, CachedSQLTrackerStore
 from tests.conftest import pg_schema
 
@@ -69,9 +69,7 @@ def db(request, tmp_path) -> dict[str, Any]:
         return
     pg_url = request.getfixturevalue("pg_url")
     with pg_schema(pg_url) as (url, _factory):
-        u = make_url(url)
-        yield {"dialect": "postgresql", "host": u.host, "port": u.port, "db": u.database,
-               "username": u.username, "query": dict(u.query)}  # fmt: skip
+        yield tracker_store_kwargs(url)
 
 
 def stores(db: dict[str, Any], **kwargs: Any) -> tuple[CachedSQLTrackerStore, SQLTrackerStore]:
@@ -245,3 +243,16 @@ def test_rasa_builds_it_from_the_endpoints_file(tmp_path):
     assert isinstance(store, CachedSQLTrackerStore)
     assert store.cache_size == DEFAULT_CACHE_SIZE
     assert make_url(str(store.engine.url)).database == str(db)
+
+
+def test_the_endpoints_file_keeps_the_database_urls_query(tmp_path, pg_url):
+    """``?options=-csearch_path=…`` (or ``sslmode``) reaches Rasa's engine: the events land in
+    the schema the URL names, not in ``public``."""
+    with pg_schema(pg_url) as (url, factory):
+        path = write_endpoints(tmp_path / "endpoints.yml", "http://x/webhook", url)
+        store = TrackerStore.create(read_endpoint_config(str(path), "tracker_store"), DOMAIN)
+        asyncio.run(message(store, "q", *session_start()))
+        with factory.begin() as session:
+            in_schema = session.execute(sa.text("select count(*) from events")).scalar()
+        assert in_schema == len(rows(store, "q")) > 0
+        store.engine.dispose()
