@@ -107,13 +107,30 @@ def _install_fast_json() -> None:
     endpoints.EndpointConfig.session = session
 
 
+def _install_freeze_on_start() -> None:
+    run = sys.modules.get("rasa.core.run")  # loaded: it is what imports the channels
+    if run is None or getattr(run.configure_app, "_freezes_heap", False):
+        return
+    configure_app = run.configure_app
+
+    def configure_app_and_freeze(*args: Any, **kwargs: Any) -> Any:
+        app = configure_app(*args, **kwargs)
+        app.register_listener(freeze_heap, "after_server_start")  # each Sanic worker
+        return app
+
+    configure_app_and_freeze._freezes_heap = True
+    run.configure_app = configure_app_and_freeze
+
+
 def install() -> None:
-    """Replace ``RemoteAction._validate_action_result`` by one with a cached validator, and
-    Rasa's HTTP client sessions by ones that encode JSON with :func:`fast_dumps`; once."""
+    """Replace ``RemoteAction._validate_action_result`` by one with a cached validator, Rasa's
+    HTTP client sessions by ones that encode JSON with :func:`fast_dumps` over a shared pool, and
+    have the Rasa server's app run :func:`freeze_heap` once started; once."""
     action_module = sys.modules.get("rasa.core.actions.action")
     if action_module is None:
         return
     _install_fast_json()
+    _install_freeze_on_start()
     remote_action = action_module.RemoteAction
     if getattr(remote_action._validate_action_result, "_cached_validator", False):
         return

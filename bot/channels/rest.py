@@ -41,7 +41,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels.common import MAX_PENDING, SenderLimiter
-from bot.rasa_speedups import freeze_heap
 from metrics.engagement import CUSTOMER_CHANNELS, channel_name
 from metrics.settings import get_settings
 
@@ -228,8 +227,6 @@ class GuardedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
-        # every Rasa server of ours has this channel: the place to hook the server's start
-        hook.listener("after_server_start")(freeze_heap)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -43,3 +43,9 @@ def test_the_bot_follows_a_language_switch(stack):
     assert "matching car" in english and "€" in english
     dutch = texts(say(stack, sender, "en wat kost de golf?"))
     assert "Prijzen van de Volkswagen Golf" in dutch
+
+
+def test_the_rasa_server_froze_its_heap_once_started(stack):
+    """bot.rasa_speedups.freeze_heap ran in the Rasa server (full collections skip the model)."""
+    log = (stack.var_dir / f"rasa-{stack.rasa_port}.log").read_text(errors="replace")
+    assert "objects of the started server frozen" in log

@@ -133,17 +133,23 @@ def test_action_calls_share_connections_and_survive_a_server_restart():
     assert peers[3] != peers[0]  # a new one after the restart, without a failed call
 
 
-def test_the_started_server_heap_is_frozen():
+def test_the_rasa_server_freezes_its_heap_once_started(monkeypatch):
     import gc
 
-    from bot.channels.rest import GuardedRestInput
+    import rasa.core.run
+
     from bot.rasa_speedups import freeze_heap
 
-    async def no_op(_message):
-        return None
+    class App:  # what serve_application does with the app configure_app returns
+        def __init__(self) -> None:
+            self.listeners = []
 
-    hook = GuardedRestInput().blueprint(no_op)
-    assert freeze_heap in [listener for listener, _event in hook._future_listeners]
+        def register_listener(self, listener, event) -> None:
+            self.listeners.append((listener, event))
+
+    monkeypatch.setattr(rasa.core.run, "configure_app", lambda *a, **k: App())
+    install()
+    assert rasa.core.run.configure_app([], None).listeners == [(freeze_heap, "after_server_start")]
     try:
         asyncio.run(freeze_heap())
         assert gc.get_freeze_count() > 0
