@@ -177,8 +177,8 @@ async def _customer(
         n = next(numbers)
         sender = f"{prefix}-{n:06d}"
         result.senders.append(sender)
-        for i, message in enumerate(conversation_script(n)):
-            if think_s and i:  # the customer reads the reply and types the next message
+        for message in conversation_script(n):
+            if think_s:  # reads the reply and types; before a first message: arrives at random
                 await asyncio.sleep(pause.uniform(*think_s))
             started = time.perf_counter()
             try:
@@ -212,8 +212,9 @@ async def run_load(
     ``conversations_each``. Conversation numbers are shared, so the scripts stay in turn;
     ``first_number`` continues the numbers of an earlier run on the same store, so its bookings
     take free slots too. ``think_s`` (low, high): each customer waits a random time in that range
-    between a reply and its next message, as a person reading and typing does; without it each
-    sends the next message at once (a closed loop: the server is never idle)."""
+    before each message, as a person reading the reply and typing does, and before its first,
+    so that customers do not all arrive in the same instant; without it each sends the next
+    message at once (a closed loop: the server is never idle)."""
     if duration_s is None and conversations_each is None:
         raise ValueError("give duration_s or conversations_each")
     prefix = prefix or f"bench-{uuid.uuid4().hex[:8]}"
