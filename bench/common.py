@@ -46,6 +46,9 @@ PG_URL = os.environ.get(
 )
 SECRET = "bench-contact-key-secret"
 REQUEST_TIMEOUT_S = 120
+# Customers arrive one after another, this far apart. Connecting all at once let one Sanic worker
+# accept every connection (and keep it) while the others idled (docs/profile.md, fourth round).
+ARRIVAL_GAP_S = 0.01
 SETTLE_S = 30.0  # how long a reader waits for records written after the reply
 T = TypeVar("T")
 
@@ -168,8 +171,10 @@ async def _customer(
     deadline: float | None,
     conversations: int | None,
     think_s: tuple[float, float] | None = None,
+    arrival_s: float = 0.0,
 ) -> None:
     pause = random.Random(prefix)  # the same pauses in every run
+    await asyncio.sleep(arrival_s)
     done = 0
     while (deadline is None or time.monotonic() < deadline) and (
         conversations is None or done < conversations
@@ -209,12 +214,13 @@ async def run_load(
 ) -> LoadResult:
     """``customers`` concurrent customers, each running conversations one after the other until
     ``duration_s`` has passed (the conversation under way is finished) or each has run
-    ``conversations_each``. Conversation numbers are shared, so the scripts stay in turn;
-    ``first_number`` continues the numbers of an earlier run on the same store, so its bookings
-    take free slots too. ``think_s`` (low, high): each customer waits a random time in that range
-    before each message, as a person reading the reply and typing does, and before its first,
-    so that customers do not all arrive in the same instant; without it each sends the next
-    message at once (a closed loop: the server is never idle)."""
+    ``conversations_each``; they arrive :data:`ARRIVAL_GAP_S` apart. Conversation numbers are
+    shared, so the scripts stay in turn; ``first_number`` continues the numbers of an earlier
+    run on the same store, so its bookings take free slots too. ``think_s`` (low, high): each
+    customer waits a random time in that range before each message, as a person reading the
+    reply and typing does, and before its first, so that customers do not all arrive in the
+    same instant; without it each sends the next message at once (a closed loop: the server is
+    never idle)."""
     if duration_s is None and conversations_each is None:
         raise ValueError("give duration_s or conversations_each")
     prefix = prefix or f"bench-{uuid.uuid4().hex[:8]}"
@@ -227,7 +233,7 @@ async def run_load(
         deadline = started + duration_s if duration_s is not None else None
         await asyncio.gather(*(
             _customer(http, webhook, result, numbers, f"{prefix}-c{i:02d}", deadline,
-                      conversations_each, think_s)
+                      conversations_each, think_s, i * ARRIVAL_GAP_S)
             for i in range(customers)
         ))  # fmt: skip
         result.elapsed_s = time.monotonic() - started
