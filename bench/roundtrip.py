@@ -21,8 +21,8 @@ and the logging overhead (mean round trip with logging / without, per N).
 
 Without ``--think`` each customer sends its next message as soon as the reply arrives (a closed
 loop: N = 10 means 10 messages always in flight, the server's saturation). With it, each pauses
-as a person reading the reply and typing does, and the latency is what a customer waits while
-N people chat at once.
+as a person reading the reply and typing does (before the first message too: they do not all
+arrive at once), and the latency is what a customer waits while N people chat at once.
 
 PostgreSQL: ``DEALERBOT_TEST_PG_URL`` (default postgresql+psycopg2://postgres@127.0.0.1:5432/test);
 each run gets fresh databases that are dropped afterwards.
@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    ARRIVAL_GAP_S,
     REPO,
     BenchStack,
     LoadResult,
@@ -61,6 +62,7 @@ from bench.common import (  # noqa: E402
     run_load,
     server_errors,
     stored_conversations,
+    worker_split,
 )
 from metrics.store.models import Conversation  # noqa: E402
 
@@ -182,6 +184,7 @@ def row(level: Level) -> str:
         f"peak RSS rasa {memory['rasa server']['peak_mb']:.0f} MB, "
         f"actions {memory['action server']['peak_mb']:.0f} MB; CPU per message "
         f"rasa {level.cpu_ms['rasa server']:.1f} ms, actions {level.cpu_ms['action server']:.1f} ms"
+        f"; Rasa workers' share {worker_split(level.cpu_ms)}"
     )
 
 
@@ -199,8 +202,9 @@ def train_time() -> tuple[float, str]:
 def markdown(configs: list[Config], model: Path, args: argparse.Namespace) -> str:
     lines = [
         "| store + tracker | logging | N | messages | msg/s | p50 ms | p95 ms | p99 ms | "
-        "mean ms | failed | peak RSS Rasa | peak RSS actions | CPU/msg Rasa | CPU/msg actions |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "mean ms | failed | peak RSS Rasa | peak RSS actions | CPU/msg Rasa | CPU/msg actions | "
+        "Rasa workers' CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for config in configs:
         for level in config.levels:
@@ -211,7 +215,8 @@ def markdown(configs: list[Config], model: Path, args: argparse.Namespace) -> st
                 f"{load.p(95):.0f} | {load.p(99):.0f} | {load.mean_ms:.0f} | "
                 f"{len(load.failures)} | {mem['rasa server']['peak_mb']:.0f} MB | "
                 f"{mem['action server']['peak_mb']:.0f} MB | "
-                f"{level.cpu_ms['rasa server']:.1f} ms | {level.cpu_ms['action server']:.1f} ms |"
+                f"{level.cpu_ms['rasa server']:.1f} ms | {level.cpu_ms['action server']:.1f} ms | "
+                f"{worker_split(level.cpu_ms)} |"
             )
     lines += ["", "| store + tracker | logging | start-up | conversations sent | rows | lost | "
               "duplicated | server errors |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -227,9 +232,10 @@ def markdown(configs: list[Config], model: Path, args: argparse.Namespace) -> st
         lines += [f"| {b} | {n} | {ratio:.3f} ({(ratio - 1) * 100:+.1f} %) |"
                   for (b, n), ratio in overhead.items()]  # fmt: skip
     size = model.stat().st_size / 1e6
-    pacing = (f"each customer pauses {args.think[0]:g} to {args.think[1]:g} s before its next "
-              "message" if args.think else "closed loop: each customer sends its next message "
-              "as soon as the reply arrives")  # fmt: skip
+    pacing = (f"each customer pauses {args.think[0]:g} to {args.think[1]:g} s before each "
+              "message, its first too" if args.think else "closed loop: each customer sends its "
+              "next message as soon as the reply arrives; customers arrive "
+              f"{ARRIVAL_GAP_S * 1000:g} ms apart")  # fmt: skip
     lines += ["", f"Model `{model.name}`: {size:.1f} MB. Load: {pacing}."]
     return "\n".join(lines)
 
