@@ -12,10 +12,11 @@ import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dealer.parsing import find_emails, find_phones, find_plates
@@ -66,6 +67,19 @@ def pseudonymise(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=2048)
+def _masked_cached(text: str) -> str:
+    return pseudonymise(" ".join(text.split()))[:MAX_TEXT]
+
+
+def _masked(text: str) -> str:
+    """An item's text. A session's messages are masked again on each of its turns (the phone
+    number matcher is slow): short texts come from a cache."""
+    if len(text) > MAX_TEXT:
+        return pseudonymise(" ".join(text.split()))[:MAX_TEXT]
+    return _masked_cached(text)
+
+
 @dataclass(frozen=True)
 class InboxItem:
     text: str  # pseudonymised
@@ -77,6 +91,9 @@ class InboxItem:
     sent_at: dt.datetime  # naive UTC
     conversation_id: str
     dealer_id: str
+
+
+_ITEM_FIELDS = tuple(f.name for f in fields(InboxItem))
 
 
 def _intent(user: dict[str, Any]) -> tuple[str | None, float]:
@@ -157,7 +174,7 @@ def inbox_items(
         detected = ((user.get("parse_data") or {}).get("language") or {}).get("code")
         items.append(
             InboxItem(
-                text=pseudonymise(" ".join(text.split()))[:MAX_TEXT],
+                text=_masked(text),
                 intent=intent or FALLBACK_INTENT,
                 confidence=round(confidence, 4),
                 suggested_intent=_suggestion(user),
@@ -175,7 +192,8 @@ def inbox_items(
 
 def item_dicts(items: Iterable[InboxItem]) -> list[dict]:
     """JSON-safe items, for the recorder's op (and its spool)."""
-    return [{**asdict(i), "sent_at": i.sent_at.isoformat()} for i in items]
+    return [{name: getattr(i, name) for name in _ITEM_FIELDS} | {"sent_at": i.sent_at.isoformat()}
+            for i in items]  # fmt: skip
 
 
 def recorded_items(events: Sequence[dict[str, Any]], conversation_id: str, dealer_id: str) -> list:
@@ -195,44 +213,44 @@ def recorded_items(events: Sequence[dict[str, Any]], conversation_id: str, deale
     return item_dicts(items)
 
 
+def inbox_row(item: dict) -> dict[str, Any]:
+    """The ``nlu_inbox`` columns of a JSON-safe item, except its conversation and time."""
+    return {
+        "dealer_id": item["dealer_id"],
+        "language": item["language"],
+        "text": item["text"],
+        "intent": item["intent"],
+        "confidence": item["confidence"],
+        "suggested_intent": item.get("suggested_intent"),
+        "reason": item["reason"],
+        "status": "open",
+    }
+
+
 def upsert_items(session: Session, conversation_id: str, items: Iterable[dict]) -> int:
     """Store items not stored yet (unique per conversation + message time); returns how many.
 
     An item already there keeps its status, so a handled item stays handled.
     """
-    items = list(items)
-    if not items:
-        return 0
-    stored = set(
-        session.scalars(
-            select(NluInboxItem.sent_at).where(NluInboxItem.conversation_id == conversation_id)
-        )
-    )
-    added = 0
+    rows: dict[dt.datetime, dict[str, Any]] = {}
     for item in items:
         sent_at = item["sent_at"]
         sent_at = (
             sent_at if isinstance(sent_at, dt.datetime) else dt.datetime.fromisoformat(sent_at)
         )
-        if sent_at in stored:
-            continue
-        stored.add(sent_at)
-        session.add(
-            NluInboxItem(
-                conversation_id=conversation_id,
-                sent_at=sent_at,
-                dealer_id=item["dealer_id"],
-                language=item["language"],
-                text=item["text"],
-                intent=item["intent"],
-                confidence=item["confidence"],
-                suggested_intent=item.get("suggested_intent"),
-                reason=item["reason"],
-                status="open",
-            )
-        )
-        added += 1
-    return added
+        rows.setdefault(sent_at, {**inbox_row(item), "conversation_id": conversation_id,
+                                  "sent_at": sent_at})  # fmt: skip
+    if not rows:
+        return 0
+    table = NluInboxItem.__table__
+    stored = session.execute(
+        select(table.c.sent_at).where(table.c.conversation_id == conversation_id)
+    ).scalars()
+    for sent_at in stored:
+        rows.pop(sent_at, None)
+    if rows:
+        session.execute(insert(table), list(rows.values()))
+    return len(rows)
 
 
 def open_items(

@@ -107,3 +107,22 @@ def test_erasing_the_contact_erases_its_items(store, tmp_path):
     record_session(Recorder(store, Spool(tmp_path / "spool.jsonl")), session())
     erase_contact(store, secret=SECRET, senders=["31612345678"], channels=["whatsapp"])
     assert count(store) == 0
+
+
+def test_upsert_items_adds_only_items_not_stored_yet(store, tmp_path):
+    from trainer.inbox import upsert_items
+
+    recorder = Recorder(store, Spool(tmp_path / "spool.jsonl"))
+    record = record_session(recorder, session()[:4])  # one item stored with the record
+    (stored,) = open_items(store)
+    mark_done(store, ids=[stored.id])
+    items = [{"text": "wat?", "intent": "nlu_fallback", "confidence": 0.2, "reason": "fallback",
+              "language": "nl", "dealer_id": "autohuis-demo", "sent_at": sent_at}
+             for sent_at in ("2026-11-23T08:00:05", "2026-11-23T08:00:05")]  # fmt: skip
+    same = {**items[0], "sent_at": stored.sent_at.isoformat(), "text": "other"}
+    with store.begin() as s:
+        assert upsert_items(s, record.id, [*items, same]) == 1
+    with store.begin() as s:
+        assert upsert_items(s, record.id, items) == 0 and upsert_items(s, record.id, []) == 0
+    assert count(store, status="done") == 1 and count(store, status="open") == 1
+    assert [(r.text, r.suggested_intent) for r in open_items(store)] == [("wat?", None)]

@@ -1,5 +1,6 @@
 """The NLU inbox: which messages become items, pseudonymised, and how they are exported."""
 
+import dataclasses
 import datetime as dt
 from types import SimpleNamespace
 
@@ -7,11 +8,13 @@ import pytest
 import yaml
 
 from trainer.inbox import (
+    MAX_TEXT,
     InboxSettingError,
     confidence_threshold,
     export_yaml,
     group_by_intent,
     inbox_items,
+    item_dicts,
     pseudonymise,
     recorded_items,
     render_list,
@@ -114,6 +117,23 @@ def test_text_is_pseudonymised():
     assert pseudonymise(text) == "bel me op <phone> of mail <email>, kenteken <plate>"
     found = items(user(text, "nlu_fallback", 0.1, at=1))
     assert "12345678" not in found[0].text and "jansen" not in found[0].text
+
+
+def test_item_texts_are_the_same_on_every_turn_long_or_short():
+    short = "bel   me op 06-12345678"
+    long = "bel me op 06-12345678 " + "x" * MAX_TEXT  # masked first, then cut
+    for _turn in range(2):  # a session's messages are masked again on each of its turns
+        found = items(user(short, "nlu_fallback", 0.1, at=1), user(long, "nlu_fallback", 0.1, at=2))
+        assert [i.text for i in found] == [
+            "bel me op <phone>",
+            pseudonymise(long)[:MAX_TEXT],
+        ]
+    assert found[1].text.startswith("bel me op <phone> xx") and len(found[1].text) == MAX_TEXT
+
+
+def test_item_dicts_are_the_items_json_safe():
+    (item,) = items(user("wat?", "nlu_fallback", 0.1, at=1))
+    assert item_dicts([item]) == [{**dataclasses.asdict(item), "sent_at": "2026-11-23T08:00:01"}]
 
 
 def test_texts_without_personal_data_are_unchanged():
