@@ -21,6 +21,7 @@ from sqlalchemy import (
     event,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -412,11 +413,20 @@ def _insert_mark(connection):
     return insert(DirtyDay.__table__)
 
 
+# Insert-if-absent on SQLite and PostgreSQL alike. As text, as the dialects' ON CONFLICT inserts
+# are compiled again on every execution in SQLAlchemy 1.4 (they have no cache key).
+_MARK = text(
+    f"INSERT INTO {DirtyDay.__tablename__} (day_key, dealer_id) VALUES (:day_key, :dealer_id) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
 def mark_days(connection, pairs) -> None:
     """Mark ``(day_key, dealer_id)`` pairs dirty."""
-    rows = [{"day_key": day, "dealer_id": dealer} for day, dealer in set(pairs) if day is not None]
+    rows = [{"day_key": day, "dealer_id": dealer}
+            for day, dealer in sorted(set(pairs)) if day is not None]  # fmt: skip
     if rows:
-        connection.execute(_insert_mark(connection).values(rows).on_conflict_do_nothing())
+        connection.execute(_MARK, rows)
 
 
 def mark_conversation_day(connection, conversation_id: str | None) -> None:

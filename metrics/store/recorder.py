@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -25,10 +25,10 @@ from metrics.store.models import (
     CELL_INPUTS,
     SURVEY_SCORE_COLUMNS,
     Conversation,
-    DirtyDay,
     Erasure,
     NluInboxItem,
     SurveyAnswer,
+    mark_days,
 )
 from metrics.store.session import default_session_factory
 from metrics.store.spool import Spool
@@ -126,14 +126,6 @@ _UPDATE_ANSWER = update(_A).where(
     _A.c.conversation_id == bindparam("_conversation_id"), _A.c.question == bindparam("_question")
 )
 _SCORE = {q: update(_C).where(_C.c.id == bindparam("_id")) for q in SURVEY_SCORE_COLUMNS}
-
-
-# Insert-if-absent on SQLite and PostgreSQL alike. As text, as the dialects' ON CONFLICT inserts
-# are compiled again on every execution in SQLAlchemy 1.4 (they have no cache key).
-_MARK = text(
-    f"INSERT INTO {DirtyDay.__tablename__} (day_key, dealer_id) VALUES (:day_key, :dealer_id) "
-    "ON CONFLICT DO NOTHING"
-)
 
 
 class _Batch:
@@ -291,7 +283,7 @@ class _Batch:
                 if (contact, dealer) in since and day > since[contact, dealer]:
                     self.marks.add((day, dealer))
         if self.marks:
-            execute(_MARK, [{"day_key": d, "dealer_id": k} for d, k in sorted(self.marks)])
+            mark_days(self.connection, self.marks)
 
 
 _KINDS = ("conversation", "answers")
