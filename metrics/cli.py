@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -12,7 +13,14 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from metrics.settings import get_settings
+from metrics.settings import (
+    DEV_CONTACT_KEY_SECRET,
+    PRIVATE_UMASK,
+    UnsafeSettings,
+    get_settings,
+    require_production_safe,
+    rest_client_headers,
+)
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
@@ -37,6 +45,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from metrics.web.commands import web_lines, web_options
 
     settings = get_settings()
+    if settings.contact_key_secret == DEV_CONTACT_KEY_SECRET:
+        print(
+            "WARNING: DEALERBOT_CONTACT_KEY_SECRET is not set: contact keys use the development "
+            "secret, which anyone with the store can reverse by trying phone numbers. Set it to a "
+            "long random value before real customers write (docs/privacy.md).",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.model:
         model = args.model
         print(f"using model {model}")
@@ -58,7 +74,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         + web_lines(args)
         + f"  REST webhook:           POST {stack.rest_webhook}\n"
         f'                          {{"sender": "me", "message": "hallo"}}\n'
-        f"  Logs:                   {settings.var_dir / 'logs'}\n"
+        + (
+            "                          with Authorization: Bearer $DEALERBOT_REST_TOKEN\n"
+            if settings.rest_token
+            else ""
+        )
+        + f"  Logs:                   {settings.var_dir / 'logs'}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
@@ -90,9 +111,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
 def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
     """One message over the REST channel; returns the bot's replies."""
     body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
-    request = urllib.request.Request(
-        f"{url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body, rest_client_headers())
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -322,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is cmd_privacy_erase and not (args.phone or args.sender):
         parser.error("privacy erase needs --phone or --sender")
+    os.umask(PRIVATE_UMASK)  # var/ files (stores, spool, outbox, logs): owner only
+    try:
+        require_production_safe()  # every command: the scheduler, the dashboard, the web page, ...
+    except UnsafeSettings as exc:
+        print(f"dealerbot: {exc}", file=sys.stderr)
+        return 2
     return args.func(args)
 
 

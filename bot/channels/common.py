@@ -103,6 +103,13 @@ def digits(number: str | None) -> str:
     return re.sub(r"\D", "", number or "")
 
 
+# Sender id namespaces of the channels that prove who the customer is (a signed webhook): a
+# sender id starting with one of these belongs to that channel alone. Both WhatsApp routes (Meta
+# and Twilio) build theirs with :func:`sender_id`.
+WHATSAPP_SENDER_PREFIX = "whatsapp:"
+SENDER_NAMESPACES = {WHATSAPP_SENDER_PREFIX: "whatsapp"}
+
+
 def sender_id(customer_digits: str, dealer_id: str) -> str:
     """The Rasa sender id: one conversation per customer and dealer location.
 
@@ -110,7 +117,20 @@ def sender_id(customer_digits: str, dealer_id: str) -> str:
     The raw number stays in Rasa's tracker and in bookings; the conversation log only gets the
     HMAC contact key of it (``metrics.engagement.contact_key``).
     """
-    return f"whatsapp:+{customer_digits}/{dealer_id}"
+    return f"{WHATSAPP_SENDER_PREFIX}+{customer_digits}/{dealer_id}"
+
+
+def sender_namespace(sender: str) -> str | None:
+    """The channel whose namespace ``sender`` is in ('whatsapp'), or None for a free id.
+
+    Case does not matter: 'WhatsApp:+31…' is refused as well, so no look-alike of a customer's
+    conversation can be made elsewhere.
+    """
+    folded = sender.casefold()
+    for prefix, channel in SENDER_NAMESPACES.items():
+        if folded.startswith(prefix):
+            return channel
+    return None
 
 
 def customer_number(sender: str) -> str:

@@ -34,6 +34,7 @@ from bot.proxy import UPSTREAM_HEADER
 from bot.runtime import start_replicas
 from metrics.aggregate import rebuild_period
 from metrics.engagement import contact_key
+from metrics.settings import rest_client_headers
 from metrics.store.migrate import upgrade
 from metrics.store.models import Appointment, Conversation, MetricSummary
 from metrics.store.session import make_engine, make_session_factory
@@ -85,7 +86,7 @@ def cluster(model, pg_url, redis_url, tmp_path_factory):
 def post(url: str, sender: str, message: str) -> tuple[list[dict], str]:
     """One message; the replies and the upstream that answered (the proxy's header)."""
     body = json.dumps({"sender": sender, "message": message}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(url, body, rest_client_headers())
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.loads(response.read()), response.headers.get(UPSTREAM_HEADER, url)
 
