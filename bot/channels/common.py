@@ -21,6 +21,8 @@ from metrics.settings import get_settings
 log = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(hours=24)  # WhatsApp's customer-service window after a customer message
+# Meta retries a webhook call for up to 7 days; a signed message older than that is a replay.
+MAX_WEBHOOK_AGE = dt.timedelta(days=7)
 # Responses of the post-chat survey (bot/domain/survey.yml): never sent outside the window.
 SURVEY_RESPONSES = (
     "utter_ask_csat",
@@ -170,6 +172,14 @@ def route(
     return fallback
 
 
+def webhook_max_age(retention_days: int | None = None) -> dt.timedelta:
+    """How old a signed webhook message may be and still be handled: Meta's retry period, and
+    never longer than the handled message ids are kept (they go with the retention purge), so a
+    replayed message is always either a known id or too old."""
+    days = get_settings().retention_days if retention_days is None else retention_days
+    return min(MAX_WEBHOOK_AGE, dt.timedelta(days=max(days, 1)))
+
+
 def guess_language(customer_digits: str, known: str | None = None) -> str:
     """The conversation's language if known; else Dutch for Dutch and Belgian numbers."""
     if known in ("nl", "en"):
@@ -301,7 +311,7 @@ async def post_with_retry(
                     body = await resp.text()
                     if resp.status < 300:
                         return _json_or_empty(body)
-                    problem = f"HTTP {resp.status}: {body[:300]}"
+                    problem = f"HTTP {resp.status}{provider_error_code(body)}"
                     if resp.status not in RETRY_STATUSES:
                         raise DeliveryError(problem)
                     wait = max(wait, _retry_after(resp.headers.get("Retry-After")))
@@ -311,6 +321,15 @@ async def post_with_retry(
                 log.info("POST %s failed (%s); retry in %.2f s", url, problem, wait)
                 await asyncio.sleep(min(wait, 30.0))
     raise DeliveryError(f"gave up after {settings.attempts} attempts: {problem}")
+
+
+def provider_error_code(body: str) -> str:
+    """`` (error code 131026)`` from a Graph API or Twilio error body, else ''. Only the code:
+    the providers' messages can name the customer's number, and this goes to the logs."""
+    data = _json_or_empty(body)
+    error = data.get("error") if isinstance(data.get("error"), dict) else data
+    code = error.get("code")
+    return f" (error code {code})" if isinstance(code, (int, str)) and str(code).isalnum() else ""
 
 
 def _json_or_empty(body: str) -> dict[str, Any]:
