@@ -32,8 +32,9 @@ MODEL_PREFIX = "dealerbot-"
 # webhook signatures); every Sanic server we start refuses bodies over this with 413 at once.
 # The Rasa server's largest good request is a 64 KiB REST message (docs/limits.md).
 RASA_REQUEST_MAX_BYTES = 1024 * 1024
-# The action server gets the whole tracker with each call (every event of every session, with
-# the NLU parse data): a long WhatsApp customer's can pass 1 MiB. It listens on loopback only.
+# The action server gets the session's tracker with each call (every event, with the NLU parse
+# data): about 3.3 KB per customer message, so 1 MiB would stop a session of some 300 messages.
+# It listens on loopback only.
 ACTION_REQUEST_MAX_BYTES = 16 * 1024 * 1024
 # Sanic closes a connection that has sent no request for KEEP_ALIVE_TIMEOUT (5 s), a new one
 # too. Rasa opens a connection per action call; when its event loop is overloaded, it may write
