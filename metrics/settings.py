@@ -40,6 +40,9 @@ class Settings:
     # DEALERBOT_REST_INPUT_CHANNELS: input_channel names REST clients may set even though they
     # count as a customer channel (e.g. "whatsapp"); by default none may
     rest_input_channels: tuple[str, ...] = ()
+    # DEALERBOT_TRUSTED_PROXIES: addresses/networks of the TLS proxies in front of the dashboard;
+    # only their X-Forwarded-Proto/-Host/-For headers are believed (docs/web.md)
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def get_settings() -> Settings:
@@ -64,6 +67,7 @@ def get_settings() -> Settings:
         sender_rate_per_s=float(os.environ.get("DEALERBOT_SENDER_RATE", "1")),
         sender_burst=int(os.environ.get("DEALERBOT_SENDER_BURST", "20")),
         rest_input_channels=_list(os.environ.get("DEALERBOT_REST_INPUT_CHANNELS", "")),
+        trusted_proxies=_list(os.environ.get("DEALERBOT_TRUSTED_PROXIES", "")),
         **_smtp_settings(var_dir),
     )
 
