@@ -240,6 +240,7 @@ class Dashboard:
         self.tracker_db_url = tracker_db_url
         self.sessions = auth.Sessions(clock)
         self.throttle = auth.LoginThrottle(clock)
+        self._login_lock = asyncio.Lock()
 
     @property
     def session_factory(self) -> sessionmaker:
@@ -308,17 +309,21 @@ class Dashboard:
             return self.login_page(LOGIN_TEXTS["cross_site"], status=403)
         name = str(form.get("name") or "").strip()[:100]
         keys = (f"ip:{request.remote}", f"user:{name}")
-        wait = self.throttle.retry_after(*keys)
-        if wait:  # locked: the token is not even looked at
-            return self.locked_page(wait, name)
-        user = await self.db(auth.authenticate, self.users(), name, str(form.get("token") or ""))
-        if user is None:
-            log.warning("dashboard: failed log-in")  # no name or address: personal data
-            wait = self.throttle.failed(*keys)
-            if wait:
+        # One check at a time: parallel guesses cannot all pass before the first failure is
+        # counted, and at most one scrypt (32 MiB) runs per process.
+        async with self._login_lock:
+            wait = self.throttle.retry_after(*keys)
+            if wait:  # locked: the token is not even looked at
                 return self.locked_page(wait, name)
-            return self.login_page(LOGIN_TEXTS["wrong"], name, 403)
-        self.throttle.succeeded(*keys)
+            token = str(form.get("token") or "")
+            user = await self.db(auth.authenticate, self.users(), name, token)
+            if user is None:
+                log.warning("dashboard: failed log-in")  # no name or address: personal data
+                wait = self.throttle.failed(*keys)
+                if wait:
+                    return self.locked_page(wait, name)
+                return self.login_page(LOGIN_TEXTS["wrong"], name, 403)
+            self.throttle.succeeded(*keys)
         response = web.HTTPSeeOther("/")
         response.set_cookie(
             auth.COOKIE, self.sessions.start(user), httponly=True, samesite="Strict",

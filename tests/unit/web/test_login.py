@@ -6,6 +6,8 @@ No database: log-in, log-out and ``/`` (a redirect to the user's first location)
 
 import asyncio
 import re
+import threading
+import time
 
 import pytest
 import yaml
@@ -162,6 +164,35 @@ def test_five_wrong_tokens_lock_the_user_out_with_retry_after(users):
     assert "Too many failed log-ins. Try again in 15 minutes." in page
     assert (locked, retry_after) == (429, str(auth.LOCKOUT_SECONDS))
     assert after == 303
+
+
+def test_parallel_guesses_are_counted_before_they_are_checked(users, monkeypatch):
+    running, most, lock, check = [0], [0], threading.Lock(), auth.authenticate
+
+    def watched(*args):
+        """Waits briefly for a second check to run alongside; with one at a time none comes."""
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        for _ in range(50):
+            if running[0] > 1:
+                break
+            time.sleep(0.002)
+        try:
+            return check(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(auth, "authenticate", watched)
+
+    async def scenario(client):
+        answers = await asyncio.gather(*(log_in(client, "devries", f"guess{i}") for i in range(20)))
+        return sorted(a.status for a in answers)
+
+    fails = auth.MAX_FAILURES - 1
+    assert serve(users, scenario) == [403] * fails + [429] * (20 - fails)
+    assert most[0] == 1  # the limit decides each guess before the next one is checked
 
 
 def test_failures_spread_over_the_window_do_not_lock(users):
