@@ -25,12 +25,15 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         print(f"dashboard token for {args.new_user} (shown once; {path} keeps only its scrypt "
               f"hash; it ends the user's earlier sessions):\n{token}")  # fmt: skip
         return 0
+    from metrics.settings import get_settings
+    from metrics.web.app import parse_trusted_proxies, run
+
     try:
         users = load_users(args.users)
-    except UsersFileError as exc:
+        parse_trusted_proxies(get_settings().trusted_proxies)
+    except (UsersFileError, ValueError) as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return 2
-    from metrics.web.app import run
 
     print(f"dashboard for {len(users)} dealer(s) on http://{args.host}:{args.port}/", flush=True)
     run(host=args.host, port=args.port, users_path=args.users)

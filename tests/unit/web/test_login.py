@@ -231,6 +231,17 @@ def test_one_user_tried_from_many_addresses_is_locked_out(users):
     assert serve(users, scenario, trusted_proxies=["127.0.0.1"]) == (429, 303)
 
 
+def test_the_limit_counts_the_address_the_proxy_saw_not_a_forged_one(users):
+    async def scenario(client):
+        for i in range(auth.MAX_FAILURES):  # a new forged address and a new name each time
+            forged = {"X-Forwarded-For": f"10.9.9.{i}, 203.0.113.5"}
+            await log_in(client, f"guess{i}", "wrong", forged)
+        forged = {"X-Forwarded-For": "10.9.9.99, 203.0.113.5"}
+        return (await log_in(client, "elders", "tok-elders", forged)).status
+
+    assert serve(users, scenario, trusted_proxies=["127.0.0.1"]) == 429
+
+
 # -- the TLS proxy, cookie flags, log-out ---------------------------------------------------
 
 
@@ -257,6 +268,12 @@ def test_forwarded_headers_from_an_untrusted_peer_are_ignored(users):
 
     status, page = serve(users, scenario, trusted_proxies=["10.0.0.1"])
     assert status == 403 and "This log-in form came from another site." in page
+
+
+def test_a_bad_trusted_proxies_setting_is_a_clear_error(users, monkeypatch, capsys):
+    monkeypatch.setenv("DEALERBOT_TRUSTED_PROXIES", "127.0.0.1,proxy.example.com")
+    assert main(["dashboard", "--users", str(users)]) == 2
+    assert "DEALERBOT_TRUSTED_PROXIES" in capsys.readouterr().err
 
 
 def test_the_cookie_is_secure_except_on_plain_http_loopback(users):
