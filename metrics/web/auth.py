@@ -217,7 +217,9 @@ def add_user(path: Path, name: str, locations: tuple[str, ...] | None) -> str:
         entries.append(entry)
     else:
         entries[entries.index(old)] = entry
-    parse_users(data, str(path))  # the whole file must still be valid before it is written
+    # Only the new entry is checked: the others may still be old token_sha256 entries, each
+    # replaced by its own --new-user run.
+    parse_users({"users": [entry]}, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     new = path.with_name(path.name + ".new")
     with open(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:

@@ -137,6 +137,22 @@ def test_unsalted_sha256_entries_are_refused_naming_new_user(tmp_path, capsys):
     assert "dealerbot dashboard --new-user devries --locations autohuis-demo" in err
 
 
+def test_new_user_replaces_the_old_entries_one_by_one(tmp_path, capsys):
+    path = tmp_path / "users.yml"
+    path.write_text(
+        "users:\n"
+        f"  - {{name: devries, token_sha256: {'ab' * 32}, locations: [autohuis-demo]}}\n"
+        f"  - {{name: elders, token_sha256: {'cd' * 32}, locations: [elders-a]}}\n"
+    )
+    assert main(["dashboard", "--users", str(path), "--new-user", "devries"]) == 0
+    with pytest.raises(auth.UsersFileError, match="--new-user elders --locations elders-a"):
+        auth.load_users(path)
+    assert main(["dashboard", "--users", str(path), "--new-user", "elders"]) == 0
+    capsys.readouterr()
+    assert {u.locations for u in auth.load_users(path).values()} == {
+        ("autohuis-demo",), ("elders-a",)}  # fmt: skip
+
+
 # -- the log-in limit -------------------------------------------------------------------------
 
 
