@@ -218,6 +218,24 @@ def local_development(request: web.Request) -> bool:
             and (host == "localhost" or _in(host, LOOPBACK)))  # fmt: skip
 
 
+def session_cookie(response: web.StreamResponse, request: web.Request, value: str,
+                   max_age: int) -> None:  # fmt: skip
+    """Set (or with ``max_age`` 0 remove) the session cookie: HttpOnly, SameSite=Strict, and
+    Secure except in local development."""
+    response.set_cookie(auth.COOKIE, value, httponly=True, samesite="Strict", path="/",
+                        secure=not local_development(request), max_age=max_age)  # fmt: skip
+
+
+def client_key(address: str | None) -> str:
+    """What the log-in limit counts: the address, or its /64 for IPv6 (one subscriber's
+    prefix: rotating addresses inside it does not get more guesses)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return str(address)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
 LOOPBACK = parse_trusted_proxies(["127.0.0.0/8", "::1"])
 LOGIN_TEXTS = {
     "title": "Log in",
@@ -308,7 +326,7 @@ class Dashboard:
         if not self.same_origin(request):
             return self.login_page(LOGIN_TEXTS["cross_site"], status=403)
         name = str(form.get("name") or "").strip()[:100]
-        keys = (f"ip:{request.remote}", f"user:{name}")
+        keys = (f"ip:{client_key(request.remote)}", f"user:{name}")
         # One check at a time: parallel guesses cannot all pass before the first failure is
         # counted, and at most one scrypt (32 MiB) runs per process.
         async with self._login_lock:
@@ -325,10 +343,7 @@ class Dashboard:
                 return self.login_page(LOGIN_TEXTS["wrong"], name, 403)
             self.throttle.succeeded(*keys)
         response = web.HTTPSeeOther("/")
-        response.set_cookie(
-            auth.COOKIE, self.sessions.start(user), httponly=True, samesite="Strict",
-            secure=not local_development(request), max_age=auth.SESSION_SECONDS, path="/",
-        )  # fmt: skip
+        session_cookie(response, request, self.sessions.start(user), auth.SESSION_SECONDS)
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
@@ -336,7 +351,7 @@ class Dashboard:
         await self.check_form(request, cookie)
         self.sessions.end(cookie)  # the cookie is dead on the server, not only in this browser
         response = web.HTTPSeeOther("/login")
-        response.del_cookie(auth.COOKIE, path="/")
+        session_cookie(response, request, "", 0)  # same flags, so browsers accept the removal
         return response
 
     # -- pages --------------------------------------------------------------------------------

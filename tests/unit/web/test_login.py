@@ -258,6 +258,17 @@ def test_the_limit_counts_the_address_the_proxy_saw_not_a_forged_one(users):
     assert serve(users, scenario, trusted_proxies=["127.0.0.1"]) == 429
 
 
+def test_an_ipv6_prefix_counts_as_one_address(users):
+    async def scenario(client):
+        for i in range(auth.MAX_FAILURES):
+            await log_in(client, f"guess{i}", "wrong", {"X-Forwarded-For": f"2001:db8:1:2::{i}"})
+        other = await log_in(client, "elders", "tok-elders", {"X-Forwarded-For": "2001:db8:1:3::1"})
+        same = await log_in(client, "elders", "tok-elders", {"X-Forwarded-For": "2001:db8:1:2::99"})
+        return other.status, same.status
+
+    assert serve(users, scenario, trusted_proxies=["127.0.0.1"]) == (303, 429)
+
+
 # -- the TLS proxy, cookie flags, log-out ---------------------------------------------------
 
 
@@ -312,9 +323,13 @@ def test_logout_ends_the_session_on_the_server(users):
                                    headers={"Cookie": f"{auth.COOKIE}={cookie}"},
                                    allow_redirects=False)  # fmt: skip
         replayed = await home(client, cookie)  # the stolen copy of the cookie
-        return before, logout.status, replayed, await home(client, other)
+        removal = set_cookie_header(logout).lower()
+        return before, logout.status, replayed, await home(client, other), removal
 
-    assert serve(users, scenario) == ("/d/autohuis-demo", 303, "/login", "/d/autohuis-demo")
+    before, status, replayed, other, removal = serve(users, scenario)
+    assert (before, status, replayed, other) == ("/d/autohuis-demo", 303, "/login",
+                                                 "/d/autohuis-demo")  # fmt: skip
+    assert "max-age=0" in removal and "httponly" in removal and "samesite=strict" in removal
 
 
 def test_sessions_expire(users):
