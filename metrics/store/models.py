@@ -251,7 +251,8 @@ class Erasure(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     contact_key = Column(String(64), nullable=False)
-    sender_id_hash = Column(String(64), nullable=False)
+    # HMAC of the sender (privacy.sender_hash) until its tracker events are purged, then NULL
+    sender_id_hash = Column(String(64))
     requested_at = Column(DateTime, nullable=False, default=utcnow)
     tracker_purged_at = Column(DateTime)
 

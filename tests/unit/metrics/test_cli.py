@@ -6,7 +6,7 @@ from metrics.cli import main
 def test_privacy_erase_needs_a_contact(capsys):
     with pytest.raises(SystemExit):
         main(["privacy", "erase"])
-    assert "--phone or --sender" in capsys.readouterr().err
+    assert "--phone, --email or --sender" in capsys.readouterr().err
 
 
 def test_privacy_erase_and_purge_and_spool(capsys):
