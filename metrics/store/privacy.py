@@ -381,8 +381,9 @@ def purge_old_files(
     cutoff: dt.datetime, *, spool_file: Path | None = None, outbox_dir: Path | None = None
 ) -> dict[str, int]:
     """Retention of the files in var/: spooled and set-aside records (``records.bad``) whose
-    conversation is older than ``cutoff`` (naive UTC; a line with no time: the file's), journal
-    segments of the write-behind queue and outbox files last written before it."""
+    conversation is older than ``cutoff`` (naive UTC; a line with no time: the file's); journal
+    segments of the write-behind queue, outbox files, the logs of earlier runs (``var/logs``) and
+    NLU inbox exports (``var/trainer``) last written before it."""
     settings = get_settings()
     spool = Spool(spool_file or _spool_file(settings.var_dir))
     outbox = Path(outbox_dir or settings.outbox_dir)
@@ -401,7 +402,13 @@ def purge_old_files(
     lines = spool.filter(keep(_mtime(spool.path)), bad=keep(_mtime(spool.bad_path)))
     files = 0
     journals = list(spool.path.parent.glob("pending-*.jsonl")) if spool.path.parent.is_dir() else []
-    outboxed = [p for p in outbox.rglob("*") if p.is_file()] if outbox.is_dir() else []
+    outboxed = [
+        path
+        for folder in (outbox, settings.var_dir / "logs", settings.var_dir / "trainer")
+        if folder.is_dir()
+        for path in folder.rglob("*")
+        if path.is_file()
+    ]
     for path in journals + outboxed:
         if _mtime(path) < stamp:
             path.unlink(missing_ok=True)

@@ -250,6 +250,11 @@ def test_retention_purge_deletes_idle_tracker_events_and_old_files(stack, dealer
     for name, age in (("2025-W40.html", 410), ("2025-W40.csv", 410), ("2026-W47.html", 5)):
         (outbox / name).write_text("report")
         os.utime(outbox / name, (stamp - age * DAY, stamp - age * DAY))
+    logs = var / "logs"
+    logs.mkdir()
+    for name, age in (("rasa-5005.log", 400), ("rasa-5006.log", 1)):
+        (logs / name).write_text("log")
+        os.utime(logs / name, (stamp - age * DAY, stamp - age * DAY))
     os.utime(journal, (stamp - 400 * DAY, stamp - 400 * DAY))
 
     assert main(["privacy", "purge"]) == 0
@@ -259,3 +264,4 @@ def test_retention_purge_deletes_idle_tracker_events_and_old_files(stack, dealer
     assert [op["data"]["id"] for op in spool_lines(spool.bad_path)] == ["bad-new"]
     assert not journal.exists()
     assert sorted(p.name for p in outbox.iterdir()) == ["2026-W47.html"]
+    assert [p.name for p in logs.iterdir()] == ["rasa-5006.log"]
