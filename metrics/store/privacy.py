@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, inspect, or_, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from metrics.engagement import contact_key
@@ -285,15 +286,27 @@ def drop_outbox_files(outbox: Path, conversation_ids: Iterable[str]) -> int:
     return deleted
 
 
+def _has_events_table(tracker_db_url: str):  # noqa: ANN202
+    """An engine on the tracker store if it has Rasa's events table, else None (a SQLite file
+    that does not exist is not created by looking)."""
+    url = make_url(tracker_db_url)
+    in_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if in_file and not Path(url.database).exists():
+        return None
+    engine = make_engine(tracker_db_url)
+    if inspect(engine).has_table(TRACKER_TABLE):
+        return engine
+    engine.dispose()
+    return None
+
+
 def delete_tracker_events(tracker_db_url: str, senders: Iterable[str]) -> int:
     """Delete Rasa's stored events (SQL tracker store table ``events``) of these senders."""
     senders = sorted(set(senders))
-    if not senders:
+    engine = _has_events_table(tracker_db_url) if senders else None
+    if engine is None:
         return 0
-    engine = make_engine(tracker_db_url)
     try:
-        if not inspect(engine).has_table(TRACKER_TABLE):
-            return 0
         with engine.begin() as conn:
             return sum(
                 conn.execute(
@@ -324,10 +337,10 @@ def purge_pending_erasures(
         )
     if not pending:
         return 0
-    engine = make_engine(tracker_db_url)
+    engine = _has_events_table(tracker_db_url)
+    senders: dict[str, set[str]] = {}  # sender -> the pending hashes it matched
     try:
-        senders: dict[str, set[str]] = {}  # sender -> the pending hashes it matched
-        if inspect(engine).has_table(TRACKER_TABLE):
+        if engine is not None:
             with engine.connect() as conn:
                 for (sender,) in conn.execute(
                     text(f"select distinct sender_id from {TRACKER_TABLE}")
@@ -336,7 +349,8 @@ def purge_pending_erasures(
                     if found:
                         senders[sender] = found
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     deleted = delete_tracker_events(tracker_db_url, senders) if senders else 0
     with session_factory.begin() as session:
         _tracker_purged(session, pending)
@@ -348,10 +362,10 @@ def purge_idle_tracker_events(tracker_db_url: str, cutoff: dt.datetime) -> int:
     naive UTC). A conversation active within the retention period keeps all its events (Rasa
     replays them), so whole senders go, not single old events."""
     moment = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=dt.timezone.utc)
-    engine = make_engine(tracker_db_url)
+    engine = _has_events_table(tracker_db_url)
+    if engine is None:
+        return 0
     try:
-        if not inspect(engine).has_table(TRACKER_TABLE):
-            return 0
         with engine.begin() as conn:
             return conn.execute(
                 text(
