@@ -218,16 +218,21 @@ def inbox_items(
     # Per customer message: the language slot, the active form and the bot's last action after it.
     users: list[tuple[dict[str, Any], str, bool, str | None]] = []
     lang_slot, active_loop, last_action = "nl", False, None
-    # The customer's name, wherever it was given: masked in every message of the session.
-    names = tuple(sorted({str(e["value"]) for e in events if e.get("event") == "slot"
-                          and e.get("name") == NAME_SLOT and e.get("value")}))  # fmt: skip
+    names: set[str] = set()  # the customer's name, wherever given: masked in every message
     for event in events[: len(events) - len(session)]:
-        if event.get("event") == "slot" and event.get("name") == "language" and event.get("value"):
-            lang_slot = event["value"]
+        if event.get("event") == "slot" and event.get("value"):
+            if event.get("name") == "language":
+                lang_slot = event["value"]
+            elif event.get("name") == NAME_SLOT:
+                names.add(str(event["value"]))
     for event in session:
         kind = event.get("event")
-        if kind == "slot" and event.get("name") == "language" and event.get("value"):
-            lang_slot = event["value"]
+        if kind == "slot":
+            if event.get("value"):
+                if event.get("name") == "language":
+                    lang_slot = event["value"]
+                elif event.get("name") == NAME_SLOT:
+                    names.add(str(event["value"]))
         elif kind == "active_loop":
             active_loop = bool(event.get("name"))
         elif kind == "action" and event.get("name") not in (None, "action_listen"):
@@ -235,6 +240,7 @@ def inbox_items(
         elif kind == "user":
             users.append((event, lang_slot, active_loop, last_action))
             last_action = None
+    masked_names = tuple(sorted(names))
     items = []
     for i, (user, lang_slot, _active, _last) in enumerate(users):
         text = (user.get("text") or "").strip()
@@ -259,7 +265,7 @@ def inbox_items(
         detected = ((user.get("parse_data") or {}).get("language") or {}).get("code")
         items.append(
             InboxItem(
-                text=_masked(text, names),
+                text=_masked(text, masked_names),
                 intent=intent or FALLBACK_INTENT,
                 confidence=round(confidence, 4),
                 suggested_intent=_suggestion(user),
