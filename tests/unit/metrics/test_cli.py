@@ -14,6 +14,8 @@ def test_privacy_erase_and_purge_and_spool(capsys):
     assert "erased: conversations 0" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not a phone number"):
         main(["privacy", "erase", "--phone", "hello"])
+    with pytest.raises(SystemExit, match="not an e-mail address"):
+        main(["privacy", "erase", "--email", "jan at example"])
     assert main(["privacy", "purge"]) == 0
     assert "retention 365 days" in capsys.readouterr().out
     assert main(["spool", "replay"]) == 0
