@@ -88,6 +88,8 @@ class Contact:
     senders: frozenset[str]
     keys: frozenset[str]
     conversation_ids: frozenset[str]
+    phones: frozenset[str] = frozenset()  # given, and those of the appointments and leads found
+    emails: frozenset[str] = frozenset()
 
 
 def _whose(model, senders: set[str], phones: set[str], emails: set[str]) -> list:  # noqa: ANN001
@@ -107,26 +109,41 @@ def find_contact(
 ) -> Contact:  # fmt: skip
     """Collect every sender and conversation of a person: the given senders (and the WhatsApp
     sender ids of the phones), and the sender and conversation of every appointment or lead that
-    matches a sender, phone or e-mail, whatever its channel. Appointments and leads are matched
-    by the contact data only when phones or e-mails are given (the operator's command): a chat
-    user proves only their own sender id, not a phone number they typed."""
-    senders = set(senders)
-    for phone in phones:
-        senders |= senders_for_phone(phone)
-    pairs = {(channel, sender) for sender in senders for channel in channels}
+    matches a sender, phone or e-mail, whatever its channel. The phones and e-mails of the rows
+    found count too (a customer who booked on the web with phone and e-mail, and left an
+    e-mail-only lead over REST, is found by the phone), until nothing new turns up.
+
+    Appointments and leads are matched by contact data only when phones or e-mails are given
+    (the operator's command): a chat user proves only their own sender id, not a phone number
+    or e-mail address they typed, so the chat erasure reaches that sender's rows alone."""
+    senders, phones, emails = set(senders), set(phones), set(emails)
+    expand = bool(phones or emails)
+    pairs: set[tuple[str, str]] = set()
     conversation_ids: set[str] = set()
-    for model in (Appointment, Lead):
-        whose = _whose(model, senders, phones, emails)
-        if not whose:
-            continue
-        found = session.execute(
-            select(model.channel, model.sender_id, model.conversation_id).where(or_(*whose))
-        )
-        for channel, sender, conversation_id in found:
-            senders.add(sender)
-            pairs |= {(channel, sender)} | {(ch, sender) for ch in channels}
-            if conversation_id:
-                conversation_ids.add(conversation_id)
+    while True:
+        for phone in phones:
+            senders |= senders_for_phone(phone)
+        before = (len(senders), len(phones), len(emails))
+        for model in (Appointment, Lead):
+            whose = _whose(model, senders, phones, emails)
+            if not whose:
+                continue
+            columns = (model.channel, model.sender_id, model.conversation_id, model.phone,
+                       model.email)  # fmt: skip
+            for channel, sender, conversation_id, phone, email in session.execute(
+                select(*columns).where(or_(*whose))
+            ):
+                senders.add(sender)
+                pairs.add((channel, sender))
+                if conversation_id:
+                    conversation_ids.add(conversation_id)
+                if expand and phone:
+                    phones.add(phone)
+                if expand and email:
+                    emails.add(email.strip().lower())
+        if (len(senders), len(phones), len(emails)) == before:
+            break
+    pairs |= {(channel, sender) for sender in senders for channel in channels}
     keys = {contact_key(secret, channel, sender) for channel, sender in pairs}
     # The contact of a conversation that made one of the appointments or leads is this person.
     if conversation_ids:
@@ -139,7 +156,8 @@ def find_contact(
         conversation_ids |= set(
             session.scalars(select(Conversation.id).where(Conversation.contact_key.in_(keys)))
         )
-    return Contact(frozenset(senders), frozenset(keys), frozenset(conversation_ids))
+    return Contact(frozenset(senders), frozenset(keys), frozenset(conversation_ids),
+                   frozenset(phones), frozenset(emails))  # fmt: skip
 
 
 def erase_contact(
@@ -185,16 +203,12 @@ def erase_contact(
         # Through the ORM: the mapper events mark the days these rows were counted in (and the
         # contact's later days) for the rollup. Appointments and leads first, while their
         # conversation's day can still be read.
-        phones_, senders_ = set(phones), set(contact.senders)
+        whose = (set(contact.senders), set(contact.phones), set(contact.emails))
         created = [
             row
             for model in (Appointment, Lead)
             for row in session.scalars(
-                select(model).where(
-                    or_(
-                        *_whose(model, senders_, phones_, emails), model.conversation_id.in_(ids)
-                    )  # fmt: skip
-                )
+                select(model).where(or_(*_whose(model, *whose), model.conversation_id.in_(ids)))
             )
         ]
         for row in created:

@@ -151,7 +151,15 @@ def seed_jan(factory, dealer, var: Path) -> None:
     (outbox / "2026-W48-top.csv").write_text("list,rank,item\nfallback,1,hallo,conv-web-ot\n")
 
 
-def test_erase_by_phone_and_email_reaches_every_channel_and_place(stack, dealer, now):
+@pytest.mark.parametrize(
+    "contact",
+    [
+        ["--phone", "06 1234 5678", "--email", "JAN@example.com"],
+        ["--phone", "+31 6 12345678"],  # the web booking's e-mail leads to the REST lead
+        ["--email", "jan@EXAMPLE.com"],  # the web booking's phone leads to WhatsApp
+    ],
+)
+def test_erase_by_phone_or_email_reaches_every_channel_and_place(stack, dealer, now, contact):
     factory, tracker_url = stack
     var = get_settings().var_dir
     seed_jan(factory, dealer, var)
@@ -161,7 +169,7 @@ def test_erase_by_phone_and_email_reaches_every_channel_and_place(stack, dealer,
     before = build_weekly_summary(factory, dealer.id, "2026-W48")
     assert before.conversations == 4
 
-    assert main(["privacy", "erase", "--phone", "06 1234 5678", "--email", "JAN@example.com"]) == 0
+    assert main(["privacy", "erase", *contact]) == 0
 
     with factory() as session:
         assert session.scalars(select(Conversation.id)).all() == ["conv-web-other"]
