@@ -32,7 +32,7 @@ from metrics.store.models import (
     utcnow,
 )
 from metrics.store.session import make_engine
-from metrics.store.spool import Spool
+from metrics.store.spool import Spool, default_spool_path
 
 log = logging.getLogger(__name__)
 
@@ -240,15 +240,11 @@ def erase_contact(
             _tracker_purged(session, {sender_hash(secret, s) for s in contact.senders})
     settings = get_settings()
     spool_lines = drop_spooled(
-        Spool(spool_file or _spool_file(settings.var_dir)), contact.keys, contact.conversation_ids
+        Spool(spool_file or default_spool_path()), contact.keys, contact.conversation_ids
     )
     files = drop_outbox_files(outbox_dir or settings.outbox_dir, contact.conversation_ids)
     return Erased(len(conversations), answers, appointments, len(created) - appointments, events,
                   inbox, whatsapp, spool_lines, files)  # fmt: skip
-
-
-def _spool_file(var_dir: Path) -> Path:
-    return var_dir / "spool" / "records.jsonl"  # metrics.store.recorder.spool_path
 
 
 def _tracker_purged(session, hashes: set[str]) -> None:  # noqa: ANN001
@@ -413,7 +409,7 @@ def purge_old_files(
     segments of the write-behind queue, outbox files, the logs of earlier runs (``var/logs``) and
     NLU inbox exports (``var/trainer``) last written before it."""
     settings = get_settings()
-    spool = Spool(spool_file or _spool_file(settings.var_dir))
+    spool = Spool(spool_file or default_spool_path())
     outbox = Path(outbox_dir or settings.outbox_dir)
     stamp = cutoff.replace(tzinfo=dt.timezone.utc).timestamp()
 

@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from metrics.settings import get_settings
+
 log = logging.getLogger(__name__)
+
+
+def default_spool_path() -> Path:
+    """The configured spool: ``var/spool/records.jsonl`` (``.bad`` beside it)."""
+    return get_settings().var_dir / "spool" / "records.jsonl"
 
 
 class Spool:
