@@ -162,6 +162,7 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
         secret=settings.contact_key_secret,
         senders=args.sender or [],
         phones=[normalize(p) for p in args.phone or []],
+        emails=[normalize_email(e) for e in args.email or []],
         tracker_db_url=settings.tracker_db_url,
     )
     print("erased: " + ", ".join(f"{k} {v}" for k, v in erased.as_dict().items()))
@@ -175,6 +176,15 @@ def normalize(phone: str) -> str:
     if value is None:
         raise SystemExit(f"not a phone number: {phone!r} (use e.g. +31612345678)")
     return value
+
+
+def normalize_email(email: str) -> str:
+    from dealer.parsing import normalize_email as parse
+
+    value = parse(email)
+    if value is None:
+        raise SystemExit(f"not an e-mail address: {email!r}")
+    return value.lower()
 
 
 def cmd_privacy_purge(_args: argparse.Namespace) -> int:
@@ -317,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
     erase = privacy_sub.add_parser("erase", help="erase everything about one contact")
     erase.add_argument("--phone", action="append", help="phone number (repeatable)")
+    erase.add_argument("--email", action="append", help="e-mail address (repeatable)")
     erase.add_argument("--sender", action="append", help="chat sender id (repeatable)")
     erase.set_defaults(func=cmd_privacy_erase)
     privacy_sub.add_parser(
@@ -339,8 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is cmd_privacy_erase and not (args.phone or args.sender):
-        parser.error("privacy erase needs --phone or --sender")
+    if getattr(args, "func", None) is cmd_privacy_erase and not (
+        args.phone or args.sender or args.email
+    ):
+        parser.error("privacy erase needs --phone, --email or --sender")
     os.umask(PRIVATE_UMASK)  # var/ files (stores, spool, outbox, logs): owner only
     try:
         require_production_safe()  # every command: the scheduler, the dashboard, the web page, ...

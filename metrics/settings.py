@@ -53,6 +53,9 @@ class Settings:
     rest_token: str | None = None
     # DEALERBOT_ENV: development (default) or production; production refuses unsafe settings
     environment: str = "development"
+    # DEALERBOT_TRUSTED_PROXIES: addresses/networks of the TLS proxies in front of the dashboard;
+    # only their X-Forwarded-Proto/-Host/-For headers are believed (docs/web.md)
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def get_settings() -> Settings:
@@ -79,6 +82,7 @@ def get_settings() -> Settings:
         rest_input_channels=_list(os.environ.get("DEALERBOT_REST_INPUT_CHANNELS", "")),
         rest_token=_rest_token(os.environ),
         environment=_environment(os.environ.get("DEALERBOT_ENV")),
+        trusted_proxies=_list(os.environ.get("DEALERBOT_TRUSTED_PROXIES", "")),
         **_smtp_settings(var_dir),
     )
 
