@@ -281,8 +281,10 @@ class Sessions:
         if not cookie or "." not in cookie:
             return None
         session_id, signature = cookie.rsplit(".", 1)
-        if not hmac.compare_digest(_sign(session_id.encode(), secret or cookie_secret()),
-                                   signature):  # fmt: skip
+        raw_id = session_id.encode("utf-8", "surrogatepass")
+        expected = _sign(raw_id, secret or cookie_secret()).encode()
+        # bytes, not str: compare_digest raises on a non-ASCII str (a forged cookie)
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass")):
             return None
         return self._key(session_id)
 

@@ -71,7 +71,16 @@ def test_sessions_are_signed_expire_end_and_end_with_a_new_token():
     assert sessions.user(found, cookie, secret=SECRET).name == "elders"
     assert sessions.user(found, cookie, secret=b"x" * 32) is None  # signed
     session_id, _signature = cookie.rsplit(".", 1)
-    for junk in (None, "", "nodot", f"{session_id}.", f"{session_id}x.{_signature}"):
+    junk_cookies = (
+        None,
+        "",
+        "nodot",
+        f"{session_id}.",
+        f"{session_id}x.{_signature}",
+        f"{session_id}.é",
+        "\ud800.\udc00",
+    )  # non-ASCII raised TypeError
+    for junk in junk_cookies:
         assert sessions.user(found, junk, secret=SECRET) is None
     assert sessions.user(users(token2="new"), cookie, secret=SECRET) is None  # new token
     cookie = sessions.start(found["elders"], secret=SECRET)
