@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -68,6 +69,55 @@ class Car:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """An outbound webhook; the signing secret is read from the environment variable
+    ``secret_env`` when sending, never from the dealer file (docs/webhooks.md)."""
+
+    url: str
+    secret_env: str
+
+
+# Groups of notification kinds a dealer file may give an address for; a kind's own key wins.
+NOTIFICATION_GROUPS = {
+    "workshop": ("booking", "change", "cancellation"),
+    "sales": ("test_drive", "trade_in", "financing", "callback"),
+    "handoff": ("handoff",),
+}
+NOTIFICATION_KEYS = (*NOTIFICATION_GROUPS, *(k for ks in NOTIFICATION_GROUPS.values() for k in ks))
+
+
+def _notifications(data: dict, where: str) -> dict[str, tuple[str, ...]]:
+    """``notifications: {workshop: a@x, sales: [b@x, c@x], handoff: ...}`` -> key -> addresses."""
+    result = {}
+    for key, value in (data.get("notifications") or {}).items():
+        if key not in NOTIFICATION_KEYS:
+            raise DealerConfigError(
+                f"{where}: notifications.{key} is not one of {NOTIFICATION_KEYS}"
+            )
+        addresses = (value,) if isinstance(value, str) else tuple(value or ())
+        for address in addresses:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(address)):
+                raise DealerConfigError(f"{where}: notifications.{key}: '{address}' is no e-mail")
+        result[key] = tuple(str(a) for a in addresses)
+    return result
+
+
+def _webhooks(data: dict, where: str) -> tuple[Webhook, ...]:
+    hooks = []
+    for i, hook in enumerate(data.get("webhooks") or ()):
+        url, secret_env = (hook or {}).get("url"), (hook or {}).get("secret_env")
+        if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url):
+            raise DealerConfigError(f"{where}: webhooks[{i}].url must be an http(s) URL")
+        if not isinstance(secret_env, str) or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", secret_env):
+            raise DealerConfigError(
+                f"{where}: webhooks[{i}].secret_env must name an environment variable "
+                "(the secret itself never goes in the dealer file)"
+            )
+        hooks.append(Webhook(url, secret_env))
+    return tuple(hooks)
+
+
+@dataclass(frozen=True)
 class Dealer:
     id: str
     name: str
@@ -100,6 +150,9 @@ class Dealer:
     stock: tuple[Car, ...] = field(default=(), repr=False)
     # WhatsApp Cloud API phone number ids that route to this location (channels.whatsapp)
     whatsapp_phone_number_ids: tuple[str, ...] = ()
+    # Staff e-mail addresses per notification group or kind (notifications/, docs/staff.md)
+    notifications: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    webhooks: tuple[Webhook, ...] = ()
 
     @property
     def address_line(self) -> str:
@@ -248,6 +301,8 @@ def load_dealer(folder: Path) -> Dealer:
         ),
         ask_nps=bool((data.get("survey") or {}).get("ask_nps", False)),
         stock=load_stock(stock_path) if stock_path.exists() else (),
+        notifications=_notifications(data, where),
+        webhooks=_webhooks(data, where),
     )
 
 

@@ -22,6 +22,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine
 
 from metrics.settings import get_settings
@@ -32,6 +33,9 @@ JOB_TABLE = "scheduler_jobs"
 HOURLY_ROLLUP = "hourly_rollup"
 RETENTION_PURGE = "retention_purge"
 WEEKLY_SUMMARY = "weekly_summary:"  # + dealer id
+NOTIFICATIONS = "notifications"
+REMINDERS = "appointment_reminders"
+NOTIFY_EVERY_S = 5  # staff hear of a lead within seconds (issue 19: within 60 s)
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Amsterdam")
 HOUR = 3600
 
@@ -40,13 +44,14 @@ HOUR = 3600
 class JobSpec:
     id: str
     func: str  # "module:function", so the job store keeps a reference, not code
-    trigger: CronTrigger
+    trigger: CronTrigger | IntervalTrigger
     misfire_grace_time: int  # seconds a late run is still worth doing
     kwargs: dict = field(default_factory=dict)
 
 
 def job_specs(dealers: Iterable) -> list[JobSpec]:
-    """The jobs: hourly rollup, nightly purge, and each dealer's Monday 07:00 summary."""
+    """The jobs: hourly rollup, nightly purge, the notification outbox every few seconds,
+    reminders every quarter, and each dealer's Monday 07:00 summary."""
     dealers = list(dealers)
     tz = dealers[0].timezone if dealers else DEFAULT_TIMEZONE
     specs = [
@@ -54,6 +59,11 @@ def job_specs(dealers: Iterable) -> list[JobSpec]:
                 CronTrigger(minute=5, timezone=tz), misfire_grace_time=HOUR - 60),
         JobSpec(RETENTION_PURGE, "metrics.jobs:retention_purge_job",
                 CronTrigger(hour=3, minute=30, timezone=tz), misfire_grace_time=20 * HOUR),
+        # the outbox worker and the reminders (notifications.jobs); a missed run is just late
+        JobSpec(NOTIFICATIONS, "notifications.jobs:send_notifications_job",
+                IntervalTrigger(seconds=NOTIFY_EVERY_S, timezone=tz), misfire_grace_time=60),
+        JobSpec(REMINDERS, "notifications.jobs:reminders_job",
+                CronTrigger(minute="*/15", timezone=tz), misfire_grace_time=HOUR),
     ]  # fmt: skip
     for dealer in dealers:
         specs.append(

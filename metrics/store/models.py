@@ -552,3 +552,100 @@ class NluInboxItem(Base):
         UniqueConstraint("conversation_id", "sent_at", name="uq_nlu_inbox_message"),
         Index("ix_nlu_inbox_status", "status", "language", "intent"),
     )
+
+
+# Notification kinds: a lead's kind (handoff, test_drive, trade_in, financing; other call-back
+# topics are "callback"), an appointment's booking, change or cancellation, and the customer's
+# reminder the day before (notifications/).
+LEAD_NOTIFICATION_KINDS = ("handoff", "test_drive", "trade_in", "financing", "callback")
+APPOINTMENT_NOTIFICATION_KINDS = ("booking", "change", "cancellation")
+NOTIFICATION_KINDS = (*LEAD_NOTIFICATION_KINDS, *APPOINTMENT_NOTIFICATION_KINDS, "reminder")
+
+
+class Notification(Base):
+    """Something staff must be told about: one row per handoff, lead, booking, change,
+    cancellation or reminder, written in the same unit of work as the row it is about
+    (``metrics.store.outbox.enqueue``), so no event is lost. The staff inbox lists these rows;
+    ``status`` is the inbox's (new, claimed, done). Sending is tracked per recipient in
+    :class:`OutboxMessage`, created by the worker (``notifications.worker``).
+    """
+
+    __tablename__ = "notifications"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    event_id = Column(String(32), nullable=False, unique=True, default=new_id)  # webhook id
+    dealer_id = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)  # NOTIFICATION_KINDS
+    conversation_id = Column(String(32))
+    appointment_id = Column(String(32), ForeignKey("appointments.id", ondelete="CASCADE"))
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"))
+    # The appointment's start when this was written (a later move does not change this e-mail)
+    starts_at = Column(DateTime)
+    sequence = Column(Integer, nullable=False, default=0)  # iCalendar SEQUENCE of the booking
+    status = Column(String(16), nullable=False, default="new")  # inbox: new | claimed | done
+    dedupe_key = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    fanned_out_at = Column(DateTime)  # when the worker created the outbox messages
+
+    __table_args__ = (
+        Index("ix_notifications_dealer_created", "dealer_id", "created_at"),
+        Index("ix_notifications_fan_out", "fanned_out_at"),
+        Index("ix_notifications_conversation", "conversation_id"),
+        Index("ix_notifications_appointment", "appointment_id"),
+        Index("ix_notifications_lead", "lead_id"),
+    )
+
+
+class OutboxMessage(Base):
+    """One delivery of a notification: a staff e-mail, a customer e-mail or a webhook call.
+
+    Claimed by a compare-and-set on ``status`` (pending -> sending), marked sent or rescheduled
+    with backoff when the send is over. A claim whose sender died is taken over after a while;
+    the e-mail's Message-ID and the webhook's event id are derived from the row, so a re-send
+    after a crash is recognisable as the same message.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    notification_id = Column(
+        Integer, ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
+    )
+    dealer_id = Column(String(64), nullable=False)
+    channel = Column(String(16), nullable=False)  # staff_email | customer_email | webhook
+    recipient = Column(String(1000), nullable=False)  # e-mail address or webhook URL
+    secret_env = Column(String(128))  # webhook: the environment variable holding the secret
+    status = Column(String(16), nullable=False, default="pending")  # pending|sending|sent|failed
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
+    claimed_at = Column(DateTime)
+    claimed_by = Column(String(64))
+    sent_at = Column(DateTime)
+    message_id = Column(String(255))  # e-mail Message-ID, or the outbox file's name
+    last_error = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", "recipient", name="uq_outbox_message"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One webhook call: its HTTP status or error, for the dashboard's delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    outbox_message_id = Column(
+        Integer, ForeignKey("outbox_messages.id", ondelete="CASCADE"), nullable=False
+    )
+    dealer_id = Column(String(64), nullable=False)
+    url = Column(String(1000), nullable=False)
+    attempted_at = Column(DateTime, nullable=False, default=utcnow)
+    status_code = Column(Integer)  # None: no HTTP answer (see error)
+    error = Column(String(500))
+    duration_ms = Column(Integer, nullable=False, default=0)
+
+    __table_args__ = (Index("ix_webhook_attempts_message", "outbox_message_id"),)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dealer.config import Dealer
 from dealer.hours import slot_starts
 from metrics.store.models import Appointment, Lead, SlotReservation, utc_naive, utcnow
+from metrics.store.outbox import enqueue_for_appointment, enqueue_for_lead
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _RETRIES = 5
@@ -167,6 +168,7 @@ def book_appointment(
             )
             session.add(appointment)
             _reserve(session, dealer, appointment)
+            enqueue_for_appointment(session, appointment, "booking")
             return appointment
 
     return _with_retries(work)
@@ -225,6 +227,7 @@ def reschedule_appointment(
             appointment.ends_at = utc_naive(new_start + duration)
             appointment.updated_at = utcnow()
             _reserve(session, dealer, appointment)
+            enqueue_for_appointment(session, appointment, "change")
             return appointment
 
     return _with_retries(work)
@@ -242,6 +245,7 @@ def cancel_appointment(session_factory: sessionmaker, appointment_id: str) -> Ap
             session.execute(
                 delete(SlotReservation).where(SlotReservation.appointment_id == appointment.id)
             )
+            enqueue_for_appointment(session, appointment, "cancellation")
         return appointment
 
 
@@ -259,6 +263,7 @@ def create_lead(session_factory: sessionmaker, *, key_parts: tuple, **fields) ->
                 return existing
             lead = Lead(reference=_reference("L"), idempotency_key=key, status="open", **fields)
             session.add(lead)
+            enqueue_for_lead(session, lead)
             return lead
 
     return _with_retries(work)

@@ -18,6 +18,8 @@ from sqlalchemy import text
 from dealer.config import all_dealers
 from metrics.scheduler import (
     HOURLY_ROLLUP,
+    NOTIFICATIONS,
+    REMINDERS,
     RETENTION_PURGE,
     create_scheduler,
     job_store,
@@ -28,6 +30,7 @@ from tests.integration.metrics.summary_seed import DEALER, seed_week
 
 AMS = ZoneInfo("Europe/Amsterdam")
 WEEKLY = f"weekly_summary:{DEALER}"
+ALL_JOBS = {HOURLY_ROLLUP, RETENTION_PURGE, NOTIFICATIONS, REMINDERS, WEEKLY}
 
 
 class SteppedScheduler(BaseScheduler):
@@ -98,7 +101,7 @@ def subjects(smtp):  # noqa: F811
 def test_the_monday_job_fires_at_seven_in_the_dealer_time_zone(store_url, clock, smtp):  # noqa: F811
     sched = started(dt.datetime(2026, 11, 22, 12, 0, tzinfo=AMS), clock)  # Sunday noon
     jobs = {job.id: job for job in sched.get_jobs()}
-    assert set(jobs) == {HOURLY_ROLLUP, RETENTION_PURGE, WEEKLY}
+    assert set(jobs) == ALL_JOBS
     assert jobs[WEEKLY].next_run_time == dt.datetime(2026, 11, 23, 7, 0, tzinfo=AMS)
     assert jobs[WEEKLY].coalesce and jobs[WEEKLY].misfire_grace_time == 6 * 24 * 3600
     sched.tick()
@@ -178,5 +181,5 @@ def test_restart_replaces_jobs_and_drops_removed_dealers(store_url, clock, smtp)
                   kwargs={"dealer_id": "gone"}, day_of_week="mon", hour=7)  # fmt: skip
     sched.shutdown()
     again = started(dt.datetime(2026, 11, 22, 13, 0, tzinfo=AMS), clock)
-    assert {job.id for job in again.get_jobs()} == {HOURLY_ROLLUP, RETENTION_PURGE, WEEKLY}
+    assert {job.id for job in again.get_jobs()} == ALL_JOBS
     again.shutdown()
