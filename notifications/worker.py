@@ -121,6 +121,7 @@ def build_email(
     recipient: str,
     message_id: str,
     reply_to: str | None,
+    conversation_id: str | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = email.subject
@@ -130,6 +131,8 @@ def build_email(
         message["Reply-To"] = reply_to
     message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     message["Message-ID"] = message_id
+    if conversation_id:  # erasure finds the outbox files of a conversation by it
+        message["X-Dealerbot-Conversation"] = conversation_id
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     for filename, mimetype, data in email.attachments:
@@ -250,6 +253,7 @@ def send_message(
             recipient=message.recipient,
             message_id=mid,
             reply_to=reply_to,
+            conversation_id=notification.conversation_id,
         )
         if settings.smtp_host:
             smtp.send(built)

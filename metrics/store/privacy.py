@@ -280,14 +280,15 @@ def drop_spooled(spool: Spool, keys: frozenset[str], ids: frozenset[str]) -> int
 
 def drop_outbox_files(outbox: Path, conversation_ids: Iterable[str]) -> int:
     """Delete the weekly summary files in the outbox that name one of these conversations (the
-    CSVs by id, the summary pages by the 12-character reference). ``dealerbot metrics send``
-    writes them again from the store, without the erased contact."""
+    CSVs by id, the summary pages by the 12-character reference), and the notification e-mails
+    about them (``.eml``, header ``X-Dealerbot-Conversation``). ``dealerbot metrics send``
+    writes the summary files again from the store, without the erased contact."""
     refs = {cid[:12] for cid in conversation_ids}
     if not refs or not Path(outbox).is_dir():
         return 0
     deleted = 0
     for path in Path(outbox).rglob("*"):
-        if path.suffix not in (".csv", ".md", ".html") or not path.is_file():
+        if path.suffix not in (".csv", ".md", ".html", ".eml") or not path.is_file():
             continue
         content = path.read_text(encoding="utf-8", errors="replace")
         if any(ref in content for ref in refs):

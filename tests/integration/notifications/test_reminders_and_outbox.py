@@ -96,3 +96,31 @@ def test_invite_across_the_dst_change(store, dealer, mail, notify_dealers):
         2027, 3, 30, 7, 0, tzinfo=dt.timezone.utc
     )
     assert "dinsdag 30 maart 2027 09:00" in message["Subject"]
+
+
+def test_erasure_removes_the_outbox_emails_of_the_contact(store, dealer, notify_dealers, tmp_path,
+                                                         monkeypatch):  # fmt: skip
+    from metrics.store.privacy import erase_contact
+
+    monkeypatch.delenv("DEALERBOT_SMTP_HOST", raising=False)
+    monkeypatch.setenv("DEALERBOT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    every_kind(store, dealer)  # Jan's appointment (conversation c...), Piet's leads (d...)
+    run_once(store, get_settings(), utcnow())
+    folder = tmp_path / "outbox" / "notifications" / dealer.id
+    assert len(list(folder.glob("*.eml"))) == 11
+    erased = erase_contact(
+        store, secret="s", phones=["+31687654321"], outbox_dir=tmp_path / "outbox"
+    )
+    assert erased.leads == 5 and erased.outbox_files == 5
+    left = [
+        email.message_from_bytes(f.read_bytes(), policy=default_policy)
+        for f in folder.glob("*.eml")
+    ]
+    assert {m["X-Dealerbot-Conversation"] for m in left} == {"c" * 32}
+    with store() as session:  # the notifications and their outbox rows went with the leads
+        assert set(session.scalars(select(Notification.kind))) == {
+            "booking",
+            "change",
+            "cancellation",
+        }
+        assert len(session.scalars(select(OutboxMessage)).all()) == 6
