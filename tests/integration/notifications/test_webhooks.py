@@ -109,3 +109,31 @@ def test_missing_secret_sends_nothing_unsigned(store, dealer, receiver, monkeypa
     assert receiver.requests == []
     (attempt,) = webhook_attempts(store, dealer.id)
     assert attempt.status_code is None and SECRET_ENV in attempt.error
+
+
+def test_backoff_doubles_up_to_five_minutes_and_gives_up_after_two_days(
+    store, dealer, receiver, monkeypatch
+):
+    from sqlalchemy import select
+
+    from metrics.store.models import OutboxMessage
+    from metrics.store.outbox import GIVE_UP_AFTER, backoff
+
+    assert [backoff(n).total_seconds() for n in range(1, 9)] == [5, 10, 20, 40, 80, 160, 300, 300]
+    monkeypatch.delenv(SECRET_ENV)  # every attempt fails
+    lead(store, dealer, "trade_in", plate="12-ABC-3")
+    t0 = utcnow()
+    run_once(store, get_settings(), t0)
+    with store() as session:
+        (message,) = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.channel == "webhook")
+        ).all()
+    assert message.status == "pending" and message.next_attempt_at == t0 + dt.timedelta(seconds=5)
+    run_once(store, get_settings(), t0 + GIVE_UP_AFTER)
+    with store() as session:
+        (message,) = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.channel == "webhook")
+        ).all()
+    assert message.status == "failed" and message.attempts == 2
+    run_once(store, get_settings(), t0 + GIVE_UP_AFTER + dt.timedelta(hours=1))
+    assert len(webhook_attempts(store, dealer.id)) == 2  # not tried again
