@@ -146,12 +146,21 @@ def start(scheduler: BaseScheduler, dealers: Iterable) -> BaseScheduler:
     return scheduler
 
 
+class QuietFrequentJobs(logging.Filter):
+    """Drops APScheduler's "Running job"/"executed successfully" lines of the 5-second
+    notifications job (17,000 a day); its failures, and what it sent, are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or f'"{NOTIFICATIONS} (' not in record.getMessage()
+
+
 def run_forever(stop: threading.Event | None = None) -> int:
     """``dealerbot scheduler``: run in the foreground until SIGINT/SIGTERM (or ``stop``)."""
     from dealer.config import all_dealers
     from metrics.jobs import resume_interrupted_job
 
     stop = stop or threading.Event()
+    logging.getLogger("apscheduler.executors.default").addFilter(QuietFrequentJobs())
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
