@@ -283,12 +283,15 @@ def messages_of(session_factory: sessionmaker, notification_id: int) -> list[Out
         )
 
 
-def webhook_attempts(session_factory: sessionmaker, dealer_id: str) -> list[WebhookAttempt]:
+def webhook_attempts(
+    session_factory: sessionmaker, dealer_id: str, limit: int = 200
+) -> list[WebhookAttempt]:
     """The webhook delivery log of one dealer, newest first (for the dashboard)."""
     query = (
         select(WebhookAttempt)
         .where(WebhookAttempt.dealer_id == dealer_id)
         .order_by(WebhookAttempt.id.desc())
+        .limit(limit)
     )
     with session_factory() as session:
         return list(session.scalars(query))

@@ -428,6 +428,7 @@ class Dashboard:
             "(dealer,period,service_appointments,sales_leads) "
             '<input type="file" name="file" accept=".csv,text/csv" required></label>'
             "<button>Import</button></p></form>"
+            '<p><a id="webhooks-link" href="{base}/webhooks">Webhook deliveries</a></p>'
         ).format(
             switch=switch, dealer=dealer_id, week=week, base=base, prev=previous,
             next=following, conversations=summary.conversations,
@@ -613,6 +614,34 @@ class Dashboard:
             f"/d/{dealer_id}?week={week}&saved=" + quote(f"MEC potential saved: {saved}")
         )
 
+    async def webhooks(self, request: web.Request) -> web.Response:
+        """The location's webhook delivery log: every attempt, newest first (docs/webhooks.md)."""
+        from metrics.store.outbox import webhook_attempts
+
+        user, cookie = self.current(request)
+        dealer_id = self.location(request, user)
+        attempts = await self.db(webhook_attempts, self.session_factory, dealer_id)
+        rows = Markup("").join(
+            Markup(
+                '<tr><td>{}</td><td>{}</td><td class="num">{}</td><td>{}</td>'
+                '<td class="num">{}</td></tr>'
+            ).format(
+                a.attempted_at.strftime("%Y-%m-%d %H:%M:%S"),
+                a.url,
+                a.status_code or "",
+                a.error or "",
+                a.duration_ms,
+            )  # fmt: skip
+            for a in attempts
+        )
+        body = Markup(
+            '<p><a href="/d/{d}">← {d}</a></p><h1>Webhook deliveries</h1>'
+            '<p class="muted">Every call to the CRM webhooks, newest first (times in UTC).</p>'
+            '<table id="webhook-attempts"><tr><th>Time</th><th>URL</th><th>HTTP</th>'
+            "<th>Error</th><th>ms</th></tr>{rows}</table>"
+        ).format(d=dealer_id, rows=rows)
+        return page(f"{dealer_id} webhooks", body, user, auth.csrf_token(cookie))
+
     async def stylesheet(self, _request: web.Request) -> web.Response:
         return web.Response(text=CSS, content_type="text/css")
 
@@ -648,6 +677,7 @@ def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = N
         web.get("/d/{dealer}/conversations.csv", dash.conversations_csv),
         web.get("/d/{dealer}/top.csv", dash.top_csv),
         web.post("/d/{dealer}/potential", dash.potential),
+        web.get("/d/{dealer}/webhooks", dash.webhooks),
         web.get("/conversations/{id}", dash.conversation),
     ])  # fmt: skip
     app[DASHBOARD] = dash
