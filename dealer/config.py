@@ -118,6 +118,46 @@ def _webhooks(data: dict, where: str) -> tuple[Webhook, ...]:
 
 
 @dataclass(frozen=True)
+class WhatsAppTemplate:
+    """The approved WhatsApp template of the day-before reminder (``reminders.whatsapp`` in the
+    dealer file, docs/staff.md). Cloud API: the template's ``name`` and its language code per
+    conversation language; Twilio: the Content SID per conversation language. The body takes
+    four parameters: the customer's name, the date and time, the service, the dealer and its
+    address."""
+
+    name: str = ""
+    languages: dict[str, str] = field(default_factory=dict)  # nl -> "nl", en -> "en_GB"
+    twilio_content_sids: dict[str, str] = field(default_factory=dict)  # nl -> "HX..."
+
+
+def _reminder_template(data: dict, where: str) -> WhatsAppTemplate | None:
+    raw = (data.get("reminders") or {}).get("whatsapp")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise DealerConfigError(f"{where}: reminders.whatsapp must be a mapping")
+    name = str(raw.get("template") or "")
+    if name and not re.fullmatch(r"[a-z0-9_]{1,512}", name):
+        raise DealerConfigError(
+            f"{where}: reminders.whatsapp.template '{name}' is no WhatsApp template name "
+            "(lower case letters, digits and _)"
+        )
+    codes = raw.get("languages") or {"nl": "nl", "en": "en"}
+    languages = {str(k): str(v) for k, v in codes.items()}
+    sids = {str(k): str(v) for k, v in (raw.get("twilio_content_sid") or {}).items()}
+    for lang, sid in sids.items():
+        if not re.fullmatch(r"HX[0-9a-fA-F]{32}", sid):
+            raise DealerConfigError(
+                f"{where}: reminders.whatsapp.twilio_content_sid.{lang} is no Content SID (HX...)"
+            )
+    if not name and not sids:
+        raise DealerConfigError(
+            f"{where}: reminders.whatsapp needs a template (Cloud API) or twilio_content_sid"
+        )
+    return WhatsAppTemplate(name, languages, sids)
+
+
+@dataclass(frozen=True)
 class Dealer:
     id: str
     name: str
@@ -153,6 +193,8 @@ class Dealer:
     # Staff e-mail addresses per notification group or kind (notifications/, docs/staff.md)
     notifications: dict[str, tuple[str, ...]] = field(default_factory=dict)
     webhooks: tuple[Webhook, ...] = ()
+    # The day-before reminder on WhatsApp (an approved template); None: e-mail only
+    reminder_whatsapp: WhatsAppTemplate | None = None
 
     @property
     def address_line(self) -> str:
@@ -303,6 +345,7 @@ def load_dealer(folder: Path) -> Dealer:
         stock=load_stock(stock_path) if stock_path.exists() else (),
         notifications=_notifications(data, where),
         webhooks=_webhooks(data, where),
+        reminder_whatsapp=_reminder_template(data, where),
     )
 
 

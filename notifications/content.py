@@ -207,6 +207,18 @@ def customer_email(
     return email
 
 
+def reminder_parameters(appointment: Appointment, dealer: Dealer, lang: str) -> list[str]:
+    """The WhatsApp reminder template's parameters {{1}}..{{4}} in the customer's language:
+    name (or "klant"), date and time, service, the dealer and its address (docs/staff.md)."""
+    t = TEXTS[lang_or_default(lang)]
+    return [
+        appointment.customer_name or t["customer.name_anonymous"],
+        format_moment(from_utc_naive(appointment.starts_at), dealer, lang),
+        _service_name(dealer, appointment.service_id, lang),
+        f"{dealer.name}, {dealer.address_line}",
+    ]
+
+
 def _iso(moment: dt.datetime | None) -> str | None:
     return from_utc_naive(moment).isoformat() if moment else None
 

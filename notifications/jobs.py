@@ -43,7 +43,11 @@ def enqueue_reminders(
         start = dt.datetime.combine(tomorrow, dt.time(0), dealer.timezone)
         end = dt.datetime.combine(tomorrow + dt.timedelta(days=1), dt.time(0), dealer.timezone)
         for appointment in outbox.appointments_to_remind(
-            session_factory, dealer.id, utc_naive(start), utc_naive(end)
+            session_factory,
+            dealer.id,
+            utc_naive(start),
+            utc_naive(end),
+            whatsapp=dealer.reminder_whatsapp is not None,
         ):
             added += outbox.enqueue_reminder(session_factory, appointment)
     return added

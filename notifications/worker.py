@@ -29,14 +29,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
 
+from bot.channels.common import channel_settings, customer_number, sender_namespace
 from dealer.config import NOTIFICATION_GROUPS, Dealer, DealerConfigError, get_dealer
+from dealer.i18n import lang_or_default
 from metrics.report.deliver import DeliveryError
 from metrics.report.deliver import _connect as smtp_connect
 from metrics.settings import Settings, get_settings
 from metrics.store import outbox
 from metrics.store.models import Appointment, Lead, Notification, OutboxMessage, utcnow
 from metrics.store.session import default_session_factory
-from notifications import content, webhook
+from notifications import content, webhook, whatsapp
 from notifications.transcript import parse_lines, tracker_lines
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,18 @@ def deliveries_for(
         result += [outbox.Delivery("webhook", h.url, h.secret_env) for h in dealer.webhooks]
     if isinstance(row, Appointment) and row.email and notification.kind in content.CUSTOMER_KINDS:
         result.append(outbox.Delivery("customer_email", row.email))
+    if notification.kind == "reminder" and reminds_on_whatsapp(row, dealer):
+        result.append(outbox.Delivery("customer_whatsapp", customer_number(row.sender_id)))
     return result
+
+
+def reminds_on_whatsapp(row: Appointment | Lead, dealer: Dealer) -> bool:
+    """A WhatsApp customer of a dealer with a reminder template gets the reminder there too."""
+    return (
+        isinstance(row, Appointment)
+        and dealer.reminder_whatsapp is not None
+        and sender_namespace(row.sender_id) == "whatsapp"
+    )
 
 
 def _load(session_factory: sessionmaker, notification_id: int, message_id: int | None = None):
@@ -232,12 +245,19 @@ def send_message(
                 )
             error = result.error or f"HTTP {result.status_code}"
             return outbox.finish(session_factory, message.id, now, attempt=attempt, error=error)
-        if message.channel == "customer_email":
-            stale = notification.kind == "reminder" and (
-                row.status != "booked" or row.starts_at != notification.starts_at
+        stale = notification.kind == "reminder" and (
+            row.status != "booked" or row.starts_at != notification.starts_at
+        )
+        if stale:  # moved or cancelled since: the reminder of that time is void
+            return outbox.finish(session_factory, message.id, now, sent_as="obsolete")
+        if message.channel == "customer_whatsapp":
+            lang = lang_or_default(row.language)
+            parameters = content.reminder_parameters(row, dealer, lang)
+            sent_as = whatsapp.send_reminder(
+                channel_settings(), dealer, message.recipient, lang, parameters
             )
-            if stale:  # moved or cancelled since: the reminder of that time is void
-                return outbox.finish(session_factory, message.id, now, sent_as="obsolete")
+            return outbox.finish(session_factory, message.id, now, sent_as=sent_as or "sent")
+        if message.channel == "customer_email":
             stamp = now.replace(tzinfo=dt.timezone.utc)
             email = content.customer_email(notification, row, dealer, stamp)
             reply_to = dealer.email or None
@@ -260,7 +280,13 @@ def send_message(
         else:
             write_eml(settings.outbox_dir, dealer.id, message, built)
         return outbox.finish(session_factory, message.id, now, sent_as=mid)
-    except (DeliveryError, OSError, smtplib.SMTPException, DealerConfigError) as exc:
+    except (
+        DeliveryError,
+        OSError,
+        smtplib.SMTPException,
+        DealerConfigError,
+        whatsapp.WhatsAppError,
+    ) as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.warning(
             "outbox message %s (%s) failed: %s", message.id, message.channel, type(exc).__name__
@@ -287,7 +313,7 @@ def run_once(
         for message_row_id in outbox.due_messages(session_factory, now):
             with session_factory() as session:
                 message = session.get(OutboxMessage, message_row_id)
-            is_email = message.channel != "webhook"
+            is_email = message.channel.endswith("_email")
             if is_email and smtp.down and settings.smtp_host:
                 continue  # the server failed in this pass: try again next pass
             if not outbox.claim(session_factory, message_row_id, now):

@@ -613,8 +613,9 @@ class OutboxMessage(Base):
         Integer, ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
     )
     dealer_id = Column(String(64), nullable=False)
-    channel = Column(String(16), nullable=False)  # staff_email | customer_email | webhook
-    recipient = Column(String(1000), nullable=False)  # e-mail address or webhook URL
+    # staff_email | customer_email | customer_whatsapp | webhook
+    channel = Column(String(24), nullable=False)
+    recipient = Column(String(1000), nullable=False)  # e-mail address, URL or WhatsApp number
     secret_env = Column(String(128))  # webhook: the environment variable holding the secret
     status = Column(String(16), nullable=False, default="pending")  # pending|sending|sent|failed
     attempts = Column(Integer, nullable=False, default=0)

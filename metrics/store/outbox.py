@@ -115,14 +115,22 @@ def enqueue_reminder(session_factory: sessionmaker, appointment: Appointment) ->
 
 
 def appointments_to_remind(
-    session_factory: sessionmaker, dealer_id: str, start: dt.datetime, end: dt.datetime
+    session_factory: sessionmaker,
+    dealer_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    whatsapp: bool = False,
 ) -> list[Appointment]:
-    """A dealer's booked appointments with an e-mail address starting in ``[start, end)``
-    (naive UTC)."""
+    """A dealer's booked appointments starting in ``[start, end)`` (naive UTC) with an e-mail
+    address, or (``whatsapp``: the dealer has a reminder template) made on WhatsApp."""
+    reachable = Appointment.email.isnot(None)
+    if whatsapp:
+        reachable = or_(reachable, Appointment.sender_id.startswith("whatsapp:"))
     query = select(Appointment).where(
         Appointment.dealer_id == dealer_id,
         Appointment.status == "booked",
-        Appointment.email.isnot(None),
+        reachable,
         Appointment.starts_at >= start,
         Appointment.starts_at < end,
     )

@@ -35,6 +35,20 @@ def test_addresses_and_webhooks_are_read(tmp_path):
     assert dealer.webhooks == (Webhook("https://crm.example/hook", "CRM_SECRET"),)
 
 
+def test_whatsapp_reminder_template_is_read(tmp_path):
+    sid = "HX" + "ab" * 16
+    dealer = load_dealer(folder_with(tmp_path, reminders={"whatsapp": {
+        "template": "afspraak_herinnering", "twilio_content_sid": {"nl": sid}}}))  # fmt: skip
+    template = dealer.reminder_whatsapp
+    assert template.name == "afspraak_herinnering"
+    assert template.languages == {"nl": "nl", "en": "en"}  # the default codes
+    assert template.twilio_content_sids == {"nl": sid}
+
+
+def test_demo_dealer_reminds_by_email_only(dealer):
+    assert dealer.reminder_whatsapp is None  # the demo has no approved template
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -42,6 +56,9 @@ def test_addresses_and_webhooks_are_read(tmp_path):
         ({"notifications": {"sales": "verkoop"}}, "'verkoop' is no e-mail"),
         ({"webhooks": [{"url": "ftp://x", "secret_env": "S"}]}, r"webhooks\[0\].url"),
         ({"webhooks": [{"url": "https://x.example", "secret": "abc"}]}, "never goes in the"),
+        ({"reminders": {"whatsapp": {"template": "Afspraak herinnering"}}}, "no WhatsApp template"),
+        ({"reminders": {"whatsapp": {"twilio_content_sid": {"nl": "abc"}}}}, "no Content SID"),
+        ({"reminders": {"whatsapp": {"languages": {"nl": "nl"}}}}, "needs a template"),
     ],
 )
 def test_unusable_entries_are_refused_clearly(tmp_path, fields, message):

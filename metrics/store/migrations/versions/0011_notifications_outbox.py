@@ -51,7 +51,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("dealer_id", sa.String(64), nullable=False),
-        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("channel", sa.String(24), nullable=False),
         sa.Column("recipient", sa.String(1000), nullable=False),
         sa.Column("secret_env", sa.String(128)),
         sa.Column("status", sa.String(16), nullable=False),

@@ -1,0 +1,130 @@
+"""The day-before reminder on WhatsApp: the dealer's approved template, through the fake Graph API
+(Cloud) or the fake Twilio API, once, retried after a provider error, only for WhatsApp customers."""
+
+import dataclasses
+import datetime as dt
+import json
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from dealer.config import load_dealer
+from metrics.settings import get_settings
+from metrics.store import outbox
+from metrics.store.models import Notification, utcnow
+from metrics.store.repositories import book_appointment, reschedule_appointment
+from notifications.jobs import enqueue_reminders
+from notifications.worker import run_once
+from tests.e2e.fakes import FakeGraph, FakeTwilio
+from tests.integration.notifications.seed import appointment_request
+
+WA_ID = "31612340077"
+SENDER = f"whatsapp:+{WA_ID}/autohuis-demo"
+CONTENT_SID = "HX" + "0123456789abcdef" * 2
+
+
+@pytest.fixture
+def graph(monkeypatch):
+    server = FakeGraph()
+    monkeypatch.setenv("DEALERBOT_WHATSAPP_GRAPH_URL", f"{server.url}/v20.0")
+    monkeypatch.setenv("DEALERBOT_WHATSAPP_ACCESS_TOKEN", "graph-token-test")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio(monkeypatch):
+    server = FakeTwilio()
+    monkeypatch.setenv("DEALERBOT_TWILIO_API_URL", server.url)
+    monkeypatch.setenv("DEALERBOT_TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("DEALERBOT_TWILIO_AUTH_TOKEN", "twilio-token-test")
+    yield server
+    server.stop()
+
+
+def with_reminder(path, template: dict, *, cloud: bool = True):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["reminders"] = {"whatsapp": template}
+    if not cloud:
+        data["channels"]["whatsapp"].pop("phone_number_ids")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_dealer(path.parent)
+
+
+def at(dealer, *args):
+    return dt.datetime(*args, tzinfo=dealer.timezone)
+
+
+def book(store, dealer, hour: int, sender: str, **fields):
+    request = appointment_request(dealer, at(dealer, 2026, 11, 24, hour, 0), sender=sender)
+    return book_appointment(store, dealer, dataclasses.replace(request, **fields))
+
+
+def test_cloud_template_once_after_a_provider_error(store, notify_dealers, graph, monkeypatch,
+                                                    tmp_path):  # fmt: skip
+    monkeypatch.delenv("DEALERBOT_SMTP_HOST", raising=False)
+    monkeypatch.setenv("DEALERBOT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    dealer = with_reminder(
+        notify_dealers,
+        {"template": "afspraak_herinnering", "languages": {"nl": "nl", "en": "en_GB"}},
+    )
+    on_wa = book(store, dealer, 10, SENDER, email=None, channel="whatsapp", language="en",
+                 customer_name="")  # fmt: skip
+    on_web = book(store, dealer, 11, "web-5", email=None)  # no e-mail, not on WhatsApp
+    moved = book(store, dealer, 14, "whatsapp:+31612340078/autohuis-demo", email=None,
+                 channel="whatsapp")  # fmt: skip
+    run_once(store, get_settings(), utcnow())  # the staff e-mails of the bookings
+    assert graph.requests == []  # a booking is confirmed in the chat itself, not by a template
+
+    assert enqueue_reminders(store, [dealer], at(dealer, 2026, 11, 23, 9, 0)) == 2  # not on_web
+    reschedule_appointment(store, dealer, moved.id, at(dealer, 2026, 11, 26, 14, 0))
+    graph.fail_next[:] = [500]
+    now = utcnow()
+    first = run_once(store, get_settings(), now)
+    assert len(first.failed) == 1 and len(graph.requests) == 1  # the moved one is void, unsent
+    assert run_once(store, get_settings(), now).sent == []  # waits for its backoff
+    second = run_once(store, get_settings(), now + outbox.backoff(1))
+    assert len(second.sent) == 1
+    assert run_once(store, get_settings(), now + dt.timedelta(hours=1)).sent == []
+
+    (delivered,) = graph.delivered()
+    assert delivered.path == f"/v20.0/{dealer.whatsapp_phone_number_ids[0]}/messages"
+    assert delivered.headers["Authorization"] == "Bearer graph-token-test"
+    body = delivered.body
+    assert body["to"] == WA_ID and body["type"] == "template"
+    template = body["template"]
+    assert template["name"] == "afspraak_herinnering" and template["language"] == {"code": "en_GB"}
+    params = [p["text"] for p in template["components"][0]["parameters"]]
+    assert params == [
+        "customer",  # no name given
+        "Tuesday 24 November 2026 10:00",
+        dealer.service("apk").name["en"],
+        f"{dealer.name}, {dealer.address_line}",
+    ]
+    with store() as session:
+        reminder_id = session.scalar(
+            select(Notification.id).where(
+                Notification.appointment_id == on_wa.id, Notification.kind == "reminder"
+            )
+        )
+    (message,) = outbox.messages_of(store, reminder_id)
+    assert (message.channel, message.status) == ("customer_whatsapp", "sent")
+    assert message.message_id.startswith("wamid.out.")
+    assert WA_ID not in (message.last_error or "")
+    assert on_web.id != on_wa.id
+
+
+def test_twilio_content_template(store, notify_dealers, twilio, monkeypatch, tmp_path):
+    monkeypatch.delenv("DEALERBOT_SMTP_HOST", raising=False)
+    monkeypatch.setenv("DEALERBOT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    dealer = with_reminder(notify_dealers, {"twilio_content_sid": {"nl": CONTENT_SID}}, cloud=False)
+    book(store, dealer, 10, SENDER, email=None, channel="whatsapp")
+    assert enqueue_reminders(store, [dealer], at(dealer, 2026, 11, 23, 9, 30)) == 1
+    assert len(run_once(store, get_settings(), utcnow()).sent) >= 1
+    (form,) = twilio.sent_to(f"whatsapp:+{WA_ID}")
+    assert form["From"] == "whatsapp:+31301234567" and form["ContentSid"] == CONTENT_SID
+    variables = json.loads(form["ContentVariables"])
+    assert variables["1"] == "Jan <b>de Vries</b>"  # plain text: WhatsApp shows no markup
+    assert variables["2"] == "dinsdag 24 november 2026 10:00"
+    assert set(variables) == {"1", "2", "3", "4"}
