@@ -60,6 +60,19 @@ def _post(url: str, data: bytes, headers: dict, timeout: float) -> dict:
         raise WhatsAppError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
 
+def route(dealer: Dealer, lang: str) -> str | None:
+    """``cloud`` or ``twilio``: how the dealer's reminder template reaches a customer writing in
+    ``lang``; None when the dealer file gives no way."""
+    template = dealer.reminder_whatsapp
+    if template is None:
+        return None
+    if template.name and dealer.whatsapp_phone_number_ids:
+        return "cloud"
+    if template.twilio_content_sids.get(lang) and dealer.whatsapp_numbers:
+        return "twilio"
+    return None
+
+
 def send_reminder(
     settings: ChannelSettings,
     dealer: Dealer,
@@ -70,10 +83,8 @@ def send_reminder(
     """Send the reminder template with its body ``parameters`` ({{1}}, {{2}}, ...;
     ``notifications.content.reminder_parameters``) to one customer; returns the provider's
     message id."""
-    template = dealer.reminder_whatsapp
-    if template is None:
-        raise WhatsAppError("the dealer has no reminders.whatsapp")
-    if template.name and dealer.whatsapp_phone_number_ids:
+    template, way = dealer.reminder_whatsapp, route(dealer, lang)
+    if way == "cloud":
         if not settings.cloud_access_token:
             raise WhatsAppError("DEALERBOT_WHATSAPP_ACCESS_TOKEN is not set")
         language = template.languages.get(lang) or lang
@@ -88,15 +99,14 @@ def send_reminder(
             settings.timeout_s,
         )
         return str(((answer.get("messages") or [{}])[0]).get("id") or "")
-    sid = template.twilio_content_sids.get(lang)
-    if sid and dealer.whatsapp_numbers:
+    if way == "twilio":
         account, token = settings.twilio_account_sid, settings.twilio_auth_token
         if not account or not token:
             raise WhatsAppError("DEALERBOT_TWILIO_ACCOUNT_SID/AUTH_TOKEN are not set")
         form = {
             "From": f"whatsapp:+{digits(dealer.whatsapp_numbers[0])}",
             "To": f"whatsapp:+{customer_digits}",
-            "ContentSid": sid,
+            "ContentSid": template.twilio_content_sids[lang],
             "ContentVariables": json.dumps({str(i): p for i, p in enumerate(parameters, 1)}),
         }
         basic = base64.b64encode(f"{account}:{token}".encode()).decode()

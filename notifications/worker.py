@@ -83,11 +83,12 @@ def deliveries_for(
 
 
 def reminds_on_whatsapp(row: Appointment | Lead, dealer: Dealer) -> bool:
-    """A WhatsApp customer of a dealer with a reminder template gets the reminder there too."""
+    """A WhatsApp customer gets the reminder there too when the dealer's template has a route
+    for the customer's language (``notifications.whatsapp.route``)."""
     return (
         isinstance(row, Appointment)
-        and dealer.reminder_whatsapp is not None
         and sender_namespace(row.sender_id) == "whatsapp"
+        and whatsapp.route(dealer, lang_or_default(row.language)) is not None
     )
 
 

@@ -120,8 +120,18 @@ def test_twilio_content_template(store, notify_dealers, twilio, monkeypatch, tmp
     monkeypatch.setenv("DEALERBOT_OUTBOX_DIR", str(tmp_path / "outbox"))
     dealer = with_reminder(notify_dealers, {"twilio_content_sid": {"nl": CONTENT_SID}}, cloud=False)
     book(store, dealer, 10, SENDER, email=None, channel="whatsapp")
-    assert enqueue_reminders(store, [dealer], at(dealer, 2026, 11, 23, 9, 30)) == 1
+    english = book(store, dealer, 11, "whatsapp:+31612340079/autohuis-demo", email=None,
+                   channel="whatsapp", language="en")  # fmt: skip
+    assert enqueue_reminders(store, [dealer], at(dealer, 2026, 11, 23, 9, 30)) == 2
     assert len(run_once(store, get_settings(), utcnow()).sent) >= 1
+    assert len(twilio.requests) == 1  # no Content SID in English: no WhatsApp reminder
+    with store() as session:
+        english_reminder = session.scalar(
+            select(Notification.id).where(
+                Notification.appointment_id == english.id, Notification.kind == "reminder"
+            )
+        )
+    assert outbox.messages_of(store, english_reminder) == []  # nothing to retry for 48 hours
     (form,) = twilio.sent_to(f"whatsapp:+{WA_ID}")
     assert form["From"] == "whatsapp:+31301234567" and form["ContentSid"] == CONTENT_SID
     variables = json.loads(form["ContentVariables"])
