@@ -100,7 +100,8 @@ class Profile:
     given: frozenset[str] = frozenset()  # fields the opening already carries
     follow_ups: list[str] = field(default_factory=list)  # said when the bot asks nothing
     goodbye: str | None = None  # said last, when nothing is asked and nothing is left
-    rephrase: str | None = None  # said once after a "did not understand"
+    rephrase: str | None = None  # said once when the bot did not act on the request
+    goal: tuple[str, ...] = ()  # replies that mean the request was done
     survey: dict[str, Any] | None = None  # {"csat": (text, score), ..., "comment": text}
     survey_stop: str | None = None  # skip the survey with this word
     wants_offer: bool = False  # yes to a call-back offer
@@ -125,6 +126,7 @@ class Transcript:
     unknown_replies: int = 0
     survey_given: dict[str, Any] = field(default_factory=dict)  # question -> score or comment
     time_flexible: bool = False  # the customer took a time the bot offered
+    goal_reached: bool = False
     dead_end: str | None = None  # the field the customer gave up on
     error: str | None = None
     names: list[str] = field(default_factory=list)  # every identified reply, in order
@@ -186,6 +188,8 @@ class Customer:
                 self.t.unknown_replies += 1
                 continue
             self.t.names.append(reply.name)
+            if reply.name in self.profile.goal:
+                self.t.goal_reached = True
             if reply.name in DID_NOT_UNDERSTAND:
                 self.t.did_not_understand += 1
             if reply.language and reply.language != self.profile.language:
@@ -198,10 +202,15 @@ class Customer:
         if name == "survey_again":
             name = self._last_survey
         if name is None:
+            # Not understood, or answered with something else: people say it again, plainly,
+            # once. After the request was done they do not start it again.
             misunderstood = any(r.name in DID_NOT_UNDERSTAND for r in replies)
-            if misunderstood and self.profile.rephrase and not self._rephrased:
+            can_rephrase = self.profile.rephrase and not self._rephrased
+            if can_rephrase and not self.t.goal_reached and (misunderstood or not self._follow_ups):
                 self._rephrased = True
                 return self.profile.rephrase
+            if self.t.goal_reached and misunderstood:
+                return None  # done, and the bot did not understand the goodbye: leave
             return self._next_step()
         return self.answer(name, reply)
 

@@ -58,6 +58,19 @@ EXPECTED_REPLIES = {
     "erase": ("utter_data_deleted",),
     "survey": ("utter_survey_thanks", "utter_goodbye"),
 }
+# Replies that tell the customer the request was done (it then stops asking for it).
+GOALS = {
+    "book": ("utter_appointment_booked",), "move": ("utter_appointment_rescheduled",),
+    "cancel": ("utter_appointment_cancelled",), "test_drive": ("utter_test_drive_booked",),
+    "trade_in": ("utter_trade_in_lead",), "financing": ("utter_callback_lead",),
+    "handoff": ("utter_handoff_open", "utter_handoff_closed"),
+    "stock": EXPECTED_REPLIES["stock"], "price": EXPECTED_REPLIES["price"],
+    "hours": EXPECTED_REPLIES["hours"], "location": EXPECTED_REPLIES["location"],
+    "erase": EXPECTED_REPLIES["erase"],
+    "survey": (*EXPECTED_REPLIES["hours"], *EXPECTED_REPLIES["location"],
+               *EXPECTED_REPLIES["stock"]),
+    "off_topic": (),
+}  # fmt: skip
 STYLES = {
     "book": ("plain", "oneshot", "neutral", "numberwords", "digression", "correction", "buttons",
              "typos"),
@@ -232,7 +245,7 @@ class Generator:
         profile = Profile(
             id=pid, flow=flow, language=lang, opening=opening, answers=answers, given=given,
             follow_ups=follow_ups, rephrase=flow_t.get("rephrase"),
-            wants_offer=flow == "financing", click_buttons=style == "buttons",
+            wants_offer=flow == "financing", click_buttons=style == "buttons", goal=GOALS[flow],
         )  # fmt: skip
         # Survey: everyone answers it, some skip it, the survey flow always answers fully.
         survey_roll = rng.random()
@@ -326,12 +339,16 @@ def generate(
 
 
 def sample(profiles: list[Profile], n: int | None, seed: int = 16) -> list[Profile]:
-    """``n`` profiles spread evenly over languages and flows (all when ``n`` is None)."""
+    """``n`` profiles spread evenly over languages and flows, styles drawn at random with
+    ``seed`` (all profiles when ``n`` is None)."""
     if not n or n >= len(profiles):
         return profiles
     by_group: dict[tuple[str, str], list[Profile]] = {}
     for p in profiles:
         by_group.setdefault((p.language, p.flow), []).append(p)
+    rng = random.Random(seed)
+    for group in by_group.values():
+        rng.shuffle(group)  # a mix of styles, not the first ones of each flow
     picked: list[Profile] = []
     rounds = 0
     while len(picked) < n:

@@ -2,9 +2,10 @@
 
 The stack is the one the e2e tests run (:func:`bot.runtime.start_stack`) with its own SQLite
 store, the simulator's frozen clock and REST counted as a customer channel. A few customers talk
-at a time, each in its own thread; when all are done and the action server has written its
-records, every conversation is checked against the store: the expected outcome, exactly one
-expected row, the survey answers the customer gave.
+at a time, each in its own thread. When all are done the stack stops, which makes the action
+server store every queued record (the write-behind queue drains at exit); then every
+conversation is checked against the store: the expected outcome, exactly one expected row, the
+survey answers the customer gave.
 """
 
 from __future__ import annotations
@@ -260,7 +261,6 @@ def simulate(
     """Start a stack, run every profile and the out-of-scope messages, stop the stack."""
     import time
 
-    from bench.common import records_written
     from bot.runtime import start_stack
     from metrics.settings import get_settings
     from metrics.store.migrate import upgrade
@@ -316,8 +316,9 @@ def simulate(
             lang: list(zip(messages, parse_intents(stack.rasa_url, messages, workers), strict=True))
             for lang, messages in (out_of_scope or {}).items()
         }
-        records_written(tmp)
     finally:
+        # The action server stores its queued records when it stops (metrics.store.write_behind
+        # drains at exit, SIGTERM included): after this every record is in the store.
         stack.stop()
     secret = get_settings().contact_key_secret
     results = [Result(t, check(factory, t, secret)) for t in transcripts]

@@ -131,3 +131,20 @@ def test_the_asks_a_correction_causes_are_no_reprompts():
                  "utter_ask_appointment_time", "utter_summary_appointment"):  # fmt: skip
         customer.respond([reply(name)])
     assert not customer.t.reprompts
+
+
+def test_a_request_the_bot_did_not_act_on_is_said_again_once():
+    customer = Customer(
+        profile(flow="erase", rephrase="gegevens wissen", goal=("utter_data_deleted",))
+    )
+    assert customer.respond([reply("utter_greet")]) == "gegevens wissen"
+    assert customer.respond([reply("utter_default")]) is None
+
+
+def test_after_the_goal_a_misunderstood_goodbye_ends_the_conversation():
+    customer = Customer(
+        profile(flow="handoff", rephrase="medewerker", goal=("utter_handoff_open",))
+    )
+    customer.observe("medewerker", [reply("utter_handoff_open")])
+    assert customer.t.goal_reached
+    assert customer.respond([reply("utter_default")]) is None  # does not ask for a person again
