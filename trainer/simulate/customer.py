@@ -124,6 +124,7 @@ class Transcript:
     did_not_understand: int = 0
     wrong_language: int = 0
     unknown_replies: int = 0
+    unknown_texts: list[str] = field(default_factory=list)  # replies matching no response
     survey_given: dict[str, Any] = field(default_factory=dict)  # question -> score or comment
     time_flexible: bool = False  # the customer took a time the bot offered
     goal_reached: bool = False
@@ -186,6 +187,7 @@ class Customer:
         for reply in replies:
             if reply.name is None:
                 self.t.unknown_replies += 1
+                self.t.unknown_texts.append(reply.text[:120])
                 continue
             self.t.names.append(reply.name)
             if reply.name in self.profile.goal:

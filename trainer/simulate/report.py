@@ -104,6 +104,10 @@ def markdown(run: Run, title: str, show_failures: int = 0) -> str:
     for lang in LANGUAGES:
         common = kinds[lang].most_common(10)
         lines.append(f"- {lang}: " + ("; ".join(f"{k} ({n})" for k, n in common) or "none"))
+    unknown = Counter(text for r in run.results for text in r.transcript.unknown_texts)
+    if unknown:
+        lines += ["", "## Replies that are no response of the domain", ""]
+        lines += [f"- {n}x {text!r}" for text, n in unknown.most_common(5)]
     for lang in LANGUAGES:
         intents = f[lang]["oos_intents"]
         if intents:

@@ -96,3 +96,9 @@ def test_the_command_prints_the_report_and_writes_json(monkeypatch, tmp_path, ca
     assert len(calls["oos"]["nl"]) >= 300
     assert "# Simulated conversations: HELD-OUT templates" in capsys.readouterr().out
     assert json.loads(out.read_text())["nl"]["success"] == 0.667
+
+
+def test_replies_outside_the_domain_are_counted_and_shown():
+    run = sample_run()
+    run.results[0].transcript.unknown_texts.append("Sorry, something is not working on our side")
+    assert "- 1x 'Sorry, something is not working on our side'" in markdown(run, "Test")
