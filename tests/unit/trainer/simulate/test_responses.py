@@ -56,3 +56,13 @@ def test_replies_keep_the_buttons(catalog):
     )  # fmt: skip
     assert reply.name == "utter_invalid_confirmation" and reply.language == "nl"
     assert reply.buttons == (("Ja", "/affirm"), ("Nee", "/deny"))
+
+
+def test_every_question_of_the_domain_has_a_profile_answer(catalog):
+    """A new ``utter_ask_*`` response needs a line in QUESTION_FIELDS, or simulated customers
+    would not answer it."""
+    from trainer.simulate.customer import QUESTION_FIELDS
+
+    asks = {name for name in catalog.names if name.startswith("utter_ask_")}
+    assert asks - set(QUESTION_FIELDS) == set(), "map them in trainer/simulate/customer.py"
+    assert set(QUESTION_FIELDS) - catalog.names == set(), "mapped responses the domain lacks"
