@@ -161,6 +161,7 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     sim.add_argument("--model", type=Path, help="model (default: current, trained if needed)")
     sim.add_argument("--no-out-of-scope", action="store_true", help="skip the out-of-scope sets")
     sim.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    sim.add_argument("--work-dir", type=Path, help="keep the run's store and server logs here")
     sim.add_argument(
         "--show-failures", type=int, default=0, help="print N failed transcripts (tuning set)"
     )

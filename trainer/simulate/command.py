@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -39,8 +40,11 @@ def run_command(args: argparse.Namespace) -> int:
         if done % 20 == 0 or done == total:
             print(f"  {done}/{total} conversations", file=sys.stderr, flush=True)
 
-    run = simulate(profiles, seeds, model, out_of_scope=oos, workers=args.workers,
-                   progress=progress)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="dealerbot-sim-") as tmp:
+        # The run's store and server logs: kept only in --work-dir.
+        work_dir = args.work_dir or Path(tmp)
+        run = simulate(profiles, seeds, model, out_of_scope=oos, workers=args.workers,
+                       progress=progress, work_dir=work_dir)  # fmt: skip
     which = "HELD-OUT templates" if args.held_out else "tuning templates"
     title = f"Simulated conversations: {which}"
     print(markdown(run, title, show_failures=args.show_failures))
