@@ -52,16 +52,16 @@ def _variant_language(variant: dict) -> str:
 
 def compile_template(text: str) -> tuple[re.Pattern, int]:
     """A response text as a regular expression: placeholders match any text (also newlines)."""
-    parts, literal, last = [], 0, 0
-    for match in _PLACEHOLDER.finditer(text):
-        chunk = text[last : match.start()]
-        parts.append(re.escape(chunk))
-        literal += len(chunk)
-        parts.append(".*?")
-        last = match.end()
-    parts.append(re.escape(text[last:]))
-    literal += len(text) - last
-    return re.compile("".join(parts), re.DOTALL), literal
+    chunks = _PLACEHOLDER.split(text)[::2]  # the literal text between the placeholders
+    literal = sum(len(chunk) for chunk in chunks)
+    # A placeholder filled with nothing leaves its neighbouring space at the edge of the text,
+    # where it is stripped ("{when} is fully booked." arrives as "is fully booked."): spaces
+    # next to a placeholder are optional.
+    last = len(chunks) - 1
+    trimmed = [chunk.lstrip(" ") if i else chunk for i, chunk in enumerate(chunks)]
+    trimmed = [chunk.rstrip(" ") if i < last else chunk for i, chunk in enumerate(trimmed)]
+    pattern = r"\s*.*?\s*".join(re.escape(chunk) for chunk in trimmed)
+    return re.compile(pattern, re.DOTALL), literal
 
 
 class Catalog:

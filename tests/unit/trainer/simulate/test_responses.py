@@ -66,3 +66,8 @@ def test_every_question_of_the_domain_has_a_profile_answer(catalog):
     asks = {name for name in catalog.names if name.startswith("utter_ask_")}
     assert asks - set(QUESTION_FIELDS) == set(), "map them in trainer/simulate/customer.py"
     assert set(QUESTION_FIELDS) - catalog.names == set(), "mapped responses the domain lacks"
+
+
+def test_a_reply_whose_placeholder_was_empty_is_still_recognised(catalog):
+    assert catalog.identify("is fully booked.") == ("utter_slot_full", "en")
+    assert catalog.identify("Op  zijn we gesloten.") == ("utter_slot_closed_day", "nl")
