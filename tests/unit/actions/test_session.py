@@ -53,3 +53,14 @@ def test_delete_my_data(sqlite_factory, dispatcher, run):
     run(ActionDeleteMyData(session_factory=sqlite_factory), make_tracker(sender_id="me"))
     assert responses(dispatcher)[-1] == "utter_data_deleted"
     assert dispatcher.messages[-1]["appointments"] == 1
+
+
+def test_delete_my_data_tells_the_web_widget_to_erase_its_copy(sqlite_factory, dispatcher, run):
+    web = make_tracker(user_event("ja", "affirm", channel="socketio"), sender_id="w" * 32)
+    run(ActionDeleteMyData(session_factory=sqlite_factory), web)
+    assert dispatcher.messages[-1]["custom"] == {"dealerbot": "erased"}
+    assert responses(dispatcher)[-2] == "utter_data_deleted"
+    rest = make_tracker(user_event("ja", "affirm"), sender_id="r" * 32)
+    dispatcher.messages.clear()
+    run(ActionDeleteMyData(session_factory=sqlite_factory), rest)
+    assert not [m for m in dispatcher.messages if m.get("custom")]  # REST and WhatsApp: none
