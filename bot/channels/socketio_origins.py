@@ -238,37 +238,60 @@ class IpCounter:
 
 
 class SeenMessages:
-    """The last message ids handled per session, so a re-sent message is handled once.
+    """The last message ids handled per session, so a re-sent message is handled once, and the
+    replies to the last few, so a re-send whose replies were lost with the connection gets them.
 
     Kept in memory (bounded): a re-send comes seconds after the first try, over the socket of
     the same worker or, after a reconnect, usually the same one (docs/web.md).
     """
 
-    def __init__(self, per_session: int = 50, sessions: int = 10_000) -> None:
+    def __init__(self, per_session: int = 50, sessions: int = 10_000,
+                 replies_kept: int = 3) -> None:  # fmt: skip
         self.per_session = per_session
         self.sessions = sessions
-        self.ids: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+        self.replies_kept = replies_kept
+        self.ids: OrderedDict[str, OrderedDict[str, list | None]] = OrderedDict()
 
     def forget(self, session_id: str, message_id: str) -> None:
-        self.ids.get(session_id, {}).pop(message_id, None)
+        self.ids.get(session_id, OrderedDict()).pop(message_id, None)
 
-    def first_time(self, session_id: str, message_id: str) -> bool:
-        """Record ``message_id``; False if it was recorded for this session before."""
+    def first_time(self, session_id: str, message_id: str) -> list | None:
+        """Record ``message_id`` and return the (empty) list its replies go into; None if it
+        was recorded for this session before."""
         seen = self.ids.pop(session_id, None) or OrderedDict()
         self.ids[session_id] = seen
         if len(self.ids) > self.sessions:
             self.ids.popitem(last=False)
         if message_id in seen:
-            return False
-        seen[message_id] = None
+            return None
+        seen[message_id] = replies = []
         if len(seen) > self.per_session:
             seen.popitem(last=False)
-        return True
+        if len(seen) > self.replies_kept:
+            seen[list(seen)[-self.replies_kept - 1]] = None  # the id stays, its replies go
+        return replies
+
+    def replies(self, session_id: str, message_id: str) -> list:
+        """The replies sent so far to a message (empty when no longer kept)."""
+        return list(self.ids.get(session_id, OrderedDict()).get(message_id) or ())
 
 
 class WebSocketIOOutput(SocketIOOutput):
-    """Rasa's socketio output; a custom payload goes out as ``{"custom": ...}`` (Rasa's own
-    passes it to ``emit`` as keyword arguments, which sends nothing useful)."""
+    """Rasa's socketio output. Each reply carries ``reply_to`` (the message id) and ``seq``, and
+    is recorded, so the widget can tell a reply it has from one it missed. A custom payload goes
+    out as ``{"custom": ...}`` (Rasa's own passes it to ``emit`` as keyword arguments)."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str, reply_to: str | None = None,
+                 record: list | None = None) -> None:  # fmt: skip
+        super().__init__(sio, bot_message_evt)
+        self.reply_to = reply_to
+        self.record = record if record is not None else []
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        if self.reply_to:
+            response = {**response, "reply_to": self.reply_to, "seq": len(self.record)}
+            self.record.append(response)
+        await super()._send_message(socket_id, response)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any],
                                **kwargs: Any) -> None:  # fmt: skip
@@ -422,9 +445,11 @@ class WebSocketIOInput(SocketIOInput):
             message_id = data.get("message_id")
             if not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
                 message_id = None
-            if message_id and not self.seen.first_time(sender_id, message_id):
+            record = self.seen.first_time(sender_id, message_id) if message_id else []
+            if record is None:
                 log.info("socketio: message %s of %s already handled", message_id, sender_id)
-                return {"ok": True, "duplicate": True}
+                replies = self.seen.replies(sender_id, message_id)
+                return {"ok": True, "duplicate": True, "replies": replies}
             limiter = self.limiter
             wait = limiter.acquire(sender_id, settings.sender_rate_per_s, settings.sender_burst)
             if wait:
@@ -434,7 +459,7 @@ class WebSocketIOInput(SocketIOInput):
                                          retry_after_s=round(wait, 1))  # fmt: skip
             message = UserMessage(
                 text,
-                WebSocketIOOutput(sio, self.bot_message_evt),
+                WebSocketIOOutput(sio, self.bot_message_evt, message_id, record),
                 sender_id,
                 input_channel=self.name(),
                 metadata={**metadata, "dealer": dealer_id},

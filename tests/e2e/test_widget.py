@@ -21,6 +21,7 @@ from tests.e2e.browser import (
     session_of,
     type_,
 )
+from tests.e2e.faults import wait_for
 from tests.e2e.proxy import FlakyProxy
 
 pytestmark = pytest.mark.e2e
@@ -142,6 +143,48 @@ def test_a_message_typed_while_the_connection_is_down_is_sent_when_it_is_back(fl
         context.close()
 
 
+def user_events(web_stack, text: str) -> int:
+    """How many times the bot received ``text`` (Rasa's SQL tracker store)."""
+    import sqlite3
+
+    with sqlite3.connect(web_stack.var_dir / "tracker.sqlite3") as db:
+        rows = db.execute("select data from events where type_name = 'user'").fetchall()
+    return sum(json.loads(data).get("text") == text for (data,) in rows)
+
+
+def test_replies_lost_with_the_connection_come_back_once(flaky, web_stack):
+    """The server handles a message but its replies and acknowledgement never arrive: after the
+    reconnect the widget re-sends it, the server does not handle it again and returns the
+    replies, and the customer sees them once."""
+    proxy, url = flaky
+    with chromium() as browser:
+        context = browser.new_context(viewport=PHONE, locale="nl-NL")
+        page = context.new_page()
+        open_chat(page, url)
+        exchange(page, click(page, "Afspraak werkplaats"), "APK")
+        exchange(page, click(page, "APK-keuring"), "kenteken")
+        plate = "34-xyz-5"
+        proxy.mute()
+        page.fill(".dbw-input", plate)
+        page.press(".dbw-input", "Enter")
+        wait_for(lambda: user_events(web_stack, plate) == 1, "the bot to handle the plate")
+        assert not any("kilometerstand" in b for b in bot_bubbles(page)), bot_bubbles(page)
+        proxy.down()
+        page.wait_for_selector(".dbw-reconnecting", timeout=REPLY_TIMEOUT)
+        proxy.up()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.dbw-bot')]"
+            ".some(b => b.innerText.includes('kilometerstand'))",
+            timeout=REPLY_TIMEOUT,
+        )
+        page.wait_for_selector(".dbw-ready", timeout=REPLY_TIMEOUT)
+        assert sum("kilometerstand" in b for b in bot_bubbles(page)) == 1
+        assert user_events(web_stack, plate) == 1  # handled once
+        assert page.evaluate(f"JSON.parse(localStorage.getItem('{KEY}outbox'))") == []
+        exchange(page, type_(page, "ongeveer 85.000 km"), "Wanneer")
+        context.close()
+
+
 # -- 2. The customer's language -----------------------------------------------------------------
 
 
@@ -181,7 +224,7 @@ def test_the_chrome_follows_the_conversations_language(web_stack):
         assert "automatische assistent" in greeting and "Privacyverklaring" in greeting
         exchange(page, type_(page, "Hello, what are your opening hours?"), "")
         page.wait_for_function(
-            "document.querySelector('.dbw-input').placeholder === 'Type your message…'",
+            "() => document.querySelector('.dbw-input').placeholder === 'Type your message…'",
             timeout=REPLY_TIMEOUT,
         )
         assert page.inner_text(".dbw-send") == "Send"

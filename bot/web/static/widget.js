@@ -179,6 +179,8 @@
   var typingTimer = null;
   var retryTimer = null;
   var config = null;
+  var got = {}; // "<message id>:<seq>" of the replies shown, so a replayed one is not shown twice
+  history.forEach(function (m) { if (m.key) got[m.key] = true; });
 
   function touch() { save("seen", Date.now()); }
 
@@ -357,6 +359,9 @@
         if (code === "message_too_long") notice(t("message_too_long"));
         else if (code) notice(t("refused"));
         if (ack && supported(ack.language)) setLanguage(ack.language);
+        // A re-sent message the server had handled: its replies, some maybe lost with the
+        // connection, come with the acknowledgement.
+        ((ack && ack.replies) || []).forEach(onBotMessage);
         if (!outbox.length) setTyping(false);
         flush();
       });
@@ -365,6 +370,9 @@
   function sessionId() { return sessionToken ? sessionToken.split(".")[0] : null; }
 
   function onBotMessage(data) {
+    var replyKey = data && data.reply_to ? data.reply_to + ":" + data.seq : null;
+    if (replyKey && got[replyKey]) return;
+    if (replyKey) got[replyKey] = true;
     if (data && data.custom && data.custom.dealerbot === "erased") {
       // The bot erased this customer's data: erase the copy on this device too, and show only
       // its confirmation (not kept).
@@ -383,6 +391,7 @@
       return { title: String(b.title), payload: String(b.payload) };
     });
     var message = { from: "bot", text: data.text || "", buttons: buttons };
+    if (replyKey) message.key = replyKey;
     if (data.attachment && data.attachment.type === "image" && data.attachment.payload) {
       var src = String(data.attachment.payload.src || "");
       if (/^https:\/\//.test(src)) message.image = src;
@@ -475,6 +484,7 @@
     forget();
     history = [];
     outbox = [];
+    got = {};
     sessionToken = null;
     thread.textContent = "";
     replies.textContent = "";

@@ -189,6 +189,11 @@ def test_a_resent_message_is_handled_once(server):
     assert replies(first) == ["een"] and replies(again) == ["twee"]
     acks = [data for event, data in again if event == "ack"]
     assert [a.get("duplicate", False) for a in acks] == [True, False, True]
+    # A reply lost with the connection comes back with the duplicate's acknowledgement, marked
+    # so the widget shows only the ones it missed.
+    reply = next(data for event, data in first if event == "bot_uttered")
+    assert (reply["reply_to"], reply["seq"]) == ("m-00000001", 0)
+    assert acks[0]["replies"] == [reply]
 
 
 def test_too_long_and_too_many_messages_are_refused_with_a_reason(strict_server):
@@ -271,3 +276,17 @@ def test_connections_and_new_sessions_are_capped_per_address(capped_server):
     token = next(data["token"] for event, data in sessions if event == "session_confirm")
     back = asyncio.run(chat(capped_server, GOOD, token, [], auth=auth))
     assert back[0] == ("session_confirm", {"token": token})
+
+
+def test_seen_messages_are_bounded_and_keep_the_replies_of_the_last_few():
+    from bot.channels.socketio_origins import SeenMessages
+
+    seen = SeenMessages(per_session=4, sessions=2, replies_kept=2)
+    for n in range(5):
+        seen.first_time("s1", f"m{n}").append({"text": str(n)})
+    assert seen.first_time("s1", "m0") == []  # the oldest id was dropped: handled again
+    assert seen.first_time("s1", "m4") is None  # still known
+    assert seen.replies("s1", "m4") == [{"text": "4"}] and seen.replies("s1", "m2") == []
+    seen.first_time("s2", "x")
+    seen.first_time("s3", "x")  # a third session pushes out the least recent
+    assert "s1" not in seen.ids and seen.first_time("s3", "x") is None
