@@ -228,6 +228,9 @@ class IpCounter:
 
     def new_session(self, ip: str, limit: int, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
+        if len(self.sessions) > 100_000:  # bounded: forget addresses quiet for an hour
+            for quiet in [k for k, v in self.sessions.items() if not v or v[-1] <= now - 3600]:
+                del self.sessions[quiet]
         recent = self.sessions[ip]
         while recent and recent[0] <= now - 3600:
             recent.popleft()

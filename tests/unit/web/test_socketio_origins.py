@@ -290,3 +290,15 @@ def test_seen_messages_are_bounded_and_keep_the_replies_of_the_last_few():
     seen.first_time("s2", "x")
     seen.first_time("s3", "x")  # a third session pushes out the least recent
     assert "s1" not in seen.ids and seen.first_time("s3", "x") is None
+
+
+def test_new_sessions_per_address_are_counted_over_the_last_hour():
+    from bot.channels.socketio_origins import IpCounter
+
+    counter = IpCounter()
+    assert [counter.new_session("1.2.3.4", 2, now=t) for t in (0, 10, 20)] == [True, True, False]
+    assert counter.new_session("5.6.7.8", 2, now=20)  # another address has its own count
+    assert counter.new_session("1.2.3.4", 2, now=3601)  # the first one is an hour old
+    assert counter.connect("1.2.3.4", 1) and not counter.connect("1.2.3.4", 1)
+    counter.disconnect("1.2.3.4")
+    assert counter.connect("1.2.3.4", 1)
