@@ -55,7 +55,7 @@ def test_book_reload_and_survey_in_the_widget(web_stack):
         assert page.locator(".dbw-reply", has_text="APK-keuring").count() == 1, asked
         exchange(page, click(page, "APK-keuring"), "kenteken")
         exchange(page, type_(page, "12-abc-3"), "kilometerstand")
-        screenshot(page, "widget-phone.png", docs=True)
+        screenshot(page, "widget-booking.png")  # the README's come from test_widget.py
         session_id = session_of(page)
         assert session_id not in page.content()  # kept in the widget's storage, not the page
 
