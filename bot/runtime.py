@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -245,6 +246,8 @@ def start_stack(
     run_env = {**os.environ, **(env or {})}
     if web_port:
         run_env["DEALERBOT_WEB_ORIGINS"] = _with_demo_origins(run_env, web_port)
+        # The demo page issues widget tokens and the chat server checks them: one key for both.
+        run_env.setdefault("DEALERBOT_WEB_TOKEN_KEY", secrets.token_urlsafe(32))
     log_dir = Path(log_dir or settings.var_dir / "logs")
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoints = write_endpoints(

@@ -100,6 +100,7 @@ class Dealer:
     stock: tuple[Car, ...] = field(default=(), repr=False)
     # WhatsApp Cloud API phone number ids that route to this location (channels.whatsapp)
     whatsapp_phone_number_ids: tuple[str, ...] = ()
+    privacy_url: str = ""  # the dealer's privacy statement, linked from the chat's greeting
 
     @property
     def address_line(self) -> str:
@@ -247,6 +248,7 @@ def load_dealer(folder: Path) -> Dealer:
             str(n) for n in (channels.get("whatsapp") or {}).get("phone_number_ids") or ()
         ),
         ask_nps=bool((data.get("survey") or {}).get("ask_nps", False)),
+        privacy_url=str(data.get("privacy_url", "")),
         stock=load_stock(stock_path) if stock_path.exists() else (),
     )
 
