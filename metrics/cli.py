@@ -80,13 +80,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_proxy(args: argparse.Namespace) -> int:
-    from bot.proxy import serve
-
-    serve(args.upstream, host=args.host, port=args.port)
-    return 0
-
-
 def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
     """One message over the REST channel; returns the bot's replies."""
     body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
@@ -272,12 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scheduler", help="run the scheduler (rollup, weekly summaries, purge) in the foreground"
     ).set_defaults(func=cmd_scheduler)
-
-    proxy = sub.add_parser("proxy", help="round-robin HTTP proxy in front of Rasa replicas")
-    proxy.add_argument("--upstream", action="append", required=True, help="a Rasa server URL")
-    proxy.add_argument("--host", default="127.0.0.1")
-    proxy.add_argument("--port", type=int, default=5005)
-    proxy.set_defaults(func=cmd_proxy)  # docs/deployment.md
 
     train = sub.add_parser("train", help="train the model if config, domain or data changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
