@@ -80,6 +80,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dealers_check(args: argparse.Namespace) -> int:
+    from dealer.config import load_dealers
+
+    folder = Path(args.dir or get_settings().dealers_dir)
+    files = load_dealers(folder)
+    for dealer in files.dealers.values():
+        print(f"ok      {dealer.id}: {dealer.name} ({len(dealer.stock)} cars in stock.csv)")
+    for problem in files.problems.values():
+        print(f"broken  {problem}")
+    if not (files.dealers or files.problems):
+        print(f"no dealer folders with a dealer.yml in {folder}", file=sys.stderr)
+        return 1
+    return 1 if files.problems else 0
+
+
 def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
     """One message over the REST channel; returns the bot's replies."""
     body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
@@ -274,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--url", default="http://127.0.0.1:5005")
     chat.add_argument("--sender", help="conversation id (default: a new one)")
     chat.set_defaults(func=cmd_chat)
+
+    dealers = sub.add_parser("dealers", help="the dealer folders (data/dealers/<id>/)")
+    dealers_sub = dealers.add_subparsers(dest="dealers_command", required=True)
+    check = dealers_sub.add_parser(
+        "check", help="check every dealer folder; problems with file and line (exit 1 if any)"
+    )
+    check.add_argument("--dir", type=Path, help="dealers folder (default: DEALERBOT_DEALERS_DIR)")
+    check.set_defaults(func=cmd_dealers_check)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -18,3 +18,22 @@ def test_privacy_erase_and_purge_and_spool(capsys):
     assert "retention 365 days" in capsys.readouterr().out
     assert main(["spool", "replay"]) == 0
     assert "replayed 0 of 0" in capsys.readouterr().out
+
+
+def test_dealers_check_lists_every_folder_with_the_line_of_each_problem(tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "dealers"
+    shutil.copytree("data/dealers/autohuis-demo", root / "autohuis-demo")
+    assert main(["dealers", "check", "--dir", str(root)]) == 0
+    assert capsys.readouterr().out.startswith("ok      autohuis-demo: Autohuis De Vries (")
+    shutil.copytree("data/dealers/autohuis-demo", root / "autohuis-zwolle")
+    yml = root / "autohuis-zwolle" / "dealer.yml"
+    yml.write_text(yml.read_text().replace("id: autohuis-demo", "id: autohuis-zwolle")
+                   .replace('sat: ["10:00", "17:00"]', 'sat: ["10:00", "vijf uur"]'))  # fmt: skip
+    line = next(n for n, row in enumerate(yml.read_text().splitlines(), 1) if "vijf uur" in row)
+    assert main(["dealers", "check", "--dir", str(root)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ok      autohuis-demo")
+    assert out[1].startswith("broken  ") and f"autohuis-zwolle/dealer.yml:{line}" in out[1]
+    assert "'vijf uur' is not a time like 09:00" in out[1]
