@@ -261,13 +261,23 @@ def add_metrics_commands(sub) -> argparse._SubParsersAction:
     return metrics_sub
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dealerbot")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dealerbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train if the data changed, then start everything")
-    run.add_argument("--rasa-port", type=int, default=5005)
-    run.add_argument("--action-port", type=int, default=5055)
+    run.add_argument("--rasa-port", type=int, default=5005, help="Rasa server port (5005)")
+    run.add_argument("--action-port", type=int, default=5055, help="action server port (5055)")
     run.add_argument("--model", type=Path, help="run this model instead of training one")
     run.add_argument(
         "--no-scheduler", action="store_true", help="do not start the scheduler process"
@@ -286,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     chat = sub.add_parser("chat", help="chat with a running assistant in the terminal")
-    chat.add_argument("--url", default="http://127.0.0.1:5005")
+    chat.add_argument(
+        "--url", default="http://127.0.0.1:5005", help="the Rasa server (its REST channel)"
+    )
     chat.add_argument("--sender", help="conversation id (default: a new one)")
     chat.set_defaults(func=cmd_chat)
 
@@ -327,12 +339,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def migration_hint(url: str | None = None) -> str | None:
+    """A hint when the store is not migrated (a fresh or an older database), else None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from metrics.store.migrate import schema_is_current
+    from metrics.store.session import make_engine
+
+    url = url or get_settings().database_url
+    engine = make_engine(url)
+    try:
+        if schema_is_current(engine):
+            return None
+    except SQLAlchemyError:
+        return None  # unreachable: the error itself says more than a hint
+    finally:
+        engine.dispose()
+    shown = make_url(url).render_as_string(hide_password=True)
+    return f"dealerbot: the database {shown} is missing migrations.\nrun: dealerbot db upgrade"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is cmd_privacy_erase and not (args.phone or args.sender):
         parser.error("privacy erase needs --phone or --sender")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except DBAPIError:
+        hint = None if args.func is cmd_db_upgrade else migration_hint()
+        if hint is None:
+            raise
+        print(hint, file=sys.stderr)  # instead of a traceback about a missing table
+        return 2
 
 
 if __name__ == "__main__":
