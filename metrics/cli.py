@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -12,7 +13,14 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from metrics.settings import get_settings
+from metrics.settings import (
+    DEV_CONTACT_KEY_SECRET,
+    PRIVATE_UMASK,
+    UnsafeSettings,
+    get_settings,
+    require_production_safe,
+    rest_client_headers,
+)
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
@@ -37,6 +45,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from metrics.web.commands import web_lines, web_options
 
     settings = get_settings()
+    if settings.contact_key_secret == DEV_CONTACT_KEY_SECRET:
+        print(
+            "WARNING: DEALERBOT_CONTACT_KEY_SECRET is not set: contact keys use the development "
+            "secret, which anyone with the store can reverse by trying phone numbers. Set it to a "
+            "long random value before real customers write (docs/privacy.md).",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.model:
         model = args.model
         print(f"using model {model}")
@@ -58,7 +74,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         + web_lines(args)
         + f"  REST webhook:           POST {stack.rest_webhook}\n"
         f'                          {{"sender": "me", "message": "hallo"}}\n'
-        f"  Logs:                   {settings.var_dir / 'logs'}\n"
+        + (
+            "                          with Authorization: Bearer $DEALERBOT_REST_TOKEN\n"
+            if settings.rest_token
+            else ""
+        )
+        + f"  Logs:                   {settings.var_dir / 'logs'}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
@@ -98,9 +119,7 @@ def cmd_dealers_check(args: argparse.Namespace) -> int:
 def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
     """One message over the REST channel; returns the bot's replies."""
     body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
-    request = urllib.request.Request(
-        f"{url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body, rest_client_headers())
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -151,6 +170,7 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
         secret=settings.contact_key_secret,
         senders=args.sender or [],
         phones=[normalize(p) for p in args.phone or []],
+        emails=[normalize_email(e) for e in args.email or []],
         tracker_db_url=settings.tracker_db_url,
     )
     print("erased: " + ", ".join(f"{k} {v}" for k, v in erased.as_dict().items()))
@@ -164,6 +184,15 @@ def normalize(phone: str) -> str:
     if value is None:
         raise SystemExit(f"not a phone number: {phone!r} (use e.g. +31612345678)")
     return value
+
+
+def normalize_email(email: str) -> str:
+    from dealer.parsing import normalize_email as parse
+
+    value = parse(email)
+    if value is None:
+        raise SystemExit(f"not an e-mail address: {email!r}")
+    return value.lower()
 
 
 def cmd_privacy_purge(_args: argparse.Namespace) -> int:
@@ -320,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
     erase = privacy_sub.add_parser("erase", help="erase everything about one contact")
     erase.add_argument("--phone", action="append", help="phone number (repeatable)")
+    erase.add_argument("--email", action="append", help="e-mail address (repeatable)")
     erase.add_argument("--sender", action="append", help="chat sender id (repeatable)")
     erase.set_defaults(func=cmd_privacy_erase)
     privacy_sub.add_parser(
@@ -365,8 +395,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is cmd_privacy_erase and not (args.phone or args.sender):
-        parser.error("privacy erase needs --phone or --sender")
+    if getattr(args, "func", None) is cmd_privacy_erase and not (
+        args.phone or args.sender or args.email
+    ):
+        parser.error("privacy erase needs --phone, --email or --sender")
+    os.umask(PRIVATE_UMASK)  # var/ files (stores, spool, outbox, logs): owner only
+    try:
+        require_production_safe()  # every command: the scheduler, the dashboard, the web page, ...
+    except UnsafeSettings as exc:
+        print(f"dealerbot: {exc}", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except DBAPIError:

@@ -77,6 +77,8 @@ def job_store(url: str | None = None, **engine_options) -> SQLAlchemyJobStore:
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
     # APScheduler 3.9 calls engine.execute(): it needs a classic (not future=True) engine.
+    # hide_parameters: an error in the logs never shows bound values (as metrics.store.session)
+    engine_options.setdefault("hide_parameters", True)
     engine = create_engine(url, pool_pre_ping=True, **engine_options)
     return SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
 

@@ -4,6 +4,7 @@ import urllib.request
 import pytest
 
 from bot.runtime import start_stack
+from metrics.settings import rest_client_headers
 from metrics.store.migrate import upgrade
 from metrics.store.session import make_engine, make_session_factory
 from tests.conftest import FIXED_NOW
@@ -37,7 +38,7 @@ def stack(model, tmp_path_factory):
 
 def say(stack, sender: str, text: str) -> list[dict]:
     body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(stack.rest_webhook, body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(stack.rest_webhook, body, rest_client_headers())
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 

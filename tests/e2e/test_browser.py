@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +18,7 @@ from metrics.engagement import contact_key, conversation_id
 from metrics.store.migrate import upgrade
 from metrics.store.models import Appointment, Conversation, SurveyAnswer
 from metrics.store.session import make_engine, make_session_factory
+from metrics.web.auth import hash_token
 from tests.conftest import FIXED_NOW
 from tests.e2e.browser import chromium, screenshot
 
@@ -268,9 +268,8 @@ def dashboard(tmp_path_factory):
     users = tmp / "users.yml"
     users.write_text(
         "users:\n"
-        f"  - {{name: devries, token: devries-token, locations: [{OWN}]}}\n"
-        f"  - {{name: elders, token_sha256: {hashlib.sha256(b'elders-token').hexdigest()},"
-        f" locations: [{OTHER}]}}\n"
+        f"  - {{name: devries, token_scrypt: '{hash_token('devries-token')}', locations: [{OWN}]}}\n"
+        f"  - {{name: elders, token_scrypt: '{hash_token('elders-token')}', locations: [{OTHER}]}}\n"
     )
     port = free_port()
     process = subprocess.Popen(
@@ -314,6 +313,7 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         page = context.new_page()
         page.goto(f"{base}/d/{OWN}?week={WEEK}")
         assert page.url.endswith("/login")
+        page.fill("input[name=name]", "devries")
         page.fill("input[name=token]", "devries-token")
         page.click("button")
         page.goto(f"{base}/d/{OWN}?week={WEEK}")
@@ -376,12 +376,12 @@ def test_no_login_no_dashboard(dashboard):
     with pytest.raises(urllib.error.HTTPError) as answer:
         opener.open(request, timeout=10)
     assert answer.value.code == 302 and answer.value.headers["Location"] == "/login"
-    body = urllib.parse.urlencode({"token": "wrong"}).encode()
+    body = urllib.parse.urlencode({"name": "devries", "token": "wrong"}).encode()
     with pytest.raises(urllib.error.HTTPError) as wrong:
         opener.open(urllib.request.Request(f"{base}/login", body), timeout=10)
     assert wrong.value.code == 403
     forged = urllib.request.Request(
-        f"{base}/d/{OWN}", headers={"Cookie": "dealerbot_dashboard=ZGV2cmllc3w5OTk5OTk5OTk5fA.x"}
+        f"{base}/d/{OWN}", headers={"Cookie": "dealerbot_dashboard=c2Vzc2lvbg.x"}
     )
     with pytest.raises(urllib.error.HTTPError) as answer:
         opener.open(forged, timeout=10)

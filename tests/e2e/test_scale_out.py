@@ -41,6 +41,7 @@ from bench.common import (
 from bot.runtime import free_port, start_replicas
 from metrics.aggregate import rebuild_period
 from metrics.engagement import contact_key
+from metrics.settings import rest_client_headers
 from metrics.store.migrate import upgrade
 from metrics.store.models import Appointment, Conversation, MetricSummary
 from metrics.store.session import make_engine, make_session_factory
@@ -226,7 +227,7 @@ def test_nginx_sends_the_dashboard_host_to_the_dashboard(edge):
 def post(url: str, sender: str, message: str) -> tuple[list[dict], str]:
     """One message; the replies and the upstream that answered (the proxy's header)."""
     body = json.dumps({"sender": sender, "message": message}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(url, body, rest_client_headers())
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.loads(response.read()), response.headers.get(UPSTREAM_HEADER, url)
 

@@ -1,3 +1,5 @@
+import json
+
 from rasa_sdk.events import SlotSet
 
 from actions.privacy import ActionDeleteMyData
@@ -53,3 +55,34 @@ def test_delete_my_data(sqlite_factory, dispatcher, run):
     run(ActionDeleteMyData(session_factory=sqlite_factory), make_tracker(sender_id="me"))
     assert responses(dispatcher)[-1] == "utter_data_deleted"
     assert dispatcher.messages[-1]["appointments"] == 1
+
+
+def test_delete_my_data_in_chat_erases_through_the_same_function(sqlite_factory, dispatcher, run):
+    """The chat erasure reaches the spooled records too and leaves an HMAC tombstone, not a
+    plain hash of the sender id (issue 15, items 4 and 6)."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from metrics.engagement import contact_key
+    from metrics.settings import get_settings
+    from metrics.store.models import Erasure
+    from metrics.store.privacy import sender_hash
+    from metrics.store.recorder import conversation_op, spool_path
+    from metrics.store.spool import Spool
+    from tests.integration.metrics.test_recorder import record
+
+    secret = get_settings().contact_key_secret
+    spool = Spool(spool_path())
+    for sender, cid in (("me", "mine"), ("you", "yours")):
+        key = contact_key(secret, "rest", sender)
+        spool.append(conversation_op(record(cid=cid, contact_key=key, channel="rest")))
+    run(ActionDeleteMyData(session_factory=sqlite_factory), make_tracker(sender_id="me"))
+    assert [
+        line["data"]["id"] for line in map(json.loads, spool.path.read_text().splitlines())
+    ] == ["yours"]
+    with sqlite_factory() as session:
+        (tombstone,) = session.scalars(select(Erasure)).all()
+    assert tombstone.contact_key == contact_key(secret, "rest", "me")
+    assert tombstone.sender_id_hash == sender_hash(secret, "me")
+    assert tombstone.sender_id_hash != hashlib.sha256(b"me").hexdigest()

@@ -6,7 +6,7 @@ from metrics.cli import main
 def test_privacy_erase_needs_a_contact(capsys):
     with pytest.raises(SystemExit):
         main(["privacy", "erase"])
-    assert "--phone or --sender" in capsys.readouterr().err
+    assert "--phone, --email or --sender" in capsys.readouterr().err
 
 
 def test_privacy_erase_and_purge_and_spool(capsys):
@@ -14,6 +14,8 @@ def test_privacy_erase_and_purge_and_spool(capsys):
     assert "erased: conversations 0" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not a phone number"):
         main(["privacy", "erase", "--phone", "hello"])
+    with pytest.raises(SystemExit, match="not an e-mail address"):
+        main(["privacy", "erase", "--email", "jan at example"])
     assert main(["privacy", "purge"]) == 0
     assert "retention 365 days" in capsys.readouterr().out
     assert main(["spool", "replay"]) == 0
