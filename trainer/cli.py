@@ -113,14 +113,14 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     trainer_sub = trainer.add_subparsers(dest="trainer_command", required=True)
 
     inbox = trainer_sub.add_parser("inbox", help="messages the bot did not understand well")
-    inbox.add_argument("--language", choices=("nl", "en"))
+    inbox.add_argument("--language", choices=("nl", "en"), help="only items in this language")
     inbox.add_argument("--intent", help="only this predicted intent")
     inbox.add_argument("--dealer", help="only this dealer location")
     inbox.set_defaults(func=cmd_inbox)
 
     export = trainer_sub.add_parser("export", help="the inbox as Rasa NLU files, one per language")
     export.add_argument("--out", type=Path, help="folder (default: var/trainer/inbox)")
-    export.add_argument("--language", choices=("nl", "en"))
+    export.add_argument("--language", choices=("nl", "en"), help="only items in this language")
     export.add_argument("--dealer", help="only this dealer location")
     export.set_defaults(func=cmd_export)
 
@@ -134,7 +134,10 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     report = trainer_sub.add_parser(
         "report", help="NLU quality report: cross-validation, held-out set, failed stories"
     )
-    report.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "trainer")
+    report.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "results" / "trainer",
+        help="folder for the report (default: results/trainer)",
+    )  # fmt: skip
     report.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     report.add_argument("--model", type=Path, help="model for the held-out set and stories")
     report.add_argument("--no-cross-validation", action="store_true", help="skip the slow part")
@@ -145,8 +148,10 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     report.set_defaults(func=cmd_report)
 
     lint = trainer_sub.add_parser("lint", help="check the training data (exit code 1 on problems)")
-    lint.add_argument("--data", type=Path, default=REPO_ROOT / "data")
-    lint.add_argument("--domain", type=Path, default=REPO_ROOT / "bot" / "domain")
+    lint.add_argument("--data", type=Path, default=REPO_ROOT / "data", help="training data folder")
+    lint.add_argument(
+        "--domain", type=Path, default=REPO_ROOT / "bot" / "domain", help="domain folder"
+    )
     lint.add_argument("--min-examples", type=int, default=25, help="per intent per language")
     lint.set_defaults(func=cmd_lint)
 
