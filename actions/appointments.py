@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -24,12 +23,11 @@ from actions.common import (
 from actions.validation import (
     MAX_TRIES,
     BaseFormValidation,
-    explain_time_problem,
     offer_way_out,
+    offer_window,
     time_buttons,
-    tries,
 )
-from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision, decide_time
+from dealer.booking import TimeDecision, decide_time
 from dealer.config import Dealer, Service
 from dealer.hours import nearest_free
 from dealer.i18n import format_km, format_when
@@ -103,30 +101,16 @@ def workshop_time_decision(
 
 
 class WorkshopTimeMixin:
-    """Validation of ``appointment_time`` against hours, closed days and free capacity.
-
-    A moment said before the question ("... sometime next Thursday morning" in the opening
-    message) that is not one bookable time is kept in ``time_window`` without a word; the
-    time question then offers the free times in it. An answer to the question is read within
-    the window ("10 uur" after "donderdag").
-    """
+    """Validation of ``appointment_time`` against hours, closed days and free capacity."""
 
     def validate_appointment_time(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
-        answers = tries(tracker, "appointment_time")
-        window = tracker.get_slot("time_window") if answers else None
-        decision = workshop_time_decision(self.session_factory, tracker, value, window)
-        if decision.start is not None:
-            return {"appointment_time": decision.start.isoformat(), "time_window": None}
-        if not answers:  # volunteered: the question will show what is free then
-            keep = decision.problem not in (UNCLEAR, INVALID_DATE)
-            return {"appointment_time": None, "time_window": str(value)[:200] if keep else None}
-        dealer, lang = dealer_of(tracker), language(tracker)
-        explain_time_problem(dispatcher, dealer, decision, lang, "workshop")
-        if answers >= MAX_TRIES:
-            offer_way_out(dispatcher, dealer)
-        window = decision.context if decision.problem == NEED_TIME else None
-        return {"appointment_time": None, "time_window": window}
+        def decide(text: str, window: str | None) -> TimeDecision:
+            return workshop_time_decision(self.session_factory, tracker, text, window)
+
+        return self.validate_moment(
+            "appointment_time", value, dispatcher, tracker, "workshop", decide
+        )
 
 
 class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
@@ -179,14 +163,12 @@ class ActionAskAppointmentTime(StoreMixin, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
-        window = tracker.get_slot("time_window")
-        if window:  # a day or part of a day said earlier: offer what is free then
-            decision = workshop_time_decision(self.session_factory, tracker, window)
-            if decision.start is not None:
-                decision = replace(decision, problem=NEED_TIME, alternatives=[decision.start])
-            if decision.problem not in (UNCLEAR, INVALID_DATE):
-                explain_time_problem(dispatcher, dealer, decision, lang, "workshop")
-                return []
+
+        def decide(text: str, window: str | None) -> TimeDecision:
+            return workshop_time_decision(self.session_factory, tracker, text, window)
+
+        if offer_window(dispatcher, tracker, "workshop", decide):
+            return []  # a day or part of a day said earlier: what is free then
         duration = duration_of(dealer, tracker.get_slot("service_type"))
         now = now_for(dealer)
         is_free = free_slot_checker(

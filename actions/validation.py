@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -54,6 +56,8 @@ def clean_name(value: str) -> str | None:
     )
 
 
+# ``decide(text, window)``: the decision on a time answer, read within an earlier window.
+Decider = Callable[[str, "str | None"], TimeDecision]
 # At most this many answers to one question; after that the customer is offered a way out.
 MAX_TRIES = 2
 
@@ -142,6 +146,23 @@ def explain_time_problem(
         )
     elif problem not in (UNCLEAR, INVALID_DATE):
         dispatcher.utter_message(response="utter_time_no_free", phone=dealer.phone)
+
+
+def offer_window(
+    dispatcher: CollectingDispatcher, tracker: Tracker, department: str, decide: Decider
+) -> bool:
+    """Ask a time question within the window the customer named before (``time_window``):
+    the free times in it as buttons. False when there is no usable window: ask as usual."""
+    window = tracker.get_slot("time_window")
+    if not window:
+        return False
+    decision = decide(window, None)
+    if decision.start is not None:  # one free moment: offer it as the choice
+        decision = replace(decision, problem=NEED_TIME, alternatives=[decision.start])
+    if decision.problem in (UNCLEAR, INVALID_DATE):
+        return False
+    explain_time_problem(dispatcher, dealer_of(tracker), decision, language(tracker), department)
+    return True
 
 
 class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
@@ -237,6 +258,33 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
             self.refuse(dispatcher, tracker, "confirmed", "utter_invalid_confirmation")
             return {"confirmed": None}
         return {"confirmed": value}
+
+    def validate_moment(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
+                        tracker: Tracker, department: str,
+                        decide: Decider) -> dict[str, Any]:  # fmt: skip
+        """A time slot (``appointment_time``, ``test_drive_time``) from ``decide(text, window)``.
+
+        A moment said before the question ("... sometime next Thursday morning" in the opening
+        message) that is not one bookable time is kept in ``time_window`` without a word; the
+        question then offers the free times in it (:func:`offer_window`). An answer to the
+        question is read within the window ("10 uur" after "donderdag").
+        """
+        answers = tries(tracker, slot)
+        window = tracker.get_slot("time_window") if answers else None
+        decision = decide(str(value or "")[:200], window)
+        if decision.start is not None:
+            return {slot: decision.start.isoformat(), "time_window": None}
+        if not answers:  # volunteered: the question will show what is free then
+            keep = decision.problem not in (UNCLEAR, INVALID_DATE)
+            return {slot: None, "time_window": str(value)[:200] if keep else None}
+        dealer, lang = dealer_of(tracker), language(tracker)
+        explain_time_problem(dispatcher, dealer, decision, lang, department)
+        if answers >= MAX_TRIES:
+            offer_way_out(dispatcher, dealer)
+        return {
+            slot: None,
+            "time_window": decision.context if decision.problem == NEED_TIME else None,
+        }
 
     def decide(self, tracker: Tracker, value: Any, **kwargs) -> tuple[Dealer, str, TimeDecision]:
         """Shared set-up for time validators: dealer, language and the decision on ``value``."""
