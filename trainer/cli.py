@@ -1,4 +1,4 @@
-"""The ``dealerbot trainer`` commands: inbox, export, mark-done, report, lint."""
+"""The ``dealerbot trainer`` commands: inbox, export, mark-done, report, lint, simulate."""
 
 from __future__ import annotations
 
@@ -101,6 +101,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from trainer.simulate.command import run_command
+
+    return run_command(args)
+
+
 def add_trainer_commands(sub) -> argparse._SubParsersAction:
     """The ``trainer`` command group for bot trainers (docs/training.md)."""
     trainer = sub.add_parser("trainer", help="tools for bot trainers: inbox, report, data lint")
@@ -143,4 +149,20 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     lint.add_argument("--domain", type=Path, default=REPO_ROOT / "bot" / "domain")
     lint.add_argument("--min-examples", type=int, default=25, help="per intent per language")
     lint.set_defaults(func=cmd_lint)
+
+    sim = trainer_sub.add_parser(
+        "simulate", help="simulated customers against the real stack: success per flow, language"
+    )
+    sim.add_argument("--held-out", action="store_true", help="the held-out templates (measure)")
+    sim.add_argument("--sample", type=int, help="only N conversations, spread over the flows")
+    sim.add_argument("--per-language", type=int, default=200, help="conversations per language")
+    sim.add_argument("--seed", type=int, default=16)
+    sim.add_argument("--workers", type=int, default=4, help="customers talking at once")
+    sim.add_argument("--model", type=Path, help="model (default: current, trained if needed)")
+    sim.add_argument("--no-out-of-scope", action="store_true", help="skip the out-of-scope sets")
+    sim.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    sim.add_argument(
+        "--show-failures", type=int, default=0, help="print N failed transcripts (tuning set)"
+    )
+    sim.set_defaults(func=cmd_simulate)
     return trainer_sub
