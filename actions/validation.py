@@ -12,7 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.common import StoreMixin, dealer_of, language, now_for
+from actions.common import StoreMixin, dealer_of, language, latest_text, now_for
 from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision
 from dealer.config import Dealer
 from dealer.hours import SlotProblem, hours_on
@@ -271,7 +271,13 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
         """
         answers = tries(tracker, slot)
         window = tracker.get_slot("time_window") if answers else None
-        decision = decide(str(value or "")[:200], window)
+        text = str(value or "")
+        said = latest_text(tracker)
+        if answers and text in said and not said.startswith("/"):
+            # The answer to the question is the whole message: "Thursday 3 December at 10:30",
+            # of which the `time` entity may hold only "10:30". A button's payload holds the value.
+            text = said
+        decision = decide(text[:200], window)
         if decision.start is not None:
             return {slot: decision.start.isoformat(), "time_window": None}
         if not answers:  # volunteered: the question will show what is free then

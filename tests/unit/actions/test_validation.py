@@ -198,3 +198,11 @@ def test_an_unreadable_time_twice_offers_a_way_out(form, dispatcher, domain):
     tracker = tracker_with("asdf", "appointment_time", tries=2, service_type="apk")
     form.validate_appointment_time("asdf", dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_time_unclear", "utter_way_out"]
+
+
+def test_the_answer_to_the_time_question_is_the_whole_message(form, dispatcher, domain):
+    """DIET may mark only "10:30" as the `time` entity of "Thursday 3 December at 10:30"."""
+    text = "Thursday 3 December at 10:30"
+    tracker = tracker_with(text, "appointment_time", service_type="apk")
+    result = form.validate_appointment_time("10:30", dispatcher, tracker, domain)
+    assert result["appointment_time"] == "2026-12-03T10:30:00+01:00"
