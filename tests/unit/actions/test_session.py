@@ -97,3 +97,18 @@ def test_delete_my_data_tells_the_web_widget_to_erase_its_copy(sqlite_factory, d
     dispatcher.messages.clear()
     run(ActionDeleteMyData(session_factory=sqlite_factory), rest)
     assert not [m for m in dispatcher.messages if m.get("custom")]  # REST and WhatsApp: none
+
+
+def test_language_changes_only_on_clear_evidence(run):
+    """The detector's ``code`` needs several words of a language; its one-word ``hint`` counts
+    only for the first message of a conversation ("hello")."""
+    action = ActionValidateSlotMappings()
+
+    def said(*texts, hint):
+        events = [user_event(t, "inform") for t in texts]
+        events[-1]["parse_data"]["language"] = {"code": None, "hint": hint, "confidence": 0.99}
+        return make_tracker(*events, slots={"language": "nl"})
+
+    assert SlotSet("language", "en") in run(action, said("hello", hint="en"))
+    later = run(action, said("ik wil een afspraak", "diagnosis", hint="en"))
+    assert not [e for e in later if e.get("name") == "language"]
