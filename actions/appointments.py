@@ -21,11 +21,8 @@ from actions.common import (
     now_for,
 )
 from actions.validation import BaseFormValidation, explain_time_problem, time_buttons
-from dealer.config import Dealer, Service
-from dealer.hours import nearest_free
-from dealer.i18n import format_km, format_when
-from metrics.store.models import Appointment, from_utc_naive
-from metrics.store.repositories import (
+from core.store.models import Appointment, from_utc_naive
+from core.store.repositories import (
     AppointmentRequest,
     SlotTaken,
     book_appointment,
@@ -34,6 +31,9 @@ from metrics.store.repositories import (
     free_slot_checker,
     reschedule_appointment,
 )
+from dealer.config import Dealer, Service
+from dealer.hours import nearest_free
+from dealer.i18n import format_km, format_when
 
 DEFAULT_DURATION_MIN = 60
 

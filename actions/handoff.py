@@ -19,9 +19,9 @@ from actions.common import (
     now_for,
     transcript,
 )
+from core.store.repositories import create_lead
 from dealer.hours import is_open_at, next_opening
 from dealer.i18n import format_when
-from metrics.store.repositories import create_lead
 
 FALLBACK_INTENTS = ("nlu_fallback",)
 

@@ -24,6 +24,7 @@ from actions.common import (
     transcript,
 )
 from actions.validation import BaseFormValidation, explain_time_problem, time_buttons
+from core.store.repositories import create_lead
 from dealer.config import Car, Dealer
 from dealer.hours import is_open_at, nearest_free, next_opening
 from dealer.i18n import (
@@ -37,7 +38,6 @@ from dealer.i18n import (
     format_when,
 )
 from dealer.stock import CarQuery, build_query, find_car, match_model, search
-from metrics.store.repositories import create_lead
 
 MAX_CONDITION_CHARS = 500
 

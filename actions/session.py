@@ -11,8 +11,8 @@ from rasa_sdk.forms import ValidationAction
 
 from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
 from actions.survey import QUESTIONS
+from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
-from metrics.engagement import SURVEY_FORM
 
 OFFER_ANSWERS = ("affirm", "deny")
 

@@ -15,10 +15,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreMixin, current_conversation_id, dealer_of
 from actions.validation import BaseFormValidation
-from metrics.engagement import summarize
-from metrics.settings import get_settings
-from metrics.store.recorder import answer
-from metrics.survey import SCALES, is_no_comment, parse_score
+from core.engagement import summarize
+from core.settings import get_settings
+from core.store.recorder import answer
+from dealer.survey import SCALES, is_no_comment, parse_score
 
 QUESTIONS = ("csat", "ces", "nps", "survey_comment")
 SKIPPED = "skipped"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from metrics.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
+from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
 
 if TYPE_CHECKING:
     from bot.proxy import ProxyServer
@@ -288,12 +288,12 @@ def start_stack(
         if not enable_api:
             wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
         if with_scheduler:
-            spawn([sys.executable, "-m", "metrics.cli", "scheduler"], "scheduler")
+            spawn([sys.executable, "-m", "cli.main", "scheduler"], "scheduler")
         if web_port:
-            spawn([sys.executable, "-m", "metrics.cli", "web", "--port", str(web_port),
+            spawn([sys.executable, "-m", "cli.main", "web", "--port", str(web_port),
                    "--rasa-url", stack.rasa_url], "web")  # fmt: skip
         if dashboard_port:
-            spawn([sys.executable, "-m", "metrics.cli", "dashboard", "--port",
+            spawn([sys.executable, "-m", "cli.main", "dashboard", "--port",
                    str(dashboard_port)], "dashboard")  # fmt: skip
     except BaseException:
         stack.stop()

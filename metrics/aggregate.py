@@ -49,8 +49,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionFilter
 
-from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
-from metrics.periods import (
+from core.periods import (
     DEFAULT_TIMEZONE,
     KINDS,
     Period,
@@ -61,8 +60,8 @@ from metrics.periods import (
     period_of,
     periods_between,
 )
-from metrics.settings import get_settings
-from metrics.store.models import (
+from core.settings import get_settings
+from core.store.models import (
     CELL_COUNTS,
     Appointment,
     Conversation,
@@ -73,7 +72,8 @@ from metrics.store.models import (
     MetricSummary,
     mark_days,
 )
-from metrics.store.session import default_session_factory
+from core.store.session import default_session_factory
+from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
 
 OUTCOME_COLUMNS = {
     "appointment_booked": "appointments_booked",
@@ -85,7 +85,7 @@ OUTCOME_COLUMNS = {
     "self_served": "self_served",
     "abandoned": "abandoned",
 }
-# Lead kinds (metrics.store.models.Lead.kind) -> summary column; other kinds count as sales.
+# Lead kinds (core.store.models.Lead.kind) -> summary column; other kinds count as sales.
 LEAD_COLUMNS = {
     "test_drive": "leads_test_drive",
     "trade_in": "leads_trade_in",
@@ -488,7 +488,7 @@ def rebuild_period(
     session_factory: sessionmaker | None, period: Period | str, *, now: dt.datetime | None = None
 ) -> RebuildResult:
     """Recompute one period (e.g. ``"2026-W47"`` or ``"2026-11"``) for every dealer."""
-    from metrics.periods import parse_period
+    from core.periods import parse_period
 
     target = parse_period(period) if isinstance(period, str) else period
     return rebuild(session_factory, target.kind, target.start, target.last_day, now=now)

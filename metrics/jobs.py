@@ -21,8 +21,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from metrics.settings import Settings, get_settings
-from metrics.store.models import JobLock, utcnow
+from core.settings import Settings, get_settings
+from core.store.models import JobLock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ WEEKLY_LOCK = "weekly_summary:"  # + dealer id + ":" + week
 def _factory(session_factory: sessionmaker | None) -> sessionmaker:
     if session_factory is not None:
         return session_factory
-    from metrics.store.session import default_session_factory
+    from core.store.session import default_session_factory
 
     return default_session_factory()
 
@@ -136,7 +136,7 @@ def job_lock(
 
 def last_closed_week(now: dt.datetime, tz: ZoneInfo) -> str:
     """The ISO week before the one ``now`` falls in, in the dealer's time zone."""
-    from metrics.periods import period_of
+    from core.periods import period_of
 
     return period_of("week", now.astimezone(tz).date()).previous().key
 
@@ -260,8 +260,8 @@ def resume_interrupted_job(*, session_factory: sessionmaker | None = None) -> li
 def rollup_summary_weeks(session_factory: sessionmaker, week: str, weeks: int = 12) -> None:
     """Rebuild the weekly rows a summary reads: the week, the one before (the change) and the
     trend, so late survey answers and imports count. Cheap: GROUP BY on stored week keys."""
+    from core.periods import last_weeks
     from metrics.aggregate import rebuild
-    from metrics.periods import last_weeks
 
     trend = last_weeks(week, weeks)
     with job_lock(session_factory, ROLLUP_LOCK) as held:
@@ -318,7 +318,7 @@ def retention_purge_job(*, session_factory: sessionmaker | None = None) -> Purge
     """Delete personal data older than the retention period: store rows, Rasa's events of
     senders idle for that long, spooled and set-aside records, outbox files; and the tracker
     events of contacts who asked to be erased once their conversation has been idle for an hour."""
-    from metrics.store.privacy import (
+    from core.store.privacy import (
         purge_idle_tracker_events,
         purge_old_files,
         purge_older_than,

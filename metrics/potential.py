@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import Period, PeriodError, parse_period
-from metrics.store.models import MecPotential, utcnow
-from metrics.store.session import default_session_factory
+from core.periods import Period, PeriodError, parse_period
+from core.store.models import MecPotential, utcnow
+from core.store.session import default_session_factory
 
 COLUMNS = ("dealer", "period", "service_appointments", "sales_leads")
 MAX_COUNT = 10_000_000

@@ -24,7 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 
-from metrics.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def job_store(url: str | None = None, **engine_options) -> SQLAlchemyJobStore:
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
     # APScheduler 3.9 calls engine.execute(): it needs a classic (not future=True) engine.
-    # hide_parameters: an error in the logs never shows bound values (as metrics.store.session)
+    # hide_parameters: an error in the logs never shows bound values (as core.store.session)
     engine_options.setdefault("hide_parameters", True)
     engine = create_engine(url, pool_pre_ping=True, **engine_options)
     return SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)

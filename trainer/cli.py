@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from metrics.settings import REPO_ROOT, get_settings
+from core.settings import REPO_ROOT, get_settings
 
 
 def _factory():
-    from metrics.store.session import default_session_factory
+    from core.store.session import default_session_factory
 
     return default_session_factory()
 

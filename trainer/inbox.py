@@ -1,7 +1,7 @@
 """The NLU inbox: customer messages the bot did not understand well, collected from real chats.
 
 ``inbox_items`` derives the items from a session's events (pure). The recorder stores them with
-the conversation record (``metrics.store.recorder``), one row per conversation and message time,
+the conversation record (``core.store.recorder``), one row per conversation and message time,
 so recording the same session again changes nothing. The rest lists, exports and closes items.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.engagement import session_events
+from core.store.models import NluInboxItem, utcnow
 from dealer.parsing import find_emails, find_phones, find_plates
-from metrics.engagement import session_events
-from metrics.store.models import NluInboxItem, utcnow
 
 log = logging.getLogger(__name__)
 FALLBACK_INTENT = "nlu_fallback"

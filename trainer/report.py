@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 SUMMARY_FILE = "summary.json"  # kept next to the report: the next report compares with it
 NOT_INTENTS = frozenset({"accuracy", "macro avg", "weighted avg", "micro avg"})

@@ -6,7 +6,7 @@ server picks up :mod:`bot.action_fallback` (an apology when the action server fa
 
 from bot.action_fallback import install as _install_action_fallback
 from bot.rasa_speedups import install as _install_speedups
-from metrics.settings import require_production_safe
+from core.settings import require_production_safe
 
 # Rasa imports this package for its channels before it serves: an unsafe production set-up
 # (DEALERBOT_ENV=production without a contact-key secret) stops the server here.

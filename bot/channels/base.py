@@ -29,10 +29,10 @@ from bot.channels.common import (
     utc_now,
     window_open,
 )
-from metrics.engagement import contact_key
-from metrics.settings import get_settings
-from metrics.store.recorder import DATABASE_DOWN
-from metrics.store.session import default_session_factory
+from core.engagement import contact_key
+from core.settings import get_settings
+from core.store.recorder import DATABASE_DOWN
+from core.store.session import default_session_factory
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 
 def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
+    from core.periods import PeriodError, parse_period
     from dealer.config import DealerConfigError
     from metrics.jobs import _dealer, current_time, last_closed_week
-    from metrics.periods import PeriodError, parse_period
 
     try:
         dealer = _dealer(args.dealer)
@@ -28,10 +28,10 @@ def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
 
 
 def cmd_metrics_summary(args: argparse.Namespace) -> int:
+    from core.settings import get_settings
+    from core.store.session import default_session_factory
     from metrics.jobs import rollup_summary_weeks
     from metrics.report.render import render_text
-    from metrics.settings import get_settings
-    from metrics.store.session import default_session_factory
     from metrics.summary import build_weekly_summary
 
     dealer, week = _dealer_and_week(args)
@@ -50,8 +50,8 @@ def cmd_metrics_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics_export(args: argparse.Namespace) -> int:
+    from core.store.session import default_session_factory
     from metrics.report.export import export_csv, export_top_csv
-    from metrics.store.session import default_session_factory
 
     dealer, week = _dealer_and_week(args)
     if args.top:
@@ -71,8 +71,8 @@ def cmd_metrics_export(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics_send(args: argparse.Namespace) -> int:
+    from core.settings import get_settings
     from metrics.jobs import weekly_summary_job
-    from metrics.settings import get_settings
 
     dealer, week = _dealer_and_week(args)
     if not get_settings().smtp_host:

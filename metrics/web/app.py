@@ -25,7 +25,9 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.settings import get_settings
+from core.store.session import default_session_factory
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -35,8 +37,6 @@ from metrics.report.render import (
     language_of,
     local_time,
 )
-from metrics.settings import get_settings
-from metrics.store.session import default_session_factory
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 

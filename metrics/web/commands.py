@@ -25,7 +25,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         print(f"dashboard token for {args.new_user} (shown once; {path} keeps only its scrypt "
               f"hash; it ends the user's earlier sessions):\n{token}")  # fmt: skip
         return 0
-    from metrics.settings import get_settings
+    from core.settings import get_settings
     from metrics.web.app import parse_trusted_proxies, run
 
     try:

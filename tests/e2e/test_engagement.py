@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from bench.common import records_written
-from metrics.engagement import contact_key
-from metrics.store.models import Conversation, SurveyAnswer
+from core.engagement import contact_key
+from core.store.models import Conversation, SurveyAnswer
 from tests.e2e.conftest import say
 
 pytestmark = pytest.mark.e2e

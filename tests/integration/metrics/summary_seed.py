@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from metrics.periods import conversation_keys
-from metrics.store.models import Conversation, SurveyAnswer
+from core.periods import conversation_keys
+from core.store.models import Conversation, SurveyAnswer
 
 DEALER = "autohuis-demo"
 WEEK = "2026-W47"  # Monday 16 - Sunday 22 November 2026; the frozen clock is Monday 23, 09:00

@@ -3,14 +3,14 @@
 import pytest
 from sqlalchemy import select
 
-from metrics.cli import main
+from cli.main import main
+from core.store.models import MecPotential, MetricSummary
 from metrics.potential import (
     PotentialImportError,
     import_potential,
     read_potential_csv,
     validate_rows,
 )
-from metrics.store.models import MecPotential, MetricSummary
 
 GOOD = """dealer,period,service_appointments,sales_leads
 autohuis-demo,2026-W47,20,10
@@ -118,7 +118,7 @@ def test_api_rows_are_numbered(store):
 
 
 def test_cli_import_and_backfill(tmp_path, capsys):
-    from metrics.store.session import default_session_factory
+    from core.store.session import default_session_factory
 
     path = tmp_path / "export.csv"
     path.write_text(GOOD, encoding="utf-8")

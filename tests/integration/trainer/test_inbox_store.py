@@ -6,11 +6,11 @@ import dataclasses
 import yaml
 from sqlalchemy import func, select
 
-from metrics.engagement import contact_key, summarize
-from metrics.store.models import NluInboxItem
-from metrics.store.privacy import erase_contact
-from metrics.store.recorder import Recorder, conversation_op
-from metrics.store.spool import Spool
+from core.engagement import contact_key, summarize
+from core.store.models import NluInboxItem
+from core.store.privacy import erase_contact
+from core.store.recorder import Recorder, conversation_op
+from core.store.spool import Spool
 from tests.unit.trainer.test_inbox import user
 from trainer.cli import add_trainer_commands  # noqa: F401 - the CLI module imports cleanly
 from trainer.inbox import export_yaml, mark_done, open_items, render_list

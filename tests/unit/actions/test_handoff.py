@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
 from actions.handoff import ActionHandleFallback, ActionHandoff
-from metrics.store.models import Lead
+from core.store.models import Lead
 from tests.trackers import bot_event, make_tracker, responses, user_event
 
 

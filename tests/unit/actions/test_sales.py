@@ -11,7 +11,7 @@ from actions.sales import (
     ValidateTestDriveForm,
     ValidateTradeInForm,
 )
-from metrics.store.models import Lead
+from core.store.models import Lead
 from tests.trackers import make_tracker, responses, user_event
 
 

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from actions.session import ActionSessionStart
 from actions.survey import ActionAskCes, ActionSubmitSurvey, ValidateSurveyForm
-from metrics.store.models import Conversation, SurveyAnswer
-from metrics.store.recorder import Recorder
-from metrics.store.spool import Spool
+from core.store.models import Conversation, SurveyAnswer
+from core.store.recorder import Recorder
+from core.store.spool import Spool
 from tests.trackers import bot_event, make_tracker, responses, slot_event, user_event
 
 

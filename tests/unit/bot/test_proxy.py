@@ -14,7 +14,7 @@ import pytest
 
 from bot.proxy import UPSTREAM_HEADER, ProxyServer
 from bot.runtime import write_endpoints
-from metrics.cli import build_parser, cmd_proxy
+from cli.main import build_parser, cmd_proxy
 
 
 class Upstream:

@@ -2,10 +2,10 @@
 
 import yaml
 
-from metrics.cli import main
-from metrics.store.recorder import Recorder, conversation_op
-from metrics.store.session import default_session_factory
-from metrics.store.spool import Spool
+from cli.main import main
+from core.store.recorder import Recorder, conversation_op
+from core.store.session import default_session_factory
+from core.store.spool import Spool
 from tests.integration.trainer.test_inbox_store import SECRET, session
 from tests.unit.trainer.test_lint import write_project
 
@@ -22,7 +22,7 @@ def test_lint_exit_codes(tmp_path, capsys):
 
 
 def test_inbox_export_and_mark_done(tmp_path, capsys):
-    from metrics.engagement import summarize
+    from core.engagement import summarize
 
     events = session()
     record = summarize(events, sender_id="s1", secret=SECRET, default_dealer="autohuis-demo")

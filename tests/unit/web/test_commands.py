@@ -1,7 +1,7 @@
 """`dealerbot run` starts the demo page and the dashboard; `web` and `dashboard` commands."""
 
 from bot.runtime import _with_demo_origins
-from metrics.cli import build_parser, main
+from cli.main import build_parser, main
 from metrics.web.auth import User, verify_token
 from metrics.web.commands import web_lines, web_options
 

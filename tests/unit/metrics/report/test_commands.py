@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from metrics.cli import main
+from cli.main import main
+from core.store.session import default_session_factory
 from metrics.scheduler import run_forever
-from metrics.store.session import default_session_factory
 from tests.integration.metrics.smtp_server import RECIPIENTS, dealers_dir, smtp  # noqa: F401
 from tests.integration.metrics.summary_seed import DEALER, WEEK, seed_week
 
