@@ -13,7 +13,7 @@ from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.orm import sessionmaker
 
 from core.engagement import ConversationRecord, channel_name, conversation_id, summarize
-from core.settings import get_settings
+from core.settings import get_settings, now
 from core.store.recorder import DATABASE_DOWN, Recorder, conversation_op
 from core.store.session import default_session_factory
 from core.store.write_behind import WriteBehind, default_write_behind
@@ -141,7 +141,7 @@ def channel_of(tracker: Tracker) -> str:
 
 
 def now_for(dealer: Dealer) -> dt.datetime:
-    return dealer.now().replace(second=0, microsecond=0)
+    return now(dealer.timezone).replace(second=0, microsecond=0)
 
 
 def latest_entity(tracker: Tracker, entity: str) -> Any:

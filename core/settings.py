@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dealer.config import configured_dealers_dir, default_dealer_id
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The contact-key secret without DEALERBOT_CONTACT_KEY_SECRET: fine on a laptop, never in
 # production (docs/privacy.md): anyone with the store could reverse a key by trying numbers.
@@ -30,7 +32,6 @@ class Settings:
     customer_channels: tuple[str, ...]  # channels whose conversations can qualify for MEC
     retention_days: int
     tracker_db_url: str  # Rasa's SQL tracker store, for erasure and retention
-    fixed_now: dt.datetime | None  # a frozen clock for tests and demos (DEALERBOT_FIXED_NOW)
     # Weekly summary delivery (metrics/report/deliver.py). No SMTP host: outbox files only.
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -64,8 +65,8 @@ def get_settings() -> Settings:
     default_db = f"sqlite:///{var_dir / 'dealerbot.sqlite3'}"
     return Settings(
         database_url=os.environ.get("DEALERBOT_DATABASE_URL", default_db),
-        dealers_dir=Path(os.environ.get("DEALERBOT_DEALERS_DIR", REPO_ROOT / "data" / "dealers")),
-        default_dealer=os.environ.get("DEALERBOT_DEFAULT_DEALER") or None,
+        dealers_dir=configured_dealers_dir(),
+        default_dealer=default_dealer_id(),
         var_dir=var_dir,
         contact_key_secret=os.environ.get("DEALERBOT_CONTACT_KEY_SECRET") or DEV_CONTACT_KEY_SECRET,
         test_senders=_list(os.environ.get("DEALERBOT_TEST_SENDERS", "test-,demo-,__readiness__")),
@@ -74,7 +75,6 @@ def get_settings() -> Settings:
         tracker_db_url=os.environ.get(
             "DEALERBOT_TRACKER_DB_URL", f"sqlite:///{var_dir / 'tracker.sqlite3'}"
         ),
-        fixed_now=_fixed_now(os.environ.get("DEALERBOT_FIXED_NOW")),
         engagement_log=_on_off("DEALERBOT_ENGAGEMENT_LOG", default=True),
         max_message_chars=int(os.environ.get("DEALERBOT_MAX_MESSAGE_CHARS", "2000")),
         sender_rate_per_s=float(os.environ.get("DEALERBOT_SENDER_RATE", "1")),
@@ -85,6 +85,23 @@ def get_settings() -> Settings:
         trusted_proxies=_list(os.environ.get("DEALERBOT_TRUSTED_PROXIES", "")),
         **_smtp_settings(var_dir),
     )
+
+
+def now(tz: dt.tzinfo | None = None) -> dt.datetime:
+    """The one clock of the project: now, aware; in ``tz`` when given, else UTC.
+
+    ``DEALERBOT_FIXED_NOW`` (ISO 8601; no offset means UTC) freezes it for tests and demos;
+    without ``tz`` the frozen moment keeps the offset it was written with. Read on call.
+    """
+    fixed = _fixed_now(os.environ.get("DEALERBOT_FIXED_NOW"))
+    if fixed is None:
+        return dt.datetime.now(tz or dt.timezone.utc)
+    return fixed.astimezone(tz) if tz else fixed
+
+
+def utc_now() -> dt.datetime:
+    """:func:`now` in UTC."""
+    return now(dt.timezone.utc)
 
 
 class UnsafeSettings(RuntimeError):

@@ -60,7 +60,7 @@ from core.periods import (
     period_of,
     periods_between,
 )
-from core.settings import get_settings
+from core.settings import get_settings, utc_now
 from core.store.models import (
     CELL_COUNTS,
     Appointment,
@@ -418,7 +418,7 @@ def _potential_only_rows(session: Session, kind: str, first: str, last: str) -> 
 def retention_floor(now: dt.datetime | None = None) -> dt.date:
     """The first local day whose conversations the retention purge has not touched."""
     settings = get_settings()
-    moment = now or settings.fixed_now or dt.datetime.now(dt.timezone.utc)
+    moment = now or utc_now()
     cutoff = moment - dt.timedelta(days=settings.retention_days)
     return local_day(cutoff, DEFAULT_TIMEZONE) + dt.timedelta(days=1)
 
@@ -500,7 +500,7 @@ def rollup(session_factory: sessionmaker | None = None, now: dt.datetime | None 
     Late survey answers arrive within a session or two, so two periods of each kind are enough.
     """
     session_factory = session_factory or default_session_factory()
-    moment = now or get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
+    moment = now or utc_now()
     today = local_day(moment, DEFAULT_TIMEZONE)
     fill_period_keys(session_factory)
     with session_factory.begin() as session:  # marks of purged days would never be used

@@ -21,7 +21,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from core.settings import Settings, get_settings
+from core.settings import get_settings
+from core.settings import now as clock
 from core.store.models import JobLock, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ def _factory(session_factory: sessionmaker | None) -> sessionmaker:
     from core.store.session import default_session_factory
 
     return default_session_factory()
-
-
-def current_time(settings: Settings | None = None) -> dt.datetime:
-    """Now (aware), or the frozen clock of DEALERBOT_FIXED_NOW."""
-    settings = settings or get_settings()
-    return settings.fixed_now or dt.datetime.now(dt.timezone.utc)
 
 
 # -- the lock -------------------------------------------------------------------------------------
@@ -194,7 +189,7 @@ def weekly_summary_job(
     settings = get_settings()
     factory = _factory(session_factory)
     dealer = _dealer(dealer_id)
-    week = week or last_closed_week(current_time(settings), dealer.timezone)
+    week = week or last_closed_week(clock(), dealer.timezone)
     with job_lock(factory, f"{WEEKLY_LOCK}{dealer.id}:{week}") as held:
         if not held:
             log.info("weekly summary %s %s: another process is on it", dealer.id, week)
@@ -327,7 +322,7 @@ def retention_purge_job(*, session_factory: sessionmaker | None = None) -> Purge
 
     settings = get_settings()
     factory = _factory(session_factory)
-    now = current_time(settings)
+    now = clock()
     with job_lock(factory, "retention_purge") as held:
         if not held:
             return PurgeResult(settings.retention_days, {}, 0, skipped=True)

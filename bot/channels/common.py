@@ -91,12 +91,6 @@ def channel_settings(credentials: dict[str, Any] | None = None) -> ChannelSettin
     )
 
 
-def utc_now() -> dt.datetime:
-    """Now, aware UTC; frozen by DEALERBOT_FIXED_NOW in tests and demos."""
-    fixed = get_settings().fixed_now
-    return fixed.astimezone(dt.timezone.utc) if fixed else dt.datetime.now(dt.timezone.utc)
-
-
 # --- numbers, senders and dealers -------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import now as clock
 from core.store.models import Appointment, Lead, SlotReservation, utc_naive, utcnow
 from dealer.config import Dealer
 from dealer.hours import slot_starts
@@ -65,7 +66,7 @@ def free_slot_checker(
 
     Only a hint for what to offer; :func:`book_appointment` checks the seats again.
     """
-    now = dealer.now()
+    now = clock(dealer.timezone)
     counts = reservation_counts(
         session_factory,
         dealer.id,

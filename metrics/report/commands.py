@@ -9,15 +9,16 @@ from pathlib import Path
 
 def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
     from core.periods import PeriodError, parse_period
+    from core.settings import now
     from dealer.config import DealerConfigError
-    from metrics.jobs import _dealer, current_time, last_closed_week
+    from metrics.jobs import _dealer, last_closed_week
 
     try:
         dealer = _dealer(args.dealer)
     except DealerConfigError as exc:
         raise SystemExit(str(exc)) from None
     if not args.week:
-        return dealer, last_closed_week(current_time(), dealer.timezone)
+        return dealer, last_closed_week(now(), dealer.timezone)
     try:
         period = parse_period(args.week)
     except PeriodError as exc:

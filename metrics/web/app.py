@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import ipaddress
 import logging
@@ -26,7 +25,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from core.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
-from core.settings import get_settings
+from core.settings import get_settings, utc_now
 from core.store.session import default_session_factory
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
@@ -366,8 +365,7 @@ class Dashboard:
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
             return period.key
         # The last complete week, as in the Monday summary.
-        now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-        today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        today = utc_now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
         return period_of("week", today).previous().key
 
     async def home(self, request: web.Request) -> web.Response:

@@ -1,15 +1,22 @@
 """Settings read from the environment on call."""
 
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from core.settings import (
     DEV_CONTACT_KEY_SECRET,
     UnsafeSettings,
     get_settings,
+    now,
     require_production_safe,
     rest_client_headers,
     unsafe_settings,
+    utc_now,
 )
+from dealer.config import BUILT_IN_DEALERS_DIR, get_dealer
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, True), ("on", True), ("OFF", False),
@@ -71,3 +78,36 @@ def test_rest_client_headers_carry_the_token_only_when_set(monkeypatch):
     monkeypatch.setenv("DEALERBOT_REST_TOKEN", "abc")
     assert rest_client_headers()["Authorization"] == "Bearer abc"
     assert "Authorization" not in rest_client_headers({"DEALERBOT_REST_TOKEN": ""})
+
+
+def test_the_one_clock_is_frozen_by_dealerbot_fixed_now(monkeypatch):
+    monkeypatch.setenv("DEALERBOT_FIXED_NOW", "2026-11-23T09:00:00+01:00")
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    assert now() == dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
+    assert now().utcoffset() == dt.timedelta(hours=1)  # as written, without a zone asked for
+    assert now(amsterdam) == dt.datetime(2026, 11, 23, 9, tzinfo=amsterdam)
+    assert now(amsterdam).tzinfo is amsterdam
+    assert utc_now().tzinfo is dt.timezone.utc
+    monkeypatch.setenv("DEALERBOT_FIXED_NOW", "2026-11-23T09:00:00")  # no offset: UTC
+    assert utc_now() == dt.datetime(2026, 11, 23, 9, tzinfo=dt.timezone.utc)
+
+
+def test_the_clock_runs_without_dealerbot_fixed_now(monkeypatch):
+    monkeypatch.delenv("DEALERBOT_FIXED_NOW", raising=False)
+    before = dt.datetime.now(dt.timezone.utc)
+    moment = now()
+    assert moment.tzinfo is not None and before <= moment <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_the_dealer_settings_come_from_the_dealer_package(monkeypatch, tmp_path):
+    monkeypatch.delenv("DEALERBOT_DEALERS_DIR", raising=False)
+    monkeypatch.delenv("DEALERBOT_DEFAULT_DEALER", raising=False)
+    assert get_settings().dealers_dir == BUILT_IN_DEALERS_DIR
+    assert get_settings().default_dealer is None
+    monkeypatch.setenv("DEALERBOT_DEALERS_DIR", str(tmp_path))
+    monkeypatch.setenv("DEALERBOT_DEFAULT_DEALER", "elders")
+    assert get_settings().dealers_dir == Path(tmp_path)
+    assert get_settings().default_dealer == "elders"
+    monkeypatch.setenv("DEALERBOT_DEALERS_DIR", str(BUILT_IN_DEALERS_DIR))
+    monkeypatch.setenv("DEALERBOT_DEFAULT_DEALER", "no-such-location")
+    assert get_dealer().id in {p.name for p in BUILT_IN_DEALERS_DIR.iterdir()}
