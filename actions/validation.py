@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.common import StoreMixin, dealer_of, language, now_for
-from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision
+from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision, decide_time
 from dealer.config import Dealer
 from dealer.hours import SlotProblem, hours_on
 from dealer.i18n import format_button, format_day, format_hours, format_when
@@ -189,8 +189,6 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
 
     def decide(self, tracker: Tracker, value: Any, **kwargs) -> tuple[Dealer, str, TimeDecision]:
         """Shared set-up for time validators: dealer, language and the decision on ``value``."""
-        from dealer.booking import decide_time
-
         dealer = dealer_of(tracker)
         decision = decide_time(str(value or "")[:200], dealer, now=now_for(dealer), **kwargs)
         return dealer, language(tracker), decision

@@ -69,8 +69,8 @@ APPOINTMENT_COLUMNS = (
 
 def generate(dealers: int, per_dealer: int, seed: int = 42):
     """Yield (conversations, answers, leads, appointments) chunks; deterministic."""
+    from core.engagement import bucket_index
     from core.periods import period_keys
-    from metrics.formulas import bucket_index
 
     rng = random.Random(seed)
     span = (END - START).total_seconds()

@@ -21,6 +21,8 @@ import logging
 import sys
 from typing import Any
 
+from dealer.config import get_dealer
+
 log = logging.getLogger(__name__)
 
 APOLOGY = {
@@ -43,8 +45,6 @@ def apology(tracker: Any) -> str:
     language = tracker.get_slot("language")
     language = language if language in APOLOGY else "nl"
     try:
-        from dealer.config import get_dealer
-
         metadata = (
             getattr(tracker, "latest_message", None) and tracker.latest_message.metadata
         ) or {}

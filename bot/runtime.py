@@ -15,14 +15,13 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
-
-if TYPE_CHECKING:
-    from bot.proxy import ProxyServer
+from bot.proxy import ProxyServer
+from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rasa_bin, rest_client_headers
+from dealer.config import get_dealer
 
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
                 "dealer/parsing.py")  # fmt: skip
@@ -49,10 +48,6 @@ RASA_SERVER_ENV = {"SANIC_REQUEST_MAX_SIZE": str(RASA_REQUEST_MAX_BYTES)}
 LOCK_KEY_PREFIX = "dealerbot"  # Redis lock keys: shared by every replica of one deployment
 LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
-
-
-def rasa_bin() -> str:
-    return str(Path(sys.executable).with_name("rasa"))
 
 
 def sanic_workers(env: Mapping[str, str]) -> int:
@@ -327,8 +322,6 @@ def wait_until_ready(
 
 def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
     """DEALERBOT_WEB_ORIGINS plus the demo page's origins for the default dealer."""
-    from dealer.config import get_dealer
-
     dealer = get_dealer(env.get("DEALERBOT_DEFAULT_DEALER") or None).id
     demo = f"{dealer}=http://127.0.0.1:{web_port},http://localhost:{web_port}"
     return ";".join(filter(None, (env.get("DEALERBOT_WEB_ORIGINS", ""), demo)))
@@ -377,8 +370,6 @@ def start_replicas(
     The stacks start one after the other: Rasa creates its tracker tables when it starts, and two
     servers doing that at once on an empty database can collide.
     """
-    from bot.proxy import ProxyServer
-
     if not (tracker_db_url and lock_store_url):
         raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
     stacks: list[Stack] = []

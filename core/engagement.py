@@ -36,8 +36,21 @@ TASK_FORMS = frozenset(
     {"appointment_form", "reschedule_form", "cancel_form", "test_drive_form", "trade_in_form",
      "callback_form"}
 )  # fmt: skip
+# The store keeps each conversation's bucket (a rollup then needs no CASE chain).
+# Upper bounds (ms) of the first-response histogram buckets; the last bucket is open-ended.
+FIRST_RESPONSE_BUCKETS_MS: tuple[int, ...] = (
+    250, 500, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 60_000,
+)  # fmt: skip
 SURVEY_FORM = "survey_form"
 CUSTOMER_CHANNELS = ("web", "whatsapp")
+
+
+def bucket_index(value_ms: int) -> int:
+    """The first-response bucket of ``value_ms``: the first with an upper bound >= it."""
+    for i, bound in enumerate(FIRST_RESPONSE_BUCKETS_MS):
+        if value_ms <= bound:
+            return i
+    return len(FIRST_RESPONSE_BUCKETS_MS)
 
 
 def contact_key(secret: str, channel: str, sender_id: str) -> str:

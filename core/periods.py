@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from dealer.config import DealerConfigError, all_dealers
+
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 KINDS = ("day", "week", "month")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -157,8 +159,6 @@ def period_keys(
 
 def dealer_timezone(dealer_id: str | None) -> ZoneInfo:
     """The dealer's time zone from its dealer file; Europe/Amsterdam when there is none."""
-    from dealer.config import DealerConfigError, all_dealers
-
     try:
         dealer = all_dealers().get(dealer_id or "")
     except (DealerConfigError, OSError):  # no dealer files here (tools, benchmarks)

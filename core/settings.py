@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,11 @@ def now(tz: dt.tzinfo | None = None) -> dt.datetime:
 def utc_now() -> dt.datetime:
     """:func:`now` in UTC."""
     return now(dt.timezone.utc)
+
+
+def rasa_bin() -> str:
+    """The ``rasa`` command of this Python environment (the launcher, the trainer tools, tests)."""
+    return str(Path(sys.executable).with_name("rasa"))
 
 
 class UnsafeSettings(RuntimeError):

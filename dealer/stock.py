@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from dealer.config import Car, Dealer
+from dealer.parsing import parse_budget
 
 FUEL_WORDS = {
     "electric": ("elektrisch", "elektrische", "electric", "ev", "stroom", "volledig elektrisch",
@@ -104,8 +105,6 @@ def match_model(
 def build_query(dealer: Dealer, *, make=None, model=None, fuel=None, budget=None, condition=None,
                 text: str = "") -> CarQuery:  # fmt: skip
     """Turn extracted entities (and the raw text, for words DIET missed) into a query."""
-    from dealer.parsing import parse_budget
-
     matched = match_model(dealer, model, match_make(dealer, make)) if model else None
     make_value = matched[0] if matched else match_make(dealer, make)
     if make_value is None and not model:

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionFilter
 
+from core.engagement import FIRST_RESPONSE_BUCKETS_MS
 from core.periods import (
     DEFAULT_TIMEZONE,
     KINDS,
@@ -56,6 +57,7 @@ from core.periods import (
     PeriodError,
     conversation_keys,
     local_day,
+    parse_period,
     period_key,
     period_of,
     periods_between,
@@ -73,7 +75,7 @@ from core.store.models import (
     mark_days,
 )
 from core.store.session import default_session_factory
-from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
+from metrics.formulas import WITHIN_MS
 
 OUTCOME_COLUMNS = {
     "appointment_booked": "appointments_booked",
@@ -488,8 +490,6 @@ def rebuild_period(
     session_factory: sessionmaker | None, period: Period | str, *, now: dt.datetime | None = None
 ) -> RebuildResult:
     """Recompute one period (e.g. ``"2026-W47"`` or ``"2026-11"``) for every dealer."""
-    from core.periods import parse_period
-
     target = parse_period(period) if isinstance(period, str) else period
     return rebuild(session_factory, target.kind, target.start, target.last_day, now=now)
 

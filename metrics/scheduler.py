@@ -25,6 +25,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 
 from core.settings import get_settings
+from dealer.config import all_dealers
+from metrics.jobs import resume_interrupted_job
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +140,6 @@ def start(scheduler: BaseScheduler, dealers: Iterable) -> BaseScheduler:
 
 def run_forever(stop: threading.Event | None = None) -> int:
     """``dealerbot scheduler``: run in the foreground until SIGINT/SIGTERM (or ``stop``)."""
-    from dealer.config import all_dealers
-    from metrics.jobs import resume_interrupted_job
-
     stop = stop or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

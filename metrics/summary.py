@@ -76,7 +76,7 @@ class LowRated:
 class FallbackMessage:
     """A customer message the bot fell back on, with how often it (or a variant) came in."""
 
-    text: str  # the latest variant, as the customer wrote it (pseudonymised by trainer.inbox)
+    text: str  # the latest variant, as the customer wrote it (pseudonymised by core.store.inbox)
     count: int  # messages that normalise to the same text (case, spaces, trailing punctuation)
     language: str  # of the latest variant
     conversation_id: str  # where the latest variant was sent

@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dealer.config import get_dealer
+
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 DEMO_DIR = WEB_DIR / "demo"
@@ -32,8 +34,6 @@ def websocket_origin(http_origin: str) -> str:
 
 def demo_page(rasa_url: str, dealer_id: str) -> bytes:
     """The demo dealer page with the widget snippet for ``dealer_id``."""
-    from dealer.config import get_dealer
-
     dealer = get_dealer(dealer_id)
     values = {
         "dealer_name": dealer.name,
@@ -110,8 +110,6 @@ def make_server(
     rasa_url: str, dealer_id: str | None = None, *, host: str = "127.0.0.1", port: int = 8080
 ) -> ThreadingHTTPServer:
     """The demo page server (not started). ``port=0`` picks a free port."""
-    from dealer.config import get_dealer
-
     handler = partial(DemoHandler, rasa_url=rasa_url, dealer_id=get_dealer(dealer_id).id)
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

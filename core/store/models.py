@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-from metrics.formulas import bucket_index
+from core.engagement import bucket_index
 
 Base = declarative_base()
 
@@ -178,7 +178,7 @@ class Conversation(Base):
     week_key = Column(String(8))
     month_key = Column(String(7))
     # Kept in step by the mapper events below, so a rollup reads no join and no CASE chain:
-    # the metrics.formulas.bucket_index of first_response_ms, and the survey_answers scores.
+    # the core.engagement.bucket_index of first_response_ms, and the survey_answers scores.
     first_response_bucket = Column(SmallInteger)
     csat = Column(SmallInteger)
     ces = Column(SmallInteger)
@@ -335,7 +335,7 @@ class MetricSummary(Base):
     nps_detractors = Column(Integer, nullable=False, default=0)  # 0-6
     first_response_n = Column(Integer, nullable=False, default=0)
     first_response_30s = Column(Integer, nullable=False, default=0)
-    # Counts per metrics.formulas.FIRST_RESPONSE_BUCKETS_MS bucket, comma separated.
+    # Counts per core.engagement.FIRST_RESPONSE_BUCKETS_MS bucket, comma separated.
     first_response_histogram = Column(String(200), nullable=False, default="")
     # Appointments and leads the bot created in this period's non-test conversations.
     bot_appointments = Column(Integer, nullable=False, default=0)
@@ -524,9 +524,9 @@ class WhatsAppMessage(Base):
 class NluInboxItem(Base):
     """A customer message the bot did not understand well, for the trainers' NLU inbox (issue 7).
 
-    Written with the conversation record (``trainer.inbox``); one row per conversation and
+    Written with the conversation record (``core.store.inbox``); one row per conversation and
     message time, so recording again changes nothing. The text is pseudonymised
-    (``trainer.inbox.pseudonymise``: names, addresses, postcodes, dates of birth, IBANs, phones,
+    (``core.store.inbox.pseudonymise``: names, addresses, postcodes, dates of birth, IBANs, phones,
     e-mails, plates masked). Deleted with its conversation (erasure, retention).
     """
 

@@ -33,6 +33,7 @@ from core.store.models import (
 )
 from core.store.session import make_engine
 from core.store.spool import Spool, default_spool_path
+from dealer.config import all_dealers
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ def senders_for_phone(phone: str) -> set[str]:
     """The sender ids a WhatsApp customer with this number can have (Twilio and Cloud API)."""
     e164 = phone if phone.startswith("+") else f"+{phone}"
     # bot/channels keeps one WhatsApp conversation per customer and dealer location.
-    from dealer.config import all_dealers
-
     per_dealer = {f"whatsapp:{e164}/{dealer_id}" for dealer_id in all_dealers()}
     return {e164, e164[1:], f"whatsapp:{e164}"} | per_dealer
 

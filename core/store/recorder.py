@@ -17,9 +17,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.engagement import ConversationRecord
+from core.engagement import ConversationRecord, bucket_index
 from core.periods import conversation_keys
 from core.settings import get_settings
+from core.store.inbox import inbox_row, recorded_items
 from core.store.models import (
     CELL_INPUTS,
     SURVEY_SCORE_COLUMNS,
@@ -31,8 +32,6 @@ from core.store.models import (
 )
 from core.store.session import default_session_factory
 from core.store.spool import Spool, default_spool_path
-from metrics.formulas import bucket_index
-from trainer.inbox import inbox_row, recorded_items
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
@@ -56,7 +55,7 @@ def conversation_op(
 ) -> dict:
     """A JSON-safe write of one conversation record, with any survey answers given now.
 
-    With the session's ``events``, the op also carries its NLU inbox items (``trainer.inbox``).
+    With the session's ``events``, the op also carries its NLU inbox items (``core.store.inbox``).
     """
     data = {"id": record.id}
     for key in _CONVERSATION_FIELDS:

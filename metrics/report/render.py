@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from metrics.formulas import share
+
 # Figures come from metrics.summary.WeeklySummary; each carries its unit (count, share, mean,
 # score, ms). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others a
 # difference (shares in percentage points).
@@ -359,8 +361,6 @@ BREAKDOWN_HEADERS = {
 
 def breakdown_rows(summary: Any, attribute: str, lang: str) -> list[tuple[str, list[str]]]:
     """Rows of a breakdown (``by_channel`` / ``by_language``): (label, cells)."""
-    from metrics.formulas import share
-
     labels = CHANNEL_LABELS if attribute == "by_channel" else LANGUAGE_LABELS
     rows = []
     for key, counts in (getattr(summary, attribute, None) or {}).items():
@@ -792,7 +792,7 @@ def render_summary(
     chart: bool = True,
 ) -> RenderedSummary:
     """Everything delivery needs: subject, text, HTML (e-mail and file), Markdown and the chart."""
-    from metrics.report.chart import render_chart
+    from metrics.report.chart import render_chart  # matplotlib: 2.5 s to import, only when drawn
 
     c = _context(summary, dealer, language, dashboard_url)
     chart_png = (

@@ -27,6 +27,12 @@ from sqlalchemy.orm import sessionmaker
 from core.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
 from core.settings import get_settings, utc_now
 from core.store.session import default_session_factory
+from metrics.potential import (
+    PotentialImportError,
+    import_potential,
+    read_potential_csv,
+    validate_rows,
+)
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -36,6 +42,7 @@ from metrics.report.render import (
     language_of,
     local_time,
 )
+from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 
@@ -373,8 +380,6 @@ class Dashboard:
         raise web.HTTPFound(f"/d/{user.locations[0]}")
 
     async def summary(self, request: web.Request) -> web.Response:
-        from metrics.summary import build_weekly_summary
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request)
@@ -440,8 +445,7 @@ class Dashboard:
         return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
 
     async def chart(self, request: web.Request) -> web.Response:
-        from metrics.report.chart import render_chart
-        from metrics.summary import build_weekly_summary
+        from metrics.report.chart import render_chart  # matplotlib: 2.5 s, on the first chart
 
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
@@ -568,13 +572,6 @@ class Dashboard:
         return page(f"Conversation {row.id[:12]}", body, user, auth.csrf_token(cookie))
 
     async def potential(self, request: web.Request) -> web.Response:
-        from metrics.potential import (
-            PotentialImportError,
-            import_potential,
-            read_potential_csv,
-            validate_rows,
-        )
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         form = await self.check_form(request, cookie)

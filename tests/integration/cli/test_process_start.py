@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bot.runtime import rasa_bin
+from core.settings import rasa_bin
 from tests.conftest import REPO
 
 CLI = [sys.executable, "-m", "cli.main"]

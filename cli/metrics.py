@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.periods import PeriodError, parse_period
+from core.settings import get_settings, now
+from dealer.config import DealerConfigError
+
 
 def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
-    from core.periods import PeriodError, parse_period
-    from core.settings import now
-    from dealer.config import DealerConfigError
     from metrics.jobs import _dealer, last_closed_week
 
     try:
@@ -29,7 +30,6 @@ def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
 
 
 def cmd_metrics_summary(args: argparse.Namespace) -> int:
-    from core.settings import get_settings
     from core.store.session import default_session_factory
     from metrics.jobs import rollup_summary_weeks
     from metrics.report.render import render_text
@@ -72,7 +72,6 @@ def cmd_metrics_export(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics_send(args: argparse.Namespace) -> int:
-    from core.settings import get_settings
     from metrics.jobs import weekly_summary_job
 
     dealer, week = _dealer_and_week(args)

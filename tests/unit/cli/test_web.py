@@ -2,8 +2,8 @@
 
 from bot.runtime import _with_demo_origins
 from cli.main import build_parser, main
+from cli.web import web_lines, web_options
 from metrics.web.auth import User, verify_token
-from metrics.web.commands import web_lines, web_options
 
 
 def test_run_starts_the_demo_page_and_the_dashboard_when_it_has_users(tmp_path, monkeypatch):

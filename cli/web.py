@@ -7,10 +7,12 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.web.serve import make_server, url_of
+from core.settings import get_settings
+from metrics.web.auth import UsersFileError, add_user, hash_token, load_users, users_file
+
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from metrics.web.auth import UsersFileError, add_user, hash_token, load_users, users_file
-
     if args.hash_token:
         print(hash_token(args.hash_token))
         return 0
@@ -25,7 +27,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         print(f"dashboard token for {args.new_user} (shown once; {path} keeps only its scrypt "
               f"hash; it ends the user's earlier sessions):\n{token}")  # fmt: skip
         return 0
-    from core.settings import get_settings
     from metrics.web.app import parse_trusted_proxies, run
 
     try:
@@ -41,8 +42,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from bot.web.serve import make_server, url_of
-
     server = make_server(args.rasa_url, args.dealer, host=args.host, port=args.port)
     print(f"demo dealer page with the chat widget: {url_of(server)}/ (chat server "
           f"{args.rasa_url})", flush=True)  # fmt: skip
@@ -97,8 +96,6 @@ def add_run_web_options(run: argparse.ArgumentParser) -> None:
 
 
 def _dashboard_ready(args: argparse.Namespace) -> bool:
-    from metrics.web.auth import UsersFileError, load_users
-
     if not getattr(args, "dashboard_port", 0):
         return False
     try:

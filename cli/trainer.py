@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from core.settings import REPO_ROOT, get_settings
+from trainer.lint import lint_project
+from trainer.report import ReportError, run_report
 
 
 def _factory():
@@ -70,8 +72,6 @@ def cmd_mark_done(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from trainer.lint import lint_project
-
     problems = lint_project(args.data, args.domain, min_examples=args.min_examples)
     for problem in problems:
         print(problem)
@@ -83,8 +83,6 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from trainer.report import ReportError, run_report
-
     try:
         path = run_report(
             out=args.out,
