@@ -50,6 +50,10 @@ LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
 
 
+# ``rasa run`` with our patches of Rasa installed first (bot/rasa_server.py).
+RASA_SERVER = (sys.executable, "-m", "bot.rasa_server")
+
+
 def sanic_workers(env: Mapping[str, str]) -> int:
     """The Sanic workers each Rasa server of this environment runs (``SANIC_WORKERS``)."""
     return int(env.get("SANIC_WORKERS") or 1)
@@ -268,7 +272,7 @@ def start_stack(
         )  # fmt: skip
         wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
         rasa_args = [
-            rasa_bin(), "run", "--model", str(model), "--endpoints", str(endpoints),
+            *RASA_SERVER, "run", "--model", str(model), "--endpoints", str(endpoints),
             "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from bot.runtime import RASA_SERVER
 from core.settings import rasa_bin
 from tests.conftest import REPO
 
@@ -22,9 +23,9 @@ COMMANDS = {
     "web": [*CLI, "web", "--port", "0"],
     "privacy purge": [*CLI, "privacy", "purge"],
     "action server": [rasa_bin(), "run", "actions", "--actions", "actions", "--port", "0"],
-    # fails on loading the channels, before the model is read
+    # as bot.runtime starts it; fails on loading the channels, before the model is read
     "rasa server": [
-        rasa_bin(),
+        *RASA_SERVER,
         "run",
         "--model",
         "models",
