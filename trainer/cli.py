@@ -161,7 +161,7 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     sim.add_argument("--held-out", action="store_true", help="the held-out templates (measure)")
     sim.add_argument("--sample", type=int, help="only N conversations, spread over the flows")
     sim.add_argument("--per-language", type=int, default=200, help="conversations per language")
-    sim.add_argument("--seed", type=int, default=16)
+    sim.add_argument("--seed", type=int, default=16, help="random seed of the sample")
     sim.add_argument("--workers", type=int, default=4, help="customers talking at once")
     sim.add_argument("--model", type=Path, help="model (default: current, trained if needed)")
     sim.add_argument("--no-out-of-scope", action="store_true", help="skip the out-of-scope sets")
