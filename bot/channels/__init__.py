@@ -1,6 +1,6 @@
 """Custom Rasa input channels: WhatsApp through Twilio and through Meta's WhatsApp Cloud API.
 
-Rasa imports this package for the channels in ``bot/credentials.yml``. Importing it patches
+Rasa imports this package for the channels in ``credentials.yml``. Importing it patches
 nothing: the patches of Rasa are installed by the Rasa server's launcher (``bot.rasa_server``).
 """
 
