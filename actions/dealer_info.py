@@ -25,14 +25,12 @@ def named_closed_day(dealer: Dealer, text: str, today: dt.date) -> ClosedDay | N
     "new year's eve" is not New Year's Day."""
     words = set(re.findall(r"[^\W\d_]{3,}", text.lower()))
     best, best_score = None, 0
-    for day in sorted(dealer.closed_days):
-        if day < today:
-            continue
-        names = " ".join(dealer.closed_days[day].name.values()).lower()
+    for closed in dealer.closed_days_from(today):
+        names = " ".join(closed.name.values()).lower()
         long = sum(1 for w in words if len(w) >= 4 and w in names)
         short = sum(1 for w in words if len(w) == 3 and w in re.findall(r"[^\W\d_]+", names))
         if long and long + short > best_score:
-            best, best_score = dealer.closed_days[day], long + short
+            best, best_score = closed, long + short
     return best
 
 

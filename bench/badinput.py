@@ -52,6 +52,7 @@ from bench.common import (  # noqa: E402
     server_errors,
     stored_conversations,
 )
+from metrics.settings import rest_client_headers  # noqa: E402
 from metrics.store.session import make_engine  # noqa: E402
 
 FULL = {"customers": 20, "duration_s": 120.0}
@@ -133,7 +134,7 @@ async def _send(
 ) -> tuple[int | str, dict, object]:
     """(status or exception name, headers, JSON body or the raw text)."""
     try:
-        async with http.post(webhook, data=body, headers={"Content-Type": "application/json"}) as r:
+        async with http.post(webhook, data=body, headers=rest_client_headers()) as r:
             raw = await r.read()
             try:
                 data: object = json.loads(raw) if r.content_type == "application/json" else raw

@@ -35,6 +35,7 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bot.runtime import Stack, start_stack  # noqa: E402
 from metrics.engagement import contact_key  # noqa: E402
+from metrics.settings import rest_client_headers  # noqa: E402
 from metrics.store.migrate import upgrade  # noqa: E402
 from metrics.store.models import Conversation  # noqa: E402
 from metrics.store.session import make_engine, make_session_factory  # noqa: E402
@@ -174,6 +175,7 @@ async def _customer(
     arrival_s: float = 0.0,
 ) -> None:
     pause = random.Random(prefix)  # the same pauses in every run
+    headers = rest_client_headers()  # the bearer token when DEALERBOT_REST_TOKEN is set
     await asyncio.sleep(arrival_s)
     done = 0
     while (deadline is None or time.monotonic() < deadline) and (
@@ -187,7 +189,9 @@ async def _customer(
                 await asyncio.sleep(pause.uniform(*think_s))
             started = time.perf_counter()
             try:
-                async with http.post(webhook, json={"sender": sender, "message": message}) as r:
+                async with http.post(
+                    webhook, json={"sender": sender, "message": message}, headers=headers
+                ) as r:
                     body = await r.read()
                     if r.status != 200:
                         result.failures.append(f"{sender} {message!r}: HTTP {r.status}")

@@ -1,11 +1,12 @@
 """Train when the data changed, and run the Rasa server and the action server on loopback (one
-stack, or several replicas behind a round-robin proxy: docs/deployment.md)."""
+stack, or several replicas for a proxy such as nginx to front: docs/deployment.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -15,23 +16,34 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from metrics.settings import REPO_ROOT, get_settings
-
-if TYPE_CHECKING:
-    from bot.proxy import ProxyServer
+from metrics.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
 
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
                 "dealer/parsing.py")  # fmt: skip
 NOT_MODEL_INPUTS = ("data/dealers",)  # dealer facts are read at run time, not trained on
 MODEL_PREFIX = "dealerbot-"
+# Sanic reads a request body of up to 100 MB before any handler runs (our 64 KiB guard, the
+# webhook signatures); every Sanic server we start refuses bodies over this with 413 at once.
+# The Rasa server's largest good request is a 64 KiB REST message (docs/limits.md).
+RASA_REQUEST_MAX_BYTES = 1024 * 1024
+# The action server gets the session's tracker with each call (every event, with the NLU parse
+# data): about 3.3 KB per customer message, so 1 MiB would stop a session of some 300 messages.
+# It listens on loopback only.
+ACTION_REQUEST_MAX_BYTES = 16 * 1024 * 1024
 # Sanic closes a connection that has sent no request for KEEP_ALIVE_TIMEOUT (5 s), a new one
 # too. Rasa opens a connection per action call; when its event loop is overloaded, it may write
 # the request after 5 s and fail with "Cannot write to closing transport" (docs/profile.md).
-ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "60"}
+# rasa-sdk binds to SANIC_HOST, 0.0.0.0 if unset: loopback unless the environment says otherwise.
+ACTION_SERVER_ENV = {
+    "SANIC_KEEP_ALIVE_TIMEOUT": "60",
+    "SANIC_HOST": "127.0.0.1",
+    "SANIC_REQUEST_MAX_SIZE": str(ACTION_REQUEST_MAX_BYTES),
+}
+RASA_SERVER_ENV = {"SANIC_REQUEST_MAX_SIZE": str(RASA_REQUEST_MAX_BYTES)}
 LOCK_KEY_PREFIX = "dealerbot"  # Redis lock keys: shared by every replica of one deployment
 LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
@@ -147,6 +159,7 @@ def write_endpoints(
             lines.append(f"  password: {json.dumps(lock.password)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)  # a lock-store password may be in it
     return path
 
 
@@ -230,8 +243,10 @@ def start_stack(
     run_env = {**os.environ, **(env or {})}
     if web_port:
         run_env["DEALERBOT_WEB_ORIGINS"] = _with_demo_origins(run_env, web_port)
+        # The demo page issues widget tokens and the chat server checks them: one key for both.
+        run_env.setdefault("DEALERBOT_WEB_TOKEN_KEY", secrets.token_urlsafe(32))
     log_dir = Path(log_dir or settings.var_dir / "logs")
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoints = write_endpoints(
         log_dir / f"endpoints-{stack.rasa_port}.yml",
         f"http://127.0.0.1:{stack.action_port}/webhook",
@@ -240,9 +255,12 @@ def start_stack(
     )
 
     def spawn(args: list[str], name: str, defaults: dict | None = None) -> subprocess.Popen:
-        log = open(log_dir / f"{name}-{stack.rasa_port}.log", "ab")  # noqa: SIM115 - lives with the process
+        path = log_dir / f"{name}-{stack.rasa_port}.log"
+        log = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         process_env = {**(defaults or {}), **run_env}
-        process = subprocess.Popen(args, cwd=REPO_ROOT, env=process_env, stdout=log, stderr=log)
+        # The servers' files (tracker store, spool, outbox) are owner-only too.
+        process = subprocess.Popen(args, cwd=REPO_ROOT, env=process_env, stdout=log, stderr=log,
+                                   umask=PRIVATE_UMASK)  # fmt: skip
         stack.processes.append(process)
         return process
 
@@ -256,7 +274,7 @@ def start_stack(
         wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
         rasa_args = [
             rasa_bin(), "run", "--model", str(model), "--endpoints", str(endpoints),
-            "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1",
+            "--credentials", "credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
         if enable_api:
@@ -264,10 +282,11 @@ def start_stack(
         workers = sanic_workers(run_env)
         if workers > 1 and tracker_db_url:
             create_tracker_tables(tracker_db_url)
-        server = spawn(rasa_args, "rasa", rasa_server_env(host_rasa_processes or workers))
+        server_env = {**RASA_SERVER_ENV, **rasa_server_env(host_rasa_processes or workers)}
+        server = spawn(rasa_args, "rasa", server_env)
         wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
         if not enable_api:
-            wait_until_ready(stack.rest_webhook, server, timeout)
+            wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
         if with_scheduler:
             spawn([sys.executable, "-m", "metrics.cli", "scheduler"], "scheduler")
         if web_port:
@@ -282,15 +301,21 @@ def start_stack(
     return stack
 
 
-def wait_until_ready(webhook: str, process: subprocess.Popen, timeout: float) -> None:
-    """The server answers before the model is loaded; a REST round trip proves it is ready."""
+def wait_until_ready(
+    webhook: str,
+    process: subprocess.Popen,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """The server answers before the model is loaded; a REST round trip proves it is ready.
+    ``headers``: the server's REST client headers (its bearer token), default this process's."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"rasa exited with {process.returncode}")
         try:
             body = json.dumps({"sender": "__readiness__", "message": "/greet"}).encode()
-            request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"})
+            request = urllib.request.Request(webhook, body, dict(headers or rest_client_headers()))
             with urllib.request.urlopen(request, timeout=10) as response:
                 if response.status == 200 and json.loads(response.read()):
                     return
@@ -311,25 +336,20 @@ def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
 
 @dataclass
 class Cluster:
-    """Rasa replicas, each with its own action server, behind a round-robin proxy."""
+    """Rasa replicas, each with its own action server; a proxy in front is the deployment's
+    (nginx: deploy/nginx/dealerbot.conf)."""
 
     stacks: list[Stack]
-    proxy: ProxyServer
 
     @property
-    def rasa_url(self) -> str:
-        return self.proxy.url
-
-    @property
-    def rest_webhook(self) -> str:
-        return f"{self.rasa_url}/webhooks/rest/webhook"
+    def rasa_urls(self) -> list[str]:
+        return [stack.rasa_url for stack in self.stacks]
 
     @property
     def processes(self) -> list[subprocess.Popen]:
         return [p for stack in self.stacks for p in stack.processes]
 
     def stop(self, timeout: float = 20) -> None:
-        self.proxy.stop()
         for stack in reversed(self.stacks):
             stack.stop(timeout)
 
@@ -340,20 +360,17 @@ def start_replicas(
     *,
     tracker_db_url: str,
     lock_store_url: str,
-    proxy_port: int = 0,
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     timeout: float = 180,
 ) -> Cluster:
     """``replicas`` stacks (action server + Rasa server, each on free loopback ports) that share
-    the SQL tracker store and the Redis lock store, and a round-robin proxy in front of them
-    (``proxy_port``, 0: any free port). Any replica can then take any message of a conversation.
+    the SQL tracker store and the Redis lock store. Any replica can then take any message of a
+    conversation, so a proxy in front (nginx: deploy/nginx/dealerbot.conf) may send each to any.
 
     The stacks start one after the other: Rasa creates its tracker tables when it starts, and two
     servers doing that at once on an empty database can collide.
     """
-    from bot.proxy import ProxyServer
-
     if not (tracker_db_url and lock_store_url):
         raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
     stacks: list[Stack] = []
@@ -364,9 +381,8 @@ def start_replicas(
                 model, env=env, tracker_db_url=tracker_db_url, lock_store_url=lock_store_url,
                 log_dir=log_dir, timeout=timeout, host_rasa_processes=replicas * workers,
             ))  # fmt: skip
-        proxy = ProxyServer([s.rasa_url for s in stacks], port=proxy_port).start()
     except BaseException:
         for stack in stacks:
             stack.stop()
         raise
-    return Cluster(stacks, proxy)
+    return Cluster(stacks)

@@ -66,6 +66,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, cache_size: int | str = DEFAULT_CACHE_SIZE, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # Rasa builds the engine without hide_parameters: a failed write would log the events
+        # (message texts, names, phone numbers) as the statement's parameters.
+        self.engine.hide_parameters = True
         self.cache_size = int(cache_size)
         if self.cache_size < 0:
             raise ValueError(f"cache_size must be 0 or more, not {cache_size}")

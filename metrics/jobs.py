@@ -315,9 +315,15 @@ class PurgeResult:
 
 
 def retention_purge_job(*, session_factory: sessionmaker | None = None) -> PurgeResult:
-    """Delete personal data older than the retention period, and the tracker events of contacts
-    who asked to be erased once their conversation has been idle for an hour."""
-    from metrics.store.privacy import purge_older_than, purge_pending_erasures
+    """Delete personal data older than the retention period: store rows, Rasa's events of
+    senders idle for that long, spooled and set-aside records, outbox files; and the tracker
+    events of contacts who asked to be erased once their conversation has been idle for an hour."""
+    from metrics.store.privacy import (
+        purge_idle_tracker_events,
+        purge_old_files,
+        purge_older_than,
+        purge_pending_erasures,
+    )
 
     settings = get_settings()
     factory = _factory(session_factory)
@@ -326,8 +332,15 @@ def retention_purge_job(*, session_factory: sessionmaker | None = None) -> Purge
         if not held:
             return PurgeResult(settings.retention_days, {}, 0, skipped=True)
         purged = purge_older_than(factory, settings.retention_days, now)
-        idle = now.astimezone(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
-        events = purge_pending_erasures(factory, settings.tracker_db_url, idle)
+        utc = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        cutoff = utc - dt.timedelta(days=settings.retention_days)
+        purged["tracker_events"] = purge_idle_tracker_events(settings.tracker_db_url, cutoff)
+        files = purge_old_files(cutoff)
+        purged["spool_lines"], purged["files"] = files["spool_lines"], files["files"]
+        idle = utc - dt.timedelta(hours=1)
+        events = purge_pending_erasures(
+            factory, settings.tracker_db_url, idle, secret=settings.contact_key_secret
+        )
     result = PurgeResult(settings.retention_days, purged, events)
     log.info(result.as_text())
     return result

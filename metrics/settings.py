@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The contact-key secret without DEALERBOT_CONTACT_KEY_SECRET: fine on a laptop, never in
+# production (docs/privacy.md): anyone with the store could reverse a key by trying numbers.
+DEV_CONTACT_KEY_SECRET = "dev-only-secret"
+MIN_SECRET_CHARS = 16
+# Files our processes create (the SQLite stores, spool, outbox, logs in var/) hold personal data:
+# readable by their owner only. Set where processes start (the CLI, start_stack's children).
+PRIVATE_UMASK = 0o077
+ENVIRONMENTS = ("development", "production")
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,13 @@ class Settings:
     # DEALERBOT_REST_INPUT_CHANNELS: input_channel names REST clients may set even though they
     # count as a customer channel (e.g. "whatsapp"); by default none may
     rest_input_channels: tuple[str, ...] = ()
+    # DEALERBOT_REST_TOKEN: when set, the REST channel wants "Authorization: Bearer <token>"
+    rest_token: str | None = None
+    # DEALERBOT_ENV: development (default) or production; production refuses unsafe settings
+    environment: str = "development"
+    # DEALERBOT_TRUSTED_PROXIES: addresses/networks of the TLS proxies in front of the dashboard;
+    # only their X-Forwarded-Proto/-Host/-For headers are believed (docs/web.md)
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def get_settings() -> Settings:
@@ -51,7 +67,7 @@ def get_settings() -> Settings:
         dealers_dir=Path(os.environ.get("DEALERBOT_DEALERS_DIR", REPO_ROOT / "data" / "dealers")),
         default_dealer=os.environ.get("DEALERBOT_DEFAULT_DEALER") or None,
         var_dir=var_dir,
-        contact_key_secret=os.environ.get("DEALERBOT_CONTACT_KEY_SECRET", "dev-only-secret"),
+        contact_key_secret=os.environ.get("DEALERBOT_CONTACT_KEY_SECRET") or DEV_CONTACT_KEY_SECRET,
         test_senders=_list(os.environ.get("DEALERBOT_TEST_SENDERS", "test-,demo-,__readiness__")),
         customer_channels=_list(os.environ.get("DEALERBOT_CUSTOMER_CHANNELS", "web,whatsapp")),
         retention_days=int(os.environ.get("DEALERBOT_RETENTION_DAYS", "365")),
@@ -64,8 +80,63 @@ def get_settings() -> Settings:
         sender_rate_per_s=float(os.environ.get("DEALERBOT_SENDER_RATE", "1")),
         sender_burst=int(os.environ.get("DEALERBOT_SENDER_BURST", "20")),
         rest_input_channels=_list(os.environ.get("DEALERBOT_REST_INPUT_CHANNELS", "")),
+        rest_token=_rest_token(os.environ),
+        environment=_environment(os.environ.get("DEALERBOT_ENV")),
+        trusted_proxies=_list(os.environ.get("DEALERBOT_TRUSTED_PROXIES", "")),
         **_smtp_settings(var_dir),
     )
+
+
+class UnsafeSettings(RuntimeError):
+    """Settings a production process must not start with (``DEALERBOT_ENV=production``)."""
+
+
+def unsafe_settings(settings: Settings | None = None) -> list[str]:
+    """What is unsafe for production in ``settings``, one line each (empty: nothing)."""
+    settings = settings or get_settings()
+    problems = []
+    secret = settings.contact_key_secret
+    if secret == DEV_CONTACT_KEY_SECRET:
+        problems.append(
+            "DEALERBOT_CONTACT_KEY_SECRET is not set: contact keys would use the development "
+            "secret, and anyone with the store could reverse them by trying phone numbers"
+        )
+    elif len(secret) < MIN_SECRET_CHARS:
+        problems.append(
+            f"DEALERBOT_CONTACT_KEY_SECRET is shorter than {MIN_SECRET_CHARS} characters"
+        )
+    return problems
+
+
+def require_production_safe(settings: Settings | None = None) -> Settings:
+    """The one start-up check of every process (CLI commands, the Rasa server through our
+    channels, the action server through our actions): with ``DEALERBOT_ENV=production`` raise
+    :class:`UnsafeSettings` when :func:`unsafe_settings` finds anything. Returns the settings."""
+    settings = settings or get_settings()
+    if settings.environment == "production":
+        problems = unsafe_settings(settings)
+        if problems:
+            raise UnsafeSettings(
+                "refusing to start with DEALERBOT_ENV=production: " + "; ".join(problems)
+                + ". Set DEALERBOT_CONTACT_KEY_SECRET to a long random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'` (docs/privacy.md)."
+            )  # fmt: skip
+    return settings
+
+
+def rest_client_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The headers a client of this deployment's REST channel sends: JSON, and the bearer
+    token when ``DEALERBOT_REST_TOKEN`` is set in ``env`` (default: this process's environment;
+    ``dealerbot chat``, the readiness probe, the benches and the tests use it)."""
+    token = _rest_token(os.environ if env is None else env)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _rest_token(env: Mapping[str, str]) -> str | None:
+    return env.get("DEALERBOT_REST_TOKEN") or None
 
 
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
@@ -88,6 +159,14 @@ def _smtp_settings(var_dir: Path) -> dict:
         "outbox_dir": Path(os.environ.get("DEALERBOT_OUTBOX_DIR", var_dir / "outbox")),
         "dashboard_url": (os.environ.get("DEALERBOT_DASHBOARD_URL") or "").rstrip("/") or None,
     }
+
+
+def _environment(value: str | None) -> str:
+    name = (value or "development").strip().lower()
+    name = {"dev": "development", "prod": "production"}.get(name, name)
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"DEALERBOT_ENV must be one of {ENVIRONMENTS}, not {value!r}")
+    return name
 
 
 def _on_off(name: str, *, default: bool) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -32,8 +33,49 @@ HANDOFF_INTENT = "request_human"
 # A greeting or thanks before a handoff request is not a misunderstanding.
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "stop", HANDOFF_INTENT})
 REASONS = ("fallback", "low_confidence", "handoff", "denied")
-MASKS = {"email": "<email>", "phone": "<phone>", "plate": "<plate>"}
+MASKS = {
+    "email": "<email>", "iban": "<iban>", "phone": "<phone>", "plate": "<plate>",
+    "postcode": "<postcode>", "address": "<address>", "date": "<date>", "name": "<name>",
+}  # fmt: skip
 MAX_TEXT = 1000
+NAME_SLOT = "customer_name"
+
+# Names: a capitalised name after a self-introduction ("ik ben Jan de Vries", "my name is Ann").
+# Lower-case words after "ik ben" are mostly not names ("ik ben benieuwd"), so they stay.
+_PARTICLES = r"(?:van|de|der|den|het|ter|ten|te|von|la|le|du|da|di|'t)"
+_CAPITALISED = r"[A-ZÀ-Ý](?:[a-zà-ÿ]|['’-][A-Za-zà-ÿ])+"  # also O'Brien, Jan-Willem
+_NAME = re.compile(
+    r"(?i:\b(?:ik\s+ben|ik\s+heet|mijn\s+naam\s+is|my\s+name\s+is|i\s*['’]?\s*m|i\s+am|"
+    r"naam\s*:|name\s*:|met\s+vriendelijke\s+groet,?|groet(?:en|jes)?,?|regards,?)\s+)"
+    rf"({_CAPITALISED}(?:\s+(?:{_PARTICLES}\s+)*{_CAPITALISED})*)"
+)
+# Dutch postcodes: 4 digits (no leading 0) and two letters; SA, SD and SS are not used, and the
+# usual two-letter words and units after a number are no postcode ("2000 km", "1500 en").
+_POSTCODE = re.compile(
+    r"\b([1-9]\d{3}\s?(?!(?i:sa|sd|ss|en|te|de|km|kg|pk|cc|hp|kw|ps|mm|cm|ml|am|pm|gb|mb|nl|eu|"
+    r"we|ze|at|as|an|be|me|he)\b)[A-EGHJ-NPR-TV-XZa-egh-np-tv-xz]{2})\b"
+)  # the letters F, I, O, Q, U and Y are not used: "1500 of", "2000 op" stay
+_STREET_SUFFIX = r"(?:straat|weg|laan|plein|gracht|kade|singel|dijk|steeg|hof|dreef|markt|burgwal)"
+_ADDRESS = re.compile(
+    rf"(?i:\b(?!(?:onder|half|aan|tussen|over|af)weg\b)"
+    rf"(?:[\w'-]+{_STREET_SUFFIX}|{_STREET_SUFFIX}(?=\s+(?:van|de|der|den|het)\s))"
+    r"(?:\s+(?:van|de|der|den|het|aan|op)(?:\s+[\w'-]+){1,2})?"
+    r"\s+\d{1,5}(?:\s?-?\s?[a-z](?![a-z]))?(?:\s?-\s?\d{1,4})?"
+    r"|\b\d{1,5}\s+(?:[a-z][\w'-]*\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|square)\b)"
+)
+_MONTHS = (
+    r"(?:jan(?:uari|uary)?|feb(?:ruari|ruary)?|maa(?:rt)?|mar(?:ch)?|apr(?:il)?|mei|may|"
+    r"jun[ie]?|jul[iy]?|aug(?:ustus|ust)?|sep(?:t|tember)?|okt(?:ober)?|oct(?:ober)?|"
+    r"nov(?:ember)?|dec(?:ember)?)\.?"
+)
+# Birth dates: a whole date (day, month and year) of a year up to 2015; an appointment date
+# ("24-11", "morgen", "24 november 2026") stays, the trainers need those words.
+_YEAR = r"(?:19\d\d|200\d|201[0-5])"
+_DATE = re.compile(
+    rf"(?i:\b(?:\d{{1,2}}[-/.]\d{{1,2}}[-/.]{_YEAR}|{_YEAR}[-/.]\d{{1,2}}[-/.]\d{{1,2}}"
+    rf"|\d{{1,2}}\s+{_MONTHS}\s+{_YEAR}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR})\b)"
+)
+_IBAN = re.compile(r"(?i:\b([a-z]{2}\d{2}(?:\s?[a-z0-9]{4}){2,7}(?:\s?[a-z0-9]{1,3})?)\b)")
 
 
 class InboxSettingError(ValueError):
@@ -54,12 +96,51 @@ def confidence_threshold() -> float:
     return value
 
 
-def pseudonymise(text: str) -> str:
-    """The text with e-mail addresses, phone numbers and number plates masked."""
+def _iban_valid(candidate: str) -> bool:
+    """ISO 13616 check digits (mod 97 = 1). Hand-written: three lines, no dependency for it."""
+    value = candidate.replace(" ", "").upper()
+    digits = "".join(str(int(c, 36)) for c in value[4:] + value[:4])
+    return 15 <= len(value) <= 34 and int(digits) % 97 == 1
+
+
+def _find_ibans(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(1), m.end(1), m.group(1)) for m in _IBAN.finditer(text)
+            if _iban_valid(m.group(1))]  # fmt: skip
+
+
+def _regex_finder(pattern: re.Pattern, group: int = 0):  # noqa: ANN202
+    return lambda text: [(m.start(group), m.end(group), m.group(group))
+                         for m in pattern.finditer(text)]  # fmt: skip
+
+
+def _name_finder(names: tuple[str, ...]):  # noqa: ANN202
+    """The customer's name (slot value) and its parts of 3 letters or more, as whole words."""
+    parts = {p for name in names for p in [name, *name.split()] if len(p) >= 3}
+    parts -= {"van", "der", "den", "het", "ter", "ten"}
+    if not parts:
+        return lambda _text: []
+    words = "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
+    return _regex_finder(re.compile(rf"(?i)(?<![\w])(?:{words})(?![\w])"))
+
+
+# Order matters where spans overlap: the first finder wins (an e-mail's digits are no phone,
+# an IBAN's digits no phone, a postcode in an address is part of the address).
+_FINDERS = (
+    ("email", find_emails), ("iban", _find_ibans), ("date", _regex_finder(_DATE)),
+    ("address", _regex_finder(_ADDRESS)), ("postcode", _regex_finder(_POSTCODE, 1)),
+    ("phone", find_phones), ("plate", find_plates), ("name", _regex_finder(_NAME, 1)),
+)  # fmt: skip
+
+
+def pseudonymise(text: str, names: Sequence[str] = ()) -> str:
+    """The text with personal data masked: e-mail addresses, IBANs, birth dates (whole dates of
+    a year up to 2015), street addresses, Dutch postcodes, phone numbers, number plates, names
+    after a self-introduction ("ik ben", "mijn naam is", "my name is", "I'm", ...), and the
+    customer's ``names`` (the ``customer_name`` slot) wherever they appear."""
     spans: list[tuple[int, int, str]] = []
-    for kind, finder in (("email", find_emails), ("phone", find_phones), ("plate", find_plates)):
+    finders = _FINDERS + ((("name", _name_finder(tuple(names))),) if names else ())
+    for kind, finder in finders:
         for start, end, _value in finder(text):
-            # An e-mail address may contain digits that look like a phone number: first wins.
             if all(end <= s or start >= e for s, e, _k in spans):
                 spans.append((start, end, kind))
     for start, end, kind in sorted(spans, reverse=True):
@@ -68,16 +149,16 @@ def pseudonymise(text: str) -> str:
 
 
 @lru_cache(maxsize=2048)
-def _masked_cached(text: str) -> str:
-    return pseudonymise(" ".join(text.split()))[:MAX_TEXT]
+def _masked_cached(text: str, names: tuple[str, ...]) -> str:
+    return pseudonymise(" ".join(text.split()), names)[:MAX_TEXT]
 
 
-def _masked(text: str) -> str:
+def _masked(text: str, names: tuple[str, ...] = ()) -> str:
     """An item's text. A session's messages are masked again on each of its turns (the phone
     number matcher is slow): short texts come from a cache."""
     if len(text) > MAX_TEXT:
-        return pseudonymise(" ".join(text.split()))[:MAX_TEXT]
-    return _masked_cached(text)
+        return pseudonymise(" ".join(text.split()), names)[:MAX_TEXT]
+    return _masked_cached(text, names)
 
 
 @dataclass(frozen=True)
@@ -128,21 +209,30 @@ def inbox_items(
     - the next customer message is a ``deny`` ("no, that's not what I meant") that does not
       answer a question of the bot: no form was active and the bot's last action was not an
       ``utter_ask_*`` / ``action_ask_*`` question (``denied``).
-    The text is pseudonymised (``pseudonymise``). Language: the message's detected language,
-    else the ``language`` slot at that moment, else ``nl``.
+    The text is pseudonymised (``pseudonymise``, with the ``customer_name`` slot's values).
+    Language: the message's detected language, else the ``language`` slot at that moment, else
+    ``nl``.
     """
     threshold = confidence_threshold() if threshold is None else threshold
     session = session_events(events)
     # Per customer message: the language slot, the active form and the bot's last action after it.
     users: list[tuple[dict[str, Any], str, bool, str | None]] = []
     lang_slot, active_loop, last_action = "nl", False, None
+    names: set[str] = set()  # the customer's name, wherever given: masked in every message
     for event in events[: len(events) - len(session)]:
-        if event.get("event") == "slot" and event.get("name") == "language" and event.get("value"):
-            lang_slot = event["value"]
+        if event.get("event") == "slot" and event.get("value"):
+            if event.get("name") == "language":
+                lang_slot = event["value"]
+            elif event.get("name") == NAME_SLOT:
+                names.add(str(event["value"]))
     for event in session:
         kind = event.get("event")
-        if kind == "slot" and event.get("name") == "language" and event.get("value"):
-            lang_slot = event["value"]
+        if kind == "slot":
+            if event.get("value"):
+                if event.get("name") == "language":
+                    lang_slot = event["value"]
+                elif event.get("name") == NAME_SLOT:
+                    names.add(str(event["value"]))
         elif kind == "active_loop":
             active_loop = bool(event.get("name"))
         elif kind == "action" and event.get("name") not in (None, "action_listen"):
@@ -150,6 +240,7 @@ def inbox_items(
         elif kind == "user":
             users.append((event, lang_slot, active_loop, last_action))
             last_action = None
+    masked_names = tuple(sorted(names))
     items = []
     for i, (user, lang_slot, _active, _last) in enumerate(users):
         text = (user.get("text") or "").strip()
@@ -174,7 +265,7 @@ def inbox_items(
         detected = ((user.get("parse_data") or {}).get("language") or {}).get("code")
         items.append(
             InboxItem(
-                text=_masked(text),
+                text=_masked(text, masked_names),
                 intent=intent or FALLBACK_INTENT,
                 confidence=round(confidence, 4),
                 suggested_intent=_suggestion(user),

@@ -21,6 +21,8 @@ from metrics.settings import get_settings
 log = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(hours=24)  # WhatsApp's customer-service window after a customer message
+# Meta retries a webhook call for up to 7 days; a signed message older than that is a replay.
+MAX_WEBHOOK_AGE = dt.timedelta(days=7)
 # Responses of the post-chat survey (bot/domain/survey.yml): never sent outside the window.
 SURVEY_RESPONSES = (
     "utter_ask_csat",
@@ -103,6 +105,13 @@ def digits(number: str | None) -> str:
     return re.sub(r"\D", "", number or "")
 
 
+# Sender id namespaces of the channels that prove who the customer is (a signed webhook): a
+# sender id starting with one of these belongs to that channel alone. Both WhatsApp routes (Meta
+# and Twilio) build theirs with :func:`sender_id`.
+WHATSAPP_SENDER_PREFIX = "whatsapp:"
+SENDER_NAMESPACES = {WHATSAPP_SENDER_PREFIX: "whatsapp"}
+
+
 def sender_id(customer_digits: str, dealer_id: str) -> str:
     """The Rasa sender id: one conversation per customer and dealer location.
 
@@ -110,7 +119,20 @@ def sender_id(customer_digits: str, dealer_id: str) -> str:
     The raw number stays in Rasa's tracker and in bookings; the conversation log only gets the
     HMAC contact key of it (``metrics.engagement.contact_key``).
     """
-    return f"whatsapp:+{customer_digits}/{dealer_id}"
+    return f"{WHATSAPP_SENDER_PREFIX}+{customer_digits}/{dealer_id}"
+
+
+def sender_namespace(sender: str) -> str | None:
+    """The channel whose namespace ``sender`` is in ('whatsapp'), or None for a free id.
+
+    Case does not matter: 'WhatsApp:+31…' is refused as well, so no look-alike of a customer's
+    conversation can be made elsewhere.
+    """
+    folded = sender.casefold()
+    for prefix, channel in SENDER_NAMESPACES.items():
+        if folded.startswith(prefix):
+            return channel
+    return None
 
 
 def customer_number(sender: str) -> str:
@@ -148,6 +170,14 @@ def route(
         fallback.id,
     )
     return fallback
+
+
+def webhook_max_age(retention_days: int | None = None) -> dt.timedelta:
+    """How old a signed webhook message may be and still be handled: Meta's retry period, and
+    never longer than the handled message ids are kept (they go with the retention purge), so a
+    replayed message is always either a known id or too old."""
+    days = get_settings().retention_days if retention_days is None else retention_days
+    return min(MAX_WEBHOOK_AGE, dt.timedelta(days=max(days, 1)))
 
 
 def guess_language(customer_digits: str, known: str | None = None) -> str:
@@ -281,7 +311,7 @@ async def post_with_retry(
                     body = await resp.text()
                     if resp.status < 300:
                         return _json_or_empty(body)
-                    problem = f"HTTP {resp.status}: {body[:300]}"
+                    problem = f"HTTP {resp.status}{provider_error_code(body)}"
                     if resp.status not in RETRY_STATUSES:
                         raise DeliveryError(problem)
                     wait = max(wait, _retry_after(resp.headers.get("Retry-After")))
@@ -291,6 +321,15 @@ async def post_with_retry(
                 log.info("POST %s failed (%s); retry in %.2f s", url, problem, wait)
                 await asyncio.sleep(min(wait, 30.0))
     raise DeliveryError(f"gave up after {settings.attempts} attempts: {problem}")
+
+
+def provider_error_code(body: str) -> str:
+    """`` (error code 131026)`` from a Graph API or Twilio error body, else ''. Only the code:
+    the providers' messages can name the customer's number, and this goes to the logs."""
+    data = _json_or_empty(body)
+    error = data.get("error") if isinstance(data.get("error"), dict) else data
+    code = error.get("code")
+    return f" (error code {code})" if isinstance(code, (int, str)) and str(code).isalnum() else ""
 
 
 def _json_or_empty(body: str) -> dict[str, Any]:

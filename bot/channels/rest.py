@@ -8,6 +8,10 @@ side or fail). This channel keeps the name ``rest`` (same URL, same recorded cha
 clients) and refuses such requests before Rasa sees them, each with a JSON error
 ``{"error": code, "detail": text}`` (docs/limits.md):
 
+- 401 ``unauthorized`` when ``DEALERBOT_REST_TOKEN`` is set and the request lacks
+  ``Authorization: Bearer <that token>``;
+- 403 ``sender_not_allowed``: a sender id in another channel's namespace (a WhatsApp customer's
+  ``whatsapp:+31…/<dealer>``): only that channel's signed webhook may speak for it;
 - 400 ``invalid_json``, ``invalid_utf8``, ``invalid_sender``, ``invalid_message``,
   ``invalid_metadata``, ``invalid_input_channel`` (not a short name, or a customer channel such
   as ``whatsapp`` or ``socketio`` that ``DEALERBOT_REST_INPUT_CHANNELS`` does not list: such a
@@ -17,12 +21,12 @@ clients) and refuses such requests before Rasa sees them, each with a JSON error
 - 429 ``rate_limited`` with ``Retry-After``: per sender ``DEALERBOT_SENDER_BURST`` messages at
   once, ``DEALERBOT_SENDER_RATE`` per second after that, and at most 4 in flight.
 
-In ``bot/credentials.yml``: ``bot.channels.rest.GuardedRestInput:`` in place of ``rest:``.
+In ``credentials.yml``: ``bot.channels.rest.GuardedRestInput:`` in place of ``rest:``.
 """
 
 from __future__ import annotations
 
-import copy
+import hmac
 import json
 import logging
 import math
@@ -40,7 +44,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from bot.channels.common import MAX_PENDING, SenderLimiter
+from bot.channels.common import MAX_PENDING, SenderLimiter, sender_namespace
 from metrics.engagement import CUSTOMER_CHANNELS, channel_name
 from metrics.settings import get_settings
 
@@ -133,7 +137,33 @@ def _sender(sender: Any) -> str:
         raise Refused(
             400, "invalid_sender", "sender may only have printable ASCII characters, no spaces"
         )
+    channel = sender_namespace(sender)
+    if channel:
+        raise Refused(
+            403, "sender_not_allowed", f"sender ids of this form belong to the {channel} "
+            "channel; the REST channel may not speak for its customers"
+        )  # fmt: skip
     return sender
+
+
+def authorized(header: str | None, token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <token>`` (always, if no token is
+    set). Compared in constant time, as bytes (a non-ASCII header must not raise)."""
+    if not token:
+        return True
+    scheme, _, given = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def unauthorized() -> Refused:
+    return Refused(
+        401,
+        "unauthorized",
+        "send Authorization: Bearer <DEALERBOT_REST_TOKEN>",
+        headers={"WWW-Authenticate": 'Bearer realm="dealerbot-rest"'},
+    )
 
 
 def _text(text: Any, max_chars: int) -> str:
@@ -235,6 +265,9 @@ class GuardedRestInput(RestInput):
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse | ResponseStream:
             settings = get_settings()
+            if not authorized(request.headers.get("Authorization"), settings.rest_token):
+                log.info("rest: refused a request without the bearer token")
+                return unauthorized().response()
             try:
                 message = parse_body(
                     request.body or b"",
@@ -276,11 +309,10 @@ class GuardedRestInput(RestInput):
                 )
             )
         except CancelledError:
-            structlogger.error("rest.message.received.timeout", text=copy.deepcopy(message.text))
+            # Never the text (docs/limits.md: logs hold ids and lengths, not what people wrote).
+            structlogger.error("rest.message.received.timeout", chars=len(message.text))
         except Exception:
-            structlogger.exception(
-                "rest.message.received.failure", text=copy.deepcopy(message.text)
-            )
+            structlogger.exception("rest.message.received.failure", chars=len(message.text))
         return response.json(collector.messages)
 
     def _stream(

@@ -1,6 +1,6 @@
 """WhatsApp Cloud API (Meta) as a Rasa input channel: ``/webhooks/whatsapp_cloud/webhook``.
 
-In ``bot/credentials.yml``: ``bot.channels.whatsapp_cloud.WhatsAppCloudInput:``; the secrets come
+In ``credentials.yml``: ``bot.channels.whatsapp_cloud.WhatsAppCloudInput:``; the secrets come
 from the environment (``DEALERBOT_WHATSAPP_*``, docs/whatsapp.md).
 
 - GET: Meta's verification handshake (``hub.mode``, ``hub.verify_token``, ``hub.challenge``).
@@ -44,6 +44,7 @@ from bot.channels.common import (
     route,
     sender_id,
     utc_now,
+    webhook_max_age,
 )
 from dealer.config import get_dealer
 
@@ -63,7 +64,8 @@ def verify_signature(app_secret: str | None, body: bytes, header: str | None) ->
     if not app_secret or not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
+    given = header[len("sha256=") :].strip().lower()
+    return hmac.compare_digest(expected.encode(), given.encode())  # bytes: non-ASCII is no 500
 
 
 @dataclass(frozen=True)
@@ -342,10 +344,12 @@ class WhatsAppCloudInput(WhatsAppInput):
         async def verify(request: Request) -> HTTPResponse:
             token = self.settings.cloud_verify_token
             args = request.args
+            given = args.get("hub.verify_token") or ""
+            # as bytes: compare_digest raises TypeError on non-ASCII str (it answered 500)
             if (
                 token
                 and args.get("hub.mode") == "subscribe"
-                and hmac.compare_digest(args.get("hub.verify_token") or "", token)
+                and hmac.compare_digest(given.encode(), token.encode())
             ):
                 return response.text(args.get("hub.challenge") or "")
             return response.text("verification failed", status=403)
@@ -383,6 +387,11 @@ class WhatsAppCloudInput(WhatsAppInput):
     ) -> None:
         """One message: once per message id, as the dealer its number belongs to."""
         if incoming.kind == "ignored":
+            return
+        max_age = webhook_max_age()
+        if incoming.sent_at < utc_now() - max_age:
+            # Signed, but older than the ids we keep: a replay of a captured call (docs/limits.md)
+            log.warning("WhatsApp Cloud message older than %d days ignored", max_age.days)
             return
         dealer = route(number=incoming.display_number, phone_number_id=incoming.phone_number_id)
         await self.handle_once(

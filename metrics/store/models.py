@@ -251,7 +251,8 @@ class Erasure(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     contact_key = Column(String(64), nullable=False)
-    sender_id_hash = Column(String(64), nullable=False)
+    # HMAC of the sender (privacy.sender_hash) until its tracker events are purged, then NULL
+    sender_id_hash = Column(String(64))
     requested_at = Column(DateTime, nullable=False, default=utcnow)
     tracker_purged_at = Column(DateTime)
 
@@ -524,8 +525,9 @@ class NluInboxItem(Base):
     """A customer message the bot did not understand well, for the trainers' NLU inbox (issue 7).
 
     Written with the conversation record (``trainer.inbox``); one row per conversation and
-    message time, so recording again changes nothing. The text is pseudonymised (phone numbers,
-    e-mail addresses and plates masked). Deleted with its conversation (erasure, retention).
+    message time, so recording again changes nothing. The text is pseudonymised
+    (``trainer.inbox.pseudonymise``: names, addresses, postcodes, dates of birth, IBANs, phones,
+    e-mails, plates masked). Deleted with its conversation (erasure, retention).
     """
 
     __tablename__ = "nlu_inbox"

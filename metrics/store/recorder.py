@@ -31,7 +31,7 @@ from metrics.store.models import (
     mark_days,
 )
 from metrics.store.session import default_session_factory
-from metrics.store.spool import Spool
+from metrics.store.spool import Spool, default_spool_path
 from trainer.inbox import inbox_row, recorded_items
 
 log = logging.getLogger(__name__)
@@ -390,7 +390,7 @@ class Recorder:
 
 
 def spool_path() -> Path:
-    return get_settings().var_dir / "spool" / "records.jsonl"
+    return default_spool_path()
 
 
 @lru_cache(maxsize=4)

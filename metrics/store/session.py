@@ -14,7 +14,12 @@ from metrics.settings import get_settings
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for ``url``. SQLite files get a pool, WAL mode and a busy timeout."""
+    """An engine for ``url``. SQLite files get a pool, WAL mode and a busy timeout.
+
+    Errors never show the bound parameters (``hide_parameters``): they hold names, phone
+    numbers and message texts, and errors go to the logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":

@@ -15,18 +15,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from metrics.settings import get_settings
+
 log = logging.getLogger(__name__)
+
+
+def default_spool_path() -> Path:
+    """The configured spool: ``var/spool/records.jsonl`` (``.bad`` beside it)."""
+    return get_settings().var_dir / "spool" / "records.jsonl"
 
 
 class Spool:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock_path = self.path.with_suffix(".lock")
+        self.bad_path = self.path.with_suffix(".bad")
 
     @contextmanager
-    def _locked(self):
+    def _locked(self, lock_path: Path | None = None):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
+        with open(lock_path or self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -98,16 +106,40 @@ class Spool:
             log.error("spooled record set aside in %s: %r", self.path.with_suffix(".bad"), exc)
             self.set_aside(line)
 
-    def _rewrite(self, lines: list[str]) -> None:
-        tmp = self.path.with_suffix(".tmp")
+    def _rewrite(self, lines: list[str], path: Path | None = None) -> None:
+        path = path or self.path
+        tmp = path.with_name(f"{path.name}.tmp")  # the spool and .bad have separate locks
         tmp.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        os.replace(tmp, path)
 
     def set_aside(self, line: str) -> None:
         """Keep a line that can never be stored in ``.bad``, for a person to look at."""
-        _append_line(self.path.with_suffix(".bad"), line)
+        with self._locked(self._bad_lock):
+            _append_line(self.bad_path, line)
+
+    @property
+    def _bad_lock(self) -> Path:
+        # Its own lock: set_aside runs inside a replay, which holds the spool's lock.
+        return self.path.with_suffix(".bad.lock")
+
+    def filter(self, keep: Callable[[str], bool], bad: Callable[[str], bool] | None = None) -> int:
+        """Remove the lines of the spool, and of ``.bad`` (``bad``, default ``keep``), that
+        ``keep`` rejects (erasure, retention); returns how many went."""
+        removed = 0
+        for path, lock, wanted in ((self.path, self._lock_path, keep),
+                                   (self.bad_path, self._bad_lock, bad or keep)):  # fmt: skip
+            with self._locked(lock):
+                if not path.exists():
+                    continue
+                with open(path, encoding="utf-8") as handle:
+                    lines = [ln.rstrip("\n") for ln in handle if ln.strip()]
+                kept = [ln for ln in lines if wanted(ln)]
+                if len(kept) != len(lines):
+                    self._rewrite(kept, path)
+                    removed += len(lines) - len(kept)
+        return removed
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -13,9 +13,12 @@ import asyncio
 import csv
 import datetime as dt
 import io
-from collections.abc import Awaitable, Callable
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -36,6 +39,8 @@ from metrics.settings import get_settings
 from metrics.store.session import default_session_factory
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -147,12 +152,113 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(values: Iterable[str]) -> tuple[Network, ...]:
+    """``DEALERBOT_TRUSTED_PROXIES`` items (addresses or networks) as networks."""
+    try:
+        return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip())
+    except ValueError as exc:
+        raise ValueError(f"DEALERBOT_TRUSTED_PROXIES: {exc} (give addresses or networks, "
+                         "e.g. 127.0.0.1,::1 or 10.0.0.0/8)") from exc  # fmt: skip
+
+
+def _in(address: str | None, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def _last(header: str | None) -> str:
+    """The value the nearest proxy set (the last of a comma list)."""
+    return (header or "").split(",")[-1].strip()
+
+
+def forwarded_middleware(trusted: tuple[Network, ...]) -> Callable:
+    """Honour ``X-Forwarded-Proto``, ``-Host`` and ``-For`` only from a trusted proxy peer.
+
+    Behind the TLS proxy the scheme is https and the host the public one, so the form's
+    same-origin check and the ``Secure`` cookie see what the browser sees, and the log-in limit
+    counts the client's address, not the proxy's. From any other peer the headers are ignored.
+    A dozen lines instead of the ``aiohttp-remotes`` package (not a dependency of the project).
+    """
+
+    @web.middleware
+    async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if trusted and _in(request.remote, trusted):
+            changes: dict[str, str] = {}
+            proto = _last(request.headers.get("X-Forwarded-Proto")).lower()
+            if proto in ("http", "https"):
+                changes["scheme"] = proto
+            host = _last(request.headers.get("X-Forwarded-Host"))
+            if host:
+                changes["host"] = host
+            chain = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+            for address in reversed([a for a in chain if a]):
+                changes["remote"] = address  # the first address no trusted proxy wrote
+                if not _in(address, trusted):
+                    break
+            if changes:
+                request = request.clone(**changes)
+        return await handler(request)
+
+    return forwarded
+
+
+def local_development(request: web.Request) -> bool:
+    """Plain http on loopback (peer and host): the only case where the cookie is not Secure."""
+    try:
+        host = (urlsplit(f"//{request.host}").hostname or "").lower()
+    except ValueError:
+        return False
+    return (request.scheme == "http" and _in(request.remote, LOOPBACK)
+            and (host == "localhost" or _in(host, LOOPBACK)))  # fmt: skip
+
+
+def session_cookie(response: web.StreamResponse, request: web.Request, value: str,
+                   max_age: int) -> None:  # fmt: skip
+    """Set (or with ``max_age`` 0 remove) the session cookie: HttpOnly, SameSite=Strict, and
+    Secure except in local development."""
+    response.set_cookie(auth.COOKIE, value, httponly=True, samesite="Strict", path="/",
+                        secure=not local_development(request), max_age=max_age)  # fmt: skip
+
+
+def client_key(address: str | None) -> str:
+    """What the log-in limit counts: the address, or its /64 for IPv6 (one subscriber's
+    prefix: rotating addresses inside it does not get more guesses)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return str(address)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
+LOOPBACK = parse_trusted_proxies(["127.0.0.0/8", "::1"])
+LOGIN_TEXTS = {
+    "title": "Log in",
+    "intro": "Use the name and dashboard token you received for your locations.",
+    "name": "Name",
+    "token": "Token",
+    "button": "Log in",
+    "wrong": "Wrong name or token.",
+    "locked": "Too many failed log-ins. Try again in {minutes} minutes.",
+    "cross_site": "This log-in form came from another site.",
+}
+
+
 class Dashboard:
     def __init__(self, session_factory: sessionmaker | None = None,
-                 users_path: Any = None, tracker_db_url: str | None = None) -> None:  # fmt: skip
+                 users_path: Any = None, tracker_db_url: str | None = None,
+                 clock: auth.Clock = time.time) -> None:  # fmt: skip
         self._session_factory = session_factory
         self.users_path = users_path
         self.tracker_db_url = tracker_db_url
+        self.sessions = auth.Sessions(clock)
+        self.throttle = auth.LoginThrottle(clock)
+        self._login_lock = asyncio.Lock()
 
     @property
     def session_factory(self) -> sessionmaker:
@@ -167,7 +273,7 @@ class Dashboard:
     # -- authentication ---------------------------------------------------------------------
     def current(self, request: web.Request) -> tuple[auth.User, str]:
         cookie = request.cookies.get(auth.COOKIE)
-        user = auth.read_cookie(self.users(), cookie)
+        user = self.sessions.user(self.users(), cookie)
         if user is None:
             raise web.HTTPFound("/login")
         return user, cookie
@@ -179,43 +285,73 @@ class Dashboard:
             raise web.HTTPNotFound(text="no such location")
         return dealer_id
 
+    @staticmethod
+    def same_origin(request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        return not origin or origin == f"{request.scheme}://{request.host}"
+
     async def check_form(self, request: web.Request, cookie: str) -> Any:
         form = await request.post()
-        origin = request.headers.get("Origin")
-        if origin and origin != f"{request.scheme}://{request.host}":
+        if not self.same_origin(request):
             raise web.HTTPForbidden(text="cross-site form")
         if form.get("csrf") != auth.csrf_token(cookie):
             raise web.HTTPForbidden(text="the form expired: reload the page")
         return form
 
+    def login_page(self, error: str = "", name: str = "", status: int = 200) -> web.Response:
+        t = LOGIN_TEXTS
+        message = Markup('<p class="error" id="login-error">{}</p>').format(error) if error else ""
+        response = page(t["title"], Markup(
+            "<h1>{title}</h1>{message}<p>{intro}</p>"
+            '<form method="post" action="/login"><label>{name_label} '
+            '<input name="name" value="{name}" autocomplete="username" required></label>'
+            '<label>{token_label} <input type="password" name="token" autocomplete="off" '
+            "required></label><button>{button}</button></form>"
+        ).format(title=t["title"], message=message, intro=t["intro"], name_label=t["name"],
+                 name=name, token_label=t["token"], button=t["button"]))  # fmt: skip
+        response.set_status(status)
+        return response
+
+    def locked_page(self, seconds: int, name: str) -> web.Response:
+        minutes = max(1, -(-seconds // 60))
+        response = self.login_page(LOGIN_TEXTS["locked"].format(minutes=minutes), name, 429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
     async def login_form(self, request: web.Request) -> web.Response:
-        return page("Log in", Markup(
-            "<h1>Log in</h1><p>Use the dashboard token you received for your locations.</p>"
-            '<form method="post" action="/login"><label>Token '
-            '<input type="password" name="token" autocomplete="off" required></label>'
-            "<button>Log in</button></form>"
-        ))  # fmt: skip
+        return self.login_page()
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
-        user = auth.authenticate(self.users(), str(form.get("token") or ""))
-        if user is None:
-            response = page("Log in", Markup('<p class="error">Unknown token.</p>'
-                                             '<p><a href="/login">Try again</a></p>'))  # fmt: skip
-            response.set_status(403)
-            return response
+        if not self.same_origin(request):
+            return self.login_page(LOGIN_TEXTS["cross_site"], status=403)
+        name = str(form.get("name") or "").strip()[:100]
+        keys = (f"ip:{client_key(request.remote)}", f"user:{name}")
+        # One check at a time: parallel guesses cannot all pass before the first failure is
+        # counted, and at most one scrypt (32 MiB) runs per process.
+        async with self._login_lock:
+            wait = self.throttle.retry_after(*keys)
+            if wait:  # locked: the token is not even looked at
+                return self.locked_page(wait, name)
+            token = str(form.get("token") or "")
+            user = await self.db(auth.authenticate, self.users(), name, token)
+            if user is None:
+                log.warning("dashboard: failed log-in")  # no name or address: personal data
+                wait = self.throttle.failed(*keys)
+                if wait:
+                    return self.locked_page(wait, name)
+                return self.login_page(LOGIN_TEXTS["wrong"], name, 403)
+            self.throttle.succeeded(*keys)
         response = web.HTTPSeeOther("/")
-        response.set_cookie(
-            auth.COOKIE, auth.make_cookie(user), httponly=True, samesite="Strict",
-            secure=request.secure, max_age=auth.SESSION_SECONDS, path="/",
-        )  # fmt: skip
+        session_cookie(response, request, self.sessions.start(user), auth.SESSION_SECONDS)
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
         _user, cookie = self.current(request)
         await self.check_form(request, cookie)
+        self.sessions.end(cookie)  # the cookie is dead on the server, not only in this browser
         response = web.HTTPSeeOther("/login")
-        response.del_cookie(auth.COOKIE, path="/")
+        session_cookie(response, request, "", 0)  # same flags, so browsers accept the removal
         return response
 
     # -- pages --------------------------------------------------------------------------------
@@ -485,10 +621,21 @@ DASHBOARD = web.AppKey("dashboard", Dashboard)  # the app's Dashboard, for handl
 
 
 def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = None,
-             tracker_db_url: str | None = None) -> web.Application:  # fmt: skip
-    """The dashboard application; nothing touches the database until a request comes."""
-    dash = Dashboard(session_factory, users_path, tracker_db_url)
-    app = web.Application(middlewares=[security_headers], client_max_size=2 * 1024 * 1024)
+             tracker_db_url: str | None = None, clock: auth.Clock = time.time,
+             trusted_proxies: Iterable[str] | None = None) -> web.Application:  # fmt: skip
+    """The dashboard application; nothing touches the database until a request comes.
+
+    ``trusted_proxies`` (default ``DEALERBOT_TRUSTED_PROXIES``): peers whose ``X-Forwarded-*``
+    headers are believed; ``clock`` drives sessions and the log-in limit (tests set it).
+    """
+    if trusted_proxies is None:
+        trusted_proxies = get_settings().trusted_proxies
+    dash = Dashboard(session_factory, users_path, tracker_db_url, clock)
+    app = web.Application(
+        middlewares=[forwarded_middleware(parse_trusted_proxies(trusted_proxies)),
+                     security_headers],
+        client_max_size=2 * 1024 * 1024,
+    )  # fmt: skip
     app.add_routes([
         web.get("/", dash.home),
         web.get("/login", dash.login_form),

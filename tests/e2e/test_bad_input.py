@@ -9,6 +9,7 @@ import pytest
 
 from bench.badinput import BURST, CI, badinput
 from bench.common import postgres_bench_stack, stored_conversations
+from metrics.settings import rest_client_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -30,9 +31,7 @@ def bad_run(model, pg_url, tmp_path_factory):
         stored = stored_conversations(bench.store, run.good_senders)
         alive = all(p.poll() is None for p in bench.stack.processes)
         body = json.dumps({"sender": "after-the-run", "message": "hoi"}).encode()
-        request = urllib.request.Request(
-            bench.stack.rest_webhook, body, {"Content-Type": "application/json"}
-        )
+        request = urllib.request.Request(bench.stack.rest_webhook, body, rest_client_headers())
         with urllib.request.urlopen(request, timeout=60) as response:
             after = (response.status, json.loads(response.read()))
         yield run, stored, alive, after

@@ -15,7 +15,15 @@ pytestmark = pytest.mark.e2e
 DEALERBOT = Path(sys.executable).with_name("dealerbot")
 
 
-def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path):
+TOKEN = "run-test-token-3e9d1f"
+
+
+def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypatch):
+    """With DEALERBOT_REST_TOKEN set (here and for the chat client): the readiness probe and the
+    chat send it; the output names the header, never the token, and warns about the unset
+    contact-key secret."""
+    monkeypatch.setenv("DEALERBOT_REST_TOKEN", TOKEN)
+    monkeypatch.delenv("DEALERBOT_CONTACT_KEY_SECRET", raising=False)
     rasa_port, action_port = free_port(), free_port()
     given = ["--model", str(model)] if os.environ.get("DEALERBOT_TEST_MODEL") else []
     process = subprocess.Popen(
@@ -32,6 +40,8 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path):
         output = "".join(lines)
         assert "model is up to date" in output or "using model" in output
         assert f"dealerbot chat --url http://127.0.0.1:{rasa_port}" in output
+        assert "WARNING: DEALERBOT_CONTACT_KEY_SECRET is not set" in output
+        assert "Authorization: Bearer $DEALERBOT_REST_TOKEN" in output and TOKEN not in output
 
         class Stack:
             rest_webhook = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"

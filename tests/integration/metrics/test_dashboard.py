@@ -56,7 +56,9 @@ def get(factory, users_path, *paths: str) -> list[tuple[int, str, str]]:
     async def run() -> list[tuple[int, str, str]]:
         app = make_app(factory, users_path=users_path)
         async with TestClient(TestServer(app)) as client:
-            login = await client.post("/login", data={"token": "t1"}, allow_redirects=False)
+            login = await client.post(
+                "/login", data={"name": "devries", "token": "t1"}, allow_redirects=False
+            )
             assert login.status == 303
             answers = []
             for path in paths:

@@ -64,7 +64,8 @@ def test_erase_by_phone_removes_everything_about_that_contact(store, dealer, tmp
     url = tracker_db(tmp_path, ["31612345678", "31612345678", "someone-else"])
     erased = erase_contact(store, secret=SECRET, phones=["+31612345678"], tracker_db_url=url)
     assert erased.as_dict() == {"conversations": 1, "survey_answers": 1, "appointments": 1,
-                                "leads": 1, "tracker_events": 2}  # fmt: skip
+                                "leads": 1, "tracker_events": 2, "inbox_items": 0,
+                                "whatsapp_messages": 1, "spool_lines": 0, "outbox_files": 0}  # fmt: skip
     with store() as session:
         assert [c.id for c in session.scalars(select(Conversation))] == ["theirs"]
         assert [lead.sender_id for lead in session.scalars(select(Lead))] == ["someone-else"]
@@ -85,9 +86,18 @@ def test_erasure_from_chat_purges_tracker_events_once_idle(store, dealer, tmp_pa
     erase_contact(store, secret=SECRET, senders=["31612345678"], channels=["whatsapp"])
     assert count(store, Conversation) == 1 and count(store, Erasure) == 1
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    assert purge_pending_erasures(store, url, idle_before=now - dt.timedelta(hours=1)) == 0
-    assert purge_pending_erasures(store, url, idle_before=now + dt.timedelta(seconds=1)) == 1
-    assert purge_pending_erasures(store, url, idle_before=now + dt.timedelta(seconds=1)) == 0
+    assert (
+        purge_pending_erasures(store, url, idle_before=now - dt.timedelta(hours=1), secret=SECRET)
+        == 0
+    )
+    assert (
+        purge_pending_erasures(store, url, idle_before=now + dt.timedelta(seconds=1), secret=SECRET)
+        == 1
+    )
+    assert (
+        purge_pending_erasures(store, url, idle_before=now + dt.timedelta(seconds=1), secret=SECRET)
+        == 0
+    )
 
 
 def test_retention_purge(store, dealer, tmp_path):

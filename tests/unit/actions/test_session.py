@@ -1,3 +1,5 @@
+import json
+
 from rasa_sdk.events import SlotSet
 
 from actions.privacy import ActionDeleteMyData
@@ -53,3 +55,60 @@ def test_delete_my_data(sqlite_factory, dispatcher, run):
     run(ActionDeleteMyData(session_factory=sqlite_factory), make_tracker(sender_id="me"))
     assert responses(dispatcher)[-1] == "utter_data_deleted"
     assert dispatcher.messages[-1]["appointments"] == 1
+
+
+def test_delete_my_data_in_chat_erases_through_the_same_function(sqlite_factory, dispatcher, run):
+    """The chat erasure reaches the spooled records too and leaves an HMAC tombstone, not a
+    plain hash of the sender id (issue 15, items 4 and 6)."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from metrics.engagement import contact_key
+    from metrics.settings import get_settings
+    from metrics.store.models import Erasure
+    from metrics.store.privacy import sender_hash
+    from metrics.store.recorder import conversation_op, spool_path
+    from metrics.store.spool import Spool
+    from tests.integration.metrics.test_recorder import record
+
+    secret = get_settings().contact_key_secret
+    spool = Spool(spool_path())
+    for sender, cid in (("me", "mine"), ("you", "yours")):
+        key = contact_key(secret, "rest", sender)
+        spool.append(conversation_op(record(cid=cid, contact_key=key, channel="rest")))
+    run(ActionDeleteMyData(session_factory=sqlite_factory), make_tracker(sender_id="me"))
+    assert [
+        line["data"]["id"] for line in map(json.loads, spool.path.read_text().splitlines())
+    ] == ["yours"]
+    with sqlite_factory() as session:
+        (tombstone,) = session.scalars(select(Erasure)).all()
+    assert tombstone.contact_key == contact_key(secret, "rest", "me")
+    assert tombstone.sender_id_hash == sender_hash(secret, "me")
+    assert tombstone.sender_id_hash != hashlib.sha256(b"me").hexdigest()
+
+
+def test_delete_my_data_tells_the_web_widget_to_erase_its_copy(sqlite_factory, dispatcher, run):
+    web = make_tracker(user_event("ja", "affirm", channel="socketio"), sender_id="w" * 32)
+    run(ActionDeleteMyData(session_factory=sqlite_factory), web)
+    assert dispatcher.messages[-1]["custom"] == {"dealerbot": "erased"}
+    assert responses(dispatcher)[-2] == "utter_data_deleted"
+    rest = make_tracker(user_event("ja", "affirm"), sender_id="r" * 32)
+    dispatcher.messages.clear()
+    run(ActionDeleteMyData(session_factory=sqlite_factory), rest)
+    assert not [m for m in dispatcher.messages if m.get("custom")]  # REST and WhatsApp: none
+
+
+def test_language_changes_only_on_clear_evidence(run):
+    """The detector's ``code`` needs several words of a language; its one-word ``hint`` counts
+    only for the first message of a conversation ("hello")."""
+    action = ActionValidateSlotMappings()
+
+    def said(*texts, hint):
+        events = [user_event(t, "inform") for t in texts]
+        events[-1]["parse_data"]["language"] = {"code": None, "hint": hint, "confidence": 0.99}
+        return make_tracker(*events, slots={"language": "nl"})
+
+    assert SlotSet("language", "en") in run(action, said("hello", hint="en"))
+    later = run(action, said("ik wil een afspraak", "diagnosis", hint="en"))
+    assert not [e for e in later if e.get("name") == "language"]

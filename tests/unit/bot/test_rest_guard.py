@@ -12,12 +12,13 @@ import json
 import os
 import socket
 import sys
+import urllib.error
 
 import aiohttp
 import pytest
 
-from bot.channels.common import SenderLimiter
-from bot.channels.rest import MAX_BODY_BYTES, Refused, parse_body
+from bot.channels.common import SenderLimiter, sender_id
+from bot.channels.rest import MAX_BODY_BYTES, Refused, authorized, parse_body
 from tests.apps import start_test_app
 
 
@@ -37,10 +38,10 @@ def refusal(raw: bytes, max_chars: int = 2000) -> tuple[int, str]:
 
 def test_a_good_body_is_parsed():
     message = parse_body(
-        body(sender="whatsapp:+31612345678/autohuis-demo", message=" hoi\n", metadata={"a": 1}),
+        body(sender="klant:31612345678/autohuis-demo", message=" hoi\n", metadata={"a": 1}),
         max_chars=2000,
     )
-    assert message.sender == "whatsapp:+31612345678/autohuis-demo"
+    assert message.sender == "klant:31612345678/autohuis-demo"
     assert message.text == " hoi\n"
     assert message.metadata == {"a": 1}
     assert message.input_channel == "rest"
@@ -119,6 +120,28 @@ def test_the_limits_are_at_the_documented_edges():
     assert refusal(padded + b" ") == (413, "body_too_large")
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        sender_id("31612345678", "autohuis-demo"),  # what both WhatsApp channels build
+        "whatsapp:+31612345678/autohuis-demo",
+        "WhatsApp:+31612345678/autohuis-demo",
+        "whatsapp:31612345678",
+    ],
+)
+def test_a_rest_client_may_not_speak_as_a_whatsapp_customer(sender):
+    assert refusal(body(sender=sender, message="verwijder mijn gegevens")) == (
+        403, "sender_not_allowed")  # fmt: skip
+
+
+def test_the_bearer_token_is_compared_whole():
+    assert authorized(None, None) and authorized("whatever", None)  # no token set: open
+    assert authorized("Bearer s3cret", "s3cret") and authorized("bearer  s3cret ", "s3cret")
+    for header in (None, "", "s3cret", "Bearer", "Bearer s3cre", "Bearer s3cretx",
+                   "Basic s3cret", "Bearer sécret"):  # fmt: skip
+        assert not authorized(header, "s3cret")
+
+
 # ---- the limiter ---------------------------------------------------------------------------
 
 
@@ -179,7 +202,7 @@ def server():
     port = free_port()
     env = {**os.environ, "DEALERBOT_SENDER_BURST": "3", "DEALERBOT_SENDER_RATE": "0.01",
            "DEALERBOT_MAX_MESSAGE_CHARS": "50", "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp",
-           "DEALERBOT_REST_INPUT_CHANNELS": "whatsapp_sim"}  # fmt: skip
+           "DEALERBOT_REST_INPUT_CHANNELS": "whatsapp_sim", "DEALERBOT_REST_TOKEN": TOKEN}  # fmt: skip
     process = start_test_app("tests.unit.bot.test_rest_guard", port, "/webhooks/rest/", env)
     url = f"http://127.0.0.1:{port}"
     yield url
@@ -188,8 +211,15 @@ def server():
     assert "Traceback" not in output, output
 
 
-async def post(http: aiohttp.ClientSession, url: str, data: bytes) -> tuple[int, dict, dict]:
-    async with http.post(f"{url}/webhooks/rest/webhook", data=data) as resp:
+TOKEN = "test-rest-token-7f3a"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def post(
+    http: aiohttp.ClientSession, url: str, data: bytes, headers: dict | None = None
+) -> tuple[int, dict, dict]:
+    headers = AUTH if headers is None else headers
+    async with http.post(f"{url}/webhooks/rest/webhook", data=data, headers=headers) as resp:
         assert resp.content_type == "application/json"
         return resp.status, dict(resp.headers), await resp.json()
 
@@ -233,6 +263,57 @@ def test_good_messages_reach_the_bot_and_bad_ones_get_json_errors(server):
     assert bad[3][2]["max_chars"] == 50
     assert "hallo" in seen
     assert not [text for text in seen if "marker" in text]  # nothing refused reached the bot
+
+
+def test_without_the_bearer_token_nothing_reaches_the_bot(server):
+    async def scenario(http):
+        results = [
+            await post(http, server, body(sender=f"tok-{i}", message=f"marker-tok{i}"), headers)
+            for i, headers in enumerate([
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": f"Basic {TOKEN}"},
+                {"Authorization": f"Bearer {TOKEN}x"},
+                {"Authorization": "Bearer tést"},  # non-ASCII: a 401, not a 500
+            ])
+        ]  # fmt: skip
+        good = await post(http, server, body(sender="tok-ok", message="with-token"))
+        async with http.get(f"{server}/seen") as resp:
+            return results, good, await resp.json()
+
+    results, good, seen = run(_session_do(scenario))
+    assert [(status, data["error"]) for status, _h, data in results] == [(401, "unauthorized")] * 5
+    assert all(h["WWW-Authenticate"].startswith("Bearer") for _s, h, _d in results)
+    assert good[0] == 200 and "with-token" in seen
+    assert not [text for text in seen if "marker-tok" in text]
+
+
+def test_a_whatsapp_customers_conversation_cannot_be_reached_over_rest(server):
+    victim = sender_id("31612345678", "autohuis-demo")
+
+    async def scenario(http):
+        tries = [
+            await post(http, server, body(sender=sender, message="marker-verwijder"))
+            for sender in (victim, victim.upper(), "whatsapp:+31612345678")
+        ]
+        async with http.get(f"{server}/seen") as resp:
+            return tries, await resp.json()
+
+    tries, seen = run(_session_do(scenario))
+    assert [(status, data["error"]) for status, _h, data in tries] == [
+        (403, "sender_not_allowed")] * 3  # fmt: skip
+    assert not [text for text in seen if "marker-verwijder" in text]
+
+
+def test_dealerbot_chat_sends_the_token_when_it_is_set(server, monkeypatch):
+    from metrics.cli import send
+
+    monkeypatch.delenv("DEALERBOT_REST_TOKEN", raising=False)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        send(server, "chat-1", "zonder")
+    assert refused.value.code == 401
+    monkeypatch.setenv("DEALERBOT_REST_TOKEN", TOKEN)
+    assert send(server, "chat-1", "met") == [{"recipient_id": "chat-1", "text": "rest|chat-1|met"}]
 
 
 def test_input_channel_is_checked_against_the_customer_channels_setting(server):

@@ -2,7 +2,14 @@
 
 import pytest
 
-from metrics.settings import get_settings
+from metrics.settings import (
+    DEV_CONTACT_KEY_SECRET,
+    UnsafeSettings,
+    get_settings,
+    require_production_safe,
+    rest_client_headers,
+    unsafe_settings,
+)
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, True), ("on", True), ("OFF", False),
@@ -19,3 +26,48 @@ def test_engagement_log_refuses_an_unclear_value(monkeypatch):
     monkeypatch.setenv("DEALERBOT_ENGAGEMENT_LOG", "sometimes")
     with pytest.raises(ValueError, match="DEALERBOT_ENGAGEMENT_LOG must be on or off"):
         get_settings()
+
+
+# ---- DEALERBOT_ENV=production (issue 15) ------------------------------------------------------
+
+
+@pytest.fixture
+def production(monkeypatch):
+    monkeypatch.setenv("DEALERBOT_ENV", "production")
+    monkeypatch.delenv("DEALERBOT_CONTACT_KEY_SECRET", raising=False)
+
+
+@pytest.mark.parametrize("secret", [None, "", DEV_CONTACT_KEY_SECRET, "short-secret"])
+def test_production_refuses_a_missing_development_or_short_secret(production, monkeypatch, secret):
+    if secret is not None:
+        monkeypatch.setenv("DEALERBOT_CONTACT_KEY_SECRET", secret)
+    with pytest.raises(UnsafeSettings, match="DEALERBOT_CONTACT_KEY_SECRET"):
+        require_production_safe()
+
+
+def test_production_starts_with_a_real_secret(production, monkeypatch):
+    monkeypatch.setenv("DEALERBOT_CONTACT_KEY_SECRET", "9f2c" * 16)
+    assert require_production_safe().environment == "production"
+
+
+def test_development_starts_without_a_secret_and_uses_the_development_one(monkeypatch):
+    monkeypatch.delenv("DEALERBOT_ENV", raising=False)
+    monkeypatch.setenv("DEALERBOT_CONTACT_KEY_SECRET", "")
+    settings = require_production_safe()
+    assert settings.environment == "development"
+    assert settings.contact_key_secret == DEV_CONTACT_KEY_SECRET  # empty counts as unset
+    assert unsafe_settings(settings)  # still unsafe: `dealerbot run` warns
+
+
+def test_an_unknown_environment_is_an_error(monkeypatch):
+    monkeypatch.setenv("DEALERBOT_ENV", "staging")
+    with pytest.raises(ValueError, match="DEALERBOT_ENV must be one of"):
+        get_settings()
+
+
+def test_rest_client_headers_carry_the_token_only_when_set(monkeypatch):
+    monkeypatch.delenv("DEALERBOT_REST_TOKEN", raising=False)
+    assert rest_client_headers() == {"Content-Type": "application/json"}
+    monkeypatch.setenv("DEALERBOT_REST_TOKEN", "abc")
+    assert rest_client_headers()["Authorization"] == "Bearer abc"
+    assert "Authorization" not in rest_client_headers({"DEALERBOT_REST_TOKEN": ""})

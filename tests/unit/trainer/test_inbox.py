@@ -119,6 +119,52 @@ def test_text_is_pseudonymised():
     assert "12345678" not in found[0].text and "jansen" not in found[0].text
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("ik ben Jan de Vries en mijn nummer is 06-12345678",
+         "ik ben <name> en mijn nummer is <phone>"),
+        ("Mijn naam is Sanne van der Berg, ik woon op de Kerkstraat 12a, 1234 AB Utrecht",
+         "Mijn naam is <name>, ik woon op de <address>, <postcode> Utrecht"),
+        ("ik woon aan de Laan van Meerdervoort 144 in den haag, postcode 2517aa",
+         "ik woon aan de <address> in den haag, postcode <postcode>"),
+        ("stationsweg 3-5 3811 kl amersfoort", "<address> <postcode> amersfoort"),
+        ("geboortedatum 03-04-1985, of 3 maart 1979 voor mijn vrouw",
+         "geboortedatum <date>, of <date> voor mijn vrouw"),
+        ("graag terugstorten op NL91 ABNA 0417 1643 00 ajb", "graag terugstorten op <iban> ajb"),
+        ("iban nl91abna0417164300", "iban <iban>"),
+        ("my name is John Smith, I live at 221 Baker Street, London",
+         "my name is <name>, I live at <address>, London"),
+        ("I'm Emma O'Brien, born March 3, 1990, call +44 20 7946 0958",
+         "I'm <name>, born <date>, call <phone>"),
+        ("kenteken 12-ABC-3 en mail jan@example.nl", "kenteken <plate> en mail <email>"),
+        ("Met vriendelijke groet, Piet Jansen", "Met vriendelijke groet, <name>"),
+    ],
+)  # fmt: skip
+def test_personal_data_in_dutch_and_english_is_masked(text, masked):
+    assert pseudonymise(text) == masked
+
+
+def test_everyday_words_and_numbers_are_not_masked():
+    for text in ("ik ben benieuwd naar de prijs", "ik ben onderweg, 10 minuten later",
+                 "ik rij 2000 km per maand", "1500 of minder", "2000 euro en 3 jaar garantie",
+                 "kan ik op 24 november 2026 komen", "morgen om 10:00", "I have a 2 hour test drive",
+                 "I'm interested in the golf", "apk voor 3 auto's", "NL91 is geen iban"):  # fmt: skip
+        assert pseudonymise(text) == text, text
+
+
+def test_the_customers_name_is_masked_wherever_it_appears():
+    found = items(
+        slot("customer_name", "Jan de Vries", at=0),
+        user("ja hoor, jan hier, en mijn vrouw vries het", "nlu_fallback", 0.1, at=1),
+        user("de vries wil ook", "nlu_fallback", 0.1, at=2),
+    )
+    assert [i.text for i in found] == [
+        "ja hoor, <name> hier, en mijn vrouw <name> het",
+        "de <name> wil ook",
+    ]
+
+
 def test_item_texts_are_the_same_on_every_turn_long_or_short():
     short = "bel   me op 06-12345678"
     long = "bel me op 06-12345678 " + "x" * MAX_TEXT  # masked first, then cut

@@ -2,7 +2,7 @@
 
 from bot.runtime import _with_demo_origins
 from metrics.cli import build_parser, main
-from metrics.web.auth import hash_token
+from metrics.web.auth import User, verify_token
 from metrics.web.commands import web_lines, web_options
 
 
@@ -27,6 +27,6 @@ def test_the_demo_page_origin_is_added_for_the_default_dealer():
 
 def test_dashboard_hash_token_and_a_missing_users_file(tmp_path, capsys):
     assert main(["dashboard", "--hash-token", "geheim"]) == 0
-    assert capsys.readouterr().out.strip() == hash_token("geheim")
+    assert verify_token(User("a", capsys.readouterr().out.strip(), ("x",)), "geheim")
     assert main(["dashboard", "--users", str(tmp_path / "none.yml")]) == 2
     assert "no dashboard users file" in capsys.readouterr().err

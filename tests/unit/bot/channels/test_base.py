@@ -9,6 +9,7 @@ The channels' own ``handle`` is called here; the real webhooks run in a small Sa
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
@@ -21,13 +22,14 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from bot.channels.common import TEXT_ONLY, TOO_FAST, SenderLimiter
+from bot.channels.common import TEXT_ONLY, TOO_FAST, SenderLimiter, webhook_max_age
 from bot.channels.twilio_verified import TwilioWhatsAppInput, parse_form
 from bot.channels.whatsapp_cloud import WhatsAppCloudInput, parse_webhook
 from bot.runtime import free_port
 from metrics.store.models import WhatsAppMessage
 from metrics.store.session import default_session_factory
 from tests.apps import start_test_app
+from tests.conftest import FIXED_NOW
 from tests.e2e.fakes import (
     FakeGraph,
     FakeTwilio,
@@ -44,6 +46,7 @@ SID = "AC" + "0" * 32
 PNID, DEMO_NUMBER = "100000000000001", "+31301234567"  # the demo dealer's WhatsApp number
 APP_SECRET, TWILIO_TOKEN = "app-secret", "twilio-token"
 TWILIO_URL = "https://dealer.example/webhooks/twilio_whatsapp/webhook"
+NOW_TS = int(dt.datetime.fromisoformat(FIXED_NOW).timestamp())  # Meta's "timestamp" of a message
 
 
 class Clock:
@@ -88,9 +91,9 @@ def cloud(channel, bot, texts, *, start=0, wa_id=WA, kind="text", app=None) -> N
     """Each text as its own webhook call, handled as the route does."""
     for i, text in enumerate(texts, start=start):
         if kind == "text":
-            raw = cloud_text(wa_id, f"wamid.{i}", 1_790_000_000, text)
+            raw = cloud_text(wa_id, f"wamid.{i}", NOW_TS, text)
         else:
-            raw = cloud_message(wa_id, f"wamid.{i}", 1_790_000_000, kind, image={"id": "x"})
+            raw = cloud_message(wa_id, f"wamid.{i}", NOW_TS, kind, image={"id": "x"})
         (incoming,), _ = parse_webhook(cloud_webhook(PNID, DEMO_NUMBER[1:], messages=[raw]))
         asyncio.run(channel.handle(incoming, channel.settings, app, bot))
 
@@ -229,7 +232,9 @@ def test_the_webhooks_answer_200_to_a_flood_and_pass_on_only_the_burst(webhooks)
     statuses = []
     for i in range(5):
         body = json.dumps(
-            cloud_webhook(PNID, DEMO_NUMBER[1:], messages=[cloud_text(WA, f"w{i}", 1, f"c{i}")])
+            cloud_webhook(
+                PNID, DEMO_NUMBER[1:], messages=[cloud_text(WA, f"w{i}", NOW_TS, f"c{i}")]
+            )
         ).encode()
         headers = {"Content-Type": "application/json",
                    "X-Hub-Signature-256": meta_signature(APP_SECRET, body)}  # fmt: skip
@@ -244,6 +249,55 @@ def test_the_webhooks_answer_200_to_a_flood_and_pass_on_only_the_burst(webhooks)
     assert cloud_sent == ["echo c0", "echo c1", TOO_FAST["nl"]]
     twilio_sent = [b["Body"] for b in webhooks.twilio.sent_to(f"whatsapp:+{WA}")]
     assert twilio_sent == ["echo t0", "echo t1", TOO_FAST["nl"]]
+
+
+def signed_cloud_call(message: dict) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(cloud_webhook(PNID, DEMO_NUMBER[1:], messages=[message])).encode()
+    return body, {"Content-Type": "application/json",
+                  "X-Hub-Signature-256": meta_signature(APP_SECRET, body)}  # fmt: skip
+
+
+def test_a_replayed_meta_message_older_than_the_kept_ids_is_not_handled(webhooks, monkeypatch):
+    """Its id may be purged already: the signed timestamp decides (7 days, or the retention)."""
+    hook = f"{webhooks.url}/webhooks/whatsapp_cloud/webhook"
+    week = 7 * 24 * 3600
+    for ts, text in ((NOW_TS - week - 60, "replayed"), (NOW_TS - week + 60, "late retry"),
+                     (NOW_TS, "fresh")):  # fmt: skip
+        assert post(hook, *signed_cloud_call(cloud_text(WA, f"wamid.{text}", ts, text))) == 200
+    sent = [b["text"]["body"] for b in webhooks.graph.sent_to(WA)]
+    assert sent == ["echo late retry", "echo fresh"]
+
+
+def test_the_replay_window_is_never_longer_than_the_retention():
+    assert webhook_max_age(365) == dt.timedelta(days=7)
+    assert webhook_max_age(3) == dt.timedelta(days=3)
+    assert webhook_max_age(0) == dt.timedelta(days=1)
+
+
+def test_the_verify_handshake_compares_bytes(webhooks):
+    """Meta's GET handshake: a non-ASCII token is refused with 403 (compare_digest on str gave
+    a 500), the right one gets the challenge back."""
+    base = f"{webhooks.url}/webhooks/whatsapp_cloud/webhook?hub.mode=subscribe&hub.challenge=42"
+
+    def get(token: str) -> tuple[int, str]:
+        url = f"{base}&hub.verify_token={urllib.parse.quote(token)}"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    assert get("vérify") == (403, "verification failed")
+    assert get("verify✓")[0] == 403
+    assert get("wrong") == (403, "verification failed")
+    assert get("verify") == (200, "42")
+
+
+def test_a_non_ascii_signature_header_is_refused_not_a_500(webhooks):
+    body, headers = signed_cloud_call(cloud_text(WA, "wamid.sig", NOW_TS, "hoi"))
+    headers["X-Hub-Signature-256"] = "sha256=é".encode().decode("latin-1")
+    assert post(f"{webhooks.url}/webhooks/whatsapp_cloud/webhook", body, headers) == 403
+    assert webhooks.graph.sent_to(WA) == []
 
 
 def serve(port: int) -> None:

@@ -20,6 +20,7 @@ from bot.channels.common import (
     numbered_text,
     post_with_retry,
     previous_turn,
+    provider_error_code,
     route,
     sender_id,
     utc_now,
@@ -153,9 +154,26 @@ def test_gives_up_after_the_attempts(graph, monkeypatch):
 
 def test_a_client_error_is_not_retried(graph, monkeypatch):
     graph.fail_next[:] = [400]
-    with pytest.raises(DeliveryError, match="HTTP 400"):
+    with pytest.raises(DeliveryError, match="HTTP 400") as failed:
         asyncio.run(post_with_retry(f"{graph.url}/x", settings=fast(monkeypatch), json={}))
     assert len(graph.requests) == 1
+    assert "fake failure" not in str(failed.value)  # goes to the logs: no provider message
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"error": {"message": "undeliverable to +31612345678", "code": 131026}}',
+         " (error code 131026)"),
+        ('{"code": 21211, "message": "The To number whatsapp:+31612345678 is not valid"}',
+         " (error code 21211)"),
+        ('{"error": {"message": "x", "code": "a b"}}', ""),
+        ("<html>+31612345678</html>", ""),
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_only_the_providers_error_code_is_kept(body, expected):
+    assert provider_error_code(body) == expected
 
 
 def test_an_unreachable_server_is_retried_then_reported(monkeypatch):
