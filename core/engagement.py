@@ -19,7 +19,7 @@ BUSINESS_INTENTS = frozenset(
         "book_service", "reschedule_appointment", "cancel_appointment",
         "ask_opening_hours", "ask_location",
         "ask_car_availability", "ask_price", "book_test_drive", "trade_in", "ask_financing",
-        "request_human",
+        "request_human", "ask_unanswerable",
     }
 )  # fmt: skip
 # Most valuable first: a conversation's outcome is the best one it reached.
@@ -31,7 +31,10 @@ TASK_OUTCOMES = (
     "lead_created",
     "handed_off",
 )
-OUTCOMES = (*TASK_OUTCOMES, "self_served", "abandoned")
+# Off-topic messages, spam, suppliers, sales pitches and job applicants (data/out_of_scope).
+OUT_OF_SCOPE_INTENTS = frozenset({"out_of_scope", "not_a_customer"})
+OUT_OF_SCOPE = "out_of_scope"  # the outcome of a conversation that was not a customer's
+OUTCOMES = (*TASK_OUTCOMES, "self_served", "abandoned", OUT_OF_SCOPE)
 TASK_FORMS = frozenset(
     {"appointment_form", "reschedule_form", "cancel_form", "test_drive_form", "trade_in_form",
      "callback_form"}
@@ -100,7 +103,10 @@ def qualifies(
        demo sender;
     2. the customer sent at least two messages;
     3. at least one business intent was recognised (appointments, sales, dealer info, handoff)
-       or a task outcome was reached (booked, changed, cancelled, test drive, lead, handoff).
+       or a task outcome was reached (booked, changed, cancelled, test drive, lead, handoff);
+    4. its outcome is not ``out_of_scope`` (see :func:`outcome_of`): off-topic chat, spam, a
+       supplier, a sales pitch or a job applicant, even when one of their messages was read as a
+       business intent or they were handed off.
     Greeting-only, spam and fallback-only conversations therefore do not qualify.
     """
     if channel not in set(customer_channels):
@@ -109,12 +115,36 @@ def qualifies(
         return False, "test or demo sender"
     if customer_messages < 2:
         return False, "fewer than two customer messages"
+    if outcome == OUT_OF_SCOPE:
+        return False, "out of scope: not a customer's conversation"
     intents = sorted(set(business_intents) & BUSINESS_INTENTS)
     if outcome in TASK_OUTCOMES:
         return True, f"outcome {outcome}"
     if intents:
         return True, "business intent " + ", ".join(intents)
     return False, "no business intent and no outcome"
+
+
+def outcome_of(
+    outcomes: Sequence[str], intents: Sequence[str], off_topic: Iterable[str], task_started: bool
+) -> str:
+    """What a conversation achieved: its best task outcome; else ``out_of_scope`` when only
+    off-topic messages were recognised; else ``abandoned`` (a task started, or nothing asked)
+    or ``self_served``.
+
+    A supplier, sales pitch or job applicant (``not_a_customer``) makes it ``out_of_scope``
+    unless a customer task was completed: a pitch misread as a financing question, or a pitch
+    passed on to staff, is still a pitch.
+    """
+    off_topic = set(off_topic)
+    best = min(outcomes, key=TASK_OUTCOMES.index) if outcomes else None
+    if "not_a_customer" in off_topic and best in (None, "handed_off"):
+        return OUT_OF_SCOPE
+    if best:
+        return best
+    if off_topic and not intents:
+        return OUT_OF_SCOPE
+    return "abandoned" if task_started or not intents else "self_served"
 
 
 @dataclass(frozen=True)
@@ -170,17 +200,15 @@ def summarize(
             if event["name"] == SURVEY_FORM and survey_offered is None:
                 survey_offered = event.get("timestamp")
     intents = []
+    off_topic = set()
     for user in users:
         name = ((user.get("parse_data") or {}).get("intent") or {}).get("name")
         if name in BUSINESS_INTENTS and name not in intents:
             intents.append(name)
+        elif name in OUT_OF_SCOPE_INTENTS:
+            off_topic.add(name)
     outcomes = tuple(o for o in slots.get("outcomes") or () if o in TASK_OUTCOMES)
-    if outcomes:
-        outcome = min(outcomes, key=TASK_OUTCOMES.index)
-    elif forms_started & TASK_FORMS or not intents:
-        outcome = "abandoned"
-    else:
-        outcome = "self_served"
+    outcome = outcome_of(outcomes, intents, off_topic, bool(forms_started & TASK_FORMS))
     channel = channel_name(users[0].get("input_channel"))
     is_test = any(sender_id.startswith(prefix) for prefix in test_senders)
     ok, reason = qualifies(

@@ -39,6 +39,14 @@ _WORDS = {
             "helemaal oneens", "helemaal niet mee eens", "strongly disagree"),
     },
 }  # fmt: skip
+# Words around a rating word that leave it the whole answer ("ik ben heel tevreden", "it was ok").
+_FILLER_TEXT = (
+    "ik ben was is het dit dat gesprek de chat heel erg zeer echt best wel gewoon hoor hele zo "
+    "nou ja al met al in het algemeen eigenlijk toch "
+    "i am i m im it was this the conversation chat very really quite pretty just so yes "
+    "overall all in all well"
+)
+_FILLER = frozenset(_FILLER_TEXT.split())
 _NUMBER_WORDS = {
     "nul": 0, "zero": 0, "een": 1, "één": 1, "one": 1, "twee": 2, "two": 2, "drie": 3,
     "three": 3, "vier": 4, "four": 4, "vijf": 5, "five": 5, "zes": 6, "six": 6, "zeven": 7,
@@ -70,12 +78,17 @@ def parse_score(text: str, question: str) -> int | None:
         return value if low <= value <= high else None
     padded = f" {re.sub(r'[^a-zà-ÿ ]', ' ', t)} "
     candidates = [
-        (len(phrase), score)
+        (len(phrase), score, phrase)
         for score, phrases in _WORDS.get(question, {}).items()
         for phrase in phrases
         if f" {phrase} " in padded
     ]
-    return max(candidates)[1] if candidates else None
+    if not candidates:
+        return None
+    _length, score, phrase = max(candidates)
+    # A rating word counts only as the answer itself: "oké, ik wacht wel" is no CSAT 3.
+    rest = set(padded.replace(f" {phrase} ", " ", 1).split())
+    return score if rest <= _FILLER else None
 
 
 def is_no_comment(text: str) -> bool:

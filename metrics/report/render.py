@@ -175,6 +175,7 @@ OUTCOME_LABELS = {
     "handed_off": {"nl": "doorverbonden", "en": "handed off"},
     "self_served": {"nl": "zelf geholpen", "en": "self-served"},
     "abandoned": {"nl": "afgebroken", "en": "abandoned"},
+    "out_of_scope": {"nl": "buiten onderwerp", "en": "out of scope"},
 }
 
 INTENT_LABELS = {
@@ -189,6 +190,7 @@ INTENT_LABELS = {
     "trade_in": {"nl": "inruil", "en": "trade-in"},
     "ask_financing": {"nl": "financiering", "en": "financing"},
     "request_human": {"nl": "medewerker spreken", "en": "speak to a person"},
+    "ask_unanswerable": {"nl": "vraag voor een collega", "en": "question for a colleague"},
     "nlu_fallback": {"nl": "niet begrepen", "en": "not understood"},
 }
 

@@ -47,7 +47,7 @@ OUTCOMES = {
     "cancel": "appointment_cancelled", "test_drive": "test_drive_booked",
     "trade_in": "lead_created", "financing": "lead_created", "stock": "self_served",
     "price": "self_served", "hours": "self_served", "location": "self_served",
-    "handoff": "handed_off", "erase": None, "survey": "self_served", "off_topic": "abandoned",
+    "handoff": "handed_off", "erase": None, "survey": "self_served", "off_topic": "out_of_scope",
 }  # fmt: skip
 # A reply each information flow must have given (any one of the names).
 EXPECTED_REPLIES = {

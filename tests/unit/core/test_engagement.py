@@ -25,6 +25,8 @@ def rule(**kw):
         ({"business_intents": ["nlu_fallback"], "outcome": "abandoned"}, False, "no business"),
         ({"business_intents": [], "outcome": "handed_off"}, True, "outcome handed_off"),
         ({"business_intents": [], "outcome": "appointment_booked"}, True, "outcome"),
+        ({"outcome": "out_of_scope"}, False, "out of scope"),
+        ({"business_intents": [], "outcome": "out_of_scope"}, False, "out of scope"),
     ],
 )
 def test_qualifying_rule(changes, expected, reason):
@@ -94,3 +96,38 @@ def test_no_record_before_the_customer_writes_and_test_senders():
                              user_event("b", "ask_price", channel="socketio")),
                      sender="test-123", test_senders=["test-"])  # fmt: skip
     assert record.is_test and not record.qualifies
+
+
+def test_off_topic_and_pitches_are_out_of_scope_and_never_qualify():
+    """Issue 16: a sales pitch read once as a financing question, or handed off, is no customer."""
+    pitch = session(
+        user_event(
+            "wij bieden zoekmachine-optimalisatie aan", "not_a_customer", channel="socketio"
+        ),
+        user_event("ook financiering voor uw klanten", "ask_financing", channel="socketio"),
+    )
+    assert (summary(pitch).outcome, summary(pitch).qualifies) == ("out_of_scope", False)
+    handed_off = session(
+        user_event("can we schedule a call with your marketing manager", "not_a_customer",
+                   channel="socketio"),
+        user_event("a person please", "request_human", channel="socketio"),
+        slot_event("outcomes", ["handed_off"]),
+    )  # fmt: skip
+    assert (summary(handed_off).outcome, summary(handed_off).qualifies) == ("out_of_scope", False)
+    weather = session(user_event("hoi", "greet", channel="socketio"),
+                      user_event("wordt het morgen mooi weer", "out_of_scope", channel="socketio"))  # fmt: skip
+    assert (summary(weather).outcome, summary(weather).qualifies) == ("out_of_scope", False)
+
+
+def test_a_customer_who_also_chats_off_topic_still_counts():
+    events = session(
+        user_event("wat een weer he", "out_of_scope", channel="socketio"),
+        user_event("zijn jullie zaterdag open", "ask_opening_hours", channel="socketio"),
+    )
+    assert (summary(events).outcome, summary(events).qualifies) == ("self_served", True)
+    booked = session(
+        user_event("wij zijn een bureau", "not_a_customer", channel="socketio"),
+        user_event("maar ik wil ook een apk", "book_service", channel="socketio"),
+        slot_event("outcomes", ["appointment_booked"]),
+    )
+    assert (summary(booked).outcome, summary(booked).qualifies) == ("appointment_booked", True)
