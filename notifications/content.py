@@ -14,9 +14,9 @@ from functools import lru_cache
 from babel.dates import format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from core.store.models import Appointment, Lead, Notification, from_utc_naive
 from dealer.config import Dealer
 from dealer.i18n import format_km, lang_or_default
-from metrics.store.models import Appointment, Lead, Notification, from_utc_naive
 from notifications.ics import appointment_invite
 from notifications.texts import TEXTS
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import sessionmaker
 
+from core.store import outbox
+from core.store.models import utc_naive
+from core.store.session import default_session_factory
 from dealer.config import Dealer, all_dealers
-from metrics.store import outbox
-from metrics.store.models import utc_naive
-from metrics.store.session import default_session_factory
 from notifications.worker import run_once
 
 log = logging.getLogger(__name__)

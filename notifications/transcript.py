@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import inspect, text
 
-from metrics.store.session import make_engine
+from core.store.session import make_engine
 
 MAX_LINES = 30
 MAX_CHARS = 2000

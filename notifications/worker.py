@@ -30,14 +30,14 @@ from pathlib import Path
 from sqlalchemy.orm import sessionmaker
 
 from bot.channels.common import channel_settings, customer_number, sender_namespace
+from core.settings import Settings, get_settings
+from core.store import outbox
+from core.store.models import Appointment, Lead, Notification, OutboxMessage, utcnow
+from core.store.session import default_session_factory
 from dealer.config import NOTIFICATION_GROUPS, Dealer, DealerConfigError, get_dealer
 from dealer.i18n import lang_or_default
 from metrics.report.deliver import DeliveryError
 from metrics.report.deliver import _connect as smtp_connect
-from metrics.settings import Settings, get_settings
-from metrics.store import outbox
-from metrics.store.models import Appointment, Lead, Notification, OutboxMessage, utcnow
-from metrics.store.session import default_session_factory
 from notifications import content, webhook, whatsapp
 from notifications.transcript import parse_lines, tracker_lines
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.runtime import free_port
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 from tests.integration.notifications.seed import HANDOFF, SALES, WORKSHOP, MailServer
 
 

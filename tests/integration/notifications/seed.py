@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from aiosmtpd.controller import Controller
 
-from metrics.store.repositories import (
+from core.store.repositories import (
     AppointmentRequest,
     book_appointment,
     cancel_appointment,

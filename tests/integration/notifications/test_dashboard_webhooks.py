@@ -6,8 +6,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.runtime import free_port
-from metrics.settings import get_settings
-from metrics.store.models import utcnow
+from core.settings import get_settings
+from core.store.models import utcnow
 from metrics.web.app import make_app
 from notifications.worker import run_once
 from tests.integration.notifications.seed import SECRET, SECRET_ENV, add_webhook, lead

@@ -10,9 +10,9 @@ from collections import Counter
 import icalendar
 from sqlalchemy import select
 
-from metrics.settings import get_settings
-from metrics.store.models import Notification, OutboxMessage, utcnow
-from metrics.store.outbox import STALE_CLAIM, claim
+from core.settings import get_settings
+from core.store.models import Notification, OutboxMessage, utcnow
+from core.store.outbox import STALE_CLAIM, claim
 from notifications.worker import run_once
 from tests.integration.notifications.seed import (
     CUSTOMER,

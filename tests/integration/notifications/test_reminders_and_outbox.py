@@ -8,15 +8,15 @@ from email.policy import default as default_policy
 import icalendar
 from sqlalchemy import select
 
-from dealer.config import all_dealers
-from metrics.scheduler import NOTIFICATIONS, NOTIFY_EVERY_S, job_specs
-from metrics.settings import get_settings
-from metrics.store.models import Notification, OutboxMessage, utcnow
-from metrics.store.repositories import (
+from core.settings import get_settings
+from core.store.models import Notification, OutboxMessage, utcnow
+from core.store.repositories import (
     book_appointment,
     cancel_appointment,
     reschedule_appointment,
 )
+from dealer.config import all_dealers
+from metrics.scheduler import NOTIFICATIONS, NOTIFY_EVERY_S, job_specs
 from notifications.jobs import enqueue_reminders
 from notifications.worker import run_once
 from tests.integration.notifications.seed import CUSTOMER, appointment_request, every_kind
@@ -100,7 +100,7 @@ def test_invite_across_the_dst_change(store, dealer, mail, notify_dealers):
 
 def test_erasure_removes_the_outbox_emails_of_the_contact(store, dealer, notify_dealers, tmp_path,
                                                          monkeypatch):  # fmt: skip
-    from metrics.store.privacy import erase_contact
+    from core.store.privacy import erase_contact
 
     monkeypatch.delenv("DEALERBOT_SMTP_HOST", raising=False)
     monkeypatch.setenv("DEALERBOT_OUTBOX_DIR", str(tmp_path / "outbox"))

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from bot.runtime import free_port
-from metrics.settings import get_settings
-from metrics.store.models import utcnow
-from metrics.store.outbox import webhook_attempts
+from core.settings import get_settings
+from core.store.models import utcnow
+from core.store.outbox import webhook_attempts
 from notifications.webhook import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
 from notifications.worker import run_once
 from tests.integration.notifications.seed import (
@@ -116,8 +116,8 @@ def test_backoff_doubles_up_to_five_minutes_and_gives_up_after_two_days(
 ):
     from sqlalchemy import select
 
-    from metrics.store.models import OutboxMessage
-    from metrics.store.outbox import GIVE_UP_AFTER, backoff
+    from core.store.models import OutboxMessage
+    from core.store.outbox import GIVE_UP_AFTER, backoff
 
     assert [backoff(n).total_seconds() for n in range(1, 9)] == [5, 10, 20, 40, 80, 160, 300, 300]
     monkeypatch.delenv(SECRET_ENV)  # every attempt fails

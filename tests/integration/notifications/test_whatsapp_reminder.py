@@ -9,11 +9,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from core.settings import get_settings
+from core.store import outbox
+from core.store.models import Notification, utcnow
+from core.store.repositories import book_appointment, reschedule_appointment
 from dealer.config import load_dealer
-from metrics.settings import get_settings
-from metrics.store import outbox
-from metrics.store.models import Notification, utcnow
-from metrics.store.repositories import book_appointment, reschedule_appointment
 from notifications.jobs import enqueue_reminders
 from notifications.worker import run_once
 from tests.e2e.fakes import FakeGraph, FakeTwilio
