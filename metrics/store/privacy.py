@@ -29,6 +29,7 @@ from metrics.store.models import (
     SlotReservation,
     SurveyAnswer,
     WhatsAppMessage,
+    delete_conversations,
     utcnow,
 )
 from metrics.store.session import make_engine
@@ -176,8 +177,9 @@ def erase_contact(
     NLU inbox items, appointments, leads, WhatsApp message ids, the spooled records and the
     outbox files that name them, and Rasa's tracker events.
 
-    The days the erased conversations were counted in are marked for recount through the
-    models' mapper events (the rule every write uses), so the next rollup no longer counts them.
+    The days the erased conversations were counted in (and their contacts' later days) are marked
+    for recount by the dirty-day rule every write uses (``models.dirty_days``), so the next
+    rollup no longer counts them.
 
     Rasa's tracker events are deleted now when ``tracker_db_url`` is given; otherwise the
     tombstone left here lets the nightly purge delete them once the conversation is idle (the
@@ -200,9 +202,8 @@ def erase_contact(
                 delete(NluInboxItem).where(NluInboxItem.conversation_id.in_(ids)),
                 execution_options=_NO_SYNC,
             ).rowcount
-        # Through the ORM: the mapper events mark the days these rows were counted in (and the
-        # contact's later days) for the rollup. Appointments and leads first, while their
-        # conversation's day can still be read.
+        # Through the ORM: the mapper events mark the days of their conversations for the
+        # rollup. Appointments and leads first, while their conversation's day can still be read.
         whose = (set(contact.senders), set(contact.phones), set(contact.emails))
         created = [
             row
@@ -215,10 +216,8 @@ def erase_contact(
             session.delete(row)
         session.flush()
         appointments = sum(isinstance(row, Appointment) for row in created)
-        conversations = session.scalars(select(Conversation).where(Conversation.id.in_(ids))).all()
-        for row in conversations:
-            session.delete(row)
-        session.flush()
+        # One delete, marked by the same dirty-day rule (models.dirty_days) as every write.
+        conversations = delete_conversations(session.connection(), ids)
         # The WhatsApp message ids carry the contact key too (dedup and the 24-hour window).
         whatsapp = session.execute(
             delete(WhatsAppMessage).where(WhatsAppMessage.contact_key.in_(keys)),
@@ -243,7 +242,7 @@ def erase_contact(
         Spool(spool_file or default_spool_path()), contact.keys, contact.conversation_ids
     )
     files = drop_outbox_files(outbox_dir or settings.outbox_dir, contact.conversation_ids)
-    return Erased(len(conversations), answers, appointments, len(created) - appointments, events,
+    return Erased(conversations, answers, appointments, len(created) - appointments, events,
                   inbox, whatsapp, spool_lines, files)  # fmt: skip
 
 
