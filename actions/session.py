@@ -12,6 +12,7 @@ from rasa_sdk.forms import ValidationAction
 from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
 from actions.survey import QUESTIONS
 from dealer.config import get_dealer
+from dealer.i18n import LANGUAGES
 from metrics.engagement import SURVEY_FORM
 
 OFFER_ANSWERS = ("affirm", "deny")
@@ -37,7 +38,7 @@ class ActionSessionStart(StoreMixin, Action):
             SessionStarted(),
             SlotSet("dealer_id", dealer.id),
             SlotSet("dealer_name", dealer.name),
-            SlotSet("language", lang if lang in ("nl", "en") else dealer.default_language),
+            SlotSet("language", lang if lang in LANGUAGES else dealer.default_language),
         ]
         pending = tracker.get_slot("requested_slot")
         if (tracker.active_loop or {}).get("name") == SURVEY_FORM and pending in QUESTIONS:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from dealer.i18n import DEFAULT_LANGUAGE
 from metrics.settings import get_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -215,7 +216,7 @@ def load_dealer(folder: Path) -> Dealer:
         id=dealer_id,
         name=str(_require(data, "name", where)),
         timezone=ZoneInfo(data.get("timezone", "Europe/Amsterdam")),
-        default_language=data.get("default_language", "nl"),
+        default_language=data.get("default_language", DEFAULT_LANGUAGE),
         address={k: str(v) for k, v in _require(data, "address", where).items()},
         phone=str(_require(data, "phone", where)),
         email=str(data.get("email", "")),
@@ -238,7 +239,7 @@ def load_dealer(folder: Path) -> Dealer:
         handoff_reply_within_min=int(handoff.get("reply_within_min", 15)),
         handoff_department=handoff.get("department", "showroom"),
         financing=_translations(data.get("financing"), f"{where} financing"),
-        report_language=reports.get("language", "nl"),
+        report_language=reports.get("language", DEFAULT_LANGUAGE),
         report_recipients=tuple(reports.get("recipients") or ()),
         allowed_origins=tuple((channels.get("web") or {}).get("allowed_origins") or ()),
         whatsapp_numbers=tuple(str(n) for n in channels.get("whatsapp_numbers") or ())

@@ -51,12 +51,11 @@ from sqlalchemy.sql.functions import FunctionFilter
 
 from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
 from metrics.periods import (
-    DEFAULT_TIMEZONE,
     KINDS,
     Period,
     PeriodError,
     conversation_keys,
-    local_day,
+    local_days,
     period_key,
     period_of,
     periods_between,
@@ -420,7 +419,8 @@ def retention_floor(now: dt.datetime | None = None) -> dt.date:
     settings = get_settings()
     moment = now or settings.fixed_now or dt.datetime.now(dt.timezone.utc)
     cutoff = moment - dt.timedelta(days=settings.retention_days)
-    return local_day(cutoff, DEFAULT_TIMEZONE) + dt.timedelta(days=1)
+    # In every dealer's time zone: the latest of their first untouched days.
+    return local_days(cutoff)[1] + dt.timedelta(days=1)
 
 
 _WORK_MEM = re.compile(r"^\d+\s*(kB|MB|GB)$")
@@ -501,14 +501,14 @@ def rollup(session_factory: sessionmaker | None = None, now: dt.datetime | None 
     """
     session_factory = session_factory or default_session_factory()
     moment = now or get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-    today = local_day(moment, DEFAULT_TIMEZONE)
+    first_today, today = local_days(moment)  # in the dealers' time zones
     fill_period_keys(session_factory)
     with session_factory.begin() as session:  # marks of purged days would never be used
         floor = retention_floor(now).isoformat()
         session.execute(delete(DirtyDay).where(DirtyDay.day_key < floor))
     written = 0
     for kind in KINDS:
-        current = period_of(kind, today)
+        current = period_of(kind, first_today)
         written += rebuild(session_factory, kind, current.previous().start, today, now=now).rows
     return written
 

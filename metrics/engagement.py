@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dealer.i18n import DEFAULT_LANGUAGE
+
 BUSINESS_INTENTS = frozenset(
     {
         "book_service", "reschedule_appointment", "cancel_appointment",
@@ -202,7 +204,7 @@ def summarize(
         dealer_id=slots.get("dealer_id") or _last_slot(events, "dealer_id") or default_dealer,
         channel=channel,
         contact_key=contact_key(secret, channel, sender_id),
-        language=slots.get("language") or _last_slot(events, "language") or "nl",
+        language=slots.get("language") or _last_slot(events, "language") or DEFAULT_LANGUAGE,
         started_at=_utc(first_user),
         last_message_at=_utc(max(stamps)),
         customer_messages=len(users),

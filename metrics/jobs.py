@@ -15,12 +15,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from metrics.periods import last_closed_week
 from metrics.settings import Settings, get_settings
 from metrics.store.models import JobLock, utcnow
 
@@ -134,13 +134,6 @@ def job_lock(
 # -- weekly summary -------------------------------------------------------------------------------
 
 
-def last_closed_week(now: dt.datetime, tz: ZoneInfo) -> str:
-    """The ISO week before the one ``now`` falls in, in the dealer's time zone."""
-    from metrics.periods import period_of
-
-    return period_of("week", now.astimezone(tz).date()).previous().key
-
-
 @dataclass
 class WeeklyRun:
     dealer_id: str
@@ -194,7 +187,7 @@ def weekly_summary_job(
     settings = get_settings()
     factory = _factory(session_factory)
     dealer = _dealer(dealer_id)
-    week = week or last_closed_week(current_time(settings), dealer.timezone)
+    week = week or last_closed_week(current_time(settings), dealer.timezone).key
     with job_lock(factory, f"{WEEKLY_LOCK}{dealer.id}:{week}") as held:
         if not held:
             log.info("weekly summary %s %s: another process is on it", dealer.id, week)

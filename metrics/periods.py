@@ -166,6 +166,31 @@ def dealer_timezone(dealer_id: str | None) -> ZoneInfo:
     return dealer.timezone if dealer is not None else ZoneInfo(DEFAULT_TIMEZONE)
 
 
+def dealer_timezones() -> list[ZoneInfo]:
+    """The time zones a dealer's days can be in: each dealer file's, and Europe/Amsterdam (that
+    of a dealer id without a file, ``dealer_timezone``)."""
+    from dealer.config import DealerConfigError, all_dealers
+
+    try:
+        zones = {str(dealer.timezone) for dealer in all_dealers().values()}
+    except (DealerConfigError, OSError):
+        zones = set()
+    return [ZoneInfo(name) for name in sorted(zones | {DEFAULT_TIMEZONE})]
+
+
+def local_days(moment_utc: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The earliest and the latest local date of a moment in the dealers' time zones: a job for
+    every dealer (the rollup) covers the days from the first to the second."""
+    days = [local_day(moment_utc, zone) for zone in dealer_timezones()]
+    return min(days), max(days)
+
+
+def last_closed_week(now: dt.datetime, tz: ZoneInfo | str) -> Period:
+    """The ISO week before the one ``now`` (aware) falls in, in the dealer's time zone ``tz``:
+    the week of the Monday summary, and of the dashboard when no week is asked for."""
+    return period_of("week", local_day(now, tz)).previous()
+
+
 def conversation_keys(dealer_id: str, started_at: dt.datetime) -> dict[str, str]:
     """The period-key columns of a conversation that started at ``started_at`` (naive UTC)."""
     day, week, month = period_keys(started_at, dealer_timezone(dealer_id))

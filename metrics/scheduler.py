@@ -24,6 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 
+from metrics import periods
 from metrics.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ JOB_TABLE = "scheduler_jobs"
 HOURLY_ROLLUP = "hourly_rollup"
 RETENTION_PURGE = "retention_purge"
 WEEKLY_SUMMARY = "weekly_summary:"  # + dealer id
-DEFAULT_TIMEZONE = ZoneInfo("Europe/Amsterdam")
+DEFAULT_TIMEZONE = ZoneInfo(periods.DEFAULT_TIMEZONE)
 HOUR = 3600
 
 

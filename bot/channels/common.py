@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from dealer.config import Dealer, all_dealers, get_dealer
+from dealer.i18n import LANGUAGES
 from metrics.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ def previous_turn(events: Iterable[Any], slots: dict[str, Any] | None = None) ->
         elif kind == "bot" and (data or {}).get("buttons"):
             buttons = tuple(data["buttons"])
     language = (slots or {}).get("language")
-    return PreviousTurn(buttons, language if language in ("nl", "en") else None)
+    return PreviousTurn(buttons, language if language in LANGUAGES else None)
 
 
 def _event_kind_and_data(event: Any) -> tuple[str | None, dict | None]:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
     from dealer.config import DealerConfigError
-    from metrics.jobs import _dealer, current_time, last_closed_week
-    from metrics.periods import PeriodError, parse_period
+    from metrics.jobs import _dealer, current_time
+    from metrics.periods import PeriodError, last_closed_week, parse_period
 
     try:
         dealer = _dealer(args.dealer)
     except DealerConfigError as exc:
         raise SystemExit(str(exc)) from None
     if not args.week:
-        return dealer, last_closed_week(current_time(), dealer.timezone)
+        return dealer, last_closed_week(current_time(), dealer.timezone).key
     try:
         period = parse_period(args.week)
     except PeriodError as exc:

@@ -16,6 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dealer.i18n import lang_or_default
+from metrics.periods import dealer_timezone
+
 # Figures come from metrics.summary.WeeklySummary; each carries its unit (count, share, mean,
 # score, ms). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others a
 # difference (shares in percentage points).
@@ -252,7 +255,8 @@ class RenderedSummary:
 
 
 def language_of(language: str | None) -> str:
-    return language if language in TEXTS else "en"
+    """The report's language: ``dealer.i18n.lang_or_default`` (every language has ``TEXTS``)."""
+    return lang_or_default(language)
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -444,7 +448,7 @@ def _context(summary: Any, dealer: Any, language: str | None, dashboard_url: str
         lang=lang,
         t=TEXTS[lang],
         dealer_name=getattr(dealer, "name", summary.dealer_id),
-        tz=getattr(dealer, "timezone", ZoneInfo("Europe/Amsterdam")),
+        tz=getattr(dealer, "timezone", None) or dealer_timezone(summary.dealer_id),
         period=format_period(start, end, lang),
         week_no=int(str(summary.week).split("-W")[1]),
         dashboard_url=dashboard_url,

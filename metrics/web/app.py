@@ -19,13 +19,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from metrics.periods import PeriodError, dealer_timezone, last_closed_week, parse_period
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -355,7 +354,7 @@ class Dashboard:
         return response
 
     # -- pages --------------------------------------------------------------------------------
-    def week_of(self, request: web.Request) -> str:
+    def week_of(self, request: web.Request, dealer_id: str) -> str:
         wanted = request.query.get("week")
         if wanted:
             try:
@@ -365,10 +364,9 @@ class Dashboard:
             if period.kind != "week":
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
             return period.key
-        # The last complete week, as in the Monday summary.
+        # The last complete week in the dealer's time zone, as in the Monday summary.
         now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-        today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-        return period_of("week", today).previous().key
+        return last_closed_week(now, dealer_timezone(dealer_id)).key
 
     async def home(self, request: web.Request) -> web.Response:
         user, _ = self.current(request)
@@ -379,7 +377,7 @@ class Dashboard:
 
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
-        week = self.week_of(request)
+        week = self.week_of(request, dealer_id)
         summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
         base = f"/d/{dealer_id}"
 
@@ -448,7 +446,7 @@ class Dashboard:
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
         summary = await self.db(
-            build_weekly_summary, self.session_factory, dealer_id, self.week_of(request)
+            build_weekly_summary, self.session_factory, dealer_id, self.week_of(request, dealer_id)
         )
         png = await self.db(
             lambda: render_chart(summary.trend, "en",
@@ -459,7 +457,7 @@ class Dashboard:
     async def _listed(self, request: web.Request) -> tuple[auth.User, str, str, str, list, str]:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
-        week = self.week_of(request)
+        week = self.week_of(request, dealer_id)
         drill = request.query.get("list", "all")
         if drill not in DRILLS:
             raise web.HTTPBadRequest(text=f"unknown list {drill!r}")
@@ -523,7 +521,7 @@ class Dashboard:
         """The week's top intents and fallback messages as the CLI's ``export --top`` CSV."""
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
-        week = self.week_of(request)
+        week = self.week_of(request, dealer_id)
         text = await self.db(export_top_csv, self.session_factory, dealer_id, week)
         return web.Response(
             text=text, content_type="text/csv", charset="utf-8",
@@ -608,7 +606,7 @@ class Dashboard:
             response.set_status(400)
             return response
         saved = ", ".join(f"{r.dealer_id} {r.period.key}" for r in done)
-        week = request.query.get("week") or self.week_of(request)
+        week = request.query.get("week") or self.week_of(request, dealer_id)
         raise web.HTTPSeeOther(
             f"/d/{dealer_id}?week={week}&saved=" + quote(f"MEC potential saved: {saved}")
         )

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from dealer.i18n import DEFAULT_LANGUAGE  # also the `language` slot's initial value (core.yml)
 from metrics.settings import REPO_ROOT
 
 DOMAIN_DIR = REPO_ROOT / "bot" / "domain"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-DEFAULT_LANGUAGE = "nl"  # the `language` slot's initial value (bot/domain/core.yml)
 
 
 @dataclass(frozen=True)
