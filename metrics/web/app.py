@@ -24,6 +24,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
+from metrics.figures import FIGURE_DRILLS
 from metrics.periods import PeriodError, dealer_timezone, last_closed_week, parse_period
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
@@ -51,11 +52,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",  # no-referrer would make form posts Origin: null
     "Cache-Control": "no-store",
 }
-# Each headline figure's drill-down list.
-FIGURE_DRILL = {"mec": "qualifying", "csat": "csat_low", "csat_mean": "csat_low",
-                "appointments_booked": "booked", "handoffs": "handoffs",
-                "handoff_rate": "handoffs", "automation_rate": "qualifying",
-                "abandonment_rate": "abandoned"}  # fmt: skip
 CSS = """
 body{margin:0;font:15px/1.45 system-ui,sans-serif;color:#1d1d1f;background:#f4f6f9}
 header{display:flex;justify-content:space-between;align-items:center;padding:12px 24px;
@@ -384,7 +380,7 @@ class Dashboard:
         def rows(items: list) -> Markup:
             out = Markup("")
             for row in items:
-                drill = FIGURE_DRILL.get(row.key)
+                drill = FIGURE_DRILLS.get(row.key)
                 label = (Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>')
                          .format(base, week, drill, row.label) if drill else row.label)  # fmt: skip
                 out += Markup(
