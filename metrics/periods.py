@@ -118,6 +118,16 @@ def parse_period(text: str) -> Period:
     )
 
 
+def iso_week(week: Period | str) -> Period:
+    """``week`` as the week ``Period`` the summary, the export and the jobs pass along: a
+    ``Period`` as it is, a text (the CLI's ``--week``, a URL's ``?week=``) parsed here once.
+    Anything else than an ISO week raises ``PeriodError``."""
+    period = parse_period(week) if isinstance(week, str) else week
+    if period.kind != "week":
+        raise PeriodError(f"{period.key!r} is not an ISO week such as 2026-W47")
+    return period
+
+
 def periods_between(kind: str, first: dt.date, last: dt.date) -> list[Period]:
     """Every ``kind`` period that touches the local days ``first`` .. ``last`` (inclusive)."""
     if last < first:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 from metrics import formulas as f
 from metrics.aggregate import ALL, CHANNEL, LANGUAGE
 from metrics.figures import BY_NAME, FIGURES, FigureDef
-from metrics.periods import Period, PeriodError, dealer_timezone, last_weeks, parse_period
+from metrics.periods import Period, dealer_timezone, iso_week, last_weeks
 from metrics.store.models import (
     Conversation,
     MetricSummary,
@@ -177,14 +177,12 @@ def _breakdown(rows: dict, dimension: str) -> dict[str, dict[str, int]]:
 
 
 def build_weekly_summary(
-    session_factory: sessionmaker | None, dealer_id: str, week: str, *, weeks: int = 12
+    session_factory: sessionmaker | None, dealer_id: str, week: Period | str, *, weeks: int = 12
 ) -> WeeklySummary:
     """The summary of ``dealer_id`` for the ISO ``week`` (e.g. ``"2026-W47"``), with a trend of
     ``weeks`` weeks ending with it. Reads the weekly summary rows (run the rollup first)."""
     session_factory = session_factory or default_session_factory()
-    period = parse_period(week)
-    if period.kind != "week":
-        raise PeriodError(f"{week!r} is not an ISO week such as 2026-W47")
+    period = iso_week(week)
     trend_weeks = last_weeks(period, max(weeks, 1))
     keys = [p.key for p in trend_weeks] + [period.previous().key]
     with session_factory() as session:
@@ -222,15 +220,13 @@ def build_weekly_summary(
 
 
 def top_lists(
-    session_factory: sessionmaker | None, dealer_id: str, week: str
+    session_factory: sessionmaker | None, dealer_id: str, week: Period | str
 ) -> tuple[list[tuple[str, int]], list[FallbackMessage]]:
     """The ISO ``week``'s top intents and top fallback messages of ``dealer_id``, the same
     lists as ``WeeklySummary.top_intents`` / ``top_fallbacks``. For the CSV export: these read
     the conversations and the NLU inbox directly, so they need no rollup and no other figure."""
     session_factory = session_factory or default_session_factory()
-    period = parse_period(week)
-    if period.kind != "week":
-        raise PeriodError(f"{week!r} is not an ISO week such as 2026-W47")
+    period = iso_week(week)
     with session_factory() as session:
         return _top_intents(session, dealer_id, period), _top_fallbacks(session, dealer_id, period)
 

@@ -10,21 +10,18 @@ from pathlib import Path
 def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
     from dealer.config import DealerConfigError
     from metrics.jobs import _dealer, current_time
-    from metrics.periods import PeriodError, last_closed_week, parse_period
+    from metrics.periods import PeriodError, iso_week, last_closed_week
 
     try:
         dealer = _dealer(args.dealer)
     except DealerConfigError as exc:
         raise SystemExit(str(exc)) from None
     if not args.week:
-        return dealer, last_closed_week(current_time(), dealer.timezone).key
+        return dealer, last_closed_week(current_time(), dealer.timezone)
     try:
-        period = parse_period(args.week)
+        return dealer, iso_week(args.week)
     except PeriodError as exc:
         raise SystemExit(str(exc)) from None
-    if period.kind != "week":
-        raise SystemExit(f"{args.week!r} is not an ISO week: use e.g. 2026-W47")
-    return dealer, period.key
 
 
 def cmd_metrics_summary(args: argparse.Namespace) -> int:

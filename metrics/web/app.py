@@ -25,7 +25,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from metrics.figures import FIGURE_DRILLS
-from metrics.periods import PeriodError, dealer_timezone, last_closed_week, parse_period
+from metrics.periods import Period, PeriodError, dealer_timezone, last_closed_week, parse_period
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -350,7 +350,7 @@ class Dashboard:
         return response
 
     # -- pages --------------------------------------------------------------------------------
-    def week_of(self, request: web.Request, dealer_id: str) -> str:
+    def week_of(self, request: web.Request, dealer_id: str) -> Period:
         wanted = request.query.get("week")
         if wanted:
             try:
@@ -359,10 +359,10 @@ class Dashboard:
                 raise web.HTTPBadRequest(text=str(exc)) from exc
             if period.kind != "week":
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
-            return period.key
+            return period
         # The last complete week in the dealer's time zone, as in the Monday summary.
         now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-        return last_closed_week(now, dealer_timezone(dealer_id)).key
+        return last_closed_week(now, dealer_timezone(dealer_id))
 
     async def home(self, request: web.Request) -> web.Response:
         user, _ = self.current(request)
@@ -393,8 +393,7 @@ class Dashboard:
             Markup('<a href="/d/{}?week={}">{}</a>').format(loc, week, loc)
             for loc in user.locations
         )
-        previous = parse_period(week).previous().key
-        following = parse_period(week).next().key
+        previous, following = week.previous().key, week.next().key
         drills = Markup("").join(
             Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>').format(
                 base, week, key, label)
@@ -450,16 +449,14 @@ class Dashboard:
         )  # fmt: skip
         return web.Response(body=png, content_type="image/png")
 
-    async def _listed(self, request: web.Request) -> tuple[auth.User, str, str, str, list, str]:
+    async def _listed(self, request: web.Request) -> tuple[auth.User, str, str, Period, list, str]:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request, dealer_id)
         drill = request.query.get("list", "all")
         if drill not in DRILLS:
             raise web.HTTPBadRequest(text=f"unknown list {drill!r}")
-        rows = await self.db(
-            conversation_list, self.session_factory, dealer_id, parse_period(week), drill
-        )
+        rows = await self.db(conversation_list, self.session_factory, dealer_id, week, drill)
         return user, cookie, dealer_id, week, rows, drill
 
     async def conversations(self, request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from metrics.periods import (
     conversation_keys,
     dealer_timezone,
     dealer_timezones,
+    iso_week,
     last_closed_week,
     last_weeks,
     local_days,
@@ -162,3 +163,12 @@ def test_a_job_for_every_dealer_covers_the_local_days_of_all_their_time_zones(
     monkeypatch.setenv("DEALERBOT_DEALERS_DIR", london_dealer(tmp_path))
     assert [str(z) for z in dealer_timezones()] == ["Europe/Amsterdam", "Europe/London"]
     assert local_days(SUNDAY_NIGHT) == (dt.date(2026, 11, 22), dt.date(2026, 11, 23))
+
+
+def test_a_week_is_passed_as_a_period_and_parsed_once():
+    week = parse_period("2026-W47")
+    assert iso_week(week) is week  # a Period travels as it is
+    assert iso_week("2026-W47") == week and str(week) == week.key == "2026-W47"
+    for not_a_week in ("2026-11", parse_period("2026-11-23"), "W47"):
+        with pytest.raises(PeriodError, match="not an ISO week|not a period"):
+            iso_week(not_a_week)
