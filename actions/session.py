@@ -66,7 +66,7 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
     async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: dict) -> dict[str, Any]:  # fmt: skip
         detected = ((tracker.latest_message or {}).get("language") or {}).get("code")
-        if detected in ("nl", "en") and detected != tracker.get_slot("language"):
+        if detected in LANGUAGES and detected != tracker.get_slot("language"):
             return {"language": detected}
         return {}
 

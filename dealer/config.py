@@ -15,11 +15,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from dealer.i18n import DEFAULT_LANGUAGE
+from dealer.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from metrics.settings import get_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LANGUAGES = ("nl", "en")
 
 
 class DealerConfigError(ValueError):

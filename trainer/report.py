@@ -18,12 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from dealer.i18n import LANGUAGES
 from metrics.settings import REPO_ROOT
 
 SUMMARY_FILE = "summary.json"  # kept next to the report: the next report compares with it
 NOT_INTENTS = frozenset({"accuracy", "macro avg", "weighted avg", "micro avg"})
 CHANGE = 0.02  # an F1 change smaller than this is noise, not "better" or "worse"
-LANGUAGES = ("nl", "en")
 
 
 class ReportError(RuntimeError):

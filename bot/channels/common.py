@@ -183,7 +183,7 @@ def webhook_max_age(retention_days: int | None = None) -> dt.timedelta:
 
 def guess_language(customer_digits: str, known: str | None = None) -> str:
     """The conversation's language if known; else Dutch for Dutch and Belgian numbers."""
-    if known in ("nl", "en"):
+    if known in LANGUAGES:
         return known
     return "nl" if customer_digits.startswith(("31", "32")) else "en"
 

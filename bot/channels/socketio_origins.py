@@ -37,6 +37,7 @@ from socketio import AsyncServer
 
 from bot.channels.common import SenderLimiter
 from dealer.config import DealerConfigError, all_dealers, get_dealer
+from dealer.i18n import LANGUAGES
 from metrics.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def widget_config(dealer_id: str) -> dict[str, Any] | None:
         "dealer": dealer.id,
         "name": dealer.name,
         "language": dealer.default_language,
-        "greeting": {lang: greeting(dealer.name, lang) for lang in ("nl", "en")},
+        "greeting": {lang: greeting(dealer.name, lang) for lang in LANGUAGES},
     }
 
 

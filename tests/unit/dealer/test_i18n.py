@@ -32,3 +32,11 @@ def test_a_conversation_without_a_language_slot_is_logged_in_the_default():
     record = summarize(events, sender_id="c", secret="s", default_dealer="autohuis-demo",
                        customer_channels=("web",))  # fmt: skip
     assert record.language == DEFAULT_LANGUAGE
+
+
+def test_the_modules_that_loop_over_the_languages_use_the_one_list():
+    import importlib
+
+    for name in ("dealer.config", "trainer.lint", "trainer.report", "trainer.simulate.generate",
+                 "trainer.simulate.report"):  # fmt: skip
+        assert importlib.import_module(name).LANGUAGES is LANGUAGES, name
