@@ -7,8 +7,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreMixin, channel_of
-from metrics.settings import get_settings
-from metrics.store.privacy import erase_contact
+from core.settings import get_settings
+from core.store.privacy import erase_contact
 
 
 class ActionDeleteMyData(StoreMixin, Action):
@@ -28,4 +28,7 @@ class ActionDeleteMyData(StoreMixin, Action):
         dispatcher.utter_message(
             response="utter_data_deleted", appointments=erased.appointments, leads=erased.leads
         )
+        if channel_of(tracker) == "web":
+            # The widget keeps the messages on the customer's device: this tells it to erase them.
+            dispatcher.utter_message(json_message={"dealerbot": "erased"})
         return []

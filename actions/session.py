@@ -11,11 +11,21 @@ from rasa_sdk.forms import ValidationAction
 
 from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
 from actions.survey import QUESTIONS
+from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
 from dealer.i18n import LANGUAGES
-from metrics.engagement import SURVEY_FORM
 
 OFFER_ANSWERS = ("affirm", "deny")
+
+
+def is_first_message(tracker: Tracker) -> bool:
+    """True when the latest message is the customer's first one in this session."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        users += event.get("event") == "user"
+    return users <= 1
 
 
 class ActionSessionStart(StoreMixin, Action):
@@ -65,7 +75,10 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
 
     async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: dict) -> dict[str, Any]:  # fmt: skip
-        detected = ((tracker.latest_message or {}).get("language") or {}).get("code")
+        # The language changes only on clear evidence (bot.nlu.language); the first message of
+        # a conversation may set it on one word ("hello").
+        found = (tracker.latest_message or {}).get("language") or {}
+        detected = found.get("code") or (found.get("hint") if is_first_message(tracker) else None)
         if detected in LANGUAGES and detected != tracker.get_slot("language"):
             return {"language": detected}
         return {}
@@ -83,6 +96,14 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if tracker.get_slot("callback_offered") and intent not in OFFER_ANSWERS:
             return {"callback_offered": False}
+        return {}
+
+    async def extract_handoff_offered(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: dict) -> dict[str, Any]:  # fmt: skip
+        # The same for the offer to pass a question on to a colleague.
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if tracker.get_slot("handoff_offered") and intent not in OFFER_ANSWERS:
+            return {"handoff_offered": False}
         return {}
 
 
@@ -114,4 +135,5 @@ class ActionDeclineOffer(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dispatcher.utter_message(response="utter_offer_declined")
-        return [SlotSet("callback_offered", False)]
+        offers = ("callback_offered", "handoff_offered")
+        return [SlotSet(offer, False) for offer in offers if tracker.get_slot(offer)]

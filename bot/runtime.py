@@ -1,11 +1,12 @@
 """Train when the data changed, and run the Rasa server and the action server on loopback (one
-stack, or several replicas behind a round-robin proxy: docs/deployment.md)."""
+stack, or several replicas for a proxy such as nginx to front: docs/deployment.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -15,14 +16,12 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from metrics.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
-
-if TYPE_CHECKING:
-    from bot.proxy import ProxyServer
+from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rasa_bin, rest_client_headers
+from dealer.config import get_dealer
 
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
                 "dealer/parsing.py")  # fmt: skip
@@ -51,8 +50,8 @@ LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
 
 
-def rasa_bin() -> str:
-    return str(Path(sys.executable).with_name("rasa"))
+# ``rasa run`` with our patches of Rasa installed first (bot/rasa_server.py).
+RASA_SERVER = (sys.executable, "-m", "bot.rasa_server")
 
 
 def sanic_workers(env: Mapping[str, str]) -> int:
@@ -245,6 +244,8 @@ def start_stack(
     run_env = {**os.environ, **(env or {})}
     if web_port:
         run_env["DEALERBOT_WEB_ORIGINS"] = _with_demo_origins(run_env, web_port)
+        # The demo page issues widget tokens and the chat server checks them: one key for both.
+        run_env.setdefault("DEALERBOT_WEB_TOKEN_KEY", secrets.token_urlsafe(32))
     log_dir = Path(log_dir or settings.var_dir / "logs")
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoints = write_endpoints(
@@ -273,8 +274,8 @@ def start_stack(
         )  # fmt: skip
         wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
         rasa_args = [
-            rasa_bin(), "run", "--model", str(model), "--endpoints", str(endpoints),
-            "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1",
+            *RASA_SERVER, "run", "--model", str(model), "--endpoints", str(endpoints),
+            "--credentials", "credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
         if enable_api:
@@ -288,12 +289,12 @@ def start_stack(
         if not enable_api:
             wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
         if with_scheduler:
-            spawn([sys.executable, "-m", "metrics.cli", "scheduler"], "scheduler")
+            spawn([sys.executable, "-m", "cli.main", "scheduler"], "scheduler")
         if web_port:
-            spawn([sys.executable, "-m", "metrics.cli", "web", "--port", str(web_port),
+            spawn([sys.executable, "-m", "cli.main", "web", "--port", str(web_port),
                    "--rasa-url", stack.rasa_url], "web")  # fmt: skip
         if dashboard_port:
-            spawn([sys.executable, "-m", "metrics.cli", "dashboard", "--port",
+            spawn([sys.executable, "-m", "cli.main", "dashboard", "--port",
                    str(dashboard_port)], "dashboard")  # fmt: skip
     except BaseException:
         stack.stop()
@@ -327,8 +328,6 @@ def wait_until_ready(
 
 def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
     """DEALERBOT_WEB_ORIGINS plus the demo page's origins for the default dealer."""
-    from dealer.config import get_dealer
-
     dealer = get_dealer(env.get("DEALERBOT_DEFAULT_DEALER") or None).id
     demo = f"{dealer}=http://127.0.0.1:{web_port},http://localhost:{web_port}"
     return ";".join(filter(None, (env.get("DEALERBOT_WEB_ORIGINS", ""), demo)))
@@ -336,25 +335,20 @@ def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
 
 @dataclass
 class Cluster:
-    """Rasa replicas, each with its own action server, behind a round-robin proxy."""
+    """Rasa replicas, each with its own action server; a proxy in front is the deployment's
+    (nginx: deploy/nginx/dealerbot.conf)."""
 
     stacks: list[Stack]
-    proxy: ProxyServer
 
     @property
-    def rasa_url(self) -> str:
-        return self.proxy.url
-
-    @property
-    def rest_webhook(self) -> str:
-        return f"{self.rasa_url}/webhooks/rest/webhook"
+    def rasa_urls(self) -> list[str]:
+        return [stack.rasa_url for stack in self.stacks]
 
     @property
     def processes(self) -> list[subprocess.Popen]:
         return [p for stack in self.stacks for p in stack.processes]
 
     def stop(self, timeout: float = 20) -> None:
-        self.proxy.stop()
         for stack in reversed(self.stacks):
             stack.stop(timeout)
 
@@ -365,20 +359,17 @@ def start_replicas(
     *,
     tracker_db_url: str,
     lock_store_url: str,
-    proxy_port: int = 0,
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     timeout: float = 180,
 ) -> Cluster:
     """``replicas`` stacks (action server + Rasa server, each on free loopback ports) that share
-    the SQL tracker store and the Redis lock store, and a round-robin proxy in front of them
-    (``proxy_port``, 0: any free port). Any replica can then take any message of a conversation.
+    the SQL tracker store and the Redis lock store. Any replica can then take any message of a
+    conversation, so a proxy in front (nginx: deploy/nginx/dealerbot.conf) may send each to any.
 
     The stacks start one after the other: Rasa creates its tracker tables when it starts, and two
     servers doing that at once on an empty database can collide.
     """
-    from bot.proxy import ProxyServer
-
     if not (tracker_db_url and lock_store_url):
         raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
     stacks: list[Stack] = []
@@ -389,9 +380,8 @@ def start_replicas(
                 model, env=env, tracker_db_url=tracker_db_url, lock_store_url=lock_store_url,
                 log_dir=log_dir, timeout=timeout, host_rasa_processes=replicas * workers,
             ))  # fmt: skip
-        proxy = ProxyServer([s.rasa_url for s in stacks], port=proxy_port).start()
     except BaseException:
         for stack in stacks:
             stack.stop()
         raise
-    return Cluster(stacks, proxy)
+    return Cluster(stacks)

@@ -23,7 +23,7 @@ import datetime as dt
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -48,20 +48,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionFilter
+from tqdm import tqdm
 
-from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
-from metrics.periods import (
+from core.engagement import FIRST_RESPONSE_BUCKETS_MS
+from core.periods import (
     KINDS,
     Period,
     PeriodError,
     conversation_keys,
     local_days,
+    parse_period,
     period_key,
     period_of,
     periods_between,
 )
-from metrics.settings import get_settings
-from metrics.store.models import (
+from core.settings import get_settings, utc_now
+from core.store.models import (
     CELL_COUNTS,
     Appointment,
     Conversation,
@@ -72,7 +74,8 @@ from metrics.store.models import (
     MetricSummary,
     mark_days,
 )
-from metrics.store.session import default_session_factory
+from core.store.session import default_session_factory
+from metrics.formulas import WITHIN_MS
 
 OUTCOME_COLUMNS = {
     "appointment_booked": "appointments_booked",
@@ -84,7 +87,7 @@ OUTCOME_COLUMNS = {
     "self_served": "self_served",
     "abandoned": "abandoned",
 }
-# Lead kinds (metrics.store.models.Lead.kind) -> summary column; other kinds count as sales.
+# Lead kinds (core.store.models.Lead.kind) -> summary column; other kinds count as sales.
 LEAD_COLUMNS = {
     "test_drive": "leads_test_drive",
     "trade_in": "leads_trade_in",
@@ -417,7 +420,7 @@ def _potential_only_rows(session: Session, kind: str, first: str, last: str) -> 
 def retention_floor(now: dt.datetime | None = None) -> dt.date:
     """The first local day whose conversations the retention purge has not touched."""
     settings = get_settings()
-    moment = now or settings.fixed_now or dt.datetime.now(dt.timezone.utc)
+    moment = now or utc_now()
     cutoff = moment - dt.timedelta(days=settings.retention_days)
     # In every dealer's time zone: the latest of their first untouched days.
     return local_days(cutoff)[1] + dt.timedelta(days=1)
@@ -488,8 +491,6 @@ def rebuild_period(
     session_factory: sessionmaker | None, period: Period | str, *, now: dt.datetime | None = None
 ) -> RebuildResult:
     """Recompute one period (e.g. ``"2026-W47"`` or ``"2026-11"``) for every dealer."""
-    from metrics.periods import parse_period
-
     target = parse_period(period) if isinstance(period, str) else period
     return rebuild(session_factory, target.kind, target.start, target.last_day, now=now)
 
@@ -500,7 +501,7 @@ def rollup(session_factory: sessionmaker | None = None, now: dt.datetime | None 
     Late survey answers arrive within a session or two, so two periods of each kind are enough.
     """
     session_factory = session_factory or default_session_factory()
-    moment = now or get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
+    moment = now or utc_now()
     first_today, today = local_days(moment)  # in the dealers' time zones
     fill_period_keys(session_factory)
     with session_factory.begin() as session:  # marks of purged days would never be used
@@ -549,8 +550,9 @@ def backfill(
 ) -> list[RebuildResult]:
     """Recompute every summary row of ``start`` .. ``end`` (local dates, inclusive).
 
-    Works in steps of a few periods (each its own unit of work) and draws a progress bar on
-    ``progress`` (True: stderr; None or False: silence).
+    Works in steps of a few periods (each its own unit of work) and draws a tqdm progress bar on
+    ``progress``: True, stderr when it is a terminal (quiet in logs and pipes); a stream, that
+    stream; None or False, silence.
     """
     session_factory = session_factory or default_session_factory()
     if end < start:
@@ -564,22 +566,11 @@ def backfill(
             chunk = periods[i : i + size]
             steps.append((kind, chunk[0], chunk[-1]))
     stream = sys.stderr if progress is True else progress or None
-    draw = _progress_bar(stream, len(steps))
+    quiet = stream is None or (progress is True and not stream.isatty())
     results = []
-    for done, (kind, first, last) in enumerate(steps, start=1):
-        results.append(rebuild(session_factory, kind, first.start, last.last_day, now=now))
-        draw(done, f"{kind} {first.key}..{last.key}")
+    with tqdm(total=len(steps), file=stream, disable=quiet, unit="step", ascii=True) as bar:
+        for kind, first, last in steps:
+            bar.set_description(f"{kind} {first.key}..{last.key}")
+            results.append(rebuild(session_factory, kind, first.start, last.last_day, now=now))
+            bar.update()
     return results
-
-
-def _progress_bar(stream: TextIO | None, total: int, width: int = 30) -> Callable[[int, str], None]:
-    def draw(done: int, label: str) -> None:
-        if stream is None:
-            return
-        filled = width * done // max(total, 1)
-        percent = 100 * done // max(total, 1)
-        end = "\n" if done >= total else ""
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {percent:3d}% {label:<32}{end}")
-        stream.flush()
-
-    return draw

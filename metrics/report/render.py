@@ -16,9 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.periods import dealer_timezone
 from dealer.i18n import lang_or_default
 from metrics.figures import BY_NAME, DETAILS, HEADLINE
-from metrics.periods import dealer_timezone
+from metrics.formulas import share
 
 # Figures come from metrics.summary.WeeklySummary; which, in what order, with what labels and
 # units: metrics.figures (HEADLINE, DETAILS, FIGURES). Shares are 0-1; the change of a count is
@@ -125,6 +126,7 @@ OUTCOME_LABELS = {
     "handed_off": {"nl": "doorverbonden", "en": "handed off"},
     "self_served": {"nl": "zelf geholpen", "en": "self-served"},
     "abandoned": {"nl": "afgebroken", "en": "abandoned"},
+    "out_of_scope": {"nl": "buiten onderwerp", "en": "out of scope"},
 }
 
 INTENT_LABELS = {
@@ -139,6 +141,7 @@ INTENT_LABELS = {
     "trade_in": {"nl": "inruil", "en": "trade-in"},
     "ask_financing": {"nl": "financiering", "en": "financing"},
     "request_human": {"nl": "medewerker spreken", "en": "speak to a person"},
+    "ask_unanswerable": {"nl": "vraag voor een collega", "en": "question for a colleague"},
     "nlu_fallback": {"nl": "niet begrepen", "en": "not understood"},
 }
 
@@ -312,8 +315,6 @@ BREAKDOWN_HEADERS = {
 
 def breakdown_rows(summary: Any, attribute: str, lang: str) -> list[tuple[str, list[str]]]:
     """Rows of a breakdown (``by_channel`` / ``by_language``): (label, cells)."""
-    from metrics.formulas import share
-
     labels = CHANNEL_LABELS if attribute == "by_channel" else LANGUAGE_LABELS
     rows = []
     for key, counts in (getattr(summary, attribute, None) or {}).items():
@@ -745,7 +746,7 @@ def render_summary(
     chart: bool = True,
 ) -> RenderedSummary:
     """Everything delivery needs: subject, text, HTML (e-mail and file), Markdown and the chart."""
-    from metrics.report.chart import render_chart
+    from metrics.report.chart import render_chart  # matplotlib: 2.5 s to import, only when drawn
 
     c = _context(summary, dealer, language, dashboard_url)
     chart_png = (

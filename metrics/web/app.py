@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import ipaddress
 import logging
@@ -24,8 +23,16 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
+from core.periods import Period, PeriodError, dealer_timezone, last_closed_week, parse_period
+from core.settings import get_settings, utc_now
+from core.store.session import default_session_factory
 from metrics.figures import FIGURE_DRILLS
-from metrics.periods import Period, PeriodError, dealer_timezone, last_closed_week, parse_period
+from metrics.potential import (
+    PotentialImportError,
+    import_potential,
+    read_potential_csv,
+    validate_rows,
+)
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -35,8 +42,7 @@ from metrics.report.render import (
     language_of,
     local_time,
 )
-from metrics.settings import get_settings
-from metrics.store.session import default_session_factory
+from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 
@@ -361,16 +367,13 @@ class Dashboard:
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
             return period
         # The last complete week in the dealer's time zone, as in the Monday summary.
-        now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-        return last_closed_week(now, dealer_timezone(dealer_id))
+        return last_closed_week(utc_now(), dealer_timezone(dealer_id))
 
     async def home(self, request: web.Request) -> web.Response:
         user, _ = self.current(request)
         raise web.HTTPFound(f"/d/{user.locations[0]}")
 
     async def summary(self, request: web.Request) -> web.Response:
-        from metrics.summary import build_weekly_summary
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request, dealer_id)
@@ -435,8 +438,7 @@ class Dashboard:
         return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
 
     async def chart(self, request: web.Request) -> web.Response:
-        from metrics.report.chart import render_chart
-        from metrics.summary import build_weekly_summary
+        from metrics.report.chart import render_chart  # matplotlib: 2.5 s, on the first chart
 
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
@@ -561,13 +563,6 @@ class Dashboard:
         return page(f"Conversation {row.id[:12]}", body, user, auth.csrf_token(cookie))
 
     async def potential(self, request: web.Request) -> web.Response:
-        from metrics.potential import (
-            PotentialImportError,
-            import_potential,
-            read_potential_csv,
-            validate_rows,
-        )
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         form = await self.check_form(request, cookie)

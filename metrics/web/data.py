@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from metrics.engagement import contact_key, conversation_id, sessions
-from metrics.periods import Period, dealer_timezone
-from metrics.store.models import Conversation, SurveyAnswer, from_utc_naive
-from metrics.store.tracker_events import events_of, senders_writing_between, tracker_connection
+from core.engagement import contact_key, conversation_id, sessions
+from core.periods import Period, dealer_timezone
+from core.store.models import Conversation, SurveyAnswer, from_utc_naive
+from core.store.tracker_events import events_of, senders_writing_between, tracker_connection
 
 # figure -> (label, condition on Conversation and the CSAT answer alias)
 DRILLS: dict[str, tuple[str, Callable]] = {

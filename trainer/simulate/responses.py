@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from core.settings import REPO_ROOT
 from dealer.i18n import DEFAULT_LANGUAGE  # also the `language` slot's initial value (core.yml)
-from metrics.settings import REPO_ROOT
 
 DOMAIN_DIR = REPO_ROOT / "bot" / "domain"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -26,13 +26,13 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from core.engagement import ConversationRecord
+from core.periods import parse_period
+from core.store.models import Appointment, Conversation, MetricSummary
+from core.store.recorder import answer, apply, conversation_op
+from core.store.repositories import create_lead
 from metrics.aggregate import backfill, rebuild, rebuild_period, rollup
-from metrics.engagement import ConversationRecord
-from metrics.periods import parse_period
 from metrics.potential import import_potential
-from metrics.store.models import Appointment, Conversation, MetricSummary
-from metrics.store.recorder import answer, apply, conversation_op
-from metrics.store.repositories import create_lead
 
 DEALER = "autohuis-demo"
 INTENTS = {
@@ -235,7 +235,7 @@ def test_the_hourly_rollup_covers_the_previous_week_in_each_dealers_time_zone(
 ):
     """At 23:30 UTC on Sunday it is Monday in Amsterdam but still Sunday in London: for the
     London dealer W47 is the current week and W46 the previous one, which the job rebuilds."""
-    from tests.unit.metrics.test_periods import SUNDAY_NIGHT, london_dealer
+    from tests.unit.core.test_periods import SUNDAY_NIGHT, london_dealer
 
     monkeypatch.setenv("DEALERBOT_DEALERS_DIR", london_dealer(tmp_path))
     wednesday = record(*SEED[1])
@@ -280,6 +280,12 @@ def test_backfill_draws_a_progress_bar(store, capsys):
     ]  # fmt: skip
 
 
+def test_backfill_is_quiet_when_stderr_is_not_a_terminal(store, capsys):
+    seed(store)
+    backfill(store, dt.date(2026, 11, 1), dt.date(2026, 11, 30), kinds=("week",))
+    assert capsys.readouterr().err == ""  # a log file or a pipe gets no progress bar
+
+
 # Conversation columns that migrations after 0002 add (0003 keys, 0007 bucket and scores).
 ADDED_AFTER_0002 = (
     "day_key", "week_key", "month_key", "first_response_bucket", "csat", "ces", "nps",
@@ -289,7 +295,7 @@ ADDED_AFTER_0002 = (
 def test_migration_0003_back_fills_the_period_keys(store):
     from sqlalchemy import column, insert, table
 
-    from metrics.store.migrate import downgrade, upgrade
+    from core.store.migrate import downgrade, upgrade
 
     engine = store.kw["bind"]
     downgrade(engine, "0002")

@@ -9,10 +9,9 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import column, delete, insert, select, table
 
-from metrics import aggregate
-from metrics.engagement import ConversationRecord
-from metrics.store.migrate import downgrade, upgrade
-from metrics.store.models import (
+from core.engagement import ConversationRecord
+from core.store.migrate import downgrade, upgrade
+from core.store.models import (
     Conversation,
     DirtyDay,
     MetricCell,
@@ -20,8 +19,9 @@ from metrics.store.models import (
     delete_conversations,
     mark_days,
 )
-from metrics.store.recorder import answer, apply, conversation_op
-from metrics.store.repositories import create_lead
+from core.store.recorder import answer, apply, conversation_op
+from core.store.repositories import create_lead
+from metrics import aggregate
 from tests.integration.metrics.test_aggregate import (
     DEALER,
     SEED,

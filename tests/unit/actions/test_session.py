@@ -64,13 +64,13 @@ def test_delete_my_data_in_chat_erases_through_the_same_function(sqlite_factory,
 
     from sqlalchemy import select
 
-    from metrics.engagement import contact_key
-    from metrics.settings import get_settings
-    from metrics.store.models import Erasure
-    from metrics.store.privacy import sender_hash
-    from metrics.store.recorder import conversation_op, spool_path
-    from metrics.store.spool import Spool
-    from tests.integration.metrics.test_recorder import record
+    from core.engagement import contact_key
+    from core.settings import get_settings
+    from core.store.models import Erasure
+    from core.store.privacy import sender_hash
+    from core.store.recorder import conversation_op, spool_path
+    from core.store.spool import Spool
+    from tests.integration.core.store.test_recorder import record
 
     secret = get_settings().contact_key_secret
     spool = Spool(spool_path())
@@ -86,3 +86,29 @@ def test_delete_my_data_in_chat_erases_through_the_same_function(sqlite_factory,
     assert tombstone.contact_key == contact_key(secret, "rest", "me")
     assert tombstone.sender_id_hash == sender_hash(secret, "me")
     assert tombstone.sender_id_hash != hashlib.sha256(b"me").hexdigest()
+
+
+def test_delete_my_data_tells_the_web_widget_to_erase_its_copy(sqlite_factory, dispatcher, run):
+    web = make_tracker(user_event("ja", "affirm", channel="socketio"), sender_id="w" * 32)
+    run(ActionDeleteMyData(session_factory=sqlite_factory), web)
+    assert dispatcher.messages[-1]["custom"] == {"dealerbot": "erased"}
+    assert responses(dispatcher)[-2] == "utter_data_deleted"
+    rest = make_tracker(user_event("ja", "affirm"), sender_id="r" * 32)
+    dispatcher.messages.clear()
+    run(ActionDeleteMyData(session_factory=sqlite_factory), rest)
+    assert not [m for m in dispatcher.messages if m.get("custom")]  # REST and WhatsApp: none
+
+
+def test_language_changes_only_on_clear_evidence(run):
+    """The detector's ``code`` needs several words of a language; its one-word ``hint`` counts
+    only for the first message of a conversation ("hello")."""
+    action = ActionValidateSlotMappings()
+
+    def said(*texts, hint):
+        events = [user_event(t, "inform") for t in texts]
+        events[-1]["parse_data"]["language"] = {"code": None, "hint": hint, "confidence": 0.99}
+        return make_tracker(*events, slots={"language": "nl"})
+
+    assert SlotSet("language", "en") in run(action, said("hello", hint="en"))
+    later = run(action, said("ik wil een afspraak", "diagnosis", hint="en"))
+    assert not [e for e in later if e.get("name") == "language"]

@@ -3,9 +3,9 @@ log, the dealer files and the reports."""
 
 import yaml
 
+from core.settings import REPO_ROOT
 from dealer.i18n import DEFAULT_LANGUAGE, LANGUAGES, lang_or_default
 from metrics.report.render import TEXTS, language_of
-from metrics.settings import REPO_ROOT
 
 
 def test_an_unknown_or_missing_language_is_the_default_everywhere():
@@ -24,7 +24,7 @@ def test_the_reports_and_the_domain_speak_the_same_languages():
 
 
 def test_a_conversation_without_a_language_slot_is_logged_in_the_default():
-    from metrics.engagement import summarize
+    from core.engagement import summarize
     from tests.trackers import user_event
 
     events = [{"event": "session_started", "timestamp": 1_795_420_700.0},
