@@ -13,6 +13,7 @@ from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
 from actions.survey import QUESTIONS
 from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
+from dealer.i18n import LANGUAGES
 
 OFFER_ANSWERS = ("affirm", "deny")
 
@@ -47,7 +48,7 @@ class ActionSessionStart(StoreMixin, Action):
             SessionStarted(),
             SlotSet("dealer_id", dealer.id),
             SlotSet("dealer_name", dealer.name),
-            SlotSet("language", lang if lang in ("nl", "en") else dealer.default_language),
+            SlotSet("language", lang if lang in LANGUAGES else dealer.default_language),
         ]
         pending = tracker.get_slot("requested_slot")
         if (tracker.active_loop or {}).get("name") == SURVEY_FORM and pending in QUESTIONS:
@@ -78,7 +79,7 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
         # a conversation may set it on one word ("hello").
         found = (tracker.latest_message or {}).get("language") or {}
         detected = found.get("code") or (found.get("hint") if is_first_message(tracker) else None)
-        if detected in ("nl", "en") and detected != tracker.get_slot("language"):
+        if detected in LANGUAGES and detected != tracker.get_slot("language"):
             return {"language": detected}
         return {}
 

@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.periods import PeriodError, parse_period
+from core.periods import PeriodError, iso_week, last_closed_week
 from core.settings import get_settings, now
 from dealer.config import DealerConfigError
 
 
 def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
-    from metrics.jobs import _dealer, last_closed_week
+    from metrics.jobs import _dealer
 
     try:
         dealer = _dealer(args.dealer)
@@ -21,12 +21,9 @@ def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
     if not args.week:
         return dealer, last_closed_week(now(), dealer.timezone)
     try:
-        period = parse_period(args.week)
+        return dealer, iso_week(args.week)
     except PeriodError as exc:
         raise SystemExit(str(exc)) from None
-    if period.kind != "week":
-        raise SystemExit(f"{args.week!r} is not an ISO week: use e.g. 2026-W47")
-    return dealer, period.key
 
 
 def cmd_metrics_summary(args: argparse.Namespace) -> int:

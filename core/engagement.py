@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dealer.i18n import DEFAULT_LANGUAGE
+
 BUSINESS_INTENTS = frozenset(
     {
         "book_service", "reschedule_appointment", "cancel_appointment",
@@ -71,17 +73,30 @@ def channel_name(input_channel: str | None) -> str:
     return name
 
 
+_SESSION_STARTS = ("session_started", "restart")
+
+
+def sessions(events: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A sender's events cut into sessions: each from a session start or restart up to the next
+    (the events before the first start, if any, are a session of their own)."""
+    starts = [i for i, event in enumerate(events) if event.get("event") in _SESSION_STARTS]
+    bounds = ([0] if not starts or starts[0] != 0 else []) + starts + [len(events)]
+    return [list(events[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
 def session_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events of the current session (after the last session start or restart)."""
     start = 0
     for i, event in enumerate(events):
-        if event.get("event") in ("session_started", "restart"):
+        if event.get("event") in _SESSION_STARTS:
             start = i
     return list(events[start:])
 
 
 def conversation_id(sender_id: str, events: Sequence[dict[str, Any]]) -> str:
-    """Stable id of the current session: same sender + same session start = same id."""
+    """Stable id of the current (last) session of ``events``: same sender + same session start
+    = same id. The one definition: the actions, the engagement log and the dashboard (which
+    finds a stored conversation among a sender's ``sessions``) all compute it here."""
     session = session_events(events)
     first = session[0].get("timestamp") if session else None
     return hashlib.sha256(f"{sender_id}|{first}".encode()).hexdigest()[:32]
@@ -230,7 +245,7 @@ def summarize(
         dealer_id=slots.get("dealer_id") or _last_slot(events, "dealer_id") or default_dealer,
         channel=channel,
         contact_key=contact_key(secret, channel, sender_id),
-        language=slots.get("language") or _last_slot(events, "language") or "nl",
+        language=slots.get("language") or _last_slot(events, "language") or DEFAULT_LANGUAGE,
         started_at=_utc(first_user),
         last_message_at=_utc(max(stamps)),
         customer_messages=len(users),

@@ -120,6 +120,16 @@ def parse_period(text: str) -> Period:
     )
 
 
+def iso_week(week: Period | str) -> Period:
+    """``week`` as the week ``Period`` the summary, the export and the jobs pass along: a
+    ``Period`` as it is, a text (the CLI's ``--week``, a URL's ``?week=``) parsed here once.
+    Anything else than an ISO week raises ``PeriodError``."""
+    period = parse_period(week) if isinstance(week, str) else week
+    if period.kind != "week":
+        raise PeriodError(f"{period.key!r} is not an ISO week such as 2026-W47")
+    return period
+
+
 def periods_between(kind: str, first: dt.date, last: dt.date) -> list[Period]:
     """Every ``kind`` period that touches the local days ``first`` .. ``last`` (inclusive)."""
     if last < first:
@@ -164,6 +174,31 @@ def dealer_timezone(dealer_id: str | None) -> ZoneInfo:
     except (DealerConfigError, OSError):  # no dealer files here (tools, benchmarks)
         dealer = None
     return dealer.timezone if dealer is not None else ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def dealer_timezones() -> list[ZoneInfo]:
+    """The time zones a dealer's days can be in: each dealer file's, and Europe/Amsterdam (that
+    of a dealer id without a file, ``dealer_timezone``)."""
+    from dealer.config import DealerConfigError, all_dealers
+
+    try:
+        zones = {str(dealer.timezone) for dealer in all_dealers().values()}
+    except (DealerConfigError, OSError):
+        zones = set()
+    return [ZoneInfo(name) for name in sorted(zones | {DEFAULT_TIMEZONE})]
+
+
+def local_days(moment_utc: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The earliest and the latest local date of a moment in the dealers' time zones: a job for
+    every dealer (the rollup) covers the days from the first to the second."""
+    days = [local_day(moment_utc, zone) for zone in dealer_timezones()]
+    return min(days), max(days)
+
+
+def last_closed_week(now: dt.datetime, tz: ZoneInfo | str) -> Period:
+    """The ISO week before the one ``now`` (aware) falls in, in the dealer's time zone ``tz``:
+    the week of the Monday summary, and of the dashboard when no week is asked for."""
+    return period_of("week", local_day(now, tz)).previous()
 
 
 def conversation_keys(dealer_id: str, started_at: dt.datetime) -> dict[str, str]:

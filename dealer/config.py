@@ -25,11 +25,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import yaml
 
+from dealer.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
 # The dealer package reads its own two settings (it imports nothing of ours); core.settings shows
 # them with the others.
 BUILT_IN_DEALERS_DIR = Path(__file__).resolve().parent.parent / "data" / "dealers"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LANGUAGES = ("nl", "en")
 # The holidays package's language codes for ours (it has no plain "en").
 HOLIDAY_LANGUAGES = {"nl": "nl", "en": "en_US"}
 DEFAULT_HOLIDAY_COUNTRY = "NL"
@@ -466,7 +467,7 @@ def _dealer_from(folder: Path, data: dict, where: str) -> Dealer:
         id=dealer_id,
         name=str(_require(data, "name", where)),
         timezone=timezone,
-        default_language=data.get("default_language", "nl"),
+        default_language=data.get("default_language", DEFAULT_LANGUAGE),
         address={k: str(v) for k, v in _require(data, "address", where).items()},
         phone=str(_require(data, "phone", where)),
         email=str(data.get("email", "")),
@@ -492,7 +493,7 @@ def _dealer_from(folder: Path, data: dict, where: str) -> Dealer:
         handoff_reply_within_min=int(handoff.get("reply_within_min", 15)),
         handoff_department=handoff.get("department", "showroom"),
         financing=_translations(data.get("financing"), f"{where} financing"),
-        report_language=reports.get("language", "nl"),
+        report_language=reports.get("language", DEFAULT_LANGUAGE),
         report_recipients=tuple(reports.get("recipients") or ()),
         allowed_origins=tuple((channels.get("web") or {}).get("allowed_origins") or ()),
         whatsapp_numbers=tuple(str(n) for n in channels.get("whatsapp_numbers") or ())

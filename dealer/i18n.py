@@ -29,8 +29,15 @@ BODY_NAMES = {
 }
 
 
+# The languages the bot, its pages and its e-mails speak, and the one of a conversation, dealer or
+# report that names none (or one of these does not speak): Dutch, for Dutch dealers' customers.
+LANGUAGES = ("nl", "en")
+DEFAULT_LANGUAGE = "nl"
+
+
 def lang_or_default(lang: str | None) -> str:
-    return lang if lang in ("nl", "en") else "nl"
+    """``lang`` if it is one of ``LANGUAGES``, else ``DEFAULT_LANGUAGE``."""
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def format_day(day: dt.date, lang: str) -> str:

@@ -52,12 +52,11 @@ from tqdm import tqdm
 
 from core.engagement import FIRST_RESPONSE_BUCKETS_MS
 from core.periods import (
-    DEFAULT_TIMEZONE,
     KINDS,
     Period,
     PeriodError,
     conversation_keys,
-    local_day,
+    local_days,
     parse_period,
     period_key,
     period_of,
@@ -423,7 +422,8 @@ def retention_floor(now: dt.datetime | None = None) -> dt.date:
     settings = get_settings()
     moment = now or utc_now()
     cutoff = moment - dt.timedelta(days=settings.retention_days)
-    return local_day(cutoff, DEFAULT_TIMEZONE) + dt.timedelta(days=1)
+    # In every dealer's time zone: the latest of their first untouched days.
+    return local_days(cutoff)[1] + dt.timedelta(days=1)
 
 
 _WORK_MEM = re.compile(r"^\d+\s*(kB|MB|GB)$")
@@ -502,14 +502,14 @@ def rollup(session_factory: sessionmaker | None = None, now: dt.datetime | None 
     """
     session_factory = session_factory or default_session_factory()
     moment = now or utc_now()
-    today = local_day(moment, DEFAULT_TIMEZONE)
+    first_today, today = local_days(moment)  # in the dealers' time zones
     fill_period_keys(session_factory)
     with session_factory.begin() as session:  # marks of purged days would never be used
         floor = retention_floor(now).isoformat()
         session.execute(delete(DirtyDay).where(DirtyDay.day_key < floor))
     written = 0
     for kind in KINDS:
-        current = period_of(kind, today)
+        current = period_of(kind, first_today)
         written += rebuild(session_factory, kind, current.previous().start, today, now=now).rows
     return written
 

@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from core.periods import last_weeks, period_of
+from core.periods import Period, iso_week, last_closed_week, last_weeks
 from core.settings import get_settings
 from core.settings import now as clock
 from core.store.models import JobLock, utcnow
@@ -141,11 +140,6 @@ def job_lock(
 # -- weekly summary -------------------------------------------------------------------------------
 
 
-def last_closed_week(now: dt.datetime, tz: ZoneInfo) -> str:
-    """The ISO week before the one ``now`` falls in, in the dealer's time zone."""
-    return period_of("week", now.astimezone(tz).date()).previous().key
-
-
 @dataclass
 class WeeklyRun:
     dealer_id: str
@@ -175,7 +169,7 @@ def _already_delivered(session_factory: sessionmaker, dealer, week: str, outbox)
 
 def weekly_summary_job(
     dealer_id: str,
-    week: str | None = None,
+    week: Period | str | None = None,
     *,
     session_factory: sessionmaker | None = None,
     email: bool = True,
@@ -190,15 +184,16 @@ def weekly_summary_job(
     settings = get_settings()
     factory = _factory(session_factory)
     dealer = _dealer(dealer_id)
-    week = week or last_closed_week(clock(), dealer.timezone)
+    period = iso_week(week) if week else last_closed_week(clock(), dealer.timezone)
+    week = period.key  # the lock's, the delivery log's and the outbox files' name
     with job_lock(factory, f"{WEEKLY_LOCK}{dealer.id}:{week}") as held:
         if not held:
             log.info("weekly summary %s %s: another process is on it", dealer.id, week)
             return WeeklyRun(dealer.id, week, "locked")
         if not force_render and _already_delivered(factory, dealer, week, settings.outbox_dir):
             return WeeklyRun(dealer.id, week, "already_delivered")
-        rollup_summary_weeks(factory, week)
-        summary = build_weekly_summary(factory, dealer.id, week)
+        rollup_summary_weeks(factory, period)
+        summary = build_weekly_summary(factory, dealer.id, period)
         rendered = render_summary(summary, dealer, dashboard_url=settings.dashboard_url)
         result = deliver_summary(
             factory,
@@ -207,7 +202,7 @@ def weekly_summary_job(
             week=week,
             recipients=dealer.report_recipients,
             settings=settings,
-            csv_text=export_csv(factory, dealer.id, week, dealer.timezone),
+            csv_text=export_csv(factory, dealer.id, period, dealer.timezone),
             top_csv_text=top_csv(summary.top_intents, summary.top_fallbacks),
             email=email,
             sender_name=dealer.name,
@@ -253,7 +248,9 @@ def resume_interrupted_job(*, session_factory: sessionmaker | None = None) -> li
 # -- rollup ---------------------------------------------------------------------------------------
 
 
-def rollup_summary_weeks(session_factory: sessionmaker, week: str, weeks: int = 12) -> None:
+def rollup_summary_weeks(
+    session_factory: sessionmaker, week: Period | str, weeks: int = 12
+) -> None:
     """Rebuild the weekly rows a summary reads: the week, the one before (the change) and the
     trend, so late survey answers and imports count. Cheap: GROUP BY on stored week keys."""
     trend = last_weeks(week, weeks)

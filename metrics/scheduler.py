@@ -25,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine
 
+from core import periods
 from core.settings import get_settings
 from dealer.config import DealerConfigError, all_dealers
 from metrics.jobs import resume_interrupted_job
@@ -38,7 +39,7 @@ WEEKLY_SUMMARY = "weekly_summary:"  # + dealer id
 NOTIFICATIONS = "notifications"
 REMINDERS = "appointment_reminders"
 NOTIFY_EVERY_S = 5  # staff hear of a lead within seconds (issue 19: within 60 s)
-DEFAULT_TIMEZONE = ZoneInfo("Europe/Amsterdam")
+DEFAULT_TIMEZONE = ZoneInfo(periods.DEFAULT_TIMEZONE)
 HOUR = 3600
 # How often the running scheduler looks for added, removed or changed dealer locations.
 DEALER_CHECK_S = 60

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from core.periods import Period, PeriodError, dealer_timezone, last_weeks, parse_period
+from core.periods import Period, dealer_timezone, iso_week, last_weeks
 from core.store.models import (
     Conversation,
     MetricSummary,
@@ -25,6 +25,7 @@ from core.store.models import (
 from core.store.session import default_session_factory
 from metrics import formulas as f
 from metrics.aggregate import ALL, CHANNEL, LANGUAGE
+from metrics.figures import BY_NAME, FIGURES, FigureDef
 
 TOP_INTENTS = 10
 LOW_RATED = 5
@@ -90,6 +91,7 @@ class WeeklySummary:
     end: dt.date  # Sunday (inclusive)
     conversations: int
     qualifying: int
+    # One field per figure of metrics.figures.FIGURES (their values: build_weekly_summary).
     mec: Figure
     mec_potential: Figure
     potential_estimated: bool
@@ -122,16 +124,8 @@ class WeeklySummary:
     top_fallbacks: list[FallbackMessage] = field(default_factory=list)
 
     def headline(self) -> list[Figure]:
-        """The headline figures in report order."""
-        return [
-            self.mec, self.mec_potential, self.mec_share, self.csat, self.csat_mean,
-            self.csat_response_rate, self.ces_mean, self.ces_share_5_7, self.nps,
-            self.appointments_booked, self.appointments_changed, self.appointments_cancelled,
-            self.test_drives, self.leads_trade_in, self.leads_sales, self.handoffs,
-            self.automation_rate, self.handoff_rate, self.abandonment_rate,
-            self.first_response_p50, self.first_response_p90, self.answered_within_30s,
-            self.returning_contacts,
-        ]  # fmt: skip
+        """The figures in report order (``metrics.figures.FIGURES``)."""
+        return [getattr(self, figure.name) for figure in FIGURES]
 
 
 class _Counts:
@@ -157,51 +151,12 @@ class _Counts:
         text = self.row.first_response_histogram if self.row is not None else ""
         return [int(x) for x in text.split(",")] if text else []
 
-    def figures(self) -> dict[str, tuple[float | None, int, str]]:
-        """name -> (value, n, unit)."""
-        csat = f.csat(self.csat_n, self.csat_sum, self.csat_top2, self.surveys_offered)
-        ces = f.ces(self.ces_n, self.ces_sum, self.ces_top3)
-        nps = f.nps(self.nps_n, self.nps_promoters, self.nps_detractors)
-        speed = f.first_response(self.histogram, self.first_response_30s)
-        share = f.mec_share(self.mec, self.potential)
-        automation = f.automation_rate(self.qualifying, self.handoffs)
-        handoff = f.handoff_rate(self.qualifying, self.handoffs)
-        abandonment = f.abandonment_rate(self.qualifying, self.abandoned)
-        potential = self.potential
-        figures: dict[str, tuple[float | None, int, str]] = {
-            "mec": (float(self.mec), self.mec, "count"),
-            "mec_potential": (
-                None if potential is None else float(potential),
-                potential or 0,
-                "count",
-            ),
-            "mec_share": (share.value, share.n, "share"),
-            "csat": (csat.share_4_5, csat.n, "share"),
-            "csat_mean": (csat.mean, csat.n, "mean"),
-            "csat_response_rate": (csat.response_rate, csat.offered, "share"),
-            "ces_mean": (ces.mean, ces.n, "mean"),
-            "ces_share_5_7": (ces.share_5_7, ces.n, "share"),
-            "nps": (nps.value, nps.n, "score"),
-            "automation_rate": (automation.value, automation.n, "share"),
-            "handoff_rate": (handoff.value, handoff.n, "share"),
-            "abandonment_rate": (abandonment.value, abandonment.n, "share"),
-            "first_response_p50": (speed.p50_ms, speed.n, "ms"),
-            "first_response_p90": (speed.p90_ms, speed.n, "ms"),
-            "answered_within_30s": (speed.within_30s, speed.n, "share"),
-            "returning_contacts": (float(self.returning_contacts), self.mec, "count"),
-        }
-        for name in ("appointments_booked", "appointments_changed", "appointments_cancelled",
-                     "test_drives", "leads_trade_in", "leads_sales", "handoffs"):  # fmt: skip
-            count = getattr(self, name)
-            figures[name] = (float(count), count, "count")
-        return figures
 
-
-def _figure(name: str, now: _Counts, before: _Counts) -> Figure:
-    value, n, unit = now.figures()[name]
-    previous = before.figures()[name][0]
-    return Figure(name, value, n, previous, f.change(value, previous, relative=unit == "count"),
-                  unit)  # fmt: skip
+def _figure(figure: FigureDef, now: _Counts, before: _Counts) -> Figure:
+    value, n = figure.formula(now)
+    previous = figure.formula(before)[0]
+    change = f.change(value, previous, relative=figure.unit == "count")
+    return Figure(figure.name, value, n, previous, change, figure.unit)
 
 
 def _breakdown(rows: dict, dimension: str) -> dict[str, dict[str, int]]:
@@ -222,14 +177,12 @@ def _breakdown(rows: dict, dimension: str) -> dict[str, dict[str, int]]:
 
 
 def build_weekly_summary(
-    session_factory: sessionmaker | None, dealer_id: str, week: str, *, weeks: int = 12
+    session_factory: sessionmaker | None, dealer_id: str, week: Period | str, *, weeks: int = 12
 ) -> WeeklySummary:
     """The summary of ``dealer_id`` for the ISO ``week`` (e.g. ``"2026-W47"``), with a trend of
     ``weeks`` weeks ending with it. Reads the weekly summary rows (run the rollup first)."""
     session_factory = session_factory or default_session_factory()
-    period = parse_period(week)
-    if period.kind != "week":
-        raise PeriodError(f"{week!r} is not an ISO week such as 2026-W47")
+    period = iso_week(week)
     trend_weeks = last_weeks(period, max(weeks, 1))
     keys = [p.key for p in trend_weeks] + [period.previous().key]
     with session_factory() as session:
@@ -248,9 +201,6 @@ def build_weekly_summary(
         top_fallbacks = _top_fallbacks(session, dealer_id, period)
     now, before = _Counts(by_key.get(period.key)), _Counts(by_key.get(period.previous().key))
 
-    def fig(name: str) -> Figure:
-        return _figure(name, now, before)
-
     return WeeklySummary(
         dealer_id=dealer_id,
         week=period.key,
@@ -258,30 +208,8 @@ def build_weekly_summary(
         end=period.last_day,
         conversations=now.conversations,
         qualifying=now.qualifying,
-        mec=fig("mec"),
-        mec_potential=fig("mec_potential"),
         potential_estimated=now.potential_estimated,
-        mec_share=fig("mec_share"),
-        csat=fig("csat"),
-        csat_mean=fig("csat_mean"),
-        csat_response_rate=fig("csat_response_rate"),
-        ces_mean=fig("ces_mean"),
-        ces_share_5_7=fig("ces_share_5_7"),
-        nps=fig("nps"),
-        appointments_booked=fig("appointments_booked"),
-        appointments_changed=fig("appointments_changed"),
-        appointments_cancelled=fig("appointments_cancelled"),
-        test_drives=fig("test_drives"),
-        leads_trade_in=fig("leads_trade_in"),
-        leads_sales=fig("leads_sales"),
-        handoffs=fig("handoffs"),
-        automation_rate=fig("automation_rate"),
-        handoff_rate=fig("handoff_rate"),
-        abandonment_rate=fig("abandonment_rate"),
-        first_response_p50=fig("first_response_p50"),
-        first_response_p90=fig("first_response_p90"),
-        answered_within_30s=fig("answered_within_30s"),
-        returning_contacts=fig("returning_contacts"),
+        **{figure.name: _figure(figure, now, before) for figure in FIGURES},
         by_channel=_breakdown(this_week, CHANNEL),
         by_language=_breakdown(this_week, LANGUAGE),
         trend=[_trend_point(p, _Counts(by_key.get(p.key))) for p in trend_weeks],
@@ -292,27 +220,24 @@ def build_weekly_summary(
 
 
 def top_lists(
-    session_factory: sessionmaker | None, dealer_id: str, week: str
+    session_factory: sessionmaker | None, dealer_id: str, week: Period | str
 ) -> tuple[list[tuple[str, int]], list[FallbackMessage]]:
     """The ISO ``week``'s top intents and top fallback messages of ``dealer_id``, the same
     lists as ``WeeklySummary.top_intents`` / ``top_fallbacks``. For the CSV export: these read
     the conversations and the NLU inbox directly, so they need no rollup and no other figure."""
     session_factory = session_factory or default_session_factory()
-    period = parse_period(week)
-    if period.kind != "week":
-        raise PeriodError(f"{week!r} is not an ISO week such as 2026-W47")
+    period = iso_week(week)
     with session_factory() as session:
         return _top_intents(session, dealer_id, period), _top_fallbacks(session, dealer_id, period)
 
 
 def _trend_point(period: Period, counts: _Counts) -> TrendPoint:
-    figures = counts.figures()
     return TrendPoint(
         week=period.key,
         mec=counts.mec,
         potential=counts.potential,
-        csat=figures["csat"][0],
-        ces=figures["ces_mean"][0],
+        csat=BY_NAME["csat"].formula(counts)[0],
+        ces=BY_NAME["ces_mean"].formula(counts)[0],
         potential_estimated=counts.potential_estimated,
     )
 

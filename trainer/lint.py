@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
+from dealer.i18n import LANGUAGES
 from dealer.language import LanguageModel, _ngrams, _words
 
-LANGUAGES = ("nl", "en")
 MIN_EXAMPLES = 25
 # Only flag a language when the check is sure and the text has real words: short or neutral
 # texts ("ok", numbers, plates, brand names) carry too little evidence to judge.

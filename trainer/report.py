@@ -22,12 +22,12 @@ import yaml
 from tqdm import tqdm
 
 from core.settings import REPO_ROOT, rasa_bin
+from dealer.i18n import LANGUAGES
 from trainer.gate import FLOOR_FILE, accept_recall
 
 SUMMARY_FILE = "summary.json"  # kept next to the report: the next report compares with it
 NOT_INTENTS = frozenset({"accuracy", "macro avg", "weighted avg", "micro avg"})
 CHANGE = 0.02  # an F1 change smaller than this is noise, not "better" or "worse"
-LANGUAGES = ("nl", "en")
 
 
 class ReportError(RuntimeError):

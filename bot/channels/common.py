@@ -17,6 +17,7 @@ import aiohttp
 
 from core.settings import get_settings
 from dealer.config import Dealer, all_dealers, get_dealer
+from dealer.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def webhook_max_age(retention_days: int | None = None) -> dt.timedelta:
 
 def guess_language(customer_digits: str, known: str | None = None) -> str:
     """The conversation's language if known; else Dutch for Dutch and Belgian numbers."""
-    if known in ("nl", "en"):
+    if known in LANGUAGES:
         return known
     return "nl" if customer_digits.startswith(("31", "32")) else "en"
 
@@ -237,7 +238,7 @@ def previous_turn(events: Iterable[Any], slots: dict[str, Any] | None = None) ->
         elif kind == "bot" and (data or {}).get("buttons"):
             buttons = tuple(data["buttons"])
     language = (slots or {}).get("language")
-    return PreviousTurn(buttons, language if language in ("nl", "en") else None)
+    return PreviousTurn(buttons, language if language in LANGUAGES else None)
 
 
 def _event_kind_and_data(event: Any) -> tuple[str | None, dict | None]:

@@ -52,6 +52,7 @@ from socketio import AsyncServer
 from bot.channels.common import SenderLimiter
 from core.settings import REPO_ROOT, get_settings
 from dealer.config import DealerConfigError, all_dealers, get_dealer
+from dealer.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def widget_config(dealer_id: str) -> dict[str, Any] | None:
         "dealer": dealer.id,
         "name": dealer.name,
         "language": dealer.default_language,
-        "greeting": {lang: greeting(dealer.name, lang) for lang in ("nl", "en")},
+        "greeting": {lang: greeting(dealer.name, lang) for lang in LANGUAGES},
         "privacy_url": dealer.privacy_url,
     }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
     inspect,
     select,
@@ -236,12 +239,12 @@ def _drop_score(_mapper, connection, target: SurveyAnswer) -> None:
 def _set_score(connection, answer: SurveyAnswer, score: int | None) -> None:
     if answer.question in SURVEY_SCORE_COLUMNS:
         table = Conversation.__table__
-        connection.execute(
-            table.update()
-            .where(table.c.id == answer.conversation_id)
-            .values({answer.question: score})
-        )
-        mark_conversation_day(connection, answer.conversation_id)
+        where = table.c.id == answer.conversation_id
+        old = connection.execute(select(*(table.c[n] for n in CELL_INPUTS)).where(where)).first()
+        connection.execute(table.update().where(where).values({answer.question: score}))
+        if old is not None:
+            old = dict(old._mapping)
+            mark_dirty(connection, *dirty_days(old, {**old, answer.question: score}))
 
 
 class Erasure(Base):
@@ -431,7 +434,8 @@ def mark_days(connection, pairs) -> None:
 
 
 def mark_conversation_day(connection, conversation_id: str | None) -> None:
-    """Mark the day of a stored conversation dirty (nothing for an unknown id)."""
+    """Mark the day of a stored conversation dirty (nothing for an unknown id): an appointment
+    or lead made in it changed, which the cells of that day count."""
     if conversation_id is None:
         return
     c = Conversation.__table__
@@ -448,30 +452,128 @@ def mark_conversation_day(connection, conversation_id: str | None) -> None:
 CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
                "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
                "first_response_bucket", "csat", "ces", "nps")  # fmt: skip
+# Of those, what decides whether a contact is new or returning in its later conversations.
+_CONTACT_INPUTS = tuple(name for name in CELL_INPUTS if name not in SURVEY_SCORE_COLUMNS)
 
 
-@event.listens_for(Conversation, "after_update")
-def _mark_updated_conversation(mapper, connection, target: Conversation) -> None:
+class Dirty(NamedTuple):
+    """What a write puts out of date: ``days`` as ``(day_key, dealer_id)``, and ``since`` as
+    ``(contact_key, dealer_id, day_key)``: that contact's days after that day."""
+
+    days: frozenset
+    since: frozenset
+
+
+CLEAN = Dirty(frozenset(), frozenset())
+
+
+def joined(results: Iterable[Dirty]) -> Dirty:
+    """Several ``dirty_days`` results as one (for one ``mark_dirty`` of a batch)."""
+    days: set = set()
+    since: set = set()
+    for result in results:
+        days |= result.days
+        since |= result.since
+    return Dirty(frozenset(days), frozenset(since))
+
+
+def dirty_days(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Dirty:
+    """The dirty-day rule: which cells a write of one conversation row puts out of date.
+
+    ``old`` and ``new`` are the row's column values before and after the write (``None``: not
+    there, so an insert or a delete); at least the ``CELL_INPUTS``. The one rule the mapper
+    events (the ORM: repositories, erasure), the recorder's batched writes and the survey
+    scores copied onto the conversation all follow:
+
+    - no ``CELL_INPUTS`` value changed (a new message's counts and times): nothing;
+    - otherwise the row's day before and after, each of its own dealer;
+    - and, unless only survey scores changed, the contact's later days of that dealer: the
+      first conversation of a contact in a day, week or month makes the later ones returning.
+
+    Pure and cheap (the recorder calls it for every written conversation).
+    """
+    if old is not None and new is not None:
+        changed = [name for name in CELL_INPUTS if old.get(name) != new.get(name)]
+        if not changed:
+            return CLEAN
+        later = any(name in _CONTACT_INPUTS for name in changed)
+    else:
+        later = True
+    days, since = set(), set()
+    for row in (old, new):
+        if row is not None and row.get("day_key") is not None:
+            days.add((row["day_key"], row["dealer_id"]))
+            if later and row.get("contact_key") is not None:
+                since.add((row["contact_key"], row["dealer_id"], row["day_key"]))
+    return Dirty(frozenset(days), frozenset(since))
+
+
+_CONTACT_DAYS = select(
+    Conversation.contact_key, Conversation.dealer_id, Conversation.day_key
+).where(
+    Conversation.contact_key.in_(bindparam("keys", expanding=True)),
+    Conversation.day_key.isnot(None),
+)
+
+
+def mark_dirty(connection, days: Iterable = (), since: Iterable = ()) -> None:
+    """Write the marks of one or more ``dirty_days`` results (their ``days`` and ``since``
+    joined): one read of the contacts' days for all ``since``, one insert of all marks."""
+    pairs = set(days)
+    first: dict[tuple[str, str], str] = {}
+    for contact, dealer, day in since:
+        first[contact, dealer] = min(day, first.get((contact, dealer), day))
+    if first:
+        found = connection.execute(_CONTACT_DAYS, {"keys": sorted({c for c, _d in first})})
+        for contact, dealer, day in found:
+            if (contact, dealer) in first and day > first[contact, dealer]:
+                pairs.add((day, dealer))
+    mark_days(connection, pairs)
+
+
+_CELL_ROWS = select(*(Conversation.__table__.c[name] for name in CELL_INPUTS)).where(
+    Conversation.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def delete_conversations(connection, ids: Iterable[str]) -> int:
+    """Delete conversation rows in one statement, with the marks the dirty-day rule asks for
+    (the rows' days and their contacts' later days): the erasure's bulk delete, which the
+    mapper events do not see. Their survey answers must be gone first. Returns the rows
+    deleted."""
+    ids = sorted(set(ids))
+    if not ids:
+        return 0
+    rows = connection.execute(_CELL_ROWS, {"ids": ids}).mappings().all()
+    table = Conversation.__table__
+    deleted = connection.execute(table.delete().where(table.c.id.in_(ids))).rowcount
+    mark_dirty(connection, *joined(dirty_days(row, None) for row in rows))
+    return deleted
+
+
+def _values(target: Conversation, old: bool) -> dict[str, Any]:
+    """The cell inputs of a conversation as stored (``old``: before this flush) or as now."""
     state = inspect(target)
-    if any(state.attrs[name].history.has_changes() for name in CELL_INPUTS):
-        _mark_conversation(mapper, connection, target)
+    values = {}
+    for name in CELL_INPUTS:
+        history = state.attrs[name].history
+        values[name] = history.deleted[0] if old and history.deleted else getattr(target, name)
+    return values
 
 
 @event.listens_for(Conversation, "after_insert")
+def _mark_inserted_conversation(_mapper, connection, target: Conversation) -> None:
+    mark_dirty(connection, *dirty_days(None, _values(target, old=False)))
+
+
+@event.listens_for(Conversation, "after_update")
+def _mark_updated_conversation(_mapper, connection, target: Conversation) -> None:
+    mark_dirty(connection, *dirty_days(_values(target, old=True), _values(target, old=False)))
+
+
 @event.listens_for(Conversation, "after_delete")
-def _mark_conversation(_mapper, connection, target: Conversation) -> None:
-    history = inspect(target).attrs.day_key.history
-    days = [key for key in (*history.deleted, target.day_key) if key is not None]
-    mark_days(connection, [(key, target.dealer_id) for key in days])
-    if days:  # the contact's later days: first in their week or month, returning or not
-        c = Conversation.__table__
-        later = select(c.c.day_key, c.c.dealer_id).where(
-            c.c.contact_key == target.contact_key,
-            c.c.dealer_id == target.dealer_id,
-            c.c.day_key > min(days),
-        )
-        statement = _insert_mark(connection).from_select(["day_key", "dealer_id"], later)
-        connection.execute(statement.on_conflict_do_nothing())
+def _mark_deleted_conversation(_mapper, connection, target: Conversation) -> None:
+    mark_dirty(connection, *dirty_days(_values(target, old=True), None))
 
 
 @event.listens_for(Appointment, "after_insert")

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, inspect, or_, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from core.engagement import contact_key
@@ -29,18 +28,22 @@ from core.store.models import (
     SlotReservation,
     SurveyAnswer,
     WhatsAppMessage,
+    delete_conversations,
     utcnow,
 )
-from core.store.session import make_engine
 from core.store.spool import Spool, default_spool_path
+from core.store.tracker_events import (
+    all_senders,
+    delete_idle_senders,
+    delete_senders,
+    tracker_connection,
+)
 from dealer.config import all_dealers
 
 log = logging.getLogger(__name__)
 
 KNOWN_CHANNELS = ("web", "whatsapp", "rest", "cmdline")
 _NO_SYNC = {"synchronize_session": False}
-# Rasa's SQL tracker store keeps every event in this table (rasa.core.tracker_store.SQLTrackerStore)
-TRACKER_TABLE = "events"
 
 
 def sender_hash(secret: str, sender_id: str) -> str:
@@ -175,8 +178,9 @@ def erase_contact(
     NLU inbox items, appointments, leads, WhatsApp message ids, the spooled records and the
     outbox files that name them, and Rasa's tracker events.
 
-    The days the erased conversations were counted in are marked for recount through the
-    models' mapper events (the rule every write uses), so the next rollup no longer counts them.
+    The days the erased conversations were counted in (and their contacts' later days) are marked
+    for recount by the dirty-day rule every write uses (``models.dirty_days``), so the next
+    rollup no longer counts them.
 
     Rasa's tracker events are deleted now when ``tracker_db_url`` is given; otherwise the
     tombstone left here lets the nightly purge delete them once the conversation is idle (the
@@ -199,9 +203,8 @@ def erase_contact(
                 delete(NluInboxItem).where(NluInboxItem.conversation_id.in_(ids)),
                 execution_options=_NO_SYNC,
             ).rowcount
-        # Through the ORM: the mapper events mark the days these rows were counted in (and the
-        # contact's later days) for the rollup. Appointments and leads first, while their
-        # conversation's day can still be read.
+        # Through the ORM: the mapper events mark the days of their conversations for the
+        # rollup. Appointments and leads first, while their conversation's day can still be read.
         whose = (set(contact.senders), set(contact.phones), set(contact.emails))
         created = [
             row
@@ -214,10 +217,8 @@ def erase_contact(
             session.delete(row)
         session.flush()
         appointments = sum(isinstance(row, Appointment) for row in created)
-        conversations = session.scalars(select(Conversation).where(Conversation.id.in_(ids))).all()
-        for row in conversations:
-            session.delete(row)
-        session.flush()
+        # One delete, marked by the same dirty-day rule (models.dirty_days) as every write.
+        conversations = delete_conversations(session.connection(), ids)
         # The WhatsApp message ids carry the contact key too (dedup and the 24-hour window).
         whatsapp = session.execute(
             delete(WhatsAppMessage).where(WhatsAppMessage.contact_key.in_(keys)),
@@ -242,7 +243,7 @@ def erase_contact(
         Spool(spool_file or default_spool_path()), contact.keys, contact.conversation_ids
     )
     files = drop_outbox_files(outbox_dir or settings.outbox_dir, contact.conversation_ids)
-    return Erased(len(conversations), answers, appointments, len(created) - appointments, events,
+    return Erased(conversations, answers, appointments, len(created) - appointments, events,
                   inbox, whatsapp, spool_lines, files)  # fmt: skip
 
 
@@ -296,36 +297,13 @@ def drop_outbox_files(outbox: Path, conversation_ids: Iterable[str]) -> int:
     return deleted
 
 
-def _has_events_table(tracker_db_url: str):  # noqa: ANN202
-    """An engine on the tracker store if it has Rasa's events table, else None (a SQLite file
-    that does not exist is not created by looking)."""
-    url = make_url(tracker_db_url)
-    in_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if in_file and not Path(url.database).exists():
-        return None
-    engine = make_engine(tracker_db_url)
-    if inspect(engine).has_table(TRACKER_TABLE):
-        return engine
-    engine.dispose()
-    return None
-
-
 def delete_tracker_events(tracker_db_url: str, senders: Iterable[str]) -> int:
     """Delete Rasa's stored events (SQL tracker store table ``events``) of these senders."""
-    senders = sorted(set(senders))
-    engine = _has_events_table(tracker_db_url) if senders else None
-    if engine is None:
+    senders = set(senders)
+    if not senders:
         return 0
-    try:
-        with engine.begin() as conn:
-            return sum(
-                conn.execute(
-                    text(f"delete from {TRACKER_TABLE} where sender_id = :s"), {"s": s}
-                ).rowcount
-                for s in senders
-            )
-    finally:
-        engine.dispose()
+    with tracker_connection(tracker_db_url, write=True) as conn:
+        return 0 if conn is None else delete_senders(conn, senders)
 
 
 def purge_pending_erasures(
@@ -347,20 +325,12 @@ def purge_pending_erasures(
         )
     if not pending:
         return 0
-    engine = _has_events_table(tracker_db_url)
     senders: dict[str, set[str]] = {}  # sender -> the pending hashes it matched
-    try:
-        if engine is not None:
-            with engine.connect() as conn:
-                for (sender,) in conn.execute(
-                    text(f"select distinct sender_id from {TRACKER_TABLE}")
-                ):
-                    found = {sender_hash(secret, sender), legacy_sender_hash(sender)} & pending
-                    if found:
-                        senders[sender] = found
-    finally:
-        if engine is not None:
-            engine.dispose()
+    with tracker_connection(tracker_db_url) as conn:
+        for sender in all_senders(conn) if conn is not None else ():
+            found = {sender_hash(secret, sender), legacy_sender_hash(sender)} & pending
+            if found:
+                senders[sender] = found
     deleted = delete_tracker_events(tracker_db_url, senders) if senders else 0
     with session_factory.begin() as session:
         _tracker_purged(session, pending)
@@ -372,20 +342,8 @@ def purge_idle_tracker_events(tracker_db_url: str, cutoff: dt.datetime) -> int:
     naive UTC). A conversation active within the retention period keeps all its events (Rasa
     replays them), so whole senders go, not single old events."""
     moment = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=dt.timezone.utc)
-    engine = _has_events_table(tracker_db_url)
-    if engine is None:
-        return 0
-    try:
-        with engine.begin() as conn:
-            return conn.execute(
-                text(
-                    f"delete from {TRACKER_TABLE} where sender_id in (select sender_id from "
-                    f"{TRACKER_TABLE} group by sender_id having max(timestamp) < :cutoff)"
-                ),
-                {"cutoff": moment.timestamp()},
-            ).rowcount
-    finally:
-        engine.dispose()
+    with tracker_connection(tracker_db_url, write=True) as conn:
+        return 0 if conn is None else delete_idle_senders(conn, moment.timestamp())
 
 
 def _op_time(op: dict) -> dt.datetime | None:

@@ -22,13 +22,13 @@ from core.periods import conversation_keys
 from core.settings import get_settings
 from core.store.inbox import inbox_row, recorded_items
 from core.store.models import (
-    CELL_INPUTS,
     SURVEY_SCORE_COLUMNS,
     Conversation,
     Erasure,
     NluInboxItem,
     SurveyAnswer,
-    mark_days,
+    dirty_days,
+    mark_dirty,
 )
 from core.store.session import default_session_factory
 from core.store.spool import Spool, default_spool_path
@@ -98,8 +98,8 @@ _I = NluInboxItem.__table__
 _KEYS = ("day_key", "week_key", "month_key")
 # What a conversation op writes on its row: the record, the period keys, the speed bucket.
 _WRITTEN = (*_CONVERSATION_FIELDS, *_KEYS, "first_response_bucket")
-_CELL_INPUTS = frozenset(CELL_INPUTS)
-_ROWS = select(_C.c.id, *(_C.c[name] for name in _WRITTEN)).where(
+# With the survey scores stored on the row: what ``dirty_days`` compares.
+_ROWS = select(_C.c.id, *(_C.c[name] for name in (*_WRITTEN, *SURVEY_SCORE_COLUMNS))).where(
     _C.c.id.in_(bindparam("ids", expanding=True))
 )
 # Per contact its latest erasure: erased when that is at or after the conversation's start.
@@ -113,9 +113,6 @@ _ANSWERS = select(_A.c.conversation_id, _A.c.question, _A.c.answered_at).where(
 )
 _INBOX = select(_I.c.conversation_id, _I.c.sent_at).where(
     _I.c.conversation_id.in_(bindparam("ids", expanding=True))
-)
-_CONTACT_DAYS = select(_C.c.contact_key, _C.c.dealer_id, _C.c.day_key).where(
-    _C.c.contact_key.in_(bindparam("keys", expanding=True)), _C.c.day_key.isnot(None)
 )
 _INSERT_CONVERSATION = insert(_C)
 _INSERT_ANSWER = insert(_A)
@@ -131,7 +128,8 @@ class _Batch:
     """The writes of a list of ops, decided in order from one read of what is stored.
 
     It stores what applying the ops one by one with the ORM stored (models' mapper events
-    included): the speed bucket, survey scores on the conversation, and the dirty-day marks.
+    included): the speed bucket, survey scores on the conversation, and the dirty-day marks
+    (``models.dirty_days`` per written row, written once for the batch by ``models.mark_dirty``).
     """
 
     def __init__(self, connection: Connection, ops: list[dict]) -> None:
@@ -145,8 +143,8 @@ class _Batch:
         self.new_answers: set[tuple[str, str]] = set()
         self.scores: dict[str, list[dict[str, Any]]] = {q: [] for q in SURVEY_SCORE_COLUMNS}
         self.items: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
-        self.marks: set[tuple[str, str]] = set()
-        self.later: list[tuple[str, str, str]] = []  # (contact, dealer, day): mark days after it
+        self.days: set[tuple[str, str]] = set()  # models.dirty_days of every write, joined
+        self.since: set[tuple[str, str, str]] = set()
 
     def run(self) -> None:
         ids = {op["data"]["id"] if op["op"] == "conversation" else op["conversation_id"]
@@ -185,7 +183,7 @@ class _Batch:
             row = {**data, **conversation_keys(data["dealer_id"], data["started_at"])}
             row["first_response_bucket"] = _bucket(row.get("first_response_ms"))
             self.rows[cid] = self.inserts[cid] = row
-            self._mark(row, ())
+            self._dirty(None, row)
         elif _snapshot(row) <= _snapshot(data):  # else an older one (replayed late): keep ours
             new = {**row, **data}
             changed = {k for k, v in data.items() if row[k] != v}
@@ -198,8 +196,7 @@ class _Batch:
                     self.inserts[cid] = new
                 else:
                     self.updates[cid] = new
-                if any(new[k] != row[k] for k in _CELL_INPUTS & new.keys()):
-                    self._mark(new, (row["day_key"],) if row["day_key"] != new["day_key"] else ())
+                self._dirty(row, new)
         for item in op.get("answers") or []:
             self._answer(cid, item)
         for item in op.get("inbox") or []:
@@ -231,18 +228,19 @@ class _Batch:
         self.answers[key] = {"score": item.get("score"), "comment": item.get("comment"),
                              "answered_at": answered_at}  # fmt: skip
         if item["question"] in self.scores:  # the rollups read the score on the conversation
-            self.scores[item["question"]].append({"_id": cid, item["question"]: item.get("score")})
+            score = item.get("score")
+            self.scores[item["question"]].append({"_id": cid, item["question"]: score})
             row = self.rows[cid]
-            if row.get("day_key") is not None:
-                self.marks.add((row["day_key"], row["dealer_id"]))
+            scored = {**row, item["question"]: score}
+            self._dirty(row, scored)
+            row[item["question"]] = score  # the row as written (an insert writes it too)
 
-    def _mark(self, row: dict, old_days: tuple) -> None:
-        """Mark the cells a written conversation counts in dirty: its day(s), and the contact's
-        later days (first in their week or month, returning or not)."""
-        days = [day for day in (*old_days, row["day_key"]) if day is not None]
-        self.marks.update((day, row["dealer_id"]) for day in days)
+    def _dirty(self, old: dict | None, new: dict) -> None:
+        """Collect what writing ``new`` over ``old`` puts out of date (``models.dirty_days``)."""
+        days, since = dirty_days(old, new)
         if days:
-            self.later.append((row["contact_key"], row["dealer_id"], min(days)))
+            self.days.update(days)
+            self.since.update(since)
 
     def _update(self, statement: Any, rows: list[dict[str, Any]]) -> None:
         """Update rows read before; one deleted since (erasure, retention) fails the batch, as
@@ -273,16 +271,8 @@ class _Batch:
                 execute(_SCORE[question], scores)
         if self.items:  # read as absent: a concurrent insert fails the batch (retried)
             execute(_INSERT_ITEM, list(self.items.values()))
-        if self.later:
-            since: dict[tuple[str, str], str] = {}
-            for contact, dealer, day in self.later:
-                since[contact, dealer] = min(day, since.get((contact, dealer), day))
-            found = execute(_CONTACT_DAYS, {"keys": sorted({c for c, _d in since})})
-            for contact, dealer, day in found:
-                if (contact, dealer) in since and day > since[contact, dealer]:
-                    self.marks.add((day, dealer))
-        if self.marks:
-            mark_days(self.connection, self.marks)
+        if self.days:
+            mark_dirty(self.connection, self.days, self.since)
 
 
 _KINDS = ("conversation", "answers")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from core.periods import parse_period
+from core.periods import Period, iso_week
 from core.store.models import Conversation, SurveyAnswer
 from metrics.report.render import local_time
 from metrics.summary import FallbackMessage, top_lists
@@ -32,12 +32,10 @@ def safe_cell(text: str | None) -> str:
 
 
 def conversation_rows(
-    session_factory: sessionmaker, dealer_id: str, week: str, tz: ZoneInfo
+    session_factory: sessionmaker, dealer_id: str, week: Period | str, tz: ZoneInfo
 ) -> Iterator[tuple]:
     """The rows of the export, oldest conversation first (streamed, not all loaded at once)."""
-    period = parse_period(week)
-    if period.kind != "week":
-        raise ValueError(f"{week!r} is not an ISO week like 2026-W47")
+    period = iso_week(week)
     csat, ces, comment = (aliased(SurveyAnswer) for _ in range(3))
 
     def answer(alias, question):  # noqa: ANN001, ANN202
@@ -80,7 +78,9 @@ def conversation_rows(
             )
 
 
-def export_csv(session_factory: sessionmaker, dealer_id: str, week: str, tz: ZoneInfo | str) -> str:
+def export_csv(
+    session_factory: sessionmaker, dealer_id: str, week: Period | str, tz: ZoneInfo | str
+) -> str:
     """The CSV text: a header row, then one row per conversation of the dealer's ISO week."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     buffer = io.StringIO()
@@ -114,7 +114,7 @@ def top_csv(intents: list[tuple[str, int]], fallbacks: list[FallbackMessage]) ->
     return buffer.getvalue()
 
 
-def export_top_csv(session_factory: sessionmaker, dealer_id: str, week: str) -> str:
+def export_top_csv(session_factory: sessionmaker, dealer_id: str, week: Period | str) -> str:
     """The CSV text of the week's top intents and top fallback messages (``TOP_COLUMNS``).
     A ``week`` that is not an ISO week raises ``PeriodError`` (a ``ValueError``)."""
     return top_csv(*top_lists(session_factory, dealer_id, week))

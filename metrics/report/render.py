@@ -16,38 +16,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.periods import dealer_timezone
+from dealer.i18n import lang_or_default
+from metrics.figures import BY_NAME, DETAILS, HEADLINE
 from metrics.formulas import share
 
-# Figures come from metrics.summary.WeeklySummary; each carries its unit (count, share, mean,
-# score, ms). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others a
-# difference (shares in percentage points).
-HEADLINE = (
-    "mec",
-    "mec_potential",
-    "mec_share",
-    "csat",
-    "ces_mean",
-    "appointments_booked",
-    "leads_sales",
-    "leads_trade_in",
-    "automation_rate",
-)
-DETAILS = (
-    "csat_mean",
-    "csat_response_rate",
-    "ces_share_5_7",
-    "nps",
-    "appointments_changed",
-    "appointments_cancelled",
-    "test_drives",
-    "handoffs",
-    "handoff_rate",
-    "abandonment_rate",
-    "first_response_p50",
-    "first_response_p90",
-    "answered_within_30s",
-    "returning_contacts",
-)
+# Figures come from metrics.summary.WeeklySummary; which, in what order, with what labels and
+# units: metrics.figures (HEADLINE, DETAILS, FIGURES). Shares are 0-1; the change of a count is
+# relative (0.25 = +25%), of the others a difference (shares in percentage points).
 
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
@@ -140,31 +116,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-FIGURE_LABELS: dict[str, dict[str, str]] = {
-    "mec": {"nl": "MEC (klanten in gesprek)", "en": "MEC (engaged contacts)"},
-    "mec_potential": {"nl": "MEC-potentieel", "en": "MEC potential"},
-    "mec_share": {"nl": "MEC-aandeel (MEC / potentieel)", "en": "MEC share (MEC / potential)"},
-    "csat": {"nl": "Tevredenheid (CSAT, % 4-5)", "en": "Satisfaction (CSAT, % 4-5)"},
-    "csat_mean": {"nl": "CSAT gemiddeld (1-5)", "en": "CSAT mean (1-5)"},
-    "csat_response_rate": {"nl": "Respons op de enquête", "en": "Survey response rate"},
-    "ces_mean": {"nl": "Gemak (CES, gemiddeld 1-7)", "en": "Ease (CES, mean 1-7)"},
-    "ces_share_5_7": {"nl": "CES 5-7", "en": "CES 5-7"},
-    "nps": {"nl": "NPS", "en": "NPS"},
-    "appointments_booked": {"nl": "Afspraken via chat", "en": "Appointments by chat"},
-    "appointments_changed": {"nl": "Afspraken verzet", "en": "Appointments changed"},
-    "appointments_cancelled": {"nl": "Afspraken geannuleerd", "en": "Appointments cancelled"},
-    "test_drives": {"nl": "Proefritten", "en": "Test drives"},
-    "leads_sales": {"nl": "Verkoopleads via chat", "en": "Sales leads by chat"},
-    "leads_trade_in": {"nl": "Inruilaanvragen via chat", "en": "Trade-in leads by chat"},
-    "handoffs": {"nl": "Doorverbonden met medewerker", "en": "Handed off to staff"},
-    "automation_rate": {"nl": "Zelf afgehandeld (automatisering)", "en": "Automation rate"},
-    "handoff_rate": {"nl": "Doorverbonden", "en": "Handoff rate"},
-    "abandonment_rate": {"nl": "Afgebroken", "en": "Abandonment rate"},
-    "first_response_p50": {"nl": "Eerste antwoord (mediaan)", "en": "First response (median)"},
-    "first_response_p90": {"nl": "Eerste antwoord (p90)", "en": "First response (p90)"},
-    "answered_within_30s": {"nl": "Binnen 30 s beantwoord", "en": "Answered within 30 s"},
-    "returning_contacts": {"nl": "Terugkerende contacten", "en": "Returning contacts"},
-}
 
 OUTCOME_LABELS = {
     "appointment_booked": {"nl": "afspraak gemaakt", "en": "appointment booked"},
@@ -256,7 +207,8 @@ class RenderedSummary:
 
 
 def language_of(language: str | None) -> str:
-    return language if language in TEXTS else "en"
+    """The report's language: ``dealer.i18n.lang_or_default`` (every language has ``TEXTS``)."""
+    return lang_or_default(language)
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -333,7 +285,7 @@ def _row(summary: Any, key: str, lang: str) -> Row | None:
     fig = figure(summary, key)
     if fig is None:
         return None
-    label = FIGURE_LABELS.get(key, {}).get(lang, key)
+    label = BY_NAME[key].labels[lang] if key in BY_NAME else key
     if key == "mec_potential" and summary.potential_estimated:
         label = f"{label} ({TEXTS[lang]['estimated']})"
     return Row(
@@ -350,8 +302,8 @@ def headline_rows(summary: Any, lang: str) -> list[Row]:
 
 
 def detail_rows(summary: Any, lang: str) -> list[Row]:
-    # NPS only where the survey asked for it (no answers: the question was not asked)
-    keys = [k for k in DETAILS if not (k == "nps" and not summary.nps.n)]
+    # e.g. NPS only where the survey asked for it (no answers: the question was not asked)
+    keys = [k for k in DETAILS if not (BY_NAME[k].only_if_observed and not figure(summary, k).n)]
     return [r for r in (_row(summary, k, lang) for k in keys) if r is not None]
 
 
@@ -446,7 +398,7 @@ def _context(summary: Any, dealer: Any, language: str | None, dashboard_url: str
         lang=lang,
         t=TEXTS[lang],
         dealer_name=getattr(dealer, "name", summary.dealer_id),
-        tz=getattr(dealer, "timezone", ZoneInfo("Europe/Amsterdam")),
+        tz=getattr(dealer, "timezone", None) or dealer_timezone(summary.dealer_id),
         period=format_period(start, end, lang),
         week_no=int(str(summary.week).split("-W")[1]),
         dashboard_url=dashboard_url,

@@ -18,15 +18,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from core.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.periods import Period, PeriodError, dealer_timezone, last_closed_week, parse_period
 from core.settings import get_settings, utc_now
 from core.store.session import default_session_factory
+from metrics.figures import FIGURE_DRILLS
 from metrics.potential import (
     PotentialImportError,
     import_potential,
@@ -58,11 +58,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",  # no-referrer would make form posts Origin: null
     "Cache-Control": "no-store",
 }
-# Each headline figure's drill-down list.
-FIGURE_DRILL = {"mec": "qualifying", "csat": "csat_low", "csat_mean": "csat_low",
-                "appointments_booked": "booked", "handoffs": "handoffs",
-                "handoff_rate": "handoffs", "automation_rate": "qualifying",
-                "abandonment_rate": "abandoned"}  # fmt: skip
 CSS = """
 body{margin:0;font:15px/1.45 system-ui,sans-serif;color:#1d1d1f;background:#f4f6f9}
 header{display:flex;justify-content:space-between;align-items:center;padding:12px 24px;
@@ -361,7 +356,7 @@ class Dashboard:
         return response
 
     # -- pages --------------------------------------------------------------------------------
-    def week_of(self, request: web.Request) -> str:
+    def week_of(self, request: web.Request, dealer_id: str) -> Period:
         wanted = request.query.get("week")
         if wanted:
             try:
@@ -370,10 +365,9 @@ class Dashboard:
                 raise web.HTTPBadRequest(text=str(exc)) from exc
             if period.kind != "week":
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
-            return period.key
-        # The last complete week, as in the Monday summary.
-        today = utc_now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-        return period_of("week", today).previous().key
+            return period
+        # The last complete week in the dealer's time zone, as in the Monday summary.
+        return last_closed_week(utc_now(), dealer_timezone(dealer_id))
 
     async def home(self, request: web.Request) -> web.Response:
         user, _ = self.current(request)
@@ -382,14 +376,14 @@ class Dashboard:
     async def summary(self, request: web.Request) -> web.Response:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
-        week = self.week_of(request)
+        week = self.week_of(request, dealer_id)
         summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
         base = f"/d/{dealer_id}"
 
         def rows(items: list) -> Markup:
             out = Markup("")
             for row in items:
-                drill = FIGURE_DRILL.get(row.key)
+                drill = FIGURE_DRILLS.get(row.key)
                 label = (Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>')
                          .format(base, week, drill, row.label) if drill else row.label)  # fmt: skip
                 out += Markup(
@@ -402,8 +396,7 @@ class Dashboard:
             Markup('<a href="/d/{}?week={}">{}</a>').format(loc, week, loc)
             for loc in user.locations
         )
-        previous = parse_period(week).previous().key
-        following = parse_period(week).next().key
+        previous, following = week.previous().key, week.next().key
         drills = Markup("").join(
             Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>').format(
                 base, week, key, label)
@@ -451,7 +444,7 @@ class Dashboard:
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
         summary = await self.db(
-            build_weekly_summary, self.session_factory, dealer_id, self.week_of(request)
+            build_weekly_summary, self.session_factory, dealer_id, self.week_of(request, dealer_id)
         )
         png = await self.db(
             lambda: render_chart(summary.trend, "en",
@@ -459,16 +452,14 @@ class Dashboard:
         )  # fmt: skip
         return web.Response(body=png, content_type="image/png")
 
-    async def _listed(self, request: web.Request) -> tuple[auth.User, str, str, str, list, str]:
+    async def _listed(self, request: web.Request) -> tuple[auth.User, str, str, Period, list, str]:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
-        week = self.week_of(request)
+        week = self.week_of(request, dealer_id)
         drill = request.query.get("list", "all")
         if drill not in DRILLS:
             raise web.HTTPBadRequest(text=f"unknown list {drill!r}")
-        rows = await self.db(
-            conversation_list, self.session_factory, dealer_id, parse_period(week), drill
-        )
+        rows = await self.db(conversation_list, self.session_factory, dealer_id, week, drill)
         return user, cookie, dealer_id, week, rows, drill
 
     async def conversations(self, request: web.Request) -> web.Response:
@@ -526,7 +517,7 @@ class Dashboard:
         """The week's top intents and fallback messages as the CLI's ``export --top`` CSV."""
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
-        week = self.week_of(request)
+        week = self.week_of(request, dealer_id)
         text = await self.db(export_top_csv, self.session_factory, dealer_id, week)
         return web.Response(
             text=text, content_type="text/csv", charset="utf-8",
@@ -604,7 +595,7 @@ class Dashboard:
             response.set_status(400)
             return response
         saved = ", ".join(f"{r.dealer_id} {r.period.key}" for r in done)
-        week = request.query.get("week") or self.week_of(request)
+        week = request.query.get("week") or self.week_of(request, dealer_id)
         raise web.HTTPSeeOther(
             f"/d/{dealer_id}?week={week}&saved=" + quote(f"MEC potential saved: {saved}")
         )

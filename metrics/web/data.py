@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, inspect, select, text
+from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from core.engagement import contact_key
+from core.engagement import contact_key, conversation_id, sessions
 from core.periods import Period, dealer_timezone
 from core.store.models import Conversation, SurveyAnswer, from_utc_naive
-from core.store.session import make_engine
+from core.store.tracker_events import events_of, senders_writing_between, tracker_connection
 
 # figure -> (label, condition on Conversation and the CSAT answer alias)
 DRILLS: dict[str, tuple[str, Callable]] = {
@@ -116,12 +115,6 @@ def survey_answers(session_factory: sessionmaker, conversation_id: str) -> dict[
     return {r.question: str(r.score) if r.score is not None else (r.comment or "") for r in rows}
 
 
-def _sessions(events: list[dict]) -> list[list[dict]]:
-    starts = [i for i, e in enumerate(events) if e.get("event") in ("session_started", "restart")]
-    bounds = ([0] if not starts or starts[0] != 0 else []) + starts + [len(events)]
-    return [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
-
-
 def transcript(
     session_factory: sessionmaker, tracker_db_url: str, conversation: Conversation, secret: str
 ) -> Transcript:
@@ -130,39 +123,22 @@ def transcript(
     The log keeps no sender id, so the sender is found among those who wrote within a second
     of the conversation's start, by recomputing the contact key; the session by its id.
     """
-    import hashlib
-
     answers = survey_answers(session_factory, conversation.id)
     result = Transcript(conversation, pseudonym(conversation.contact_key), answers)
-    engine = make_engine(tracker_db_url)
-    try:
-        if not inspect(engine).has_table("events"):
+    started = from_utc_naive(conversation.started_at).timestamp()
+    with tracker_connection(tracker_db_url) as conn:
+        if conn is None:
             return result
-        started = from_utc_naive(conversation.started_at).timestamp()
-        with engine.connect() as conn:
-            candidates = conn.execute(
-                text(
-                    "select distinct sender_id from events where type_name = 'user' "
-                    "and timestamp >= :a and timestamp <= :b"
-                ),  # fmt: skip
-                {"a": started - 1.0, "b": started + 1.0},
-            ).scalars()
-            sender = next(
-                (s for s in candidates
-                 if contact_key(secret, conversation.channel, s) == conversation.contact_key),
-                None,
-            )  # fmt: skip
-            if sender is None:
-                return result
-            rows = conn.execute(
-                text("select data from events where sender_id = :s order by id"), {"s": sender}
-            ).scalars()
-            events = [json.loads(data) for data in rows]
-    finally:
-        engine.dispose()
-    for session in _sessions(events):
-        first = session[0].get("timestamp")
-        if hashlib.sha256(f"{sender}|{first}".encode()).hexdigest()[:32] != conversation.id:
+        sender = next(
+            (s for s in senders_writing_between(conn, started - 1.0, started + 1.0)
+             if contact_key(secret, conversation.channel, s) == conversation.contact_key),
+            None,
+        )  # fmt: skip
+        if sender is None:
+            return result
+        events = events_of(conn, sender)
+    for session in sessions(events):
+        if conversation_id(sender, session) != conversation.id:
             continue
         lines = [
             Line(

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from core.settings import REPO_ROOT
+from dealer.i18n import LANGUAGES
 from trainer.simulate import runner
 from trainer.simulate.generate import generate, sample
 from trainer.simulate.report import figures, markdown
@@ -23,7 +24,7 @@ OUT_OF_SCOPE = REPO_ROOT / "tests" / "simulation"
 def load_out_of_scope(folder: Path = OUT_OF_SCOPE) -> dict[str, list[str]]:
     """The out-of-scope evaluation messages per language (``out_of_scope_{nl,en}.yml``)."""
     result = {}
-    for lang in ("nl", "en"):
+    for lang in LANGUAGES:
         data = yaml.safe_load((folder / f"out_of_scope_{lang}.yml").read_text(encoding="utf-8"))
         result[lang] = [m for group in data["groups"].values() for m in group]
     return result

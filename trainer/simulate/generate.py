@@ -28,6 +28,7 @@ from typing import Any
 import phonenumbers
 import yaml
 
+from dealer.i18n import LANGUAGES
 from trainer.simulate.customer import Answer, Profile
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -35,7 +36,6 @@ TUNING = TEMPLATES / "tuning.yml"
 HELD_OUT = TEMPLATES / "heldout.yml"
 # Monday 23 November 2026, 09:00 in Amsterdam (the e2e tests' clock): "morgen" is Tuesday 24.
 SIM_NOW = "2026-11-23T09:00:00+01:00"
-LANGUAGES = ("nl", "en")
 FORM_FLOWS = ("book", "move", "cancel", "test_drive", "trade_in", "financing")
 FLOWS = (
     "book", "move", "cancel", "test_drive", "trade_in", "financing", "stock", "price", "hours",

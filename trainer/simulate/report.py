@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from dealer.i18n import LANGUAGES
 from trainer.simulate.generate import FLOWS
 from trainer.simulate.runner import Run, business_share
-
-LANGUAGES = ("nl", "en")
 
 
 def figures(run: Run) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from pathlib import Path
 import yaml
 
 from core.settings import REPO_ROOT
+from dealer.i18n import DEFAULT_LANGUAGE  # also the `language` slot's initial value (core.yml)
 
 DOMAIN_DIR = REPO_ROOT / "bot" / "domain"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-DEFAULT_LANGUAGE = "nl"  # the `language` slot's initial value (bot/domain/core.yml)
 
 
 @dataclass(frozen=True)

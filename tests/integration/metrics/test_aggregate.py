@@ -230,6 +230,21 @@ def test_late_answers_and_late_potential_are_picked_up_by_the_next_run(store, no
     assert (row["potential"], row["potential_estimated"]) == (30, False)
 
 
+def test_the_hourly_rollup_covers_the_previous_week_in_each_dealers_time_zone(
+    store, tmp_path, monkeypatch
+):
+    """At 23:30 UTC on Sunday it is Monday in Amsterdam but still Sunday in London: for the
+    London dealer W47 is the current week and W46 the previous one, which the job rebuilds."""
+    from tests.unit.core.test_periods import SUNDAY_NIGHT, london_dealer
+
+    monkeypatch.setenv("DEALERBOT_DEALERS_DIR", london_dealer(tmp_path))
+    wednesday = record(*SEED[1])
+    apply(store, conversation_op(wednesday.__class__(**{**wednesday.__dict__, "dealer_id": "london",
+                                                        "started_at": utc(11, 11, 14, 0)})))  # fmt: skip
+    rollup(store, SUNDAY_NIGHT)
+    assert summaries(store)[("london", "2026-W46", "all", "")]["conversations"] == 1
+
+
 def test_a_potential_without_conversations_still_gets_a_row(store):
     import_potential(store, [{"dealer": "other", "period": "2026-11",
                               "service_appointments": 4, "sales_leads": 1}])  # fmt: skip

@@ -11,7 +11,14 @@ from sqlalchemy import column, delete, insert, select, table
 
 from core.engagement import ConversationRecord
 from core.store.migrate import downgrade, upgrade
-from core.store.models import Conversation, DirtyDay, MetricCell, mark_days
+from core.store.models import (
+    Conversation,
+    DirtyDay,
+    MetricCell,
+    SurveyAnswer,
+    delete_conversations,
+    mark_days,
+)
 from core.store.recorder import answer, apply, conversation_op
 from core.store.repositories import create_lead
 from metrics import aggregate
@@ -89,6 +96,23 @@ def test_an_earlier_conversation_marks_the_contacts_later_days(store):
     aggregate.rebuild_period(store, "2026-W47")
     w47 = summaries(store)[(DEALER, "2026-W47", "all", "")]
     assert (w47["mec"], w47["returning_contacts"]) == (6, 2)
+
+
+def test_a_bulk_delete_marks_by_the_same_rule_and_the_contact_returns_no_more(store):
+    """The erasure's delete (``delete_conversations``, no mapper events) marks the deleted rows'
+    days and the contact's later days: A's first conversation gone, c2 is A's first in W47."""
+    seed(store)
+    aggregate.rebuild(store, "week", dt.date(2026, 11, 9), dt.date(2026, 11, 22))
+    assert summaries(store)[(DEALER, "2026-W47", "all", "")]["returning_contacts"] == 1
+    with store.begin() as session:
+        session.execute(delete(DirtyDay))  # marks outside the rebuilt weeks: not this test's
+    with store.begin() as session:
+        session.execute(delete(SurveyAnswer).where(SurveyAnswer.conversation_id == "c20"))
+        assert delete_conversations(session.connection(), ["c20", "unknown"]) == 1
+    # c20's day, and A's later days (c1 Monday 16, c2 Wednesday 18 November)
+    assert marks(store) == {("2026-11-10", DEALER), ("2026-11-16", DEALER), ("2026-11-18", DEALER)}
+    aggregate.rebuild_period(store, "2026-W47")
+    assert summaries(store)[(DEALER, "2026-W47", "all", "")]["returning_contacts"] == 0
 
 
 def test_rows_written_around_the_store_count_once_their_day_is_marked(store):

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from core.periods import PeriodError
+from core.periods import PeriodError, parse_period
 from metrics.aggregate import rebuild
 from metrics.potential import import_potential
 from metrics.summary import FallbackMessage, Figure, build_weekly_summary
@@ -24,6 +24,7 @@ def seeded(store):
 def test_headline_figures_with_n_previous_and_change(seeded):
     s = build_weekly_summary(seeded, DEALER, "2026-W47")
     assert (s.week, s.start, s.end) == ("2026-W47", dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+    assert build_weekly_summary(seeded, DEALER, parse_period("2026-W47")) == s  # a Period too
     assert (s.conversations, s.qualifying) == (9, 7)
     assert s.mec == Figure("mec", 6.0, 6, 2.0, 2.0, "count")  # +200% on W46
     assert (s.mec_potential.value, s.potential_estimated) == (3.0, True)

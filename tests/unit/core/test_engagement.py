@@ -1,6 +1,6 @@
 import pytest
 
-from core.engagement import contact_key, conversation_id, qualifies, summarize
+from core.engagement import contact_key, conversation_id, qualifies, sessions, summarize
 from tests.trackers import bot_event, slot_event, user_event
 
 SECRET = "s3cret"
@@ -88,6 +88,24 @@ def test_one_session_is_one_conversation_and_ids_are_stable():
     assert conversation_id("x", first) == conversation_id("x", [*first, bot_event("hallo")])
     assert conversation_id("x", first) != conversation_id("x", second)
     assert summary([*first]).id == summary([*first, bot_event("hallo")]).id
+
+
+def test_each_session_of_a_sender_has_the_id_it_had_while_it_was_the_current_one():
+    """The dashboard finds a stored conversation among a sender's sessions by this id."""
+    before = [{"event": "action", "name": "action_listen", "timestamp": 1_795_420_000.0}]
+    first = session(user_event("hoi", "greet"))
+    second = [{"event": "session_started", "timestamp": 1_795_430_000.0}, user_event("weer ik")]
+    restart = [{"event": "restart", "timestamp": 1_795_440_000.0}, user_event("opnieuw")]
+    events = [*before, *first, *second, *restart]
+    cut = sessions(events)
+    assert cut == [before, first, second, restart]
+    assert sessions(first) == [first]
+    assert [conversation_id("x", part) for part in cut[-3:]] == [
+        conversation_id("x", [*before, *first]),
+        conversation_id("x", [*before, *first, *second]),
+        conversation_id("x", events),
+    ]
+    assert sessions([]) == []
 
 
 def test_no_record_before_the_customer_writes_and_test_senders():

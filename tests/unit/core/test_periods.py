@@ -10,7 +10,11 @@ from core.periods import (
     PeriodError,
     conversation_keys,
     dealer_timezone,
+    dealer_timezones,
+    iso_week,
+    last_closed_week,
     last_weeks,
+    local_days,
     parse_period,
     period_keys,
     periods_between,
@@ -128,3 +132,43 @@ def test_dealer_time_zone_from_the_dealer_file_or_the_default(tmp_path, monkeypa
     )
     monkeypatch.setenv("DEALERBOT_DEALERS_DIR", str(tmp_path / "none"))
     assert str(dealer_timezone("london")) == "Europe/Amsterdam"
+
+
+def london_dealer(tmp_path) -> str:
+    """A dealers folder with the demo dealer and the same dealer in London; returns the folder."""
+    root = tmp_path / "dealers"
+    shutil.copytree(REPO / "data" / "dealers" / "autohuis-demo", root / "autohuis-demo")
+    shutil.copytree(REPO / "data" / "dealers" / "autohuis-demo", root / "london")
+    text = (root / "london" / "dealer.yml").read_text().replace("id: autohuis-demo", "id: london")
+    (root / "london" / "dealer.yml").write_text(text.replace("Europe/Amsterdam", "Europe/London"))
+    return str(root)
+
+
+SUNDAY_NIGHT = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.timezone.utc)  # Monday in Amsterdam
+
+
+def test_the_last_closed_week_is_the_dealers():
+    assert last_closed_week(SUNDAY_NIGHT, "Europe/Amsterdam").key == "2026-W47"
+    assert last_closed_week(SUNDAY_NIGHT, "Europe/London") == parse_period("2026-W46")
+    naive_utc = SUNDAY_NIGHT.replace(tzinfo=None)  # as stored: UTC
+    assert last_closed_week(naive_utc, dealer_timezone("autohuis-demo")).key == "2026-W47"
+
+
+def test_a_job_for_every_dealer_covers_the_local_days_of_all_their_time_zones(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DEALERBOT_DEALERS_DIR", str(tmp_path / "none"))
+    assert [str(z) for z in dealer_timezones()] == ["Europe/Amsterdam"]
+    assert local_days(SUNDAY_NIGHT) == (dt.date(2026, 11, 23), dt.date(2026, 11, 23))
+    monkeypatch.setenv("DEALERBOT_DEALERS_DIR", london_dealer(tmp_path))
+    assert [str(z) for z in dealer_timezones()] == ["Europe/Amsterdam", "Europe/London"]
+    assert local_days(SUNDAY_NIGHT) == (dt.date(2026, 11, 22), dt.date(2026, 11, 23))
+
+
+def test_a_week_is_passed_as_a_period_and_parsed_once():
+    week = parse_period("2026-W47")
+    assert iso_week(week) is week  # a Period travels as it is
+    assert iso_week("2026-W47") == week and str(week) == week.key == "2026-W47"
+    for not_a_week in ("2026-11", parse_period("2026-11-23"), "W47"):
+        with pytest.raises(PeriodError, match="not an ISO week|not a period"):
+            iso_week(not_a_week)

@@ -1,5 +1,6 @@
 """The recorder's writes as the ORM made them before ``recorder._Batch``: the reference that the
-batched Core writes must store the same as (mapper events in ``core.store.models`` included)."""
+batched Core writes must store the same as (mapper events in ``core.store.models`` included:
+their dirty-day marks come from the same rule, ``models.dirty_days``, as the recorder's)."""
 
 from __future__ import annotations
 
