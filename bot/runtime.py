@@ -286,6 +286,7 @@ def start_stack(
             # environment's DEALERBOT_RASA_API_TOKEN, or one for this run.
             token = run_env.get("DEALERBOT_RASA_API_TOKEN") or secrets.token_urlsafe(32)
             run_env["DEALERBOT_RASA_API_TOKEN"] = stack.api_token = token
+            run_env.setdefault("DEALERBOT_RASA_URLS", stack.rasa_url)  # for the dashboard
             rasa_args += ["--enable-api", "--auth-token", token]
         workers = sanic_workers(run_env)
         if workers > 1 and tracker_db_url:

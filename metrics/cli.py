@@ -107,15 +107,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record_live_model(server: str, token: str | None) -> None:
-    """Record the model ``server`` runs from now, for the dashboard (``model_loads``)."""
+def _record_live_model(server: str, token: str | None, live=None) -> None:
+    """Record the model ``server`` runs from now (``live``: what it said it runs; default: ask
+    it), for the dashboard (``model_loads``). A failure is a note: the model is live anyway."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.model_api import live_model
+    from bot.model_api import ModelAPIError, live_model
     from metrics.store.model_loads import record_model_load
     from metrics.store.session import make_engine, make_session_factory
 
-    live = live_model(server, token)
+    try:
+        live = live or live_model(server, token)
+    except ModelAPIError as exc:
+        print(f"note: could not record the live model: {exc}", file=sys.stderr)
+        return
     engine = make_engine(get_settings().database_url)
     try:
         record_model_load(make_session_factory(engine), live.server, live.model_file,
@@ -152,7 +157,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
     def loaded(live) -> None:
         print(f"{live.server}: now runs {live.model_file}", flush=True)
-        _record_live_model(live.server, token)
+        _record_live_model(live.server, token, live)
 
     token = rasa_api_token(settings)
     if int(os.environ.get("SANIC_WORKERS") or 1) > 1:
