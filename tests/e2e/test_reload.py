@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -114,16 +115,25 @@ def test_a_conversation_mid_form_finishes_after_the_reload(servers, model):
     # (or just before or after: every order must keep the message and the form's state).
     put = copy_model(model, servers.work / "models", "put")
     loaded: list = []
-    loading = threading.Thread(target=lambda: loaded.append(load_model(first, TOKEN, put)))
+    started = time.monotonic()
+
+    def put_model() -> None:
+        loaded.append(load_model(first, TOKEN, put))
+        print(f"PUT /model took {time.monotonic() - started:.1f} s")
+
+    loading = threading.Thread(target=put_model)
     loading.start()
     assert "Wanneer" in say(first, sender, "ongeveer 85.000 km")  # the form goes on
+    print(f"the message sent with the PUT was answered after {time.monotonic() - started:.1f} s")
     loading.join()
     assert loaded and loaded[0].model_file == put.name
     assert live_model(first, TOKEN).model_file == put.name
 
     # `dealerbot reload`: the held-out gate, then each listed server in turn.
     new = copy_model(model, servers.work / "models", "new")
+    started = time.monotonic()
     result = dealerbot_reload(servers, "--model", str(new))
+    print(result.stdout, f"dealerbot reload took {time.monotonic() - started:.1f} s", sep="")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "held-out intent accuracy" in result.stdout
     assert [live_model(url, TOKEN).model_file for url in servers.rasa_urls] == [new.name] * 2
