@@ -148,6 +148,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
     floor_file = args.floor_file or FLOOR_FILE
 
     def gate(candidate: Path) -> list[str]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
         print(f"held-out gate: loading {candidate.name} and parsing tests/nlu_holdout ...",
               flush=True)  # fmt: skip
         result = check_model(candidate, floor_file)

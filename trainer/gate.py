@@ -218,8 +218,12 @@ def check_model(model: Path, floor_file: Path = FLOOR_FILE) -> GateResult:
     """The held-out gate for a trained model file: load it, parse the held-out set, and compare
     with the floors (:func:`gate_failures`). Loading takes a while (about as long as a Rasa
     server's start), parsing the set a few seconds."""
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # not a debug line per parsed message
     floor = load_floor(floor_file)
     scores = score(outcomes(parse_holdout(Agent.load(str(model)))))
     return GateResult(scores, gate_failures(floor, scores))
