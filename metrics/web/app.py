@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import ipaddress
 import logging
@@ -25,7 +24,15 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.settings import get_settings, rasa_api_token, utc_now
+from core.store.session import default_session_factory
+from metrics.potential import (
+    PotentialImportError,
+    import_potential,
+    read_potential_csv,
+    validate_rows,
+)
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -35,8 +42,7 @@ from metrics.report.render import (
     language_of,
     local_time,
 )
-from metrics.settings import get_settings, rasa_api_token
-from metrics.store.session import default_session_factory
+from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 from metrics.web.model_status import ServerModel, model_status_html, server_models
@@ -370,8 +376,7 @@ class Dashboard:
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
             return period.key
         # The last complete week, as in the Monday summary.
-        now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-        today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        today = utc_now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
         return period_of("week", today).previous().key
 
     async def home(self, request: web.Request) -> web.Response:
@@ -379,8 +384,6 @@ class Dashboard:
         raise web.HTTPFound(f"/d/{user.locations[0]}")
 
     async def summary(self, request: web.Request) -> web.Response:
-        from metrics.summary import build_weekly_summary
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request)
@@ -455,8 +458,7 @@ class Dashboard:
                                    self.session_factory)  # fmt: skip
 
     async def chart(self, request: web.Request) -> web.Response:
-        from metrics.report.chart import render_chart
-        from metrics.summary import build_weekly_summary
+        from metrics.report.chart import render_chart  # matplotlib: 2.5 s, on the first chart
 
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
@@ -583,13 +585,6 @@ class Dashboard:
         return page(f"Conversation {row.id[:12]}", body, user, auth.csrf_token(cookie))
 
     async def potential(self, request: web.Request) -> web.Response:
-        from metrics.potential import (
-            PotentialImportError,
-            import_potential,
-            read_potential_csv,
-            validate_rows,
-        )
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         form = await self.check_form(request, cookie)

@@ -18,8 +18,8 @@ import aiohttp
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
+from core.store.model_loads import live_since
 from metrics.report.render import local_time
-from metrics.store.model_loads import live_since
 
 TIMEOUT = aiohttp.ClientTimeout(total=3)
 

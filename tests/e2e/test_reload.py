@@ -27,11 +27,11 @@ from sqlalchemy import select, text
 from bench.common import FIXED_NOW, postgres_databases
 from bot.model_api import live_model, load_model
 from bot.runtime import start_replicas
-from metrics.settings import rest_client_headers
-from metrics.store.migrate import upgrade
-from metrics.store.model_loads import live_since
-from metrics.store.models import Appointment, ModelLoad
-from metrics.store.session import make_engine, make_session_factory
+from core.settings import rest_client_headers
+from core.store.migrate import upgrade
+from core.store.model_loads import live_since
+from core.store.models import Appointment, ModelLoad
+from core.store.session import make_engine, make_session_factory
 from metrics.web.model_status import server_models
 from tests.e2e.conftest import texts
 

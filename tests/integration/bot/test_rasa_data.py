@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import REPO_ROOT, rasa_bin
+from core.settings import REPO_ROOT, rasa_bin
 
 # The floor per language, the last accepted recall per intent and the held-out evaluation live
 # in trainer.gate (dealerbot reload runs the same gate).

@@ -3,7 +3,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from metrics.store.model_loads import live_since, record_model_load
+from core.store.model_loads import live_since, record_model_load
 from metrics.web.model_status import ServerModel, model_status_html
 
 A, B = "http://127.0.0.1:5005", "http://127.0.0.1:5006"
