@@ -194,6 +194,7 @@ class Stack:
     rasa_port: int
     action_port: int
     processes: list[subprocess.Popen] = field(default_factory=list)
+    api_token: str | None = None  # Rasa's HTTP API token, when the API is on
 
     @property
     def rasa_url(self) -> str:
@@ -238,6 +239,9 @@ def start_stack(
     lets the default dealer's widget connect from it; ``dashboard_port`` the dealer dashboard.
     ``host_rasa_processes``: the Rasa processes that share this host's cores (default: this
     server's Sanic workers), for its TensorFlow threads (:func:`rasa_server_env`).
+    ``enable_api`` turns on Rasa's HTTP API with a token (``stack.api_token``; from
+    ``DEALERBOT_RASA_API_TOKEN`` in ``env`` or the environment, else a new one): what
+    ``dealerbot reload`` (:mod:`bot.model_api`) uses.
     """
     settings = get_settings()
     stack = Stack(rasa_port or free_port(), action_port or free_port())
@@ -279,15 +283,19 @@ def start_stack(
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
         if enable_api:
-            rasa_args.append("--enable-api")
+            # Rasa's HTTP API (reload, the simulator's parses) never without a token: the
+            # environment's DEALERBOT_RASA_API_TOKEN, or one for this run.
+            token = run_env.get("DEALERBOT_RASA_API_TOKEN") or secrets.token_urlsafe(32)
+            run_env["DEALERBOT_RASA_API_TOKEN"] = stack.api_token = token
+            run_env.setdefault("DEALERBOT_RASA_URLS", stack.rasa_url)  # for the dashboard
+            rasa_args += ["--enable-api", "--auth-token", token]
         workers = sanic_workers(run_env)
         if workers > 1 and tracker_db_url:
             create_tracker_tables(tracker_db_url)
         server_env = {**RASA_SERVER_ENV, **rasa_server_env(host_rasa_processes or workers)}
         server = spawn(rasa_args, "rasa", server_env)
-        wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
-        if not enable_api:
-            wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
+        wait_until_up(stack.rasa_url, server, timeout)
+        wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
         if with_scheduler:
             spawn([sys.executable, "-m", "cli.main", "scheduler"], "scheduler")
         if web_port:
@@ -362,6 +370,7 @@ def start_replicas(
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     timeout: float = 180,
+    enable_api: bool = False,
 ) -> Cluster:
     """``replicas`` stacks (action server + Rasa server, each on free loopback ports) that share
     the SQL tracker store and the Redis lock store. Any replica can then take any message of a
@@ -379,6 +388,7 @@ def start_replicas(
             stacks.append(start_stack(
                 model, env=env, tracker_db_url=tracker_db_url, lock_store_url=lock_store_url,
                 log_dir=log_dir, timeout=timeout, host_rasa_processes=replicas * workers,
+                enable_api=enable_api,
             ))  # fmt: skip
     except BaseException:
         for stack in stacks:

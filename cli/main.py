@@ -24,8 +24,10 @@ from cli.web import add_run_web_options, add_web_commands, web_lines, web_option
 from core.settings import (
     DEV_CONTACT_KEY_SECRET,
     PRIVATE_UMASK,
+    REPO_ROOT,
     UnsafeSettings,
     get_settings,
+    rasa_api_token,
     require_production_safe,
     rest_client_headers,
 )
@@ -76,8 +78,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         action_port=args.action_port,
         tracker_db_url=settings.tracker_db_url,
         with_scheduler=not args.no_scheduler,
+        # `dealerbot reload` puts a new model in through Rasa's API (token, loopback)
+        enable_api=True,
+        env={"DEALERBOT_RASA_API_TOKEN": rasa_api_token(settings)},
         **web_options(args),
     )
+    _record_live_model(stack.rasa_url, stack.api_token)
     print(
         "\nThe assistant is running.\n"
         f"  Chat in this terminal:  .venv/bin/dealerbot chat --url {stack.rasa_url}\n"
@@ -108,6 +114,78 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nstopping ...", flush=True)
         stack.stop()
         print("stopped.")
+    return 0
+
+
+def _record_live_model(server: str, token: str | None, live=None) -> None:
+    """Record the model ``server`` runs from now (``live``: what it said it runs; default: ask
+    it), for the dashboard (``model_loads``). A failure is a note: the model is live anyway."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.model_api import ModelAPIError, live_model
+    from core.store.model_loads import record_model_load
+    from core.store.session import make_engine, make_session_factory
+
+    try:
+        live = live or live_model(server, token)
+    except ModelAPIError as exc:
+        print(f"note: could not record the live model: {exc}", file=sys.stderr)
+        return
+    engine = make_engine(get_settings().database_url)
+    try:
+        record_model_load(make_session_factory(engine), live.server, live.model_file,
+                          live.model_id)  # fmt: skip
+    except SQLAlchemyError as exc:  # the model is live all the same
+        print(f"note: could not record the model load ({type(exc).__name__}); the dashboard "
+              "shows no 'since' for it (dealerbot db upgrade?)", file=sys.stderr)  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Put the trained model live in the running Rasa servers if it passes the held-out gate."""
+    from bot.model_api import GateRefused, ModelAPIError, reload
+    from bot.runtime import fingerprint, model_path
+    from trainer.gate import FLOOR_FILE, check_model
+
+    settings = get_settings()
+    model = args.model or model_path(args.models_dir, fingerprint())
+    if not model.is_file():
+        print(f"dealerbot reload: no model for the current data ({model}); run "
+              "`dealerbot train` first, or give --model", file=sys.stderr)  # fmt: skip
+        return 2
+    servers = [url.rstrip("/") for url in args.url] if args.url else list(settings.rasa_urls)
+    floor_file = args.floor_file or FLOOR_FILE
+
+    def gate(candidate: Path) -> list[str]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
+        print(f"held-out gate: loading {candidate.name} and parsing tests/nlu_holdout ...",
+              flush=True)  # fmt: skip
+        result = check_model(candidate, floor_file)
+        for lang, score in sorted(result.scores.items()):
+            print(f"  {lang}: held-out intent accuracy {score.accuracy:.3f} (n={score.total})")
+        return result.failures
+
+    def loaded(live) -> None:
+        print(f"{live.server}: now runs {live.model_file}", flush=True)
+        _record_live_model(live.server, token, live)
+
+    token = rasa_api_token(settings)
+    if int(os.environ.get("SANIC_WORKERS") or 1) > 1:
+        print("note: with SANIC_WORKERS > 1 a server loads the model in one worker only; "
+              "restart such servers instead (docs/training.md)", file=sys.stderr)  # fmt: skip
+    try:
+        reload(model, servers, token, gate, on_loaded=loaded)
+    except GateRefused as exc:
+        print(f"refused: {model.name} failed the held-out gate; the servers keep their model:",
+              file=sys.stderr)  # fmt: skip
+        for failure in exc.failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    except ModelAPIError as exc:
+        print(f"dealerbot reload: {exc}", file=sys.stderr)
+        return 1
+    print(f"{model.name} is live in {len(servers)} Rasa server(s)")
     return 0
 
 
@@ -324,6 +402,29 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the model if config, domain or data changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
     train.set_defaults(func=cmd_train)
+
+    reload = sub.add_parser(
+        "reload",
+        help="put the trained model live in the running Rasa servers, if it passes the "
+        "held-out gate (no restart; conversations go on)",
+    )
+    reload.add_argument(
+        "--model", type=Path, help="this model file (default: the one for the current data)"
+    )
+    reload.add_argument(
+        "--url",
+        action="append",
+        help="a Rasa server (repeatable; default: DEALERBOT_RASA_URLS, else http://127.0.0.1:5005)",
+    )
+    reload.add_argument(
+        "--models-dir", type=Path, default=REPO_ROOT / "models", help="where `train` puts models"
+    )
+    reload.add_argument(
+        "--floor-file",
+        type=Path,
+        help="the gate's floor file (default: tests/integration/trainer/holdout_floor.yml)",
+    )
+    reload.set_defaults(func=cmd_reload)
 
     chat = sub.add_parser("chat", help="chat with a running assistant in the terminal")
     chat.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,6 +59,12 @@ class Settings:
     # DEALERBOT_TRUSTED_PROXIES: addresses/networks of the TLS proxies in front of the dashboard;
     # only their X-Forwarded-Proto/-Host/-For headers are believed (docs/web.md)
     trusted_proxies: tuple[str, ...] = ()
+    # Rasa's HTTP API (loopback, token only): DEALERBOT_RASA_API_TOKEN (unset: `dealerbot run`
+    # keeps one in var/rasa-api-token, bot.runtime.rasa_api_token) and the Rasa servers
+    # `dealerbot reload` puts a new model in and the dashboard asks which model is live
+    # (DEALERBOT_RASA_URLS, comma-separated; docs/training.md)
+    rasa_api_token: str | None = None
+    rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
 
 
 def get_settings() -> Settings:
@@ -85,7 +92,35 @@ def get_settings() -> Settings:
         environment=_environment(os.environ.get("DEALERBOT_ENV")),
         trusted_proxies=_list(os.environ.get("DEALERBOT_TRUSTED_PROXIES", "")),
         **_smtp_settings(var_dir),
+        rasa_api_token=os.environ.get("DEALERBOT_RASA_API_TOKEN") or None,
+        rasa_urls=_rasa_urls(os.environ),
     )
+
+
+def rasa_api_token(settings: Settings | None = None, create: bool = True) -> str | None:
+    """The token of the Rasa servers' HTTP API (``--auth-token``): ``DEALERBOT_RASA_API_TOKEN``,
+    else one kept in ``var/rasa-api-token`` (made on first use unless ``create`` is false;
+    owner-only), so that ``dealerbot reload`` in another terminal has the token of the server
+    ``dealerbot run`` started."""
+    settings = settings or get_settings()
+    if settings.rasa_api_token:
+        return settings.rasa_api_token
+    path = settings.var_dir / "rasa-api-token"
+    if not path.exists():
+        if not create:
+            return None
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(draft, path)  # whole or not at all; the first process's token wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def now(tz: dt.tzinfo | None = None) -> dt.datetime:
@@ -182,6 +217,11 @@ def _smtp_settings(var_dir: Path) -> dict:
         "outbox_dir": Path(os.environ.get("DEALERBOT_OUTBOX_DIR", var_dir / "outbox")),
         "dashboard_url": (os.environ.get("DEALERBOT_DASHBOARD_URL") or "").rstrip("/") or None,
     }
+
+
+def _rasa_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    urls = _list(env.get("DEALERBOT_RASA_URLS") or "")
+    return tuple(url.rstrip("/") for url in urls) or ("http://127.0.0.1:5005",)
 
 
 def _environment(value: str | None) -> str:

@@ -1,8 +1,12 @@
-"""The CI gate on the held-out NLU set: a floor per language and the last accepted recall per
-intent, kept in a file in the repo (``tests/integration/trainer/holdout_floor.yml``)."""
+"""The gate on the held-out NLU set: a floor per language and the last accepted recall per
+intent, kept in a file in the repo (``tests/integration/trainer/holdout_floor.yml``). CI runs it
+(``tests/integration/bot/test_rasa_data.py``) and so does ``dealerbot reload`` before a model goes
+live (:func:`check_model`)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,6 +18,10 @@ from core.settings import REPO_ROOT
 
 FLOOR_FILE = REPO_ROOT / "tests" / "integration" / "trainer" / "holdout_floor.yml"
 MINIMUM_FLOOR = 0.90  # the issue's floor: a file may raise it, never lower it
+HOLDOUT_DIR = REPO_ROOT / "tests" / "nlu_holdout"
+# Out-of-scope messages are meant to be caught by the NLU fallback or by the out_of_scope intent;
+# both lead to the same reply, so either prediction is right for them.
+EQUIVALENT = {"out_of_scope": {"out_of_scope", "nlu_fallback"}}
 
 
 class FloorFileError(ValueError):
@@ -141,3 +149,81 @@ def accept_recall(path: Path, recall: dict[str, dict[str, float]]) -> Floor:
     )
     path.write_text(text, encoding="utf-8")
     return load_floor(path)
+
+
+def is_hit(expected: str, predicted: str | None) -> bool:
+    """Whether ``predicted`` counts as the held-out example's intent ``expected``."""
+    return predicted in EQUIVALENT.get(expected, {expected})
+
+
+def holdout_examples(folder: Path = HOLDOUT_DIR) -> list[tuple[str, str, str]]:
+    """(text, intent, language) for every held-out example (entity marks removed)."""
+    examples = []
+    for path in sorted(folder.glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+            lang = block["metadata"]["language"]
+            for line in block["examples"].splitlines():
+                text = re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", line.strip()[2:])
+                if text:
+                    examples.append((text, block["intent"], lang))
+    return examples
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One held-out example and what the model made of it."""
+
+    text: str
+    intent: str
+    language: str
+    predicted: str | None
+    detected_language: str | None
+
+    @property
+    def hit(self) -> bool:
+        return is_hit(self.intent, self.predicted)
+
+
+def parse_holdout(agent, examples: list[tuple[str, str, str]] | None = None) -> list[Parsed]:
+    """Every held-out example through ``agent`` (a loaded ``rasa.core.agent.Agent``)."""
+    examples = holdout_examples() if examples is None else examples
+
+    async def parse_all() -> list[dict]:
+        return [await agent.parse_message(text) for text, _i, _l in examples]
+
+    return [
+        Parsed(text, intent, lang, (parsed.get("intent") or {}).get("name"),
+               (parsed.get("language") or {}).get("code"))
+        for (text, intent, lang), parsed in zip(examples, asyncio.run(parse_all()), strict=True)
+    ]  # fmt: skip
+
+
+def outcomes(parsed: Iterable[Parsed]) -> list[tuple[str, str, str | None]]:
+    """The (expected, language, predicted) triples :func:`score` takes; an equivalent
+    prediction counts as the expected intent."""
+    return [(p.intent, p.language, p.intent if p.hit else p.predicted) for p in parsed]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    scores: dict[str, LanguageScore]
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def check_model(model: Path, floor_file: Path = FLOOR_FILE) -> GateResult:
+    """The held-out gate for a trained model file: load it, parse the held-out set, and compare
+    with the floors (:func:`gate_failures`). Loading takes a while (about as long as a Rasa
+    server's start), parsing the set a few seconds."""
+    import logging
+
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # not a debug line per parsed message
+    floor = load_floor(floor_file)
+    scores = score(outcomes(parse_holdout(Agent.load(str(model)))))
+    return GateResult(scores, gate_failures(floor, scores))

@@ -752,3 +752,19 @@ class WebhookAttempt(Base):
     duration_ms = Column(Integer, nullable=False, default=0)
 
     __table_args__ = (Index("ix_webhook_attempts_message", "outbox_message_id"),)
+
+
+class ModelLoad(Base):
+    """A model put live in a Rasa server, by ``dealerbot run`` at the start or ``dealerbot
+    reload`` (docs/training.md): the dashboard shows since when the model a server runs is live.
+    Rasa's ``GET /status`` says which model runs, not since when."""
+
+    __tablename__ = "model_loads"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    server = Column(String(255), nullable=False)  # the Rasa server's URL
+    model_file = Column(String(255), nullable=False)  # the file's name, as /status gives it
+    model_id = Column(String(64), nullable=False)
+    loaded_at = Column(DateTime, nullable=False)  # naive UTC
+
+    __table_args__ = (Index("ix_model_loads_server", "server", "loaded_at"),)

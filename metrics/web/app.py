@@ -23,8 +23,16 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from core.periods import Period, PeriodError, dealer_timezone, last_closed_week, parse_period
-from core.settings import get_settings, utc_now
+from core.periods import (
+    DEFAULT_TIMEZONE,
+    Period,
+    PeriodError,
+    dealer_timezone,
+    last_closed_week,
+    parse_period,
+    period_of,
+)
+from core.settings import get_settings, rasa_api_token, utc_now
 from core.store.session import default_session_factory
 from metrics.figures import FIGURE_DRILLS
 from metrics.potential import (
@@ -45,6 +53,7 @@ from metrics.report.render import (
 from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
+from metrics.web.model_status import ServerModel, model_status_html, server_models
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +269,9 @@ class Dashboard:
         self.sessions = auth.Sessions(clock)
         self.throttle = auth.LoginThrottle(clock)
         self._login_lock = asyncio.Lock()
+        # Rasa's API for the live model (default: DEALERBOT_RASA_URLS, the API token)
+        self.rasa_urls: tuple[str, ...] | None = None
+        self.rasa_api_token: str | None = None
 
     @property
     def session_factory(self) -> sessionmaker:
@@ -379,6 +391,7 @@ class Dashboard:
         week = self.week_of(request, dealer_id)
         summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
         base = f"/d/{dealer_id}"
+        models = await self.live_models()
 
         def rows(items: list) -> Markup:
             out = Markup("")
@@ -423,8 +436,16 @@ class Dashboard:
             '<input type="hidden" name="csrf" value="{csrf}"><p><label>or import a CSV '
             "(dealer,period,service_appointments,sales_leads) "
             '<input type="file" name="file" accept=".csv,text/csv" required></label>'
-            "<button>Import</button></p></form>"
-            '<p><a id="webhooks-link" href="{base}/webhooks">Webhook deliveries</a></p>'
+from core.periods import (
+    DEFAULT_TIMEZONE,
+    Period,
+    PeriodError,
+    dealer_timezone,
+    last_closed_week,
+    parse_period,
+    period_of,
+)
+from core.settings import get_settings, rasa_api_token, utc_now
         ).format(
             switch=switch, dealer=dealer_id, week=week, base=base, prev=previous,
             next=following, conversations=summary.conversations,
@@ -432,11 +453,19 @@ class Dashboard:
             headline=rows(headline_rows(summary, "en")),
             details=rows(detail_rows(summary, "en")), top=top_lists_html(summary, "en", base),
             csrf=auth.csrf_token(cookie),
+            model=model_status_html(models, dealer_timezone(dealer_id)),
         )  # fmt: skip
         message = request.query.get("saved")
         if message:
             body = Markup('<p class="ok" id="notice">{}</p>').format(message) + body
         return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
+
+    async def live_models(self) -> list[ServerModel]:
+        """Which model every Rasa server runs, since when (metrics/web/model_status.py)."""
+        settings = get_settings()
+        token = self.rasa_api_token or rasa_api_token(settings, create=False)
+        return await server_models(self.rasa_urls or settings.rasa_urls, token,
+                                   self.session_factory)  # fmt: skip
 
     async def chart(self, request: web.Request) -> web.Response:
         from metrics.report.chart import render_chart  # matplotlib: 2.5 s, on the first chart

@@ -1,6 +1,8 @@
-"""The README's run command: starts everything, answers, and stops cleanly on Ctrl-C."""
+"""The README's run command: starts everything, answers, takes a new model from
+`dealerbot reload`, and stops cleanly on Ctrl-C."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypat
     contact-key secret."""
     monkeypatch.setenv("DEALERBOT_REST_TOKEN", TOKEN)
     monkeypatch.delenv("DEALERBOT_CONTACT_KEY_SECRET", raising=False)
+    monkeypatch.delenv("DEALERBOT_RASA_API_TOKEN", raising=False)
     rasa_port, action_port = free_port(), free_port()
     given = ["--model", str(model)] if os.environ.get("DEALERBOT_TEST_MODEL") else []
     process = subprocess.Popen(
@@ -47,6 +50,20 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypat
             rest_webhook = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
 
         assert "Autohuis De Vries" in texts(say(Stack, "run-test", "hallo"))
+
+        # `dealerbot reload` in another terminal finds the run's API token in var/ (none is set)
+        # and puts a new model in without a restart.
+        new = tmp_path / "dealerbot-reloaded.tar.gz"
+        shutil.copyfile(model, new)
+        reload = subprocess.run(
+            [DEALERBOT, "reload", "--url", f"http://127.0.0.1:{rasa_port}", "--model", str(new)],
+            capture_output=True, text=True, timeout=900,
+            env={**os.environ, "DEALERBOT_VAR_DIR": str(tmp_path)},
+        )  # fmt: skip
+        assert reload.returncode == 0, reload.stdout + reload.stderr
+        assert f"http://127.0.0.1:{rasa_port}: now runs {new.name}" in reload.stdout
+        assert (tmp_path / "rasa-api-token").stat().st_mode & 0o077 == 0
+        assert "Autohuis De Vries" in texts(say(Stack, "run-test-2", "hallo"))
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
         assert "stopped." in process.stdout.read()

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -227,11 +228,16 @@ def _lead_problems(want: dict, leads: list) -> list[str]:
     return problems
 
 
-def parse_intents(rasa_url: str, messages: Iterable[str], workers: int = 4) -> list[str]:
-    """The intent the running server's NLU gives each message (``POST /model/parse``)."""
+def parse_intents(
+    rasa_url: str, messages: Iterable[str], workers: int = 4, token: str | None = None
+) -> list[str]:
+    """The intent the running server's NLU gives each message (``POST /model/parse``; ``token``:
+    its API token)."""
+    query = f"?{urllib.parse.urlencode({'token': token})}" if token else ""
+    url = f"{rasa_url}/model/parse{query}"
 
     def one(text: str) -> str:
-        return post_json(f"{rasa_url}/model/parse", {"text": text})["intent"]["name"]
+        return post_json(url, {"text": text})["intent"]["name"]
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, messages))
@@ -315,9 +321,10 @@ def simulate(
         with ThreadPoolExecutor(workers) as pool:
             transcripts = list(pool.map(run_one, profiles))
         oos = {
-            lang: list(zip(messages, parse_intents(stack.rasa_url, messages, workers), strict=True))
+            lang: list(zip(messages, parse_intents(stack.rasa_url, messages, workers,
+                                                   stack.api_token), strict=True))
             for lang, messages in (out_of_scope or {}).items()
-        }
+        }  # fmt: skip
     finally:
         # The action server stores its queued records when it stops (core.store.write_behind
         # drains at exit, SIGTERM included): after this every record is in the store.

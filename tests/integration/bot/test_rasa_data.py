@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 
 from core.settings import REPO_ROOT, rasa_bin
 
-# The floor per language and the last accepted recall per intent live in a file (trainer.gate).
-HOLDOUT = REPO_ROOT / "tests" / "nlu_holdout"
-# Out-of-scope messages are meant to be caught by the NLU fallback or by the out_of_scope intent;
-# both lead to the same reply, so either prediction is right for them.
-EQUIVALENT = {"out_of_scope": {"out_of_scope", "nlu_fallback"}}
-
-
-def is_hit(expected: str, predicted: str) -> bool:
-    return predicted in EQUIVALENT.get(expected, {expected})
-
-
-def holdout_examples() -> list[tuple[str, str, str]]:
-    """(text, intent, language) for every held-out example."""
-    examples = []
-    for path in sorted(HOLDOUT.glob("*.yml")):
-        for block in yaml.safe_load(path.read_text())["nlu"]:
-            lang = block["metadata"]["language"]
-            for line in block["examples"].splitlines():
-                text = re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", line.strip()[2:])
-                if text:
-                    examples.append((text, block["intent"], lang))
-    return examples
+# The floor per language, the last accepted recall per intent and the held-out evaluation live
+# in trainer.gate (dealerbot reload runs the same gate).
 
 
 def test_rasa_data_validate_is_clean():
@@ -66,35 +43,20 @@ def agent(model):
 
 
 def test_held_out_intent_accuracy_per_language(agent):
-    examples = holdout_examples()
-    hits, totals, misses = Counter(), Counter(), defaultdict(list)
-    wrong_language = 0
-    outcomes = []  # (expected, language, predicted) for the floor check
+    from trainer.gate import gate_failures, load_floor, outcomes, parse_holdout, score
 
-    async def parse_all():
-        return [await agent.parse_message(text) for text, _i, _l in examples]
-
-    for (text, intent, lang), parsed in zip(examples, asyncio.run(parse_all()), strict=True):
-        totals[lang] += 1
-        predicted = parsed["intent"]["name"]
-        outcomes.append((intent, lang, intent if is_hit(intent, predicted) else predicted))
-        if is_hit(intent, predicted):
-            hits[lang] += 1
-        else:
-            misses[lang].append(f"{intent} -> {predicted}: {text}")
-        detected = (parsed.get("language") or {}).get("code")
-        wrong_language += detected not in (None, lang)
-    for lang in sorted(totals):
-        accuracy = hits[lang] / totals[lang]
-        print(f"held-out intent accuracy {lang}: {accuracy:.3f} (n={totals[lang]})")
-        for miss in misses[lang]:
-            print(f"  miss {lang}: {miss}")
-    print(f"language detected wrongly: {wrong_language} of {len(examples)}")
-    from trainer.gate import gate_failures, load_floor, score
-
-    failures = gate_failures(load_floor(), score(outcomes))
+    parsed = parse_holdout(agent)
+    scores = score(outcomes(parsed))
+    for lang, result in scores.items():
+        print(f"held-out intent accuracy {lang}: {result.accuracy:.3f} (n={result.total})")
+        for p in parsed:
+            if p.language == lang and not p.hit:
+                print(f"  miss {lang}: {p.intent} -> {p.predicted}: {p.text}")
+    wrong_language = sum(p.detected_language not in (None, p.language) for p in parsed)
+    print(f"language detected wrongly: {wrong_language} of {len(parsed)}")
+    failures = gate_failures(load_floor(), scores)
     assert not failures, "\n".join(failures)
-    assert wrong_language <= 0.03 * len(examples)
+    assert wrong_language <= 0.03 * len(parsed)
 
 
 def test_conversation_stories_pass(model, tmp_path):

@@ -59,6 +59,20 @@ def test_an_environment_value_wins(spawned, tmp_path):
     assert env_of(spawned, "run --model")["TF_INTRA_OP_PARALLELISM_THREADS"] == "2"
 
 
+def test_rasas_api_runs_only_with_a_token(spawned, tmp_path, monkeypatch):
+    monkeypatch.delenv("DEALERBOT_RASA_API_TOKEN", raising=False)
+    plain = runtime.start_stack(tmp_path / "m.tar.gz", log_dir=tmp_path)
+    assert "--enable-api" not in spawned[-1][0] and plain.api_token is None
+    made = runtime.start_stack(tmp_path / "m.tar.gz", log_dir=tmp_path, enable_api=True)
+    args = spawned[-1][0]
+    assert len(made.api_token) >= 32
+    assert args[args.index("--enable-api") + 1 :][:2] == ["--auth-token", made.api_token]
+    given = runtime.start_stack(tmp_path / "m.tar.gz", log_dir=tmp_path, enable_api=True,
+                                env={"DEALERBOT_RASA_API_TOKEN": "given-token-0123456789"})  # fmt: skip
+    assert given.api_token == "given-token-0123456789"
+    assert spawned[-1][0][-2:] == ["--auth-token", "given-token-0123456789"]
+
+
 def test_replicas_on_one_host_share_its_cores(spawned, tmp_path, monkeypatch):
     monkeypatch.delenv("TF_INTRA_OP_PARALLELISM_THREADS", raising=False)
     monkeypatch.setattr(runtime.os, "cpu_count", lambda: 4)

@@ -11,6 +11,7 @@ from core.settings import (
     UnsafeSettings,
     get_settings,
     now,
+    rasa_api_token,
     require_production_safe,
     rest_client_headers,
     unsafe_settings,
@@ -78,6 +79,35 @@ def test_rest_client_headers_carry_the_token_only_when_set(monkeypatch):
     monkeypatch.setenv("DEALERBOT_REST_TOKEN", "abc")
     assert rest_client_headers()["Authorization"] == "Bearer abc"
     assert "Authorization" not in rest_client_headers({"DEALERBOT_REST_TOKEN": ""})
+
+
+# ---- Rasa's HTTP API: token and servers (dealerbot reload, issue 21) -------------------------
+
+
+def test_the_rasa_api_token_from_the_environment_wins(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEALERBOT_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("DEALERBOT_RASA_API_TOKEN", "from-the-environment-0123")
+    assert rasa_api_token() == "from-the-environment-0123"
+    assert not (tmp_path / "rasa-api-token").exists()
+
+
+def test_without_one_the_token_is_kept_owner_only_in_var(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEALERBOT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("DEALERBOT_RASA_API_TOKEN", raising=False)
+    assert rasa_api_token(create=False) is None  # the dashboard only reads it
+    token = rasa_api_token()
+    assert len(token) >= 32 and rasa_api_token() == token  # `run` and `reload` share it
+    path = tmp_path / "var" / "rasa-api-token"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["rasa-api-token"]  # no draft left
+    assert rasa_api_token(create=False) == token
+
+
+def test_the_rasa_servers_are_a_comma_separated_list(monkeypatch):
+    monkeypatch.delenv("DEALERBOT_RASA_URLS", raising=False)
+    assert get_settings().rasa_urls == ("http://127.0.0.1:5005",)
+    monkeypatch.setenv("DEALERBOT_RASA_URLS", "http://10.0.0.1:5005/, http://10.0.0.2:5006")
+    assert get_settings().rasa_urls == ("http://10.0.0.1:5005", "http://10.0.0.2:5006")
 
 
 def test_the_one_clock_is_frozen_by_dealerbot_fixed_now(monkeypatch):
