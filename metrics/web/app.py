@@ -24,13 +24,11 @@ from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from core.periods import (
-    DEFAULT_TIMEZONE,
     Period,
     PeriodError,
     dealer_timezone,
     last_closed_week,
     parse_period,
-    period_of,
 )
 from core.settings import get_settings, rasa_api_token, utc_now
 from core.store.session import default_session_factory
@@ -436,16 +434,8 @@ class Dashboard:
             '<input type="hidden" name="csrf" value="{csrf}"><p><label>or import a CSV '
             "(dealer,period,service_appointments,sales_leads) "
             '<input type="file" name="file" accept=".csv,text/csv" required></label>'
-from core.periods import (
-    DEFAULT_TIMEZONE,
-    Period,
-    PeriodError,
-    dealer_timezone,
-    last_closed_week,
-    parse_period,
-    period_of,
-)
-from core.settings import get_settings, rasa_api_token, utc_now
+            "<button>Import</button></p></form>{model}"
+            '<p><a id="webhooks-link" href="{base}/webhooks">Webhook deliveries</a></p>'
         ).format(
             switch=switch, dealer=dealer_id, week=week, base=base, prev=previous,
             next=following, conversations=summary.conversations,
