@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -277,16 +278,20 @@ def start_stack(
             "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
-        if enable_api:
-            rasa_args.append("--enable-api")
+        if enable_api or dashboard_port:
+            # The dashboard's takeover uses Rasa's HTTP API (metrics/web/rasa_api.py): never
+            # without a token, one per run unless DEALERBOT_RASA_API_TOKEN gives it.
+            token = run_env.get("DEALERBOT_RASA_API_TOKEN") or secrets.token_urlsafe(32)
+            run_env["DEALERBOT_RASA_API_TOKEN"] = token
+            run_env["DEALERBOT_RASA_URL"] = stack.rasa_url
+            rasa_args += ["--enable-api", "--auth-token", token]
         workers = sanic_workers(run_env)
         if workers > 1 and tracker_db_url:
             create_tracker_tables(tracker_db_url)
         server_env = {**RASA_SERVER_ENV, **rasa_server_env(host_rasa_processes or workers)}
         server = spawn(rasa_args, "rasa", server_env)
-        wait_until_up(f"{stack.rasa_url}/status" if enable_api else stack.rasa_url, server, timeout)
-        if not enable_api:
-            wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
+        wait_until_up(stack.rasa_url, server, timeout)
+        wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
         if with_scheduler:
             spawn([sys.executable, "-m", "metrics.cli", "scheduler"], "scheduler")
         if web_port:

@@ -56,6 +56,12 @@ class Settings:
     # DEALERBOT_TRUSTED_PROXIES: addresses/networks of the TLS proxies in front of the dashboard;
     # only their X-Forwarded-Proto/-Host/-For headers are believed (docs/web.md)
     trusted_proxies: tuple[str, ...] = ()
+    # The staff inbox's takeover (metrics/web/inbox.py, docs/staff.md): Rasa's HTTP API, its
+    # token (DEALERBOT_RASA_API_TOKEN; `dealerbot run` generates one per run when unset), and
+    # the minutes without a staff action after which a taken-over chat goes back to the bot
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_api_token: str | None = None
+    takeover_timeout_min: int = 30
 
 
 def get_settings() -> Settings:
@@ -84,6 +90,7 @@ def get_settings() -> Settings:
         environment=_environment(os.environ.get("DEALERBOT_ENV")),
         trusted_proxies=_list(os.environ.get("DEALERBOT_TRUSTED_PROXIES", "")),
         **_smtp_settings(var_dir),
+        **_takeover_settings(),
     )
 
 
@@ -158,6 +165,17 @@ def _smtp_settings(var_dir: Path) -> dict:
         "smtp_from": os.environ.get("DEALERBOT_SMTP_FROM", "dealerbot@localhost"),
         "outbox_dir": Path(os.environ.get("DEALERBOT_OUTBOX_DIR", var_dir / "outbox")),
         "dashboard_url": (os.environ.get("DEALERBOT_DASHBOARD_URL") or "").rstrip("/") or None,
+    }
+
+
+def _takeover_settings() -> dict:
+    minutes = int(os.environ.get("DEALERBOT_TAKEOVER_TIMEOUT_MIN", "30"))
+    if minutes < 1:
+        raise ValueError("DEALERBOT_TAKEOVER_TIMEOUT_MIN must be at least 1")
+    return {
+        "rasa_url": (os.environ.get("DEALERBOT_RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
+        "rasa_api_token": os.environ.get("DEALERBOT_RASA_API_TOKEN") or None,
+        "takeover_timeout_min": minutes,
     }
 
 

@@ -552,3 +552,28 @@ class NluInboxItem(Base):
         UniqueConstraint("conversation_id", "sent_at", name="uq_nlu_inbox_message"),
         Index("ix_nlu_inbox_status", "status", "language", "intent"),
     )
+
+
+class InboxEvent(Base):
+    """One change in the staff inbox, with who made it and when (metrics/store/inbox.py).
+
+    Items are leads (handoffs are leads of kind ``handoff``), appointments and conversations
+    (``item_id`` the Rasa sender id). An item's status is its latest event's action; the rows
+    are its history. Staff messages are ``replied`` events of the conversation, so the first
+    human response time needs no tracker.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    dealer_id = Column(String(64), nullable=False)
+    item_kind = Column(String(16), nullable=False)  # lead | appointment | conversation
+    item_id = Column(String(255), nullable=False)
+    action = Column(String(16), nullable=False)  # see metrics.store.inbox.ACTIONS
+    staff = Column(String(100), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_inbox_events_item", "item_kind", "item_id"),
+        Index("ix_inbox_events_dealer_at", "dealer_id", "at"),
+    )

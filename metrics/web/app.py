@@ -408,7 +408,8 @@ class Dashboard:
         )  # fmt: skip
         head = Markup("<tr><th>Figure</th><th>This week</th><th>vs last week</th><th>n</th></tr>")
         body = Markup(
-            '<nav>Locations: {switch}</nav><h1 id="title">{dealer} · {week}</h1>'
+            '<nav>Locations: {switch} · <a id="inbox-link" href="{base}/inbox">Inbox</a></nav>'
+            '<h1 id="title">{dealer} · {week}</h1>'
             '<p><a href="{base}?week={prev}">← {prev}</a> · <a href="{base}?week={next}">'
             '{next} →</a></p><p id="volume">{conversations} conversations, {qualifying} qualifying '
             "for MEC.</p><h2>Headline</h2><table id=\"headline\">{head}{headline}</table>"
@@ -614,7 +615,9 @@ class Dashboard:
         )
 
     async def stylesheet(self, _request: web.Request) -> web.Response:
-        return web.Response(text=CSS, content_type="text/css")
+        from metrics.web.inbox import CSS as INBOX_CSS
+
+        return web.Response(text=CSS + INBOX_CSS, content_type="text/css")
 
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)  # the app's Dashboard, for handlers and tests
@@ -651,6 +654,9 @@ def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = N
         web.get("/conversations/{id}", dash.conversation),
     ])  # fmt: skip
     app[DASHBOARD] = dash
+    from metrics.web.inbox import add_routes as add_inbox_routes
+
+    add_inbox_routes(app, dash)
     return app
 
 
