@@ -22,6 +22,7 @@ import aiohttp
 
 log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=15)
+SENDER_SAFE = ":/+@-_.~"  # besides letters and digits: the characters our sender ids use
 
 
 class RasaAPIError(RuntimeError):
@@ -34,7 +35,13 @@ class RasaAPI:
         self.token = token
 
     def _url(self, sender_id: str, path: str) -> str:
-        return f"{self.base_url}/conversations/{quote(sender_id, safe='')}/{path}"
+        """Rasa's route takes the id as a raw path (``<conversation_id:path>``; Sanic does not
+        decode ``%2F`` or ``%2B`` there), so ids go in as they are: a widget session id, or
+        ``whatsapp:+316.../dealer``. An id that would need escaping is refused, never sent
+        to another conversation."""
+        if not sender_id or quote(sender_id, safe=SENDER_SAFE) != sender_id:
+            raise RasaAPIError("this conversation id cannot be addressed through Rasa's API")
+        return f"{self.base_url}/conversations/{sender_id}/{path}"
 
     async def _request(self, method: str, url: str, *, params: dict | None = None,
                        json: Any = None) -> Any:  # fmt: skip
