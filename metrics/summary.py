@@ -37,7 +37,7 @@ class Figure:
 
     ``change`` is relative for counts (0.25 = +25%) and a difference for shares, means and
     times (0.05 = +5 points); see ``metrics.formulas.change``. ``unit`` is count, share, mean,
-    score or ms.
+    score, ms (the bot's response times) or min (the staff's).
     """
 
     name: str
@@ -120,6 +120,12 @@ class WeeklySummary:
     low_rated: list[LowRated] = field(default_factory=list)
     top_intents: list[tuple[str, int]] = field(default_factory=list)
     top_fallbacks: list[FallbackMessage] = field(default_factory=list)
+    # The human part (metrics.human): None where a summary is built without it
+    human_handled: Figure | None = None
+    human_first_response_p50: Figure | None = None
+    human_first_response_p90: Figure | None = None
+    human_within_promised: Figure | None = None
+    handoffs_unanswered: Figure | None = None
 
     def headline(self) -> list[Figure]:
         """The headline figures in report order."""
@@ -288,7 +294,31 @@ def build_weekly_summary(
         low_rated=low_rated,
         top_intents=top_intents,
         top_fallbacks=top_fallbacks,
+        **_human_figures(session_factory, dealer_id, period),
     )
+
+
+def _human_figures(session_factory: sessionmaker, dealer_id: str, period: Period) -> dict:
+    """The human part's figures of the week against the week before (``metrics.human``)."""
+    from metrics.human import human_figures
+
+    now = human_figures(session_factory, dealer_id, period)
+    before = human_figures(session_factory, dealer_id, period.previous())
+    figures = {  # name -> (value, previous, n, unit)
+        "human_handled": (now.human_handled, before.human_handled, now.handoffs, "count"),
+        "human_first_response_p50": (now.first_response_p50_min, before.first_response_p50_min,
+                                     now.human_handled, "min"),
+        "human_first_response_p90": (now.first_response_p90_min, before.first_response_p90_min,
+                                     now.human_handled, "min"),
+        "human_within_promised": (now.within_promised, before.within_promised,
+                                  now.human_handled, "share"),
+        "handoffs_unanswered": (now.unanswered, before.unanswered, now.handoffs, "count"),
+    }  # fmt: skip
+    return {
+        name: Figure(name, value, n, previous,
+                     f.change(value, previous, relative=unit == "count"), unit)
+        for name, (value, previous, n, unit) in figures.items()
+    }  # fmt: skip
 
 
 def top_lists(

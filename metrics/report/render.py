@@ -17,8 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 # Figures come from metrics.summary.WeeklySummary; each carries its unit (count, share, mean,
-# score, ms). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others a
-# difference (shares in percentage points).
+# score, ms, min). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others
+# a difference (shares in percentage points).
 HEADLINE = (
     "mec",
     "mec_potential",
@@ -44,6 +44,11 @@ DETAILS = (
     "first_response_p50",
     "first_response_p90",
     "answered_within_30s",
+    "human_handled",
+    "human_first_response_p50",
+    "human_first_response_p90",
+    "human_within_promised",
+    "handoffs_unanswered",
     "returning_contacts",
 )
 
@@ -162,6 +167,23 @@ FIGURE_LABELS: dict[str, dict[str, str]] = {
     "first_response_p90": {"nl": "Eerste antwoord (p90)", "en": "First response (p90)"},
     "answered_within_30s": {"nl": "Binnen 30 s beantwoord", "en": "Answered within 30 s"},
     "returning_contacts": {"nl": "Terugkerende contacten", "en": "Returning contacts"},
+    "human_handled": {"nl": "Door een medewerker beantwoord", "en": "Answered by staff"},
+    "human_first_response_p50": {
+        "nl": "Eerste antwoord medewerker (mediaan)",
+        "en": "First staff response (median)",
+    },
+    "human_first_response_p90": {
+        "nl": "Eerste antwoord medewerker (p90)",
+        "en": "First staff response (p90)",
+    },
+    "human_within_promised": {
+        "nl": "Medewerker binnen de beloofde tijd",
+        "en": "Staff within the promised time",
+    },
+    "handoffs_unanswered": {
+        "nl": "Doorverbonden zonder antwoord",
+        "en": "Handoffs nobody answered",
+    },
 }
 
 OUTCOME_LABELS = {
@@ -274,6 +296,8 @@ def format_value(unit: str, value: Any, lang: str) -> str:
         return _decimal(value, 1, lang)
     if unit == "ms":
         return f"{_decimal(value / 1000, 1, lang)} s"
+    if unit == "min":
+        return f"{_decimal(value, 1, lang)} min"
     if unit == "score":
         return f"{value:+.0f}"
     return f"{value:.0f}"
@@ -292,6 +316,8 @@ def format_change(unit: str, change: Any, lang: str) -> str:
         return _signed(_decimal(change, 1, lang))
     if unit == "ms":
         return _signed(f"{_decimal(change / 1000, 1, lang)} s")
+    if unit == "min":
+        return _signed(f"{_decimal(change, 1, lang)} min")
     return _signed(f"{change:.0f}")
 
 

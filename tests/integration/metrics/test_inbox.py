@@ -184,6 +184,36 @@ def test_takeover_reply_and_hand_back_go_through_rasas_api(store, users):
     assert actions == ["taken_over", "claimed", "replied", "handed_back"]
 
 
+def test_the_hand_back_records_what_the_customer_wrote_to_staff(store, users):
+    """While the bot is paused no action runs and the conversation record is not written: the
+    hand-back writes it, so a conversation held by staff counts for MEC like any other."""
+    from metrics.store.models import Conversation
+    from tests.trackers import bot_event, user_event
+
+    handoff = lead(store, DEALER, "sender-1")
+    rasa = RecordingRasa()
+    rasa.events = [user_event("ik wil een medewerker", "request_human", channel="socketio"),
+                   {"event": "slot", "name": "dealer_id", "value": DEALER},
+                   {"event": "slot", "name": "outcomes", "value": ["handed_off"]},
+                   bot_event("Ik verbind u door met een collega.")]  # fmt: skip
+
+    async def scenario(client, csrf, _inbox):
+        url = f"/d/{DEALER}/inbox/lead/{handoff.id}"
+        await client.post(f"{url}/takeover", data={"csrf": csrf})
+        await client.post(f"{url}/reply", data={"csrf": csrf, "text": "Goedemiddag, met Anna"})
+        rasa.events.append(user_event("Kan ik morgen om 9 uur komen?", "book_service",
+                                      channel="socketio"))  # fmt: skip
+        await client.post(f"{url}/handback", data={"csrf": csrf})
+
+    run(store, users, scenario, rasa)
+    with store() as session:
+        row = session.scalars(select(Conversation)).one()
+    assert (row.dealer_id, row.channel, row.customer_messages, row.bot_messages) == (
+        DEALER, "web", 2, 1)  # fmt: skip
+    assert row.qualifies and row.outcome == "handed_off"
+    assert row.first_response_ms == 1000  # the bot's "Ik verbind u door", not the staff's
+
+
 def test_a_takeover_with_rasa_down_says_so_and_keeps_nothing(store, users):
     handoff = lead(store, DEALER, "sender-1")
 
@@ -266,3 +296,43 @@ def test_appointments_from_today_on(store):
             ))  # fmt: skip
     lists = inbox_store.inbox_lists(store, DEALER, day, day)
     assert [a.reference for a, _s in lists.appointments] == ["A1"]
+
+
+def test_the_weekly_summary_counts_the_human_part(store, monkeypatch):
+    from metrics.periods import parse_period
+    from metrics.report.render import detail_rows
+    from metrics.summary import build_weekly_summary
+
+    monkeypatch.setenv("DEALERBOT_TEST_SENDERS", "test-")
+    week = parse_period("2026-W47")  # 16-22 November 2026
+    at = dt.datetime(2026, 11, 18, 10, 0)
+    for n, (sender, reply_after) in enumerate((("s-1", 4), ("s-2", 40), ("s-3", None),
+                                                ("test-x", 1))):  # fmt: skip
+        handoff = lead(store, DEALER, sender)
+        with store.begin() as session:
+            session.get(Lead, handoff.id).created_at = at + dt.timedelta(hours=n)
+        if reply_after is not None:
+            inbox_store.record_event(
+                store, dealer_id=DEALER, kind="conversation", item_id=sender, action="replied",
+                staff="anna", at=at + dt.timedelta(hours=n, minutes=reply_after))  # fmt: skip
+    # a reply before the handoff and another dealer's handoff count for nothing here
+    inbox_store.record_event(store, dealer_id=DEALER, kind="conversation", item_id="s-3",
+                             action="replied", staff="anna", at=at)  # fmt: skip
+    other = lead(store, OTHER, "s-4")
+    with store.begin() as session:
+        session.get(Lead, other.id).created_at = at
+    summary = build_weekly_summary(store, DEALER, week.key)
+    assert summary.human_handled.value == 2 and summary.human_handled.n == 3
+    assert summary.handoffs_unanswered.value == 1
+    assert summary.human_first_response_p50.value == 4
+    assert summary.human_first_response_p90.value == 40
+    assert summary.human_within_promised.value == 0.5  # the demo dealer promises 15 minutes
+    assert summary.human_handled.previous == 0 and summary.human_first_response_p50.previous is None
+    for lang, handled, p90 in (("nl", "Door een medewerker beantwoord", "40,0 min"),
+                               ("en", "Answered by staff", "40.0 min")):  # fmt: skip
+        rows = {r.key: r for r in detail_rows(summary, lang)}
+        assert rows["human_handled"].label == handled
+        assert rows["human_first_response_p90"].value == p90
+        assert rows["handoffs_unanswered"].value == "1"
+        assert rows["human_within_promised"].value == "50%"
+        assert rows["first_response_p50"].label != rows["human_first_response_p50"].label
