@@ -14,9 +14,8 @@ from sqlalchemy.orm import sessionmaker
 
 from dealer.config import Dealer, get_dealer
 from dealer.i18n import lang_or_default
-from metrics.engagement import ConversationRecord, channel_name, conversation_id, summarize
-from metrics.settings import get_settings
-from metrics.store.recorder import DATABASE_DOWN, Recorder, conversation_op
+from metrics.engagement import ConversationRecord, channel_name, conversation_id
+from metrics.store.recorder import DATABASE_DOWN, Recorder, record_session
 from metrics.store.session import default_session_factory
 from metrics.store.write_behind import WriteBehind, default_write_behind
 
@@ -101,21 +100,13 @@ class StoreMixin:
 def record_conversation(
     recorder: Recorder | WriteBehind, tracker: Tracker, new_events=(), answers: list | None = None
 ) -> ConversationRecord | None:
-    settings = get_settings()
-    if not settings.engagement_log:
-        return None  # DEALERBOT_ENGAGEMENT_LOG=off: the baseline without logging
-    events = [*tracker.events, *new_events]
-    record = summarize(
-        events,
-        sender_id=tracker.sender_id,
-        secret=settings.contact_key_secret,
-        default_dealer=get_dealer(tracker.get_slot("dealer_id")).id,
-        test_senders=settings.test_senders,
-        customer_channels=settings.customer_channels,
+    return record_session(
+        recorder,
+        tracker.sender_id,
+        [*tracker.events, *new_events],
+        get_dealer(tracker.get_slot("dealer_id")).id,
+        answers,
     )
-    if record is not None:
-        recorder.write(conversation_op(record, answers, events=events))
-    return record
 
 
 def current_conversation_id(tracker: Tracker) -> str:

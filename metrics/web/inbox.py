@@ -33,6 +33,8 @@ from metrics.periods import dealer_timezone
 from metrics.settings import get_settings
 from metrics.store import inbox as store
 from metrics.store.models import Appointment, Lead
+from metrics.store.recorder import Recorder, record_session, spool_path
+from metrics.store.spool import Spool
 from metrics.web import auth
 from metrics.web.inbox_texts import customer_text, texts
 from metrics.web.rasa_api import RasaAPI, RasaAPIError
@@ -538,12 +540,21 @@ class Inbox:
 
 async def hand_back(rasa: RasaAPI, session_factory: Any, dealer_id: str, sender_id: str,
                     staff: str, language: str | None, message: str) -> None:  # fmt: skip
-    """Tell the customer (``message``: a key of ``CUSTOMER``), resume the bot, keep the change.
+    """Tell the customer (``message``: a key of ``CUSTOMER``), resume the bot, keep the change,
+    and write the conversation record: while the bot was paused no action ran, so the record
+    lacks the customer's messages to staff until now (``metrics.store.recorder.record_session``).
     The message goes first: once resumed, the bot may already be answering."""
     await rasa.say(sender_id, customer_text(language, message), None)
     await rasa.resume(sender_id)
     store.record_event(session_factory, dealer_id=dealer_id, kind="conversation",
                        item_id=sender_id, action="handed_back", staff=staff)  # fmt: skip
+    try:
+        events = (await rasa.tracker(sender_id)).get("events") or []
+    except RasaAPIError as exc:  # the next customer message records it (action server)
+        log.warning("inbox: conversation record not updated: %s", exc)
+        return
+    recorder = Recorder(session_factory, Spool(spool_path()))
+    await asyncio.to_thread(record_session, recorder, sender_id, events, dealer_id)
 
 
 def add_routes(app: web.Application, dash: Any, rasa: RasaAPI | None = None) -> Inbox:
