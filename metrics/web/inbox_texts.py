@@ -57,7 +57,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "created": "Binnengekomen",
         "chat_unavailable": "Het gesprek is nu niet bereikbaar (de chatserver antwoordt niet).",
         "window_closed": (
-            "Deze klant schreef meer dan 24 uur geleden op WhatsApp: WhatsApp laat nu alleen een "
+            "Deze klant schreef meer dan 24 uur geleden op WhatsApp: WhatsApp staat nu alleen "
             "goedgekeurde sjabloonberichten toe. Bel of mail de klant:"
         ),
         "no_contact": "geen telefoon of e-mail bekend",
