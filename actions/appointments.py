@@ -20,7 +20,14 @@ from actions.common import (
     local_time,
     now_for,
 )
-from actions.validation import BaseFormValidation, explain_time_problem, time_buttons
+from actions.validation import (
+    MAX_TRIES,
+    BaseFormValidation,
+    offer_way_out,
+    offer_window,
+    time_buttons,
+)
+from dealer.booking import TimeDecision, decide_time
 from dealer.config import Dealer, Service
 from dealer.hours import nearest_free
 from dealer.i18n import format_km, format_when
@@ -40,12 +47,14 @@ DEFAULT_DURATION_MIN = 60
 
 def match_service(dealer: Dealer, value: str) -> Service | None:
     """The dealer's service a customer's words refer to ("grote beurt" -> maintenance)."""
-    text = " " + re.sub(r"[^\w\s-]", " ", (value or "").lower()) + " "
-    if dealer.service(text.strip()):
-        return dealer.service(text.strip())
+    if dealer.service((value or "").strip().lower()):
+        return dealer.service(value.strip().lower())
+    # Hyphens join compounds ("APK-afspraak", "apk-keuring"): compare them as spaces.
+    text = " " + re.sub(r"[^\w\s]|_", " ", (value or "").lower()) + " "
     best = None
     for service in dealer.services:
         for alias in (service.id, *service.aliases):
+            alias = " ".join(re.sub(r"[^\w\s]|_", " ", alias.lower()).split())
             mentioned = f" {alias} " in text or (len(alias) > 4 and alias in text)
             if mentioned and (best is None or len(alias) > best[1]):
                 best = (service, len(alias))
@@ -66,32 +75,42 @@ def service_label(dealer: Dealer, service_id: str | None, lang: str) -> str:
     return service.name[lang] if service else (service_id or "")
 
 
+def workshop_time_decision(
+    session_factory, tracker: Tracker, text: str, context: str | None = None
+) -> TimeDecision:
+    """The decision on a workshop time: the service's (or the moved appointment's) duration,
+    the dealer's hours, lead time and free capacity."""
+    dealer = dealer_of(tracker)
+    duration = duration_of(dealer, tracker.get_slot("service_type"))
+    exclude = tracker.get_slot("appointment_id")
+    if exclude:  # a reschedule keeps the service of the existing appointment
+        with session_factory() as session:
+            existing = session.get(Appointment, exclude)
+        if existing is not None:
+            duration = int((existing.ends_at - existing.starts_at).total_seconds() // 60)
+    return decide_time(
+        str(text or "")[:200],
+        dealer,
+        department="workshop",
+        duration_min=duration,
+        lead_minutes=dealer.min_lead_minutes,
+        now=now_for(dealer),
+        is_free=free_slot_checker(session_factory, dealer, duration, exclude),
+        context=context,
+    )
+
+
 class WorkshopTimeMixin:
     """Validation of ``appointment_time`` against hours, closed days and free capacity."""
 
     def validate_appointment_time(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
-        dealer = dealer_of(tracker)
-        duration = duration_of(dealer, tracker.get_slot("service_type"))
-        exclude = tracker.get_slot("appointment_id")
-        if exclude:  # a reschedule keeps the service of the existing appointment
-            with self.session_factory() as session:
-                existing = session.get(Appointment, exclude)
-            if existing is not None:
-                duration = int((existing.ends_at - existing.starts_at).total_seconds() // 60)
-        is_free = free_slot_checker(self.session_factory, dealer, duration, exclude)
-        dealer, lang, decision = self.decide(
-            tracker,
-            value,
-            department="workshop",
-            duration_min=duration,
-            lead_minutes=dealer.min_lead_minutes,
-            is_free=is_free,
+        def decide(text: str, window: str | None) -> TimeDecision:
+            return workshop_time_decision(self.session_factory, tracker, text, window)
+
+        return self.validate_moment(
+            "appointment_time", value, dispatcher, tracker, "workshop", decide
         )
-        if decision.start is None:
-            explain_time_problem(dispatcher, dealer, decision, lang, "workshop")
-            return {"appointment_time": None}
-        return {"appointment_time": decision.start.isoformat()}
 
 
 class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
@@ -104,11 +123,20 @@ class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
 
     def validate_service_type(self, value: Any, dispatcher: CollectingDispatcher,
                               tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
-        service = match_service(dealer_of(tracker), str(value or "")[:200])
+        dealer = dealer_of(tracker)
+        service = match_service(dealer, str(value or "")[:200])
         if service is None:
-            dispatcher.utter_message(response="utter_invalid_service")
+            self.refuse(dispatcher, tracker, "service_type", "utter_invalid_service",
+                        options=service_buttons(dealer, language(tracker)))  # fmt: skip
             return {"service_type": None}
         return {"service_type": service.id}
+
+
+def service_buttons(dealer: Dealer, lang: str) -> list[dict[str, str]]:
+    return [
+        {"title": s.name[lang], "payload": f'/inform{{"service_type": "{s.id}"}}'}
+        for s in dealer.services
+    ]
 
 
 class ActionAskServiceType(Action):
@@ -121,10 +149,7 @@ class ActionAskServiceType(Action):
         dispatcher.utter_message(
             response="utter_service_list",
             services=", ".join(s.name[lang] for s in dealer.services),
-            buttons=[
-                {"title": s.name[lang], "payload": f'/inform{{"service_type": "{s.id}"}}'}
-                for s in dealer.services
-            ],
+            buttons=service_buttons(dealer, lang),
         )
         return []
 
@@ -138,6 +163,12 @@ class ActionAskAppointmentTime(StoreMixin, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
+
+        def decide(text: str, window: str | None) -> TimeDecision:
+            return workshop_time_decision(self.session_factory, tracker, text, window)
+
+        if offer_window(dispatcher, tracker, "workshop", decide):
+            return []  # a day or part of a day said earlier: what is free then
         duration = duration_of(dealer, tracker.get_slot("service_type"))
         now = now_for(dealer)
         is_free = free_slot_checker(
@@ -210,7 +241,11 @@ class LookupFormValidation(BaseFormValidation):
         )
         if found is None:
             dispatcher.utter_message(response="utter_appointment_not_found", plate=plate)
-            return {"plate": None, "contact": None, "appointment_id": None}
+            failed = int(tracker.get_slot("lookup_tries") or 0) + 1
+            if failed >= MAX_TRIES:
+                offer_way_out(dispatcher, dealer)
+            return {"plate": None, "contact": None, "appointment_id": None,
+                    "lookup_tries": float(failed)}  # fmt: skip
         dispatcher.utter_message(
             response="utter_appointment_found",
             service=service_label(dealer, found.service_id, lang),

@@ -19,12 +19,10 @@ from dealer.parsing import InvalidDate, parse_when
 def named_closed_day(dealer: Dealer, text: str, today: dt.date) -> ClosedDay | None:
     """The next closed day whose name the customer mentions ("kerst", "King's Day")."""
     words = {w for w in re.findall(r"[^\W\d_]{4,}", text.lower())}
-    for day in sorted(dealer.closed_days):
-        if day < today:
-            continue
-        names = " ".join(dealer.closed_days[day].name.values()).lower()
+    for closed in dealer.closed_days_from(today):
+        names = " ".join(closed.name.values()).lower()
         if any(w in names for w in words):
-            return dealer.closed_days[day]
+            return closed
     return None
 
 

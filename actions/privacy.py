@@ -28,4 +28,7 @@ class ActionDeleteMyData(StoreMixin, Action):
         dispatcher.utter_message(
             response="utter_data_deleted", appointments=erased.appointments, leads=erased.leads
         )
+        if channel_of(tracker) == "web":
+            # The widget keeps the messages on the customer's device: this tells it to erase them.
+            dispatcher.utter_message(json_message={"dealerbot": "erased"})
         return []

@@ -23,7 +23,8 @@ from actions.common import (
     now_for,
     transcript,
 )
-from actions.validation import BaseFormValidation, explain_time_problem, time_buttons
+from actions.validation import BaseFormValidation, offer_window, time_buttons
+from dealer.booking import TimeDecision, decide_time
 from dealer.config import Car, Dealer
 from dealer.hours import is_open_at, nearest_free, next_opening
 from dealer.i18n import (
@@ -192,18 +193,9 @@ class ValidateTestDriveForm(BaseFormValidation):
 
     def validate_test_drive_time(self, value: Any, dispatcher: CollectingDispatcher,
                                  tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
-        dealer = dealer_of(tracker)
-        dealer, lang, decision = self.decide(
-            tracker,
-            value,
-            department="showroom",
-            duration_min=dealer.test_drive_minutes,
-            lead_minutes=dealer.test_drive_lead_minutes,
+        return self.validate_moment(
+            "test_drive_time", value, dispatcher, tracker, "showroom", test_drive_decider(tracker)
         )
-        if decision.start is None:
-            explain_time_problem(dispatcher, dealer, decision, lang, "showroom")
-            return {"test_drive_time": None}
-        return {"test_drive_time": decision.start.isoformat()}
 
 
 class ActionAskCar(Action):
@@ -227,12 +219,27 @@ class ActionAskCar(Action):
         return []
 
 
+def test_drive_decider(tracker: Tracker):
+    """``decide(text, window)`` for a test drive: showroom hours, its duration and lead time."""
+    dealer = dealer_of(tracker)
+
+    def decide(text: str, window: str | None) -> TimeDecision:
+        return decide_time(text, dealer, department="showroom",
+                           duration_min=dealer.test_drive_minutes,
+                           lead_minutes=dealer.test_drive_lead_minutes,
+                           now=now_for(dealer), context=window)  # fmt: skip
+
+    return decide
+
+
 class ActionAskTestDriveTime(Action):
     def name(self) -> str:
         return "action_ask_test_drive_time"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
+        if offer_window(dispatcher, tracker, "showroom", test_drive_decider(tracker)):
+            return []  # a day or part of a day said earlier: what is free then
         dealer, lang = dealer_of(tracker), language(tracker)
         now = now_for(dealer)
         first = nearest_free(

@@ -17,6 +17,16 @@ from metrics.engagement import SURVEY_FORM
 OFFER_ANSWERS = ("affirm", "deny")
 
 
+def is_first_message(tracker: Tracker) -> bool:
+    """True when the latest message is the customer's first one in this session."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        users += event.get("event") == "user"
+    return users <= 1
+
+
 class ActionSessionStart(StoreMixin, Action):
     """Start a conversation: record the one that ended, pick the dealer, keep the language.
 
@@ -64,7 +74,10 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
 
     async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: dict) -> dict[str, Any]:  # fmt: skip
-        detected = ((tracker.latest_message or {}).get("language") or {}).get("code")
+        # The language changes only on clear evidence (bot.nlu.language); the first message of
+        # a conversation may set it on one word ("hello").
+        found = (tracker.latest_message or {}).get("language") or {}
+        detected = found.get("code") or (found.get("hint") if is_first_message(tracker) else None)
         if detected in ("nl", "en") and detected != tracker.get_slot("language"):
             return {"language": detected}
         return {}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.common import StoreMixin, dealer_of, language, now_for
+from actions.common import StoreMixin, dealer_of, language, latest_text, now_for
 from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision
 from dealer.config import Dealer
 from dealer.hours import SlotProblem, hours_on
@@ -54,6 +56,39 @@ def clean_name(value: str) -> str | None:
     )
 
 
+# ``decide(text, window)``: the decision on a time answer, read within an earlier window.
+Decider = Callable[[str, "str | None"], TimeDecision]
+# At most this many answers to one question; after that the customer is offered a way out.
+MAX_TRIES = 2
+
+
+def tries(tracker: Tracker, slot: str) -> int:
+    """How many answers the customer gave to the question for ``slot`` in a row, the one being
+    validated included (0 when the question was not asked: a value volunteered earlier)."""
+    if tracker.get_slot("requested_slot") != slot:
+        return 0
+    counted = answered = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            counted += 1
+        elif kind == "slot" and event.get("name") == "requested_slot":
+            if event.get("value") != slot:
+                break
+            answered = counted  # the answers since the question was (re)asked
+        elif kind == "active_loop":
+            break
+    return answered
+
+
+def offer_way_out(
+    dispatcher: CollectingDispatcher, dealer: Dealer, options: list[dict[str, str]] | None = None
+) -> None:
+    """The way out of a question the customer could not answer twice: the valid options as
+    buttons (if any), the dealer's phone number and a person (the handoff button)."""
+    dispatcher.utter_message(response="utter_way_out", phone=dealer.phone, buttons=options or [])
+
+
 def time_buttons(moments, lang: str, entity: str = "time") -> list[dict[str, str]]:
     return [
         {"title": format_button(m, lang), "payload": f'/inform{{"{entity}": "{m:%Y-%m-%dT%H:%M}"}}'}
@@ -76,11 +111,13 @@ def explain_time_problem(
     elif problem == INVALID_DATE:
         dispatcher.utter_message(response="utter_time_invalid_date")
     elif problem == NEED_TIME:
-        dispatcher.utter_message(
-            response="utter_time_pick_hour",
-            day=format_day(decision.day, lang),
-            buttons=time_buttons(decision.alternatives, lang, entity),
-        )
+        buttons = time_buttons(decision.alternatives, lang, entity)
+        if decision.day is None:  # a window of days ("next week")
+            dispatcher.utter_message(response="utter_time_pick_free", buttons=buttons)
+        else:
+            dispatcher.utter_message(
+                response="utter_time_pick_hour", day=format_day(decision.day, lang), buttons=buttons
+            )
         return
     elif problem == SlotProblem.CLOSED_DAY:
         dispatcher.utter_message(
@@ -101,6 +138,7 @@ def explain_time_problem(
         )
     else:  # past, too soon, full
         when = format_when(decision.requested, lang) if decision.requested else ""
+        when = when or (format_day(decision.day, lang) if decision.day else "")
         dispatcher.utter_message(response=f"utter_slot_{problem}", when=when)
     if decision.alternatives:
         dispatcher.utter_message(
@@ -108,6 +146,23 @@ def explain_time_problem(
         )
     elif problem not in (UNCLEAR, INVALID_DATE):
         dispatcher.utter_message(response="utter_time_no_free", phone=dealer.phone)
+
+
+def offer_window(
+    dispatcher: CollectingDispatcher, tracker: Tracker, department: str, decide: Decider
+) -> bool:
+    """Ask a time question within the window the customer named before (``time_window``):
+    the free times in it as buttons. False when there is no usable window: ask as usual."""
+    window = tracker.get_slot("time_window")
+    if not window:
+        return False
+    decision = decide(window, None)
+    if decision.start is not None:  # one free moment: offer it as the choice
+        decision = replace(decision, problem=NEED_TIME, alternatives=[decision.start])
+    if decision.problem in (UNCLEAR, INVALID_DATE):
+        return False
+    explain_time_problem(dispatcher, dealer_of(tracker), decision, language(tracker), department)
+    return True
 
 
 class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
@@ -127,11 +182,25 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
             return domain_slots
         return [s for s in domain_slots if s != "change_field"]
 
+    def refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
+               response: str, options: list[dict[str, str]] | None = None,
+               **kwargs: Any) -> None:  # fmt: skip
+        """Say why an answer for ``slot`` is not taken, and from the MAX_TRIES-th answer on offer
+        the way out. Silent for a value the question did not ask for (one picked from an earlier
+        message): the question simply comes when it is due."""
+        answers = tries(tracker, slot)
+        if answers == 0:
+            return
+        dispatcher.utter_message(response=response, **kwargs)
+        if answers >= MAX_TRIES:
+            offer_way_out(dispatcher, dealer_of(tracker), options)
+
     def validate_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                        domain: dict) -> dict[str, Any]:  # fmt: skip
         plate = normalize_plate(str(value or ""))
         if plate is None:
-            dispatcher.utter_message(response="utter_invalid_plate", value=str(value or "")[:40])
+            self.refuse(dispatcher, tracker, "plate", "utter_invalid_plate",
+                        value=str(value or "")[:40])  # fmt: skip
         return {"plate": plate}
 
     def validate_mileage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -141,7 +210,10 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
             return {"mileage": UNKNOWN}
         km = parse_mileage(text)
         if km is None:
-            dispatcher.utter_message(response="utter_invalid_mileage")
+            if tries(tracker, "mileage") >= MAX_TRIES:  # the mileage is nice to have: go on
+                dispatcher.utter_message(response="utter_mileage_skipped")
+                return {"mileage": UNKNOWN}
+            self.refuse(dispatcher, tracker, "mileage", "utter_invalid_mileage")
             return {"mileage": None}
         return {"mileage": str(km)}
 
@@ -149,14 +221,14 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
                                tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
         name = clean_name(str(value or ""))
         if name is None:
-            dispatcher.utter_message(response="utter_invalid_name")
+            self.refuse(dispatcher, tracker, "customer_name", "utter_invalid_name")
         return {"customer_name": name}
 
     def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                          domain: dict) -> dict[str, Any]:  # fmt: skip
         parsed = parse_contact(str(value or "")[:300])
         if parsed is None:
-            dispatcher.utter_message(response="utter_invalid_contact")
+            self.refuse(dispatcher, tracker, "contact", "utter_invalid_contact")
             return {"contact": None}
         return {"contact": parsed[1]}
 
@@ -173,7 +245,7 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
         elif field in required:
             reset = {field: None}
         else:
-            dispatcher.utter_message(response="utter_invalid_change_field")
+            self.refuse(dispatcher, tracker, "change_field", "utter_invalid_change_field")
             return {"change_field": None}
         return {**reset, "change_field": None, "confirmed": None}
 
@@ -183,9 +255,42 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
         if others:
             return {"confirmed": None}  # a value was corrected with the answer: summarise again
         if value not in (True, False):
-            dispatcher.utter_message(response="utter_invalid_confirmation")
+            self.refuse(dispatcher, tracker, "confirmed", "utter_invalid_confirmation")
             return {"confirmed": None}
         return {"confirmed": value}
+
+    def validate_moment(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
+                        tracker: Tracker, department: str,
+                        decide: Decider) -> dict[str, Any]:  # fmt: skip
+        """A time slot (``appointment_time``, ``test_drive_time``) from ``decide(text, window)``.
+
+        A moment said before the question ("... sometime next Thursday morning" in the opening
+        message) that is not one bookable time is kept in ``time_window`` without a word; the
+        question then offers the free times in it (:func:`offer_window`). An answer to the
+        question is read within the window ("10 uur" after "donderdag").
+        """
+        answers = tries(tracker, slot)
+        window = tracker.get_slot("time_window") if answers else None
+        text = str(value or "")
+        said = latest_text(tracker)
+        if answers and text in said and not said.startswith("/"):
+            # The answer to the question is the whole message: "Thursday 3 December at 10:30",
+            # of which the `time` entity may hold only "10:30". A button's payload holds the value.
+            text = said
+        decision = decide(text[:200], window)
+        if decision.start is not None:
+            return {slot: decision.start.isoformat(), "time_window": None}
+        if not answers:  # volunteered: the question will show what is free then
+            keep = decision.problem not in (UNCLEAR, INVALID_DATE)
+            return {slot: None, "time_window": str(value)[:200] if keep else None}
+        dealer, lang = dealer_of(tracker), language(tracker)
+        explain_time_problem(dispatcher, dealer, decision, lang, department)
+        if answers >= MAX_TRIES:
+            offer_way_out(dispatcher, dealer)
+        return {
+            slot: None,
+            "time_window": decision.context if decision.problem == NEED_TIME else None,
+        }
 
     def decide(self, tracker: Tracker, value: Any, **kwargs) -> tuple[Dealer, str, TimeDecision]:
         """Shared set-up for time validators: dealer, language and the decision on ``value``."""

@@ -1,5 +1,5 @@
 """Train when the data changed, and run the Rasa server and the action server on loopback (one
-stack, or several replicas behind a round-robin proxy: docs/deployment.md)."""
+stack, or several replicas for a proxy such as nginx to front: docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,11 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from metrics.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
-
-if TYPE_CHECKING:
-    from bot.proxy import ProxyServer
 
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
                 "dealer/parsing.py")  # fmt: skip
@@ -246,6 +243,8 @@ def start_stack(
     run_env = {**os.environ, **(env or {})}
     if web_port:
         run_env["DEALERBOT_WEB_ORIGINS"] = _with_demo_origins(run_env, web_port)
+        # The demo page issues widget tokens and the chat server checks them: one key for both.
+        run_env.setdefault("DEALERBOT_WEB_TOKEN_KEY", secrets.token_urlsafe(32))
     log_dir = Path(log_dir or settings.var_dir / "logs")
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoints = write_endpoints(
@@ -275,7 +274,7 @@ def start_stack(
         wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
         rasa_args = [
             rasa_bin(), "run", "--model", str(model), "--endpoints", str(endpoints),
-            "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1",
+            "--credentials", "credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
         if enable_api or dashboard_port:
@@ -341,25 +340,20 @@ def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
 
 @dataclass
 class Cluster:
-    """Rasa replicas, each with its own action server, behind a round-robin proxy."""
+    """Rasa replicas, each with its own action server; a proxy in front is the deployment's
+    (nginx: deploy/nginx/dealerbot.conf)."""
 
     stacks: list[Stack]
-    proxy: ProxyServer
 
     @property
-    def rasa_url(self) -> str:
-        return self.proxy.url
-
-    @property
-    def rest_webhook(self) -> str:
-        return f"{self.rasa_url}/webhooks/rest/webhook"
+    def rasa_urls(self) -> list[str]:
+        return [stack.rasa_url for stack in self.stacks]
 
     @property
     def processes(self) -> list[subprocess.Popen]:
         return [p for stack in self.stacks for p in stack.processes]
 
     def stop(self, timeout: float = 20) -> None:
-        self.proxy.stop()
         for stack in reversed(self.stacks):
             stack.stop(timeout)
 
@@ -370,20 +364,17 @@ def start_replicas(
     *,
     tracker_db_url: str,
     lock_store_url: str,
-    proxy_port: int = 0,
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     timeout: float = 180,
 ) -> Cluster:
     """``replicas`` stacks (action server + Rasa server, each on free loopback ports) that share
-    the SQL tracker store and the Redis lock store, and a round-robin proxy in front of them
-    (``proxy_port``, 0: any free port). Any replica can then take any message of a conversation.
+    the SQL tracker store and the Redis lock store. Any replica can then take any message of a
+    conversation, so a proxy in front (nginx: deploy/nginx/dealerbot.conf) may send each to any.
 
     The stacks start one after the other: Rasa creates its tracker tables when it starts, and two
     servers doing that at once on an empty database can collide.
     """
-    from bot.proxy import ProxyServer
-
     if not (tracker_db_url and lock_store_url):
         raise ValueError("replicas need a shared SQL tracker store and a Redis lock store")
     stacks: list[Stack] = []
@@ -394,9 +385,8 @@ def start_replicas(
                 model, env=env, tracker_db_url=tracker_db_url, lock_store_url=lock_store_url,
                 log_dir=log_dir, timeout=timeout, host_rasa_processes=replicas * workers,
             ))  # fmt: skip
-        proxy = ProxyServer([s.rasa_url for s in stacks], port=proxy_port).start()
     except BaseException:
         for stack in stacks:
             stack.stop()
         raise
-    return Cluster(stacks, proxy)
+    return Cluster(stacks)

@@ -1,24 +1,37 @@
 """Dealer files: ``data/dealers/<dealer-id>/dealer.yml`` and ``stock.csv``.
 
 Every fact the bot tells a customer comes from these files. A dealer replaces the folder with
-their own; several folders mean several dealer locations.
+their own; several folders mean several dealer locations. Each folder loads on its own: a broken
+one is reported (with the file and line) and skipped, and the other locations keep working
+(``dealerbot dealers check`` lists every problem).
+
+Closed days are the public holidays of the dealer's country (the ``holidays`` package, ``NL`` by
+default) plus the dealer's own ``closed_days``: a date (``2026-12-24``) or a day every year
+(``"12-24"``).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import yaml
 
 from metrics.settings import get_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGUAGES = ("nl", "en")
+# The holidays package's language codes for ours (it has no plain "en").
+HOLIDAY_LANGUAGES = {"nl": "nl", "en": "en_US"}
+DEFAULT_HOLIDAY_COUNTRY = "NL"
+
+log = logging.getLogger(__name__)
 
 
 class DealerConfigError(ValueError):
@@ -100,6 +113,31 @@ class Dealer:
     stock: tuple[Car, ...] = field(default=(), repr=False)
     # WhatsApp Cloud API phone number ids that route to this location (channels.whatsapp)
     whatsapp_phone_number_ids: tuple[str, ...] = ()
+    privacy_url: str = ""  # the dealer's privacy statement, linked from the chat's greeting
+    # the dealer's own days closed every year: (month, day) -> name per language
+    closed_every_year: dict[tuple[int, int], dict[str, str]] = field(default_factory=dict)
+    # public holidays of this country (ISO code; None: none), except those named here (English)
+    holiday_country: str | None = DEFAULT_HOLIDAY_COUNTRY
+    holidays_open: frozenset[str] = frozenset()
+
+    def closed_on(self, day: dt.date) -> ClosedDay | None:
+        """Why every department is closed on ``day``: the dealer's own closed day, or a public
+        holiday of its country; None when it is an ordinary day."""
+        if day in self.closed_days:
+            return self.closed_days[day]
+        yearly = self.closed_every_year.get((day.month, day.day))
+        if yearly:
+            return ClosedDay(day, yearly)
+        if self.holiday_country:
+            names = public_holidays(self.holiday_country, day.year).get(day)
+            if names and names["en"].lower() not in self.holidays_open:
+                return ClosedDay(day, names)
+        return None
+
+    def closed_days_from(self, first: dt.date, days: int = 366) -> list[ClosedDay]:
+        """Every closed day from ``first`` on, for ``days`` days, in date order."""
+        found = (self.closed_on(first + dt.timedelta(days=n)) for n in range(days))
+        return [closed for closed in found if closed]
 
     @property
     def address_line(self) -> str:
@@ -118,9 +156,47 @@ class Dealer:
         return fixed.astimezone(self.timezone) if fixed else dt.datetime.now(self.timezone)
 
 
+@lru_cache(maxsize=64)
+def public_holidays(country: str, year: int) -> dict[dt.date, dict[str, str]]:
+    """The public holidays of ``country`` in ``year``, named in each of our languages."""
+    named = {
+        lang: holidays.country_holidays(country, years=year, language=code)
+        for lang, code in HOLIDAY_LANGUAGES.items()
+    }
+    return {day: {lang: named[lang][day] for lang in LANGUAGES} for day in named["nl"]}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader whose mappings remember the line of each key (for error messages)."""
+
+
+class _Lines(dict):
+    line: int = 0
+    key_lines: dict
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Lines:
+    mapping = _Lines(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {
+        loader.construct_object(key, deep=True): key.start_mark.line + 1 for key, _ in node.value
+    }
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _at(path: str, mapping: object, key: object = None) -> str:
+    """``path:line`` of ``key`` in ``mapping`` (of the mapping itself when the key is absent)."""
+    lines = getattr(mapping, "key_lines", {})
+    line = lines.get(key) or getattr(mapping, "line", 0)
+    return f"{path}:{line}" if line else path
+
+
 def _require(data: dict, key: str, where: str):
     if key not in data or data[key] in (None, ""):
-        raise DealerConfigError(f"{where}: missing '{key}'")
+        raise DealerConfigError(f"{_at(where, data)}: missing '{key}'")
     return data[key]
 
 
@@ -171,32 +247,107 @@ def load_stock(path: Path) -> tuple[Car, ...]:
 
 
 def load_dealer(folder: Path) -> Dealer:
-    """Load and check one dealer folder."""
+    """Load and check one dealer folder; a problem is a :class:`DealerConfigError` that names
+    the file and the line."""
     where = str(folder / "dealer.yml")
-    data = yaml.safe_load((folder / "dealer.yml").read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.load((folder / "dealer.yml").read_text(encoding="utf-8"), _LineLoader) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise DealerConfigError(f"{where}{line}: not valid YAML ({exc.problem})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DealerConfigError(f"{where}: cannot be read ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DealerConfigError(f"{where}: must be a mapping of fields (id: ..., name: ...)")
+    try:
+        return _dealer_from(folder, data, where)
+    except DealerConfigError:
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise DealerConfigError(f"{where}: a field has the wrong form ({exc!r})") from exc
+
+
+def _closed_days(data: dict, where: str) -> tuple[dict, dict]:
+    """The dealer's own closed days: one-off dates, and ``"MM-DD"`` days every year."""
+    once: dict[dt.date, ClosedDay] = {}
+    yearly: dict[tuple[int, int], dict[str, str]] = {}
+    for entry in data.get("closed_days") or []:
+        at = _at(where, entry)
+        if not isinstance(entry, dict) or "date" not in entry:
+            raise DealerConfigError(f"{at}: a closed day needs a date and a name")
+        day, name = entry["date"], _translations(entry.get("name"), f"{at} name")
+        if isinstance(day, dt.date):
+            once[day] = ClosedDay(day, name)
+            continue
+        try:
+            if str(day).count("-") == 1:  # every year
+                month, mday = (int(part) for part in str(day).split("-"))
+                dt.date(2024, month, mday)  # a leap year: 02-29 is a valid yearly day
+                yearly[(month, mday)] = name
+            else:
+                once[dt.date.fromisoformat(str(day))] = ClosedDay(
+                    dt.date.fromisoformat(str(day)), name
+                )
+        except ValueError as exc:
+            raise DealerConfigError(
+                f"{at}: '{day}' is not a date like 2026-12-24 or a yearly day like \"12-24\""
+            ) from exc
+    return once, yearly
+
+
+def _holidays(data: dict, where: str) -> tuple[str | None, frozenset[str]]:
+    """``public_holidays``: a country code (``NL``), ``none``, or ``{country: NL, open_on: [Good
+    Friday]}`` (English names of the holidays the dealer is open on)."""
+    value = data.get("public_holidays", DEFAULT_HOLIDAY_COUNTRY)
+    open_on: frozenset[str] = frozenset()
+    if isinstance(value, dict):
+        open_on = frozenset(str(n).lower() for n in value.get("open_on") or ())
+        value = value.get("country", DEFAULT_HOLIDAY_COUNTRY)
+    if value in (None, False) or str(value).lower() == "none":
+        return None, open_on
+    country = str(value).upper()
+    try:
+        known = public_holidays(country, 2026)
+    except NotImplementedError as exc:
+        raise DealerConfigError(
+            f"{_at(where, data, 'public_holidays')}: no public holidays known for '{value}' "
+            "(an ISO country code such as NL, or none)"
+        ) from exc
+    names = {n["en"].lower() for n in known.values()}
+    unknown = sorted(open_on - names)
+    if unknown:
+        raise DealerConfigError(
+            f"{_at(where, data, 'public_holidays')}: open_on names no holiday of {country}: "
+            f"{', '.join(unknown)} (known: {', '.join(sorted(names))})"
+        )
+    return country, open_on
+
+
+def _dealer_from(folder: Path, data: dict, where: str) -> Dealer:
     departments = {}
     for dep_id, dep in _require(data, "departments", where).items():
+        at = _at(where, data["departments"], dep_id)
         hours = {}
         for day, span in (dep.get("hours") or {}).items():
-            opens, closes = (_time(v, f"{where} {dep_id}.{day}") for v in span)
+            day_at = _at(where, dep.get("hours"), day)
+            opens, closes = (_time(v, f"{day_at} {dep_id}.{day}") for v in span)
             if opens >= closes:
-                raise DealerConfigError(f"{where}: {dep_id}.{day} closes before it opens")
-            hours[_weekday(day, where)] = (opens, closes)
+                raise DealerConfigError(f"{day_at}: {dep_id}.{day} closes before it opens")
+            hours[_weekday(day, day_at)] = (opens, closes)
         departments[dep_id] = Department(
-            dep_id, _translations(dep.get("name"), f"{where} {dep_id}.name"), hours
+            dep_id, _translations(dep.get("name"), f"{at} {dep_id}.name"), hours
         )
     for needed in ("showroom", "workshop"):
         if needed not in departments:
-            raise DealerConfigError(f"{where}: needs a '{needed}' department")
-    closed = {}
-    for entry in data.get("closed_days") or []:
-        day = entry["date"]
-        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
-        closed[day] = ClosedDay(day, _translations(entry.get("name"), f"{where} {day}"))
+            at = _at(where, data, "departments")
+            raise DealerConfigError(f"{at}: needs a '{needed}' department")
+    closed, closed_yearly = _closed_days(data, where)
+    holiday_country, holidays_open = _holidays(data, where)
     services = tuple(
         Service(
             id=s["id"],
-            name=_translations(s.get("name"), f"{where} service {s['id']}"),
+            name=_translations(s.get("name"), f"{_at(where, s)} service {s['id']}"),
             duration_min=int(s["duration_min"]),
             aliases=tuple(a.lower() for a in s.get("aliases") or ()),
         )
@@ -210,11 +361,19 @@ def load_dealer(folder: Path) -> Dealer:
     stock_path = folder / "stock.csv"
     dealer_id = str(_require(data, "id", where))
     if dealer_id != folder.name:
-        raise DealerConfigError(f"{where}: id '{dealer_id}' must match the folder name")
+        raise DealerConfigError(
+            f"{_at(where, data, 'id')}: id '{dealer_id}' must match the folder name"
+        )
+    try:
+        timezone = ZoneInfo(str(data.get("timezone", "Europe/Amsterdam")))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DealerConfigError(
+            f"{_at(where, data, 'timezone')}: unknown time zone (e.g. Europe/Amsterdam)"
+        ) from exc
     return Dealer(
         id=dealer_id,
         name=str(_require(data, "name", where)),
-        timezone=ZoneInfo(data.get("timezone", "Europe/Amsterdam")),
+        timezone=timezone,
         default_language=data.get("default_language", "nl"),
         address={k: str(v) for k, v in _require(data, "address", where).items()},
         phone=str(_require(data, "phone", where)),
@@ -224,6 +383,9 @@ def load_dealer(folder: Path) -> Dealer:
         directions=_translations(data.get("directions"), f"{where} directions"),
         departments=departments,
         closed_days=closed,
+        closed_every_year=closed_yearly,
+        holiday_country=holiday_country,
+        holidays_open=holidays_open,
         services=services,
         slot_minutes=int(workshop.get("slot_minutes", 30)),
         capacity_per_slot=int(workshop.get("capacity_per_slot", 1)),
@@ -247,17 +409,39 @@ def load_dealer(folder: Path) -> Dealer:
             str(n) for n in (channels.get("whatsapp") or {}).get("phone_number_ids") or ()
         ),
         ask_nps=bool((data.get("survey") or {}).get("ask_nps", False)),
+        privacy_url=str(data.get("privacy_url", "")),
         stock=load_stock(stock_path) if stock_path.exists() else (),
     )
 
 
+@dataclass(frozen=True)
+class DealerFiles:
+    """Every dealer folder: the locations that loaded, and the problem of each that did not."""
+
+    dealers: dict[str, Dealer]
+    problems: dict[str, str]  # folder name -> the error, with the file and line
+
+
+def load_dealers(dealers_dir: Path) -> DealerFiles:
+    """Load each dealer folder on its own: a broken one is reported, not fatal to the others."""
+    dealers: dict[str, Dealer] = {}
+    problems: dict[str, str] = {}
+    for folder in sorted(dealers_dir.iterdir()) if dealers_dir.is_dir() else []:
+        if not (folder / "dealer.yml").is_file():
+            continue
+        try:
+            dealers[folder.name] = load_dealer(folder)
+        except DealerConfigError as exc:
+            problems[folder.name] = str(exc)
+    return DealerFiles(dealers, problems)
+
+
 @lru_cache(maxsize=8)
-def _load_all(dealers_dir: Path, stamp: tuple) -> dict[str, Dealer]:
-    return {
-        folder.name: load_dealer(folder)
-        for folder in sorted(dealers_dir.iterdir())
-        if (folder / "dealer.yml").is_file()
-    }
+def _load_all(dealers_dir: Path, stamp: tuple) -> DealerFiles:
+    files = load_dealers(dealers_dir)
+    for folder, problem in files.problems.items():  # once per change of the files
+        log.error("dealer folder %s skipped: %s", folder, problem)
+    return files
 
 
 def _stamp(dealers_dir: Path) -> tuple:
@@ -270,12 +454,13 @@ def _stamp(dealers_dir: Path) -> tuple:
 
 
 def all_dealers(dealers_dir: Path | None = None) -> dict[str, Dealer]:
-    """All dealer locations, by id."""
+    """All dealer locations that load, by id (broken folders are logged and skipped)."""
     folder = Path(dealers_dir or get_settings().dealers_dir)
-    dealers = _load_all(folder, _stamp(folder))
-    if not dealers:
-        raise DealerConfigError(f"no dealer folders with a dealer.yml in {folder}")
-    return dealers
+    files = _load_all(folder, _stamp(folder))
+    if not files.dealers:
+        problems = "".join(f"\n  {problem}" for problem in files.problems.values())
+        raise DealerConfigError(f"no usable dealer folder with a dealer.yml in {folder}{problems}")
+    return files.dealers
 
 
 def get_dealer(dealer_id: str | None = None, dealers_dir: Path | None = None) -> Dealer:

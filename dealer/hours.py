@@ -24,7 +24,7 @@ class DayHours:
 
 
 def hours_on(dealer: Dealer, department: str, day: dt.date) -> DayHours:
-    closed = dealer.closed_days.get(day)
+    closed = dealer.closed_on(day)
     if closed:
         return DayHours(day, None, None, closed.name)
     span = dealer.departments[department].hours.get(day.weekday())

@@ -97,18 +97,110 @@ def parse_contact(text: str) -> tuple[str, str] | None:
 
 
 _NUMBER = r"(\d{1,3}(?:[.,\s]\d{3})+|\d+(?:[.,]\d+)?)"
-_MILEAGE = re.compile(
-    _NUMBER
-    + r"\s*(k|duizend|thousand|dzd)?\s*(km|kilometer|kilometers|kilometre|kilometres|miles|mijl)",
-    re.IGNORECASE,
+# "k", "duizend", "ton" (Dutch for a hundred thousand: "1,2 ton" is 120.000 km).
+_MULTIPLIERS = {"k": 1000, "duizend": 1000, "thousand": 1000, "dzd": 1000, "ton": 100_000}
+_MULTIPLIER = r"(k|duizend|thousand|dzd|ton)?"
+_UNIT = r"(km|kilometers?|kilometres?|kms|miles|mijl)"
+_MILEAGE = re.compile(_NUMBER + r"\s*" + _MULTIPLIER + r"\s*" + _UNIT + r"\b", re.IGNORECASE)
+_NUMBER_WITH_MULTIPLIER = re.compile(
+    r"(?<![\w.,])" + _NUMBER + r"\s*" + _MULTIPLIER + r"(?:\s*" + _UNIT + r")?(?![\w])", re.I
+)
+# A bare mileage answer may carry this many other words ("ruim", "zo'n", "hij staat op").
+_MAX_OTHER_WORDS = 6
+
+# --- number words ------------------------------------------------------------------------------
+# Hand-written: of the installed libraries none reads Dutch number words (dateparser reads
+# dates only; text2num, the usual choice, has no Dutch), and Dutch writes them as one compound
+# ("honderdtwintigduizend", "achtenzeventig"), which a word-by-word reader cannot split.
+_UNITS = {
+    "een": 1, "één": 1, "eén": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6,
+    "zeven": 7, "acht": 8, "negen": 9, "tien": 10, "elf": 11, "twaalf": 12, "dertien": 13,
+    "veertien": 14, "vijftien": 15, "zestien": 16, "zeventien": 17, "achttien": 18,
+    "negentien": 19, "twintig": 20, "dertig": 30, "veertig": 40, "vijftig": 50, "zestig": 60,
+    "zeventig": 70, "tachtig": 80, "negentig": 90,
+    "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_SCALES = {"honderd": 100, "hundred": 100, "duizend": 1000, "thousand": 1000,
+           "miljoen": 1_000_000, "million": 1_000_000}  # fmt: skip
+_JOINERS = ("en", "ën", "and")
+_MORPHEMES = sorted([*_UNITS, *_SCALES, *_JOINERS], key=len, reverse=True)
+_NUMBER_WORD_RUN = re.compile(
+    r"(?<![\w])(anderhalf|anderhalve|[a-zëé]+(?:(?:[\s-]+)[a-zëé]+)*)(?![\w])", re.I
 )
 
 
-_BARE_MILEAGE = re.compile(
-    r"\s*(?:ongeveer|ong\.?|about|around|approx\.?|circa|ca\.?|rond|zo'?n|roughly|bijna|"
-    r"almost|net)?\s*" + _NUMBER + r"\s*(k|duizend|thousand)?\s*[.!]?\s*",
-    re.IGNORECASE,
-)
+def _split_number_word(word: str) -> list[str] | None:
+    """Split a compound like "honderdtwintigduizend" into its number morphemes, or None."""
+    parts, rest = [], word
+    while rest:
+        morpheme = next((m for m in _MORPHEMES if rest.startswith(m)), None)
+        if morpheme is None:
+            return None
+        parts.append(morpheme)
+        rest = rest[len(morpheme) :]
+    return parts
+
+
+def number_from_words(text: str) -> int | None:
+    """The number Dutch or English number words spell: "honderdtwintigduizend" -> 120000,
+    "tweeënveertig" -> 42, "a hundred and twenty thousand" -> 120000; None if not a number."""
+    parts: list[str] = []
+    for word in re.split(r"[\s-]+", (text or "").strip().lower()):
+        split = _split_number_word(word)
+        if not split:
+            return None
+        parts += split
+    if not parts or all(p in _JOINERS or p == "a" for p in parts):
+        return None
+    if parts[0] in _JOINERS or parts[-1] in _JOINERS:
+        return None
+    total = current = 0
+    for part in parts:
+        if part in _UNITS:
+            current += _UNITS[part]
+        elif part == "honderd" or part == "hundred":
+            current = (current or 1) * 100
+        elif part in _SCALES:
+            total += (current or 1) * _SCALES[part]
+            current = 0
+    return total + current
+
+
+def _spell_out_numbers(text: str) -> tuple[str, list[int]]:
+    """The text with number words replaced by digits, and for every character of the new text
+    the index of the character it came from (to map spans back)."""
+    out, origin, pos = [], [], 0
+    for match in _NUMBER_WORD_RUN.finditer(text):
+        words = match.group(1)
+        # The longest run of leading words that is a number ("zo'n tachtig duizend km").
+        tokens = list(re.finditer(r"[^\s-]+", words))
+        for i in range(len(tokens)):
+            for j in range(min(len(tokens), i + 8), i, -1):  # numbers are short
+                chunk = words[tokens[i].start() : tokens[j - 1].end()]
+                low = chunk.lower()
+                value = 1.5 if low in ("anderhalf", "anderhalve") else number_from_words(chunk)
+                if value is None or low in ("a", "een", "één", *_SCALES):
+                    # "een" alone is the article far more often than the number, and a scale
+                    # alone belongs to the digits before it ("120 duizend").
+                    continue
+                start = match.start(1) + tokens[i].start()
+                end = match.start(1) + tokens[j - 1].end()
+                if start < pos:
+                    continue
+                out.append(text[pos:start])
+                origin += range(pos, start)
+                digits = str(value).replace(".", ",")
+                out.append(digits)
+                origin += [start] * len(digits)
+                pos = end
+                break
+    out.append(text[pos:])
+    origin += range(pos, len(text))
+    return "".join(out), origin
 
 
 def _to_number(raw: str, multiplier: str | None) -> float:
@@ -116,30 +208,39 @@ def _to_number(raw: str, multiplier: str | None) -> float:
         value = float(re.sub(r"[.,\s]", "", raw))
     else:
         value = float(raw.replace(",", "."))
-    if multiplier and multiplier.lower() in ("k", "duizend", "thousand", "dzd"):
-        value *= 1000
-    return value
+    return value * _MULTIPLIERS.get((multiplier or "").lower(), 1)
 
 
 def find_mileage(text: str) -> list[tuple[int, int, int]]:
-    """Mileages written with a unit: ``85.000 km``, ``120k km``, ``60 duizend kilometer``."""
+    """Mileages written with a unit: ``85.000 km``, ``120k km``, ``60 duizend kilometer``,
+    ``honderdtwintigduizend km``. Spans are those of the original text."""
+    spelled, origin = _spell_out_numbers(text or "")
     found = []
-    for m in _MILEAGE.finditer(text or ""):
+    for m in _MILEAGE.finditer(spelled):
         value = _to_number(m.group(1), m.group(2))
         if m.group(3).lower() in ("miles", "mijl"):
             value *= 1.609344
-        found.append((m.start(), m.end(), int(round(value))))
+        found.append((origin[m.start()], origin[m.end() - 1] + 1, int(round(value))))
     return found
 
 
 def parse_mileage(text: str) -> int | None:
-    """A mileage answer; the unit may be left out (``85000``, ``ongeveer 85.000``, ``85k``)."""
+    """A mileage answer; the unit may be left out: ``85000``, ``ruim 142 duizend``,
+    ``zo'n 80.000``, ``honderdtwintigduizend``, ``85k``, ``1,2 ton``. Without a unit the
+    answer must hold exactly one number and at most a few other words."""
     with_unit = find_mileage(text)
     if with_unit:
         value = with_unit[0][2]
-    else:  # without a unit the answer must be just a number, perhaps with "about"
-        m = _BARE_MILEAGE.fullmatch(text or "")
-        if not m:
+    else:
+        spelled, _origin = _spell_out_numbers((text or "").replace("’", "'"))
+        numbers = list(_NUMBER_WITH_MULTIPLIER.finditer(spelled))
+        if len(numbers) != 1:
+            return None
+        m = numbers[0]
+        rest = spelled[: m.start()] + " " + spelled[m.end() :]
+        if re.search(r"[\d<>{}\[\]()=;/\\|@#$%*_]", rest):
+            return None  # another number, or markup and code rather than words
+        if len(re.findall(r"[^\W\d_]+", rest)) > _MAX_OTHER_WORDS:
             return None
         value = int(round(_to_number(m.group(1), m.group(2))))
     return value if 0 <= value <= 2_000_000 else None
@@ -150,7 +251,7 @@ def parse_budget(text: str) -> int | None:
     m = re.search(r"€?\s*" + _NUMBER + r"\s*(k|duizend|thousand|mille)?", text or "", re.I)
     if not m:
         return None
-    value = _to_number(m.group(1), m.group(2))
+    value = _to_number(m.group(1), None) * (1000 if m.group(2) else 1)
     if value < 1000:  # "30" in a budget context means thousands
         value *= 1000
     return int(value)
@@ -196,10 +297,19 @@ class When:
     date: dt.date | None = None
     time: dt.time | None = None
     part_of_day: str | None = None
+    until: dt.date | None = None  # a window of days, ``date`` to ``until`` ("next week")
 
     @property
     def empty(self) -> bool:
         return self.date is None and self.time is None and self.part_of_day is None
+
+    @property
+    def days(self) -> list[dt.date]:
+        """The days meant: one, or every day of a window."""
+        if self.date is None:
+            return []
+        last = self.until or self.date
+        return [self.date + dt.timedelta(days=n) for n in range((last - self.date).days + 1)]
 
 
 class InvalidDate(ValueError):
@@ -260,6 +370,7 @@ def _parse_date(text: str, today: dt.date) -> dt.date | None:
         return _future_date(
             today, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)) if m.group(3) else None
         )
+    window = _parse_week_window(t, today)
     short_message = len(t.split()) <= 4
     for word in re.findall(r"[a-z]+", t):
         # "do", "ma", "sun" are words too: abbreviations count only in short answers.
@@ -268,7 +379,30 @@ def _parse_date(text: str, today: dt.date) -> dt.date | None:
             if re.search(r"\b(volgende|next)\s+week\b", t):
                 monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
                 return monday + dt.timedelta(days=weekday)
+            if re.search(r"\b(na het weekend|after the weekend)\b", t):
+                return _next_weekday(today, weekday, allow_today=today.weekday() < 5)
             return _next_weekday(today, weekday)
+    return window[0] if window else None
+
+
+def _parse_week_window(t: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """A window of days named without a weekday: "volgende week", "na het weekend"."""
+    monday = today - dt.timedelta(days=today.weekday())
+    if re.search(r"\b(volgende week|next week|komende week|week erna|the week after)\b", t):
+        start = monday + dt.timedelta(days=7)
+        if re.search(r"\b(begin|start|early|vroeg in)\b", t):
+            return start, start + dt.timedelta(days=2)
+        if re.search(r"\b(eind|einde|end|later in|late)\b", t):
+            return start + dt.timedelta(days=3), start + dt.timedelta(days=5)
+        return start, start + dt.timedelta(days=6)
+    if re.search(r"\b(na het weekend|after the weekend|begin van de week)\b", t):
+        start = monday + dt.timedelta(days=7)
+        return start, start + dt.timedelta(days=2)
+    if re.search(r"\b(deze week|this week|later this week|later deze week)\b", t):
+        return today, monday + dt.timedelta(days=6)
+    if re.search(r"\b(dit weekend|this weekend|weekend)\b", t):
+        saturday = monday + dt.timedelta(days=5)
+        return (saturday, saturday + dt.timedelta(days=1)) if today <= saturday else None
     return None
 
 
@@ -278,6 +412,7 @@ _AMPM = re.compile(r"\b(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*(am|pm|a\.m\.|p\.m\.)")
 _HALF = re.compile(r"\bhalf\s+(1[0-2]|[1-9])\b")
 _QUARTER = re.compile(r"\bkwart\s+(over|voor)\s+(1[0-2]|[1-9])\b")
 _OM = re.compile(r"\b(?:om|at|rond|around|tegen)\s+([01]?\d|2[0-3])\b(?![/\-.]\d)")
+_UUR_OF = re.compile(r"\buur\s+of\s+([01]?\d|2[0-3])\b")  # "een uur of 10": about 10
 
 
 def _afternoon(hour: int, text: str) -> int:
@@ -303,6 +438,8 @@ def _parse_time(text: str) -> dt.time | None:
         return dt.time(hour, 15) if m.group(1) == "over" else dt.time(hour - 1, 45)
     if m := _HOUR_UUR.search(t):
         return dt.time(_afternoon(int(m.group(1)), t), int(m.group(2) or 0))
+    if m := _UUR_OF.search(t):
+        return dt.time(_afternoon(int(m.group(1)), t), 0)
     if m := _OM.search(t):
         return dt.time(_afternoon(int(m.group(1)), t), 0)
     if re.search(r"\b(noon|12 uur 's middags|twaalf uur)\b", t):
@@ -321,8 +458,15 @@ def parse_when(text: str, now: dt.datetime) -> When:
     """Read a date and/or time from Dutch or English text, relative to ``now``.
 
     Understands e.g. "morgen om 10 uur", "volgende dinsdag", "next Friday 9am", "15/12",
-    "15 december", "half 11", "donderdagochtend", and an ISO value from a button
-    (``2026-11-24T09:00``). Raises :class:`InvalidDate` for dates that do not exist.
+    "15 december", "half 11", "donderdagochtend", "overmorgen rond een uur of 10", number
+    words ("half tien"), windows of days ("volgende week", "na het weekend", "this week": ``date``
+    to ``until``) and an ISO value from a button (``2026-11-24T09:00``). Raises
+    :class:`InvalidDate` for dates that do not exist.
+
+    Hand-written rather than with dateparser (installed): on the eight phrases of issue 16
+    ("komende donderdag", "volgende week dinsdag", "donderdagochtend", "na het weekend",
+    "overmorgen rond een uur of 10", "next week", "Thursday morning", "sometime next
+    Thursday") dateparser 1.2 reads one ("next week", as a single moment, not a window).
     """
     raw = (text or "").strip()
     try:
@@ -330,7 +474,7 @@ def parse_when(text: str, now: dt.datetime) -> When:
         return When(parsed.date(), parsed.time().replace(second=0, microsecond=0))
     except ValueError:
         pass
-    t = " " + raw.lower().replace("’", "'") + " "
+    t = " " + _spell_out_numbers(raw.lower().replace("’", "'"))[0] + " "
     days = "maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag"
     t = re.sub(rf"({days})(ochtend|middag|avond)", r"\1 \2", t)
     today = now.date()
@@ -346,4 +490,11 @@ def parse_when(text: str, now: dt.datetime) -> When:
         part = {"ochtend": "morning", "middag": "afternoon", "avond": "evening"}[
             re.search(r"morgen(ochtend|middag|avond)", t).group(1)
         ]
-    return When(date, time, part)
+    until = None
+    window = _parse_week_window(t, today)
+    if window and date == window[0] and not any(w in t for w in _WEEKDAY_NAMES):
+        until = window[1]  # "next week": every day of it, not its Monday
+    return When(date, time, part, until)
+
+
+_WEEKDAY_NAMES = tuple(w for words in _WEEKDAY_WORDS.values() for w in words if len(w) > 4)

@@ -23,7 +23,7 @@ import datetime as dt
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionFilter
+from tqdm import tqdm
 
 from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
 from metrics.periods import (
@@ -549,8 +550,9 @@ def backfill(
 ) -> list[RebuildResult]:
     """Recompute every summary row of ``start`` .. ``end`` (local dates, inclusive).
 
-    Works in steps of a few periods (each its own unit of work) and draws a progress bar on
-    ``progress`` (True: stderr; None or False: silence).
+    Works in steps of a few periods (each its own unit of work) and draws a tqdm progress bar on
+    ``progress``: True, stderr when it is a terminal (quiet in logs and pipes); a stream, that
+    stream; None or False, silence.
     """
     session_factory = session_factory or default_session_factory()
     if end < start:
@@ -564,22 +566,11 @@ def backfill(
             chunk = periods[i : i + size]
             steps.append((kind, chunk[0], chunk[-1]))
     stream = sys.stderr if progress is True else progress or None
-    draw = _progress_bar(stream, len(steps))
+    quiet = stream is None or (progress is True and not stream.isatty())
     results = []
-    for done, (kind, first, last) in enumerate(steps, start=1):
-        results.append(rebuild(session_factory, kind, first.start, last.last_day, now=now))
-        draw(done, f"{kind} {first.key}..{last.key}")
+    with tqdm(total=len(steps), file=stream, disable=quiet, unit="step", ascii=True) as bar:
+        for kind, first, last in steps:
+            bar.set_description(f"{kind} {first.key}..{last.key}")
+            results.append(rebuild(session_factory, kind, first.start, last.last_day, now=now))
+            bar.update()
     return results
-
-
-def _progress_bar(stream: TextIO | None, total: int, width: int = 30) -> Callable[[int, str], None]:
-    def draw(done: int, label: str) -> None:
-        if stream is None:
-            return
-        filled = width * done // max(total, 1)
-        percent = 100 * done // max(total, 1)
-        end = "\n" if done >= total else ""
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {percent:3d}% {label:<32}{end}")
-        stream.flush()
-
-    return draw

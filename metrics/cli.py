@@ -101,11 +101,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_proxy(args: argparse.Namespace) -> int:
-    from bot.proxy import serve
+def cmd_dealers_check(args: argparse.Namespace) -> int:
+    from dealer.config import load_dealers
 
-    serve(args.upstream, host=args.host, port=args.port)
-    return 0
+    folder = Path(args.dir or get_settings().dealers_dir)
+    files = load_dealers(folder)
+    for dealer in files.dealers.values():
+        print(f"ok      {dealer.id}: {dealer.name} ({len(dealer.stock)} cars in stock.csv)")
+    for problem in files.problems.values():
+        print(f"broken  {problem}")
+    if not (files.dealers or files.problems):
+        print(f"no dealer folders with a dealer.yml in {folder}", file=sys.stderr)
+        return 1
+    return 1 if files.problems else 0
 
 
 def send(url: str, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
@@ -282,13 +290,23 @@ def add_metrics_commands(sub) -> argparse._SubParsersAction:
     return metrics_sub
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dealerbot")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dealerbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train if the data changed, then start everything")
-    run.add_argument("--rasa-port", type=int, default=5005)
-    run.add_argument("--action-port", type=int, default=5055)
+    run.add_argument("--rasa-port", type=int, default=5005, help="Rasa server port (5005)")
+    run.add_argument("--action-port", type=int, default=5055, help="action server port (5055)")
     run.add_argument("--model", type=Path, help="run this model instead of training one")
     run.add_argument(
         "--no-scheduler", action="store_true", help="do not start the scheduler process"
@@ -302,20 +320,24 @@ def build_parser() -> argparse.ArgumentParser:
         "scheduler", help="run the scheduler (rollup, weekly summaries, purge) in the foreground"
     ).set_defaults(func=cmd_scheduler)
 
-    proxy = sub.add_parser("proxy", help="round-robin HTTP proxy in front of Rasa replicas")
-    proxy.add_argument("--upstream", action="append", required=True, help="a Rasa server URL")
-    proxy.add_argument("--host", default="127.0.0.1")
-    proxy.add_argument("--port", type=int, default=5005)
-    proxy.set_defaults(func=cmd_proxy)  # docs/deployment.md
-
     train = sub.add_parser("train", help="train the model if config, domain or data changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
     train.set_defaults(func=cmd_train)
 
     chat = sub.add_parser("chat", help="chat with a running assistant in the terminal")
-    chat.add_argument("--url", default="http://127.0.0.1:5005")
+    chat.add_argument(
+        "--url", default="http://127.0.0.1:5005", help="the Rasa server (its REST channel)"
+    )
     chat.add_argument("--sender", help="conversation id (default: a new one)")
     chat.set_defaults(func=cmd_chat)
+
+    dealers = sub.add_parser("dealers", help="the dealer folders (data/dealers/<id>/)")
+    dealers_sub = dealers.add_subparsers(dest="dealers_command", required=True)
+    check = dealers_sub.add_parser(
+        "check", help="check every dealer folder; problems with file and line (exit 1 if any)"
+    )
+    check.add_argument("--dir", type=Path, help="dealers folder (default: DEALERBOT_DEALERS_DIR)")
+    check.set_defaults(func=cmd_dealers_check)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -347,7 +369,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def migration_hint(url: str | None = None) -> str | None:
+    """A hint when the store is not migrated (a fresh or an older database), else None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from metrics.store.migrate import schema_is_current
+    from metrics.store.session import make_engine
+
+    url = url or get_settings().database_url
+    engine = make_engine(url)
+    try:
+        if schema_is_current(engine):
+            return None
+    except SQLAlchemyError:
+        return None  # unreachable: the error itself says more than a hint
+    finally:
+        engine.dispose()
+    shown = make_url(url).render_as_string(hide_password=True)
+    return f"dealerbot: the database {shown} is missing migrations.\nrun: dealerbot db upgrade"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is cmd_privacy_erase and not (
@@ -360,7 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     except UnsafeSettings as exc:
         print(f"dealerbot: {exc}", file=sys.stderr)
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except DBAPIError:
+        hint = None if args.func is cmd_db_upgrade else migration_hint()
+        if hint is None:
+            raise
+        print(hint, file=sys.stderr)  # instead of a traceback about a missing table
+        return 2
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ RETENTION_PURGE = "retention_purge"
 WEEKLY_SUMMARY = "weekly_summary:"  # + dealer id
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Amsterdam")
 HOUR = 3600
+# How often the running scheduler looks for added, removed or changed dealer locations.
+DEALER_CHECK_S = 60
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,29 @@ def start(scheduler: BaseScheduler, dealers: Iterable) -> BaseScheduler:
     return scheduler
 
 
+def _locations(dealers: Iterable) -> tuple:
+    return tuple((dealer.id, str(dealer.timezone)) for dealer in dealers)
+
+
+def refresh_dealer_jobs(scheduler: BaseScheduler, installed: tuple) -> tuple:
+    """Install the jobs again when the dealer locations differ from ``installed`` (a folder
+    added or removed, a time zone changed): a new location gets its weekly summary without a
+    restart. Returns the locations now installed. Dealer files that cannot be read leave the
+    jobs as they are (the broken folder is logged by dealer.config)."""
+    from dealer.config import DealerConfigError, all_dealers
+
+    try:
+        dealers = list(all_dealers().values())
+    except (DealerConfigError, OSError) as exc:
+        log.error("dealer files unreadable; the scheduled jobs stay as they are: %s", exc)
+        return installed
+    now = _locations(dealers)
+    if now != installed:
+        install_jobs(scheduler, dealers)
+        log.info("dealer locations changed: jobs installed for %s", ", ".join(d for d, _ in now))
+    return now
+
+
 def run_forever(stop: threading.Event | None = None) -> int:
     """``dealerbot scheduler``: run in the foreground until SIGINT/SIGTERM (or ``stop``)."""
     from dealer.config import all_dealers
@@ -146,7 +171,9 @@ def run_forever(stop: threading.Event | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    scheduler = start(create_scheduler(), all_dealers().values())
+    dealers = list(all_dealers().values())
+    scheduler = start(create_scheduler(), dealers)
+    installed = _locations(dealers)
     try:
         for job in scheduler.get_jobs():
             when = job.next_run_time.astimezone(job.trigger.timezone)
@@ -159,8 +186,9 @@ def run_forever(stop: threading.Event | None = None) -> int:
         except Exception:  # e.g. the database is down: the hourly rollup tries again
             log.exception("resuming interrupted weekly summaries failed")
         print("scheduler running; Ctrl-C to stop", flush=True)
-        while not stop.wait(timeout=1):  # a timeout keeps the main thread responsive to signals
-            pass
+        # the timeout keeps the main thread responsive to signals
+        while not stop.wait(timeout=DEALER_CHECK_S):
+            installed = refresh_dealer_jobs(scheduler, installed)
     finally:
         print("scheduler stopping: waiting for running jobs to finish", flush=True)
         scheduler.shutdown(wait=True)

@@ -32,4 +32,13 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "note: no /usr/bin/chromium; the browser tests are skipped (apt-get install chromium)" >&2
   fi
 fi
+# The scale-out test runs Debian's nginx (deploy/nginx/dealerbot.conf) in front of the replicas.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing nginx for the scale-out test ..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  else
+    echo "note: no nginx; the scale-out test's proxy checks are skipped (apt-get install nginx)" >&2
+  fi
+fi
 echo "set-up done: .venv is ready (Python $(.venv/bin/python -c 'import platform; print(platform.python_version())'))"

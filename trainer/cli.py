@@ -1,4 +1,4 @@
-"""The ``dealerbot trainer`` commands: inbox, export, mark-done, report, lint."""
+"""The ``dealerbot trainer`` commands: inbox, export, mark-done, report, lint, simulate."""
 
 from __future__ import annotations
 
@@ -101,20 +101,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from trainer.simulate.command import run_command
+
+    return run_command(args)
+
+
 def add_trainer_commands(sub) -> argparse._SubParsersAction:
     """The ``trainer`` command group for bot trainers (docs/training.md)."""
     trainer = sub.add_parser("trainer", help="tools for bot trainers: inbox, report, data lint")
     trainer_sub = trainer.add_subparsers(dest="trainer_command", required=True)
 
     inbox = trainer_sub.add_parser("inbox", help="messages the bot did not understand well")
-    inbox.add_argument("--language", choices=("nl", "en"))
+    inbox.add_argument("--language", choices=("nl", "en"), help="only items in this language")
     inbox.add_argument("--intent", help="only this predicted intent")
     inbox.add_argument("--dealer", help="only this dealer location")
     inbox.set_defaults(func=cmd_inbox)
 
     export = trainer_sub.add_parser("export", help="the inbox as Rasa NLU files, one per language")
     export.add_argument("--out", type=Path, help="folder (default: var/trainer/inbox)")
-    export.add_argument("--language", choices=("nl", "en"))
+    export.add_argument("--language", choices=("nl", "en"), help="only items in this language")
     export.add_argument("--dealer", help="only this dealer location")
     export.set_defaults(func=cmd_export)
 
@@ -128,7 +134,10 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     report = trainer_sub.add_parser(
         "report", help="NLU quality report: cross-validation, held-out set, failed stories"
     )
-    report.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "trainer")
+    report.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "results" / "trainer",
+        help="folder for the report (default: results/trainer)",
+    )  # fmt: skip
     report.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     report.add_argument("--model", type=Path, help="model for the held-out set and stories")
     report.add_argument("--no-cross-validation", action="store_true", help="skip the slow part")
@@ -139,8 +148,27 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     report.set_defaults(func=cmd_report)
 
     lint = trainer_sub.add_parser("lint", help="check the training data (exit code 1 on problems)")
-    lint.add_argument("--data", type=Path, default=REPO_ROOT / "data")
-    lint.add_argument("--domain", type=Path, default=REPO_ROOT / "bot" / "domain")
+    lint.add_argument("--data", type=Path, default=REPO_ROOT / "data", help="training data folder")
+    lint.add_argument(
+        "--domain", type=Path, default=REPO_ROOT / "bot" / "domain", help="domain folder"
+    )
     lint.add_argument("--min-examples", type=int, default=25, help="per intent per language")
     lint.set_defaults(func=cmd_lint)
+
+    sim = trainer_sub.add_parser(
+        "simulate", help="simulated customers against the real stack: success per flow, language"
+    )
+    sim.add_argument("--held-out", action="store_true", help="the held-out templates (measure)")
+    sim.add_argument("--sample", type=int, help="only N conversations, spread over the flows")
+    sim.add_argument("--per-language", type=int, default=200, help="conversations per language")
+    sim.add_argument("--seed", type=int, default=16)
+    sim.add_argument("--workers", type=int, default=4, help="customers talking at once")
+    sim.add_argument("--model", type=Path, help="model (default: current, trained if needed)")
+    sim.add_argument("--no-out-of-scope", action="store_true", help="skip the out-of-scope sets")
+    sim.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    sim.add_argument("--work-dir", type=Path, help="keep the run's store and server logs here")
+    sim.add_argument(
+        "--show-failures", type=int, default=0, help="print N failed transcripts (tuning set)"
+    )
+    sim.set_defaults(func=cmd_simulate)
     return trainer_sub

@@ -11,12 +11,15 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import yaml
+from tqdm import tqdm
 
 from metrics.settings import REPO_ROOT
 
@@ -276,17 +279,33 @@ def run_report(
     cross_validation: bool = True,
     stories: bool = True,
     accept: bool = False,
+    progress: TextIO | bool | None = True,
 ) -> Path:
-    """Run Rasa and write the report to ``out/report.md`` (see docs/training.md for timings)."""
+    """Run Rasa and write the report to ``out/report.md`` (see docs/training.md for timings).
+
+    Each Rasa run is a step of a tqdm progress bar on ``progress``: True, stderr when it is a
+    terminal (quiet in logs and pipes); a stream, that stream; None or False, silence.
+    """
     model = model or latest_model()
     runs = out / "rasa"
     shutil.rmtree(runs, ignore_errors=True)
     sections: dict[str, dict[str, IntentScore]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    stream = sys.stderr if progress is True else progress or None
+    steps = len(LANGUAGES) * (2 if cross_validation else 1) + (1 if stories else 0)
+    bar = tqdm(total=steps, file=stream, unit="run", ascii=True,
+               disable=stream is None or (progress is True and not stream.isatty()))  # fmt: skip
+
+    def step(name: str, args: list[str], timeout: int) -> None:
+        bar.set_description(name)
+        _rasa(args, timeout=timeout)
+        bar.update()
+
+    with bar, tempfile.TemporaryDirectory() as tmp:
         for lang in LANGUAGES:
             if cross_validation:
                 data = _language_files(f"nlu_{lang}.yml", REPO_ROOT / "data", Path(tmp) / lang)
-                _rasa(
+                step(
+                    f"cross-validation {lang}",
                     [
                         "test",
                         "nlu",
@@ -308,7 +327,8 @@ def run_report(
             holdout = _language_files(
                 f"*_{lang}.yml", REPO_ROOT / "tests" / "nlu_holdout", Path(tmp) / f"holdout_{lang}"
             )
-            _rasa(
+            step(
+                f"held-out {lang}",
                 [
                     "test",
                     "nlu",
@@ -324,22 +344,15 @@ def run_report(
             sections[f"Held-out {lang}"] = read_intent_report(
                 runs / f"holdout_{lang}" / "intent_report.json"
             )
-    failed = None
-    if stories:
-        _rasa(
-            [
-                "test",
-                "core",
-                "--model",
-                str(model),
-                "--stories",
-                "tests/stories",
-                "--out",
-                str(runs / "core"),
-            ],
-            timeout=3600,
-        )
-        failed = failed_story_names(runs / "core" / "failed_test_stories.yml")
+        failed = None
+        if stories:
+            step(
+                "stories",
+                ["test", "core", "--model", str(model), "--stories", "tests/stories", "--out",
+                 str(runs / "core")],
+                timeout=3600,
+            )  # fmt: skip
+            failed = failed_story_names(runs / "core" / "failed_test_stories.yml")
     if accept:
         from trainer.gate import FLOOR_FILE, accept_recall
 

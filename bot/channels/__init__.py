@@ -1,6 +1,6 @@
 """Custom Rasa input channels: WhatsApp through Twilio and through Meta's WhatsApp Cloud API.
 
-Rasa imports this package for the channels in ``bot/credentials.yml``, so it is where the Rasa
+Rasa imports this package for the channels in ``credentials.yml``, so it is where the Rasa
 server picks up :mod:`bot.action_fallback` (an apology when the action server fails).
 """
 

@@ -21,7 +21,7 @@ clients) and refuses such requests before Rasa sees them, each with a JSON error
 - 429 ``rate_limited`` with ``Retry-After``: per sender ``DEALERBOT_SENDER_BURST`` messages at
   once, ``DEALERBOT_SENDER_RATE`` per second after that, and at most 4 in flight.
 
-In ``bot/credentials.yml``: ``bot.channels.rest.GuardedRestInput:`` in place of ``rest:``.
+In ``credentials.yml``: ``bot.channels.rest.GuardedRestInput:`` in place of ``rest:``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ answerable. This one:
 - drops the messages of a sender over the per-sender rate limit (``DEALERBOT_SENDER_RATE`` /
   ``_BURST``), still answering 200, with one notice per limited spell (docs/limits.md).
 
-In ``bot/credentials.yml``: ``bot.channels.twilio_verified.TwilioWhatsAppInput:``; the account SID
+In ``credentials.yml``: ``bot.channels.twilio_verified.TwilioWhatsAppInput:``; the account SID
 and auth token come from the environment (``DEALERBOT_TWILIO_*``, docs/whatsapp.md).
 """
 

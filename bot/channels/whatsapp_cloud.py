@@ -1,6 +1,6 @@
 """WhatsApp Cloud API (Meta) as a Rasa input channel: ``/webhooks/whatsapp_cloud/webhook``.
 
-In ``bot/credentials.yml``: ``bot.channels.whatsapp_cloud.WhatsAppCloudInput:``; the secrets come
+In ``credentials.yml``: ``bot.channels.whatsapp_cloud.WhatsAppCloudInput:``; the secrets come
 from the environment (``DEALERBOT_WHATSAPP_*``, docs/whatsapp.md).
 
 - GET: Meta's verification handshake (``hub.mode``, ``hub.verify_token``, ``hub.challenge``).

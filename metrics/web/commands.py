@@ -64,8 +64,8 @@ def add_web_commands(sub: argparse._SubParsersAction) -> None:
     dashboard = sub.add_parser(
         "dashboard", help="serve the dealer dashboard (login per dealer token) on localhost"
     )
-    dashboard.add_argument("--host", default="127.0.0.1")
-    dashboard.add_argument("--port", type=int, default=8090)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
+    dashboard.add_argument("--port", type=int, default=8090, help="port (8090)")
     dashboard.add_argument(
         "--users", help="users file (default: DEALERBOT_DASHBOARD_USERS or var/dashboard-users.yml)"
     )
@@ -83,8 +83,8 @@ def add_web_commands(sub: argparse._SubParsersAction) -> None:
     dashboard.set_defaults(func=cmd_dashboard)
 
     web = sub.add_parser("web", help="serve the demo dealer page with the chat widget")
-    web.add_argument("--host", default="127.0.0.1")
-    web.add_argument("--port", type=int, default=8080)
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
+    web.add_argument("--port", type=int, default=8080, help="port (8080)")
     web.add_argument("--rasa-url", default="http://127.0.0.1:5005", help="the Rasa server")
     web.add_argument("--dealer", help="dealer location id (default: the default dealer)")
     web.set_defaults(func=cmd_web)

@@ -16,6 +16,7 @@ class FlakyProxy:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.available = True
+        self.muted = False  # drop what the server sends, pass what the client sends
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._stopped = False
@@ -37,14 +38,14 @@ class FlakyProxy:
                 continue
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, answers), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if not (answers and self.muted):
+                    dst.sendall(data)
         except OSError:
             pass
         finally:
@@ -66,6 +67,11 @@ class FlakyProxy:
 
     def up(self) -> None:
         self.available = True
+        self.muted = False
+
+    def mute(self) -> None:
+        """Requests still reach the server; its answers are lost (a connection dying)."""
+        self.muted = True
 
     def close(self) -> None:
         self._stopped = True

@@ -13,87 +13,29 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.common import records_written
-from bot.runtime import free_port, start_stack
+from bot.runtime import free_port
 from metrics.engagement import contact_key, conversation_id
 from metrics.store.migrate import upgrade
 from metrics.store.models import Appointment, Conversation, SurveyAnswer
 from metrics.store.session import make_engine, make_session_factory
 from metrics.web.auth import hash_token
 from tests.conftest import FIXED_NOW
-from tests.e2e.browser import chromium, screenshot
+from tests.e2e.browser import (
+    REPLY_TIMEOUT,
+    bot_bubbles,
+    chromium,
+    click,
+    exchange,
+    screenshot,
+    session_of,
+    type_,
+)
 
 pytestmark = pytest.mark.e2e
 SECRET = "dev-only-secret"  # the default; the stack runs without DEALERBOT_CONTACT_KEY_SECRET
-REPLY_TIMEOUT = 90_000  # ms; a reply takes well under a second, a loaded machine much longer
 
 
 # -- Test 1: the widget -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def web_stack(model, tmp_path_factory):
-    """Rasa with the socketio channel, the action server and the demo page on free ports."""
-    tmp = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{tmp / 'store.sqlite3'}"
-    upgrade(make_engine(url))
-    web_port = free_port()
-    running = start_stack(
-        model,
-        env={
-            "DEALERBOT_DATABASE_URL": url,
-            "DEALERBOT_FIXED_NOW": FIXED_NOW,
-            "DEALERBOT_VAR_DIR": str(tmp),
-            "DEALERBOT_TEST_SENDERS": "test-,__readiness__",
-        },
-        tracker_db_url=f"sqlite:///{tmp / 'tracker.sqlite3'}",
-        log_dir=tmp,
-        web_port=web_port,
-    )
-    running.store = make_session_factory(make_engine(url))
-    running.web_url = f"http://127.0.0.1:{web_port}"
-    running.var_dir = tmp
-    deadline = dt.datetime.now() + dt.timedelta(seconds=60)
-    while True:  # the demo page server is the last process started
-        try:
-            urllib.request.urlopen(running.web_url, timeout=2).close()
-            break
-        except OSError:
-            if dt.datetime.now() > deadline:
-                running.stop()
-                pytest.fail(f"the demo page did not come up; logs in {tmp}")
-    yield running
-    running.stop()
-
-
-def bot_bubbles(page) -> list[str]:
-    return page.locator(".dbw-bot").all_inner_texts()
-
-
-def exchange(page, act, expect: str) -> str:
-    """Do ``act`` (type or click), then wait until a new bot message contains ``expect``."""
-    before = len(bot_bubbles(page))
-    act()
-    page.wait_for_function(
-        """([before, expect]) => {
-            const bubbles = [...document.querySelectorAll('.dbw-bot')].slice(before);
-            return bubbles.some(b => b.innerText.includes(expect));
-        }""",
-        arg=[before, expect],
-        timeout=REPLY_TIMEOUT,
-    )
-    return "\n".join(bot_bubbles(page)[before:])
-
-
-def type_(page, text: str):
-    def act():
-        page.fill(".dbw-input", text)
-        page.press(".dbw-input", "Enter")
-
-    return act
-
-
-def click(page, title: str):
-    return lambda: page.locator(".dbw-reply", has_text=title).first.click()
 
 
 def test_book_reload_and_survey_in_the_widget(web_stack):
@@ -113,13 +55,14 @@ def test_book_reload_and_survey_in_the_widget(web_stack):
         assert page.locator(".dbw-reply", has_text="APK-keuring").count() == 1, asked
         exchange(page, click(page, "APK-keuring"), "kenteken")
         exchange(page, type_(page, "12-abc-3"), "kilometerstand")
-        screenshot(page, "widget-phone.png", docs=True)
-        session_id = page.get_attribute(".dbw", "data-session")
+        screenshot(page, "widget-booking.png")  # the README's come from test_widget.py
+        session_id = session_of(page)
+        assert session_id not in page.content()  # kept in the widget's storage, not the page
 
         # Reload in the middle of the form: the same conversation, its messages, then go on.
         page.reload()
         page.wait_for_selector(".dbw-ready", timeout=REPLY_TIMEOUT)
-        assert page.get_attribute(".dbw", "data-session") == session_id
+        assert session_of(page) == session_id
         assert "kilometerstand" in bot_bubbles(page)[-1]
         assert "12-abc-3" in page.locator(".dbw-user").all_inner_texts()
         exchange(page, type_(page, "ongeveer 85.000 km"), "Wanneer")

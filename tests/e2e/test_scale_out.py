@@ -1,7 +1,12 @@
 """Scale-out: two Rasa replicas, each with its own action server, share the SQL tracker store
-and the store on PostgreSQL and a Redis lock store, behind the round-robin proxy
-(bot.runtime.start_replicas, docs/deployment.md). A conversation whose messages alternate
-between the replicas keeps its state and is recorded and counted once."""
+and the store on PostgreSQL and a Redis lock store (bot.runtime.start_replicas,
+docs/deployment.md).
+
+In front of them: Debian's nginx with the shipped site config (deploy/nginx/dealerbot.conf),
+which publishes the widget's files and socket, the WhatsApp webhooks and the dashboard, and
+refuses the REST webhook; and, for the conversation tests over REST, the test-only round-robin
+proxy (tests/e2e/roundrobin.py), so that a conversation's messages really alternate between the
+replicas. Such a conversation keeps its state and is recorded and counted once."""
 
 from __future__ import annotations
 
@@ -9,10 +14,13 @@ import asyncio
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import aiohttp
 import pytest
 import redis
 from sqlalchemy import select, text
@@ -30,8 +38,7 @@ from bench.common import (
     server_errors,
     stored_conversations,
 )
-from bot.proxy import UPSTREAM_HEADER
-from bot.runtime import start_replicas
+from bot.runtime import free_port, start_replicas
 from metrics.aggregate import rebuild_period
 from metrics.engagement import contact_key
 from metrics.settings import rest_client_headers
@@ -40,12 +47,44 @@ from metrics.store.models import Appointment, Conversation, MetricSummary
 from metrics.store.session import make_engine, make_session_factory
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import texts
+from tests.e2e.nginx import UPSTREAM_HEADER as NGINX_UPSTREAM
+from tests.e2e.nginx import Nginx, nginx_binary
+from tests.e2e.roundrobin import UPSTREAM_HEADER, ProxyServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 REDIS_DB = 7  # plus a key prefix of this run: parallel runs do not share locks
 DEALER = "autohuis-demo"
 PARALLEL_CUSTOMERS = 6
+VERIFY_TOKEN = "scale-out-verify"
+SITE = "http://shop.test"  # the dealer site the widget's socket comes from
+
+
+class Dashboard:
+    """Stands in for the dashboard behind nginx: answers every GET with the headers it got."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.dumps({"path": self.path, **dict(self.headers)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +101,8 @@ def cluster(model, pg_url, redis_url, tmp_path_factory):
             "DEALERBOT_VAR_DIR": str(work),
             "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp,rest",
             "DEALERBOT_CONTACT_KEY_SECRET": SECRET,
+            "DEALERBOT_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+            "DEALERBOT_WEB_ORIGINS": f"{DEALER}={SITE}",
             "RASA_TELEMETRY_ENABLED": "false",
         }
         running = start_replicas(
@@ -75,12 +116,112 @@ def cluster(model, pg_url, redis_url, tmp_path_factory):
         running.store = make_session_factory(engine)
         running.tracker = make_engine(urls["tracker"])
         running.work, running.lock_prefix = work, prefix
+        running.nginx = running.dashboard = None
         try:
+            running.proxy = ProxyServer(running.rasa_urls).start()
+            running.rest_webhook = f"{running.proxy.url}/webhooks/rest/webhook"
+            if nginx_binary():
+                running.dashboard = Dashboard()
+                running.nginx = Nginx(work / "nginx", running.rasa_urls, [running.dashboard.url])
+                running.nginx.start()
             yield running
         finally:
+            if running.nginx:
+                running.nginx.stop()
+            if running.dashboard:
+                running.dashboard.stop()
+            if hasattr(running, "proxy"):
+                running.proxy.stop()
             running.stop()
             running.tracker.dispose()
             engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def edge(cluster) -> Nginx:
+    if cluster.nginx is None:
+        pytest.skip("nginx is not installed (scripts/setup.sh installs it as root; "
+                    "apt-get install nginx): the shipped proxy config is not tested")  # fmt: skip
+    return cluster.nginx
+
+
+def fetch(url: str, method: str = "GET", body: bytes | None = None,
+          headers: dict | None = None) -> tuple[int, bytes, str]:  # fmt: skip
+    """(status, body, the upstream nginx sent it to: "" when nginx answered itself)."""
+    request = urllib.request.Request(url, body, headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read(), response.headers.get(NGINX_UPSTREAM, "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers.get(NGINX_UPSTREAM, "")
+
+
+def replica_addresses(cluster) -> set[str]:
+    return {url.split("://", 1)[1] for url in cluster.rasa_urls}
+
+
+def test_nginx_does_not_publish_the_rest_webhook_or_rasas_api(cluster, edge):
+    body = json.dumps({"sender": "whatsapp:+31612345678/autohuis-demo", "message": "ja"}).encode()
+    headers = {"Content-Type": "application/json"}
+    assert fetch(f"{edge.chat_url}/webhooks/rest/webhook", "POST", body, headers)[::2] == (404, "")
+    for path in ("/webhooks/rest/", "/", "/status", "/conversations/x/tracker", "/model"):
+        assert fetch(edge.chat_url + path)[::2] == (404, ""), path
+    # the same request straight to a replica is answered: nginx is what keeps it out
+    assert fetch(f"{cluster.rasa_urls[0]}/webhooks/rest/")[0] == 200
+
+
+def test_nginx_passes_the_whatsapp_webhooks_to_the_replicas_in_turn(cluster, edge):
+    query = f"hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=4711"
+    answers = [fetch(f"{edge.chat_url}/webhooks/whatsapp_cloud/webhook?{query}") for _ in range(2)]
+    assert [(status, body) for status, body, _ in answers] == [(200, b"4711")] * 2
+    assert {upstream for *_, upstream in answers} == replica_addresses(cluster)
+    # Twilio's webhook reaches Rasa too, which refuses it: no signature (and no credentials)
+    status, _body, upstream = fetch(
+        f"{edge.chat_url}/webhooks/twilio_whatsapp/webhook", "POST", b"Body=hallo",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert status == 403 and upstream in replica_addresses(cluster)
+
+
+def test_nginx_serves_the_widget_files_itself(cluster, edge):
+    static = Path(__file__).resolve().parents[2] / "bot" / "web" / "static"
+    for name in ("widget.js", "widget.css", "socket.io.min.js"):
+        status, body, upstream = fetch(f"{edge.chat_url}/static/{name}")
+        assert (status, body, upstream) == (200, (static / name).read_bytes(), ""), name
+    status, body, upstream = fetch(
+        f"{edge.chat_url}/webhooks/socketio/widget/{DEALER}", headers={"Origin": SITE}
+    )
+    assert status == 200 and json.loads(body)["name"] and upstream in replica_addresses(cluster)
+
+
+def test_the_widget_socket_goes_through_nginx_and_sticks_to_one_replica(cluster, edge):
+    handshake = f"{edge.chat_url}/socket.io/?EIO=4&transport=polling"
+    answers = [fetch(handshake, headers={"Origin": SITE}) for _ in range(3)]
+    assert all(status == 200 and b'"sid"' in body for status, body, _ in answers), answers
+    [upstream] = {upstream for *_, upstream in answers}  # ip_hash: always the same replica
+    assert upstream in replica_addresses(cluster)
+    assert fetch(handshake, headers={"Origin": "https://evil.test"})[0] == 400  # Origin passed on
+
+    async def open_websocket() -> str:
+        url = f"{edge.chat_url}/socket.io/?EIO=4&transport=websocket"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(url, origin=SITE, timeout=30) as ws,
+        ):
+            message = await ws.receive(timeout=30)
+            return message.data
+
+    opened = asyncio.run(open_websocket())  # engine.io's open packet over the upgraded socket
+    assert opened.startswith("0{") and '"sid"' in opened, opened
+
+
+def test_nginx_sends_the_dashboard_host_to_the_dashboard(edge):
+    status, body, upstream = fetch(f"{edge.dashboard_url}/login")
+    got = json.loads(body)
+    assert (status, got["path"], got["X-Forwarded-Proto"]) == (200, "/login", "http")
+    assert upstream  # proxied
+    # and the chat host does not publish it
+    assert fetch(f"{edge.chat_url}/d/{DEALER}")[::2] == (404, "")
 
 
 def post(url: str, sender: str, message: str) -> tuple[list[dict], str]:

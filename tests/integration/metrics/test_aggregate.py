@@ -265,6 +265,12 @@ def test_backfill_draws_a_progress_bar(store, capsys):
     ]  # fmt: skip
 
 
+def test_backfill_is_quiet_when_stderr_is_not_a_terminal(store, capsys):
+    seed(store)
+    backfill(store, dt.date(2026, 11, 1), dt.date(2026, 11, 30), kinds=("week",))
+    assert capsys.readouterr().err == ""  # a log file or a pipe gets no progress bar
+
+
 # Conversation columns that migrations after 0002 add (0003 keys, 0007 bucket and scores).
 ADDED_AFTER_0002 = (
     "day_key", "week_key", "month_key", "first_response_bucket", "csat", "ces", "nps",

@@ -29,7 +29,7 @@ COMMANDS = {
         "--model",
         "models",
         "--credentials",
-        "bot/credentials.yml",
+        "credentials.yml",
         "--interface",
         "127.0.0.1",
         "--port",

@@ -180,3 +180,26 @@ def test_restart_replaces_jobs_and_drops_removed_dealers(store_url, clock, smtp)
     again = started(dt.datetime(2026, 11, 22, 13, 0, tzinfo=AMS), clock)
     assert {job.id for job in again.get_jobs()} == {HOURLY_ROLLUP, RETENTION_PURGE, WEEKLY}
     again.shutdown()
+
+
+def test_a_new_location_gets_its_weekly_job_without_a_restart(store_url, clock, dealers_dir):  # noqa: F811
+    import shutil
+
+    from metrics.scheduler import _locations, refresh_dealer_jobs
+
+    sched = started(dt.datetime(2026, 11, 22, 12, 0, tzinfo=AMS), clock)
+    installed = _locations(all_dealers().values())
+    assert refresh_dealer_jobs(sched, installed) == installed  # nothing changed
+    new = dealers_dir / "autohuis-zwolle"
+    shutil.copytree(dealers_dir / DEALER, new)
+    yml = new / "dealer.yml"
+    yml.write_text(yml.read_text().replace(f"id: {DEALER}", "id: autohuis-zwolle"))
+    installed = refresh_dealer_jobs(sched, installed)
+    assert {d for d, _ in installed} == {DEALER, "autohuis-zwolle"}
+    job = sched.get_job("weekly_summary:autohuis-zwolle")
+    assert job.next_run_time == dt.datetime(2026, 11, 23, 7, 0, tzinfo=AMS)
+    shutil.rmtree(new)  # a location closes: its job goes
+    refresh_dealer_jobs(sched, installed)
+    assert sched.get_job("weekly_summary:autohuis-zwolle") is None
+    assert sched.get_job(WEEKLY) is not None
+    sched.shutdown()

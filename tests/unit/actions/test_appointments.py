@@ -15,7 +15,7 @@ from actions.appointments import (
     match_service,
 )
 from metrics.store.models import Appointment, SlotReservation
-from tests.trackers import make_tracker, responses, user_event
+from tests.trackers import make_tracker, responses, slot_event, user_event
 
 BOOKING = {
     "service_type": "apk",
@@ -37,6 +37,85 @@ def test_match_service(dealer):
     assert match_service(dealer, "kunnen jullie de remblokken vervangen").id == "repair"
     assert match_service(dealer, "Motorlampje brandt").id == "diagnosis"
     assert match_service(dealer, "") is None
+
+
+@pytest.mark.parametrize(
+    ("words", "service"),
+    [("APK-afspraak", "apk"), ("apk keuring", "apk"), ("Ik wil een APK-afspraak maken", "apk"),
+     ("onderhoudsbeurtje", "maintenance"), ("winterbanden erop", "tyres"),
+     ("remblokken vervangen", "repair"), ("['APK-afspraak', 'APK']", "apk"),
+     ("a maintenance service", "maintenance")],
+)  # fmt: skip
+def test_match_service_reads_compounds_and_hyphens(dealer, words, service):
+    assert match_service(dealer, words).id == service
+
+
+def test_appointment_not_found_twice_offers_a_way_out(sqlite_factory, booked, dispatcher, domain):
+    form = ValidateRescheduleForm(session_factory=sqlite_factory)
+    tracker = make_tracker(user_event("0611122233", "inform"),
+                           slots={"plate": "12-ABC-3", "lookup_tries": 1.0},
+                           active_loop="reschedule_form")  # fmt: skip
+    result = form.validate_contact("0611122233", dispatcher, tracker, domain)
+    assert result["lookup_tries"] == 2.0 and result["plate"] is None
+    assert responses(dispatcher)[-2:] == ["utter_appointment_not_found", "utter_way_out"]
+    assert dispatcher.messages[-1]["phone"]  # the dealer's phone number
+
+
+def test_time_volunteered_early_is_offered_when_the_question_comes(
+    sqlite_factory, dispatcher, domain, run
+):
+    """A moment like "sometime next Thursday morning" in the opening message: no word about it before
+    the first question; the time question offers the free times of that morning."""
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    text = "sometime next Thursday morning"
+    tracker = make_tracker(user_event(text, "book_service"), slots={"requested_slot": None},
+                           active_loop="appointment_form")  # fmt: skip
+    result = form.validate_appointment_time(text, dispatcher, tracker, domain)
+    assert result == {"appointment_time": None, "time_window": text}
+    assert dispatcher.messages == []
+
+    ask = make_tracker(slots={"time_window": text, "service_type": "maintenance",
+                              "language": "en", "requested_slot": "appointment_time"})  # fmt: skip
+    run(ActionAskAppointmentTime(session_factory=sqlite_factory), ask)
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_time_pick_hour"
+    assert message["day"] == "Thursday 26 November"
+    starts = [b["payload"].split('"')[3] for b in message["buttons"]]
+    assert starts and all(s.startswith("2026-11-26T") and s[11:13] < "12" for s in starts)
+
+
+def test_an_answer_without_a_day_is_read_within_the_window(sqlite_factory, dispatcher, domain):
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    tracker = make_tracker(
+        slot_event("requested_slot", "appointment_time"),
+        user_event("10 uur", "inform"),
+        slots={"requested_slot": "appointment_time", "time_window": "donderdag",
+               "service_type": "apk"},
+        active_loop="appointment_form",
+    )  # fmt: skip
+    result = form.validate_appointment_time("10 uur", dispatcher, tracker, domain)
+    assert result == {"appointment_time": "2026-11-26T10:00:00+01:00", "time_window": None}
+
+
+def test_next_week_gets_the_free_times_of_next_week(sqlite_factory, dispatcher, domain):
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    tracker = make_tracker(
+        slot_event("requested_slot", "appointment_time"),
+        user_event("next week", "inform"),
+        slots={"requested_slot": "appointment_time", "service_type": "apk", "language": "en"},
+        active_loop="appointment_form",
+    )  # fmt: skip
+    result = form.validate_appointment_time("next week", dispatcher, tracker, domain)
+    assert result == {"appointment_time": None, "time_window": "next week"}
+    assert responses(dispatcher) == ["utter_time_pick_free"]
+    days = {b["payload"].split('"')[3][:10] for b in dispatcher.messages[0]["buttons"]}
+    assert len(days) >= 2 and all("2026-11-30" <= d <= "2026-12-06" for d in days)
 
 
 def test_submit_books_once_even_when_retried(sqlite_factory, dispatcher, run):
@@ -87,7 +166,7 @@ def test_reschedule_finds_by_plate_and_contact_and_moves(
     found = form.validate_contact("06 12345678", dispatcher, tracker, domain)
     assert found["appointment_id"] == booked.id
     wrong = form.validate_contact("0611122233", dispatcher, tracker, domain)
-    assert wrong == {"plate": None, "contact": None, "appointment_id": None}
+    assert wrong == {"plate": None, "contact": None, "appointment_id": None, "lookup_tries": 1.0}
     assert responses(dispatcher)[-2:] == ["utter_appointment_found", "utter_appointment_not_found"]
 
     slots = {"plate": "12-ABC-3", "appointment_id": booked.id, "confirmed": True,

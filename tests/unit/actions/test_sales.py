@@ -12,7 +12,7 @@ from actions.sales import (
     ValidateTradeInForm,
 )
 from metrics.store.models import Lead
-from tests.trackers import make_tracker, responses, user_event
+from tests.trackers import make_tracker, responses, slot_event, user_event
 
 
 def ask(text, intent, entities=(), **slots):
@@ -67,12 +67,28 @@ def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain):
     assert form.validate_car("golf", dispatcher, t, domain) == {"car": None}  # two Golfs
     assert form.validate_car("batmobiel", dispatcher, t, domain) == {"car": None}
     assert responses(dispatcher) == ["utter_car_choose", "utter_car_unknown"]
-    assert form.validate_test_drive_time("zaterdag om 11 uur", dispatcher, t, domain) == {
-        "test_drive_time": "2026-11-28T11:00:00+01:00"
+    asked = make_tracker(
+        slot_event("requested_slot", "test_drive_time"),
+        user_event("zondag om 11 uur", "inform"),
+        slots={"requested_slot": "test_drive_time"},
+        active_loop="test_drive_form",
+    )
+    assert form.validate_test_drive_time("zaterdag om 11 uur", dispatcher, asked, domain) == {
+        "test_drive_time": "2026-11-28T11:00:00+01:00",
+        "time_window": None,
     }
+    assert form.validate_test_drive_time("zondag om 11 uur", dispatcher, asked, domain) == {
+        "test_drive_time": None,
+        "time_window": None,
+    }
+    assert responses(dispatcher)[-2:] == ["utter_slot_closed_day", "utter_nearest_free"]
+    # Said in the opening message: kept for the time question, without a word now.
+    before = len(dispatcher.messages)
     assert form.validate_test_drive_time("zondag om 11 uur", dispatcher, t, domain) == {
-        "test_drive_time": None
+        "test_drive_time": None,
+        "time_window": "zondag om 11 uur",
     }
+    assert len(dispatcher.messages) == before
 
 
 def test_trade_in_never_invents_a_value(sqlite_factory, dispatcher, domain, run):

@@ -86,3 +86,29 @@ def test_delete_my_data_in_chat_erases_through_the_same_function(sqlite_factory,
     assert tombstone.contact_key == contact_key(secret, "rest", "me")
     assert tombstone.sender_id_hash == sender_hash(secret, "me")
     assert tombstone.sender_id_hash != hashlib.sha256(b"me").hexdigest()
+
+
+def test_delete_my_data_tells_the_web_widget_to_erase_its_copy(sqlite_factory, dispatcher, run):
+    web = make_tracker(user_event("ja", "affirm", channel="socketio"), sender_id="w" * 32)
+    run(ActionDeleteMyData(session_factory=sqlite_factory), web)
+    assert dispatcher.messages[-1]["custom"] == {"dealerbot": "erased"}
+    assert responses(dispatcher)[-2] == "utter_data_deleted"
+    rest = make_tracker(user_event("ja", "affirm"), sender_id="r" * 32)
+    dispatcher.messages.clear()
+    run(ActionDeleteMyData(session_factory=sqlite_factory), rest)
+    assert not [m for m in dispatcher.messages if m.get("custom")]  # REST and WhatsApp: none
+
+
+def test_language_changes_only_on_clear_evidence(run):
+    """The detector's ``code`` needs several words of a language; its one-word ``hint`` counts
+    only for the first message of a conversation ("hello")."""
+    action = ActionValidateSlotMappings()
+
+    def said(*texts, hint):
+        events = [user_event(t, "inform") for t in texts]
+        events[-1]["parse_data"]["language"] = {"code": None, "hint": hint, "confidence": 0.99}
+        return make_tracker(*events, slots={"language": "nl"})
+
+    assert SlotSet("language", "en") in run(action, said("hello", hint="en"))
+    later = run(action, said("ik wil een afspraak", "diagnosis", hint="en"))
+    assert not [e for e in later if e.get("name") == "language"]

@@ -4,7 +4,7 @@ import pytest
 
 from actions.appointments import ValidateAppointmentForm
 from actions.validation import UNKNOWN, clean_name
-from tests.trackers import make_tracker, responses, user_event
+from tests.trackers import bot_event, make_tracker, responses, slot_event, user_event
 
 BAD_INPUT = ["", " ", "x" * 5000, "😀😀😀", "<script>alert(1)</script>", "'; DROP TABLE leads; --"]
 
@@ -14,13 +14,22 @@ def form(sqlite_factory):
     return ValidateAppointmentForm(session_factory=sqlite_factory)
 
 
-def tracker_with(text, **slots):
-    return make_tracker(user_event(text, "inform"), slots=slots, active_loop="appointment_form")
+def tracker_with(text, asked=None, tries=1, **slots):
+    """The form asked for ``asked`` and the customer answered ``tries`` times, the last with
+    ``text`` (``asked=None``: the value came with an earlier message, unasked)."""
+    events = []
+    for _ in range(tries if asked else 1):
+        if asked:
+            events += [slot_event("requested_slot", asked), bot_event(f"ask {asked}")]
+        events.append(user_event(text, "inform"))
+    slots = {"requested_slot": asked, **slots}
+    return make_tracker(*events, slots=slots, active_loop="appointment_form")
 
 
 @pytest.mark.parametrize("value", BAD_INPUT + ["12-ABC", "ABCDEF", "hallo"])
 def test_invalid_plate_reprompts(form, dispatcher, domain, value):
-    assert form.validate_plate(value, dispatcher, tracker_with(value), domain) == {"plate": None}
+    tracker = tracker_with(value, asked="plate")
+    assert form.validate_plate(value, dispatcher, tracker, domain) == {"plate": None}
     assert responses(dispatcher) == ["utter_invalid_plate"]
     assert len(dispatcher.messages[0]["value"]) <= 40
 
@@ -34,9 +43,12 @@ def test_plate_is_normalised(form, dispatcher, domain):
 
 @pytest.mark.parametrize("value", BAD_INPUT)
 def test_invalid_mileage_contact_and_name(form, dispatcher, domain, value):
-    tracker = tracker_with(value)
-    assert form.validate_mileage(value, dispatcher, tracker, domain) == {"mileage": None}
+    assert form.validate_mileage(value, dispatcher, tracker_with(value, "mileage"), domain) == {
+        "mileage": None
+    }
+    tracker = tracker_with(value, "contact")
     assert form.validate_contact(value, dispatcher, tracker, domain) == {"contact": None}
+    tracker = tracker_with(value, "customer_name")
     assert form.validate_customer_name(value, dispatcher, tracker, domain) == {
         "customer_name": None
     }
@@ -82,10 +94,9 @@ def test_clean_name():
     ],
 )
 def test_invalid_times_reprompt_with_alternatives(form, dispatcher, domain, value, response):
-    tracker = tracker_with(value, service_type="apk")
-    assert form.validate_appointment_time(value, dispatcher, tracker, domain) == {
-        "appointment_time": None
-    }
+    tracker = tracker_with(value, "appointment_time", service_type="apk")
+    result = form.validate_appointment_time(value, dispatcher, tracker, domain)
+    assert result["appointment_time"] is None
     assert responses(dispatcher)[0] == response
     if response not in ("utter_time_unclear", "utter_time_invalid_date"):
         buttons = [b for m in dispatcher.messages for b in m.get("buttons") or []]
@@ -96,7 +107,8 @@ def test_invalid_times_reprompt_with_alternatives(form, dispatcher, domain, valu
 def test_valid_time_is_stored_as_iso(form, dispatcher, domain):
     tracker = tracker_with("morgen om 10 uur", service_type="apk")
     assert form.validate_appointment_time("morgen om 10 uur", dispatcher, tracker, domain) == {
-        "appointment_time": "2026-11-24T10:00:00+01:00"
+        "appointment_time": "2026-11-24T10:00:00+01:00",
+        "time_window": None,
     }
 
 
@@ -115,7 +127,7 @@ def test_service_type_from_words(form, dispatcher, domain):
 def test_no_at_the_summary_asks_what_to_change(form, dispatcher, domain):
     import asyncio
 
-    tracker = tracker_with("nee", confirmed=False)
+    tracker = tracker_with("nee", "change_field", confirmed=False)
     slots = asyncio.run(form.required_slots(form.domain_slots(domain), dispatcher, tracker, domain))
     assert slots[-2:] == ["change_field", "confirmed"]
     result = form.validate_change_field("de datum", dispatcher, tracker, domain)
@@ -134,3 +146,63 @@ def test_a_correction_with_the_answer_shows_the_summary_again(form, dispatcher, 
         active_loop="appointment_form",
     )
     assert form.validate_confirmed(False, dispatcher, tracker, domain) == {"confirmed": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "km"),
+    [("ruim 142 duizend", "142000"), ("zo'n 80.000", "80000"), ("honderdtwintigduizend", "120000"),
+     ("85k", "85000"), ("1,2 ton", "120000"), ("rond de 60 duizend km", "60000"),
+     ("about a hundred and twenty thousand", "120000")],
+)  # fmt: skip
+def test_mileage_as_people_write_it(form, dispatcher, domain, text, km):
+    tracker = tracker_with(text, "mileage")
+    assert form.validate_mileage(text, dispatcher, tracker, domain) == {"mileage": km}
+    assert dispatcher.messages == []
+
+
+def test_a_value_from_an_earlier_message_is_not_complained_about(form, dispatcher, domain):
+    """A plate-like word in the opening message that is no plate: the question comes when due."""
+    assert form.validate_plate("ABCDEF", dispatcher, tracker_with("ABCDEF"), domain) == {
+        "plate": None
+    }
+    assert dispatcher.messages == []
+
+
+def test_the_second_unreadable_answer_offers_a_way_out(form, dispatcher, domain):
+    tracker = tracker_with("pizza", "service_type", tries=2)
+    assert form.validate_service_type("pizza", dispatcher, tracker, domain) == {
+        "service_type": None
+    }
+    assert responses(dispatcher) == ["utter_invalid_service", "utter_way_out"]
+    way_out = dispatcher.messages[-1]
+    assert way_out["phone"] and {b["payload"] for b in way_out["buttons"]} >= {
+        '/inform{"service_type": "apk"}',
+        '/inform{"service_type": "maintenance"}',
+    }
+
+
+def test_the_first_unreadable_answer_is_only_asked_again(form, dispatcher, domain):
+    tracker = tracker_with("ABCDEF", "plate", tries=1)
+    form.validate_plate("ABCDEF", dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_invalid_plate"]
+
+
+def test_an_unreadable_mileage_twice_is_left_open(form, dispatcher, domain):
+    tracker = tracker_with("geen flauw benul joh", "mileage", tries=2)
+    result = form.validate_mileage("geen flauw benul joh", dispatcher, tracker, domain)
+    assert result == {"mileage": UNKNOWN}
+    assert responses(dispatcher) == ["utter_mileage_skipped"]
+
+
+def test_an_unreadable_time_twice_offers_a_way_out(form, dispatcher, domain):
+    tracker = tracker_with("asdf", "appointment_time", tries=2, service_type="apk")
+    form.validate_appointment_time("asdf", dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_time_unclear", "utter_way_out"]
+
+
+def test_the_answer_to_the_time_question_is_the_whole_message(form, dispatcher, domain):
+    """DIET may mark only "10:30" as the `time` entity of "Thursday 3 December at 10:30"."""
+    text = "Thursday 3 December at 10:30"
+    tracker = tracker_with(text, "appointment_time", service_type="apk")
+    result = form.validate_appointment_time("10:30", dispatcher, tracker, domain)
+    assert result["appointment_time"] == "2026-12-03T10:30:00+01:00"

@@ -60,7 +60,6 @@ def test_an_environment_value_wins(spawned, tmp_path):
 def test_replicas_on_one_host_share_its_cores(spawned, tmp_path, monkeypatch):
     monkeypatch.delenv("TF_INTRA_OP_PARALLELISM_THREADS", raising=False)
     monkeypatch.setattr(runtime.os, "cpu_count", lambda: 4)
-    monkeypatch.setattr("bot.proxy.ProxyServer.start", lambda self: self)
     runtime.start_replicas(tmp_path / "model.tar.gz", 2, tracker_db_url="sqlite:///t.db",
                            lock_store_url="redis://127.0.0.1:6379/1", log_dir=tmp_path)  # fmt: skip
     rasa = [env for args, env in spawned if args[1:3] == ["run", "--model"]]
@@ -85,3 +84,24 @@ def test_create_tracker_tables(tmp_path):
     runtime.create_tracker_tables(url)
     runtime.create_tracker_tables(url)  # again: nothing to do
     assert "events" in inspect(create_engine(url)).get_table_names()
+
+
+def test_replicas_share_one_lock_key_prefix(tmp_path):
+    """Each replica writes its own endpoints file; the lock prefix must not depend on it."""
+    lock = "redis://:secret@127.0.0.1:6379/4"
+    files = [
+        runtime.write_endpoints(tmp_path / f"endpoints-{port}.yml", "http://x/webhook", None, lock)
+        for port in (5006, 5007)
+    ]
+    first, second = (f.read_text() for f in files)
+    assert first == second
+    assert 'key_prefix: "dealerbot"' in first and "db: 4" in first
+    assert 'password: "secret"' in first
+    named = runtime.write_endpoints(
+        tmp_path / "e.yml", "http://x/webhook", None, lock + "?key_prefix=t1"
+    )
+    assert 'key_prefix: "t1"' in named.read_text()
+    with pytest.raises(ValueError, match="letters and digits"):
+        runtime.write_endpoints(
+            tmp_path / "e.yml", "http://x/webhook", None, lock + "?key_prefix=a-b"
+        )

@@ -26,3 +26,20 @@ def test_round_trips_through_a_dict():
     model = LanguageModel().fit(TRAIN)
     again = LanguageModel.from_dict(model.to_dict())
     assert again.scores("openingstijden") == model.scores("openingstijden")
+
+
+def test_one_word_or_an_entity_value_is_no_evidence():
+    """Issue 16: "diagnose", an e-mail address, a name, a plate or "ok" never switch."""
+    model = LanguageModel().fit(TRAIN + [("graag een diagnose", "nl"), ("a diagnose please", "en")],
+                                neutral=["apk", "service"])  # fmt: skip
+    for text in ["diagnose", "jan.devries@example.com", "Jan de Vries", "12-ABC-3", "ok", "ja",
+                 "yes", "stop", "+44 7700 900123", "service", "apk"]:  # fmt: skip
+        assert model.detect(text)[0] is None, text
+    assert model.detect("I would like a test drive")[0] == "en"
+    assert model.detect("tomorrow", min_words=1)[0] == "en"  # the first-message hint
+    assert model.detect("tomorrow")[0] is None
+
+
+def test_capitalised_words_inside_a_sentence_are_names():
+    model = LanguageModel().fit(TRAIN)
+    assert model.evidence("ik wil een Proefrit") == {"nl": 3, "en": 0}

@@ -4,6 +4,8 @@ import pytest
 
 from dealer.parsing import (
     InvalidDate,
+    When,
+    find_mileage,
     find_plates,
     normalize_email,
     normalize_phone,
@@ -129,3 +131,55 @@ def test_dates_that_do_not_exist(text):
 )
 def test_no_moment_in_text(text):
     assert parse_when(text, MONDAY).empty
+
+
+@pytest.mark.parametrize(
+    ("text", "km"),
+    [("ruim 142 duizend", 142000), ("zo'n 80.000", 80000), ("zo’n 80.000", 80000),
+     ("honderdtwintigduizend", 120000), ("85k", 85000), ("1,2 ton", 120000),
+     ("anderhalve ton", 150000), ("rond de 60 duizend km", 60000),
+     ("tweeënveertigduizend kilometer", 42000), ("about a hundred and twenty thousand", 120000),
+     ("hij staat op 142.350", 142350)],
+)  # fmt: skip
+def test_mileage_as_people_write_it(text, km):
+    assert parse_mileage(text) == km
+
+
+@pytest.mark.parametrize("text", ["2 jaar oud, 40000", "<b>1</b>", "weet ik niet", "tien of elf"])
+def test_mileage_needs_one_number_and_few_words(text):
+    assert parse_mileage(text) is None
+
+
+def test_number_words():
+    from dealer.parsing import number_from_words
+
+    assert number_from_words("honderdtwintigduizend") == 120000
+    assert number_from_words("tweehonderdvijftig") == 250
+    assert number_from_words("eenentwintig") == 21
+    assert number_from_words("twenty-five thousand") == 25000
+    assert number_from_words("achterkant") is None
+    assert number_from_words("en") is None
+
+
+def test_mileage_with_number_words_is_found_in_a_sentence():
+    text = "hij heeft honderdtwintigduizend km gereden"
+    assert find_mileage(text) == [(10, 34, 120000)]
+
+
+@pytest.mark.parametrize(
+    ("text", "date", "time", "part", "until"),
+    [
+        ("komende donderdag", dt.date(2026, 11, 26), None, None, None),
+        ("volgende week dinsdag", dt.date(2026, 12, 1), None, None, None),
+        ("donderdagochtend", dt.date(2026, 11, 26), None, "morning", None),
+        ("na het weekend", dt.date(2026, 11, 30), None, None, dt.date(2026, 12, 2)),
+        ("overmorgen rond een uur of 10", dt.date(2026, 11, 25), dt.time(10), None, None),
+        ("next week", dt.date(2026, 11, 30), None, None, dt.date(2026, 12, 6)),
+        ("Thursday morning", dt.date(2026, 11, 26), None, "morning", None),
+        ("sometime next Thursday", dt.date(2026, 11, 26), None, None, None),
+        ("half tien", None, dt.time(9, 30), None, None),
+        ("morgen om tien uur", dt.date(2026, 11, 24), dt.time(10), None, None),
+    ],
+)
+def test_when_as_people_write_it(text, date, time, part, until):
+    assert parse_when(text, MONDAY) == When(date, time, part, until)

@@ -110,3 +110,41 @@ def test_no_model_is_a_clear_error(tmp_path):
         latest_model(tmp_path)
     (tmp_path / "a.tar.gz").write_bytes(b"")
     assert latest_model(tmp_path) == tmp_path / "a.tar.gz"
+
+
+@pytest.fixture
+def fake_rasa(monkeypatch):
+    """Each Rasa run writes the fixtures' reports where the real one would."""
+    import shutil
+
+    from trainer import report
+
+    runs = []
+
+    def run(args: list[str], timeout: int) -> None:
+        runs.append(args[:2])
+        out = Path(args[args.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "intent_report.json", out / "intent_report.json")
+        shutil.copy(FIXTURES / "failed_test_stories.yml", out / "failed_test_stories.yml")
+
+    monkeypatch.setattr(report, "_rasa", run)
+    return runs
+
+
+def test_the_report_shows_progress_per_rasa_run_on_a_stream(fake_rasa, tmp_path):
+    import io
+
+    from trainer.report import run_report
+
+    stream = io.StringIO()
+    path = run_report(out=tmp_path, model=tmp_path / "m.tar.gz", progress=stream)
+    assert path.exists() and len(fake_rasa) == 5  # cross-validation and held-out per language
+    assert "5/5" in stream.getvalue() and "stories" in stream.getvalue()
+
+
+def test_the_report_is_quiet_when_stderr_is_not_a_terminal(fake_rasa, tmp_path, capsys):
+    from trainer.report import run_report
+
+    run_report(out=tmp_path, model=tmp_path / "m.tar.gz", cross_validation=False)
+    assert len(fake_rasa) == 3 and capsys.readouterr().err == ""

@@ -1,5 +1,6 @@
 """The demo page server: the snippet, escaping, security headers, only the widget's files."""
 
+import gzip
 import json
 import re
 import urllib.error
@@ -58,3 +59,46 @@ def test_the_widget_never_writes_html():
     widget = (STATIC_DIR / "widget.js").read_text()
     assert "innerHTML" not in widget and "insertAdjacentHTML" not in widget
     assert "document.write" not in widget
+
+
+def test_the_vendored_axe_core_is_the_locked_version():
+    from tests.e2e.test_widget import AXE
+
+    lock = json.loads((WEB_DIR / "package-lock.json").read_text())
+    locked = lock["packages"]["node_modules/axe-core"]["version"]
+    assert re.search(r"axe v(\S+)", AXE.read_text()[:300]).group(1) == locked
+
+
+def test_widget_files_are_compressed_and_revalidated_by_etag(demo):
+    request = urllib.request.Request(
+        demo + "/static/widget.js", headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        body = gzip.decompress(response.read())
+        etag = response.headers["ETag"]
+    assert body == (STATIC_DIR / "widget.js").read_bytes()
+    again = urllib.request.Request(demo + "/static/widget.js", headers={"If-None-Match": etag})
+    with pytest.raises(urllib.error.HTTPError) as answer:  # urllib treats 304 as an error
+        urllib.request.urlopen(again, timeout=10)
+    assert answer.value.code == 304 and answer.value.read() == b""
+
+
+def test_the_page_issues_a_short_lived_widget_token_only_with_a_key():
+    import jwt
+
+    server, thread = serve_in_thread("http://127.0.0.1:5005", "autohuis-demo", port=0,
+                                     token_key="k" * 32)  # fmt: skip
+    try:
+        status, headers, body = fetch(url_of(server) + "/widget-token")
+        claims = jwt.decode(json.loads(body)["token"], "k" * 32, algorithms=["HS256"])
+        assert status == 200 and headers["Cache-Control"] == "no-store"
+        assert claims["dealer"] == "autohuis-demo" and claims["exp"] - claims["iat"] <= 300
+        assert 'data-token-url="/widget-token"' in fetch(url_of(server) + "/")[2]
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_without_a_key_there_is_no_token(demo):
+    assert fetch(demo + "/widget-token")[0] == 404

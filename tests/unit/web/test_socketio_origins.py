@@ -101,57 +101,99 @@ def test_the_widget_config_is_only_for_the_dealers_own_origins(server):
         assert status == 403 and "Access-Control-Allow-Origin" not in headers
 
 
-async def chat(url: str, origin: str, session_id: str | None, messages: list[dict]) -> list:
-    """Connect (polling: the client's websocket needs a newer aiohttp), ask for the session,
-    send the messages, and return what came back."""
+async def chat(
+    url: str, origin: str, token: str | None, messages: list[dict], *, auth: dict | None = None
+) -> list:
+    """Connect (polling: the client's websocket needs a newer aiohttp), ask for the session
+    (resuming with ``token``), send the messages with acknowledgements, and return what came
+    back: events, and ``("ack", answer)`` for each message."""
     received: list = []
     client = socketio.AsyncClient(reconnection=False)
     for event in ("bot_uttered", "session_confirm", "refused"):
         client.on(event, lambda data, event=event: received.append((event, data)))
-    await client.connect(url, headers={"Origin": origin}, transports=["polling"])
+    await client.connect(url, headers={"Origin": origin}, transports=["polling"], auth=auth)
     try:
-        await client.emit("session_request", {"session_id": session_id})
+        await client.emit("session_request", {"session_token": token})
         for _ in range(100):
             if received:
                 break
             await asyncio.sleep(0.05)
         confirmed = received[0][1]
+        session_id = confirmed["token"].split(".")[0] if "token" in confirmed else None
         for message in messages:
-            await client.emit("user_uttered", {**message, "session_id": confirmed})
-        for _ in range(100):
-            if len(received) > len(messages):
-                break
-            await asyncio.sleep(0.05)
+            answer = await client.call("user_uttered", {"session_id": session_id, **message},
+                                       timeout=10)  # fmt: skip
+            received.append(("ack", answer))
     finally:  # abort: do not wait for the pending long-poll (up to the 25 s ping interval)
         await client.eio.disconnect(abort=True)
     return received
 
 
+def replies(received: list) -> list[str]:
+    return [data["text"].rsplit("|", 1)[1] for event, data in received if event == "bot_uttered"]
+
+
 def test_a_message_reaches_the_bot_with_its_dealer_and_session(server):
     first = asyncio.run(chat(server, GOOD, None, [
         {"message": "hoi", "metadata": {"dealer": "autohuis-demo"}}]))  # fmt: skip
-    (_, session_id), (event, reply) = first
-    assert event == "bot_uttered" and len(session_id) == 32
+    (_, confirmed), (event, reply), (_, ack) = first
+    token = confirmed["token"]
+    session_id = token.split(".")[0]
+    assert event == "bot_uttered" and len(session_id) == 32 and ack["ok"]
     assert reply["text"] == f"autohuis-demo|{session_id}|hoi"
     assert reply["quick_replies"][0]["payload"] == "/affirm"
-    # After a reload the widget sends its stored session id: the same conversation goes on.
-    again = asyncio.run(chat(server, GOOD, session_id, [{"message": "ja", "metadata": {}}]))
-    assert again == [("session_confirm", session_id),
-                     ("bot_uttered", again[1][1])]  # fmt: skip
+    # After a reload the widget sends its stored token: the same conversation goes on.
+    again = asyncio.run(chat(server, GOOD, token, [{"message": "ja", "metadata": {}}]))
+    assert again[0] == ("session_confirm", {"token": token})
     assert again[1][1]["text"] == f"autohuis-demo|{session_id}|ja"  # default dealer
 
 
 def test_a_message_for_another_dealer_is_refused(server):
-    received = asyncio.run(chat(server, OTHER, "abcdefgh-1234", [
+    received = asyncio.run(chat(server, OTHER, None, [
         {"message": "hoi", "metadata": {"dealer": "autohuis-demo"}}]))  # fmt: skip
-    assert received[0] == ("session_confirm", "abcdefgh-1234")
-    assert received[1][0] == "refused"
+    assert received[0][0] == "session_confirm"
+    assert received[1][0] == "refused" and received[2] == ("ack", {**received[1][1], "ok": False})
     assert not [r for r in received if r[0] == "bot_uttered"]
 
 
-def test_an_unusable_session_id_gets_a_new_one(server):
-    received = asyncio.run(chat(server, GOOD, "../../etc", []))
-    assert received[0][0] == "session_confirm" and received[0][1] != "../../etc"
+@pytest.mark.parametrize("chosen", ["test-visitor-1", "../../etc", "a" * 32, None, 5])
+def test_the_server_issues_the_session_a_client_cannot_choose_one(server, chosen):
+    """A ``test-`` id would drop the visitor out of the metrics; a guessed or stolen id would
+    continue someone else's conversation. Only a token signed by the server resumes one."""
+    forged = f"{chosen}.{'0' * 32}" if isinstance(chosen, str) else chosen
+    received = asyncio.run(chat(server, GOOD, forged, [
+        {"message": "als", "session_id": chosen, "metadata": {}},  # as the client wants
+        {"message": "hoi", "metadata": {}},  # as the server said
+    ]))  # fmt: skip
+    token = received[0][1]["token"]
+    session_id = token.split(".")[0]
+    assert session_id != chosen and not session_id.startswith("test-") and len(session_id) == 32
+    acks = [data for event, data in received if event == "ack"]
+    assert acks[0]["code"] == "no_session" and acks[1]["ok"]
+    assert [r[1]["text"] for r in received if r[0] == "bot_uttered"] == [
+        f"autohuis-demo|{session_id}|hoi"]  # fmt: skip
+
+
+def test_a_resent_message_is_handled_once(server):
+    """After a reconnect the widget re-sends its outbox: the same id is acknowledged, not
+    handled again; a new id is."""
+    meta = {"dealer": "autohuis-demo"}
+    first = asyncio.run(chat(server, GOOD, None, [
+        {"message": "een", "message_id": "m-00000001", "metadata": meta}]))  # fmt: skip
+    token = first[0][1]["token"]
+    again = asyncio.run(chat(server, GOOD, token, [
+        {"message": "een", "message_id": "m-00000001", "metadata": meta},
+        {"message": "twee", "message_id": "m-00000002", "metadata": meta},
+        {"message": "twee", "message_id": "m-00000002", "metadata": meta},
+    ]))  # fmt: skip
+    assert replies(first) == ["een"] and replies(again) == ["twee"]
+    acks = [data for event, data in again if event == "ack"]
+    assert [a.get("duplicate", False) for a in acks] == [True, False, True]
+    # A reply lost with the connection comes back with the duplicate's acknowledgement, marked
+    # so the widget shows only the ones it missed.
+    reply = next(data for event, data in first if event == "bot_uttered")
+    assert (reply["reply_to"], reply["seq"]) == ("m-00000001", 0)
+    assert acks[0]["replies"] == [reply]
 
 
 def test_too_long_and_too_many_messages_are_refused_with_a_reason(strict_server):
@@ -164,7 +206,99 @@ def test_too_long_and_too_many_messages_are_refused_with_a_reason(strict_server)
     ]))  # fmt: skip
     events = [(event, data) for event, data in received if event != "session_confirm"]
     refused = [data for event, data in events if event == "refused"]
-    echoed = [data["text"].rsplit("|", 1)[1] for event, data in events if event == "bot_uttered"]
-    assert echoed == ["een", "twee"]  # not cut short, nor answered when refused
+    assert replies(received) == ["een", "twee"]  # not cut short, nor answered when refused
     assert [r["code"] for r in refused] == ["message_too_long", "rate_limited"]
     assert refused[0]["max_chars"] == 40 and refused[1]["retry_after_s"] > 0
+
+
+@pytest.fixture(scope="module")
+def capped_server():
+    """Two open connections and three new sessions an hour per address; widget tokens."""
+    yield from start_app({"DEALERBOT_WEB_MAX_CONNECTIONS_PER_IP": "2",
+                          "DEALERBOT_WEB_MAX_SESSIONS_PER_IP_HOUR": "3",
+                          "DEALERBOT_WEB_TOKEN_KEY": KEY})  # fmt: skip
+
+
+KEY = "a-test-key-for-widget-tokens-0123456789"
+
+
+def test_a_forged_origin_without_a_widget_token_opens_no_session(capped_server):
+    """A script can forge ``Origin``; it cannot sign a token for the dealer."""
+    from bot.channels.socketio_origins import widget_token
+
+    for auth in (
+        None,
+        {"token": "nonsense"},
+        {"token": widget_token("autohuis-demo", "wrong-key-" + KEY)},
+        {"token": widget_token("autohuis-demo", KEY, ttl_s=-10)},  # expired
+        {"token": widget_token("other-dealer", KEY)},
+    ):  # not this origin's dealer
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            asyncio.run(chat(capped_server, GOOD, None, [], auth=auth))
+    good = {"token": widget_token("autohuis-demo", KEY)}
+    received = asyncio.run(chat(capped_server, GOOD, None, [
+        {"message": "hoi", "metadata": {"dealer": "autohuis-demo"}}], auth=good))  # fmt: skip
+    assert replies(received) == ["hoi"]
+
+
+def test_connections_and_new_sessions_are_capped_per_address(capped_server):
+    from bot.channels.socketio_origins import widget_token
+
+    async def open_many() -> tuple[int, list]:
+        clients, opened = [], 0
+        for _ in range(3):
+            client = socketio.AsyncClient(reconnection=False)
+            try:
+                await client.connect(
+                    capped_server,
+                    headers={"Origin": GOOD},
+                    transports=["polling"],
+                    auth={"token": widget_token("autohuis-demo", KEY)},
+                )
+                opened += 1
+                clients.append(client)
+            except socketio.exceptions.ConnectionError:
+                pass
+        for client in clients:
+            await client.eio.disconnect(abort=True)
+        return opened
+
+    assert asyncio.run(open_many()) == 2
+    auth = {"token": widget_token("autohuis-demo", KEY)}
+    sessions = []
+    for _ in range(4):  # one session was opened by the test before; 3 an hour
+        received = asyncio.run(chat(capped_server, GOOD, None, [], auth=auth))
+        sessions.append(received[0])
+    assert [event for event, _ in sessions].count("session_confirm") <= 3
+    refused = [data for event, data in sessions if event == "refused"]
+    assert refused and refused[-1]["code"] == "too_many_sessions"
+    # A returning visitor with a token of their own still gets their session back.
+    token = next(data["token"] for event, data in sessions if event == "session_confirm")
+    back = asyncio.run(chat(capped_server, GOOD, token, [], auth=auth))
+    assert back[0] == ("session_confirm", {"token": token})
+
+
+def test_seen_messages_are_bounded_and_keep_the_replies_of_the_last_few():
+    from bot.channels.socketio_origins import SeenMessages
+
+    seen = SeenMessages(per_session=4, sessions=2, replies_kept=2)
+    for n in range(5):
+        seen.first_time("s1", f"m{n}").append({"text": str(n)})
+    assert seen.first_time("s1", "m0") == []  # the oldest id was dropped: handled again
+    assert seen.first_time("s1", "m4") is None  # still known
+    assert seen.replies("s1", "m4") == [{"text": "4"}] and seen.replies("s1", "m2") == []
+    seen.first_time("s2", "x")
+    seen.first_time("s3", "x")  # a third session pushes out the least recent
+    assert "s1" not in seen.ids and seen.first_time("s3", "x") is None
+
+
+def test_new_sessions_per_address_are_counted_over_the_last_hour():
+    from bot.channels.socketio_origins import IpCounter
+
+    counter = IpCounter()
+    assert [counter.new_session("1.2.3.4", 2, now=t) for t in (0, 10, 20)] == [True, True, False]
+    assert counter.new_session("5.6.7.8", 2, now=20)  # another address has its own count
+    assert counter.new_session("1.2.3.4", 2, now=3601)  # the first one is an hour old
+    assert counter.connect("1.2.3.4", 1) and not counter.connect("1.2.3.4", 1)
+    counter.disconnect("1.2.3.4")
+    assert counter.connect("1.2.3.4", 1)

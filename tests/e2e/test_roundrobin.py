@@ -1,4 +1,5 @@
-"""The round-robin proxy (bot/proxy.py) against small HTTP servers on loopback, without Rasa."""
+"""The test-only round-robin proxy (tests/e2e/roundrobin.py) against small HTTP servers on
+loopback, without Rasa."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.proxy import UPSTREAM_HEADER, ProxyServer
-from bot.runtime import write_endpoints
-from metrics.cli import build_parser, cmd_proxy
+from tests.e2e.roundrobin import UPSTREAM_HEADER, ProxyServer
 
 
 class Upstream:
@@ -146,27 +145,3 @@ def test_a_request_that_failed_upstream_is_not_sent_again(upstreams, proxy_for):
         assert (len(hangs_up.requests), len(b.requests)) == (1, 0)
     finally:
         hangs_up.close()
-
-
-def test_replicas_share_one_lock_key_prefix(tmp_path):
-    """Each replica writes its own endpoints file; the lock prefix must not depend on it."""
-    lock = "redis://:secret@127.0.0.1:6379/4"
-    files = [
-        write_endpoints(tmp_path / f"endpoints-{port}.yml", "http://x/webhook", None, lock)
-        for port in (5006, 5007)
-    ]
-    first, second = (f.read_text() for f in files)
-    assert first == second
-    assert 'key_prefix: "dealerbot"' in first and "db: 4" in first
-    assert 'password: "secret"' in first
-    named = write_endpoints(tmp_path / "e.yml", "http://x/webhook", None, lock + "?key_prefix=t1")
-    assert 'key_prefix: "t1"' in named.read_text()
-    with pytest.raises(ValueError, match="letters and digits"):
-        write_endpoints(tmp_path / "e.yml", "http://x/webhook", None, lock + "?key_prefix=a-b")
-
-
-def test_the_proxy_command_takes_several_upstreams():
-    args = build_parser().parse_args(
-        ["proxy", "--port", "8000", "--upstream", "http://a:1", "--upstream", "http://b:2"]
-    )
-    assert (args.func, args.port, args.upstream) == (cmd_proxy, 8000, ["http://a:1", "http://b:2"])

@@ -1,14 +1,12 @@
-"""A tiny round-robin HTTP proxy in front of several Rasa servers (scale-out on one host).
+"""A tiny round-robin HTTP proxy in front of several Rasa servers: a TEST HELPER, never part of
+the product (production runs nginx with deploy/nginx/dealerbot.conf, docs/deployment.md).
 
-Each request goes to the next upstream in turn, so one conversation's messages alternate
-between the replicas; that is only correct because the replicas share the SQL tracker store
-and a Redis lock store (docs/deployment.md). An upstream that refuses the connection is skipped
-(nothing was sent, so trying the next one is safe); any other failure is a 502, never a
-retry, because a message must not be handled twice. Plain HTTP only: no WebSocket upgrade, so
-the widget's socket.io channel needs a sticky proxy such as nginx (docs/deployment.md).
-
-    .venv/bin/dealerbot proxy --port 5005 --upstream http://127.0.0.1:5006 \\
-        --upstream http://127.0.0.1:5007
+The scale-out test needs each request of one conversation to go to the next replica in turn
+(proof that the replicas share the tracker store and the lock store) and to see which replica
+answered (``X-Dealerbot-Upstream``), over the REST channel, which nginx does not publish. An
+upstream that refuses the connection is skipped (nothing was sent, so trying the next one is
+safe); any other failure is a 502, never a retry, because a message must not be handled twice.
+Plain HTTP only: no WebSocket upgrade.
 """
 
 from __future__ import annotations
@@ -100,7 +98,7 @@ class RoundRobinProxy:
 
 class ProxyServer:
     """A RoundRobinProxy listening on ``host:port`` in a thread of its own (port 0: any free
-    port), for tests and for ``bot.runtime.start_replicas``."""
+    port), for the tests."""
 
     def __init__(self, upstreams: Sequence[str], host: str = "127.0.0.1", port: int = 0) -> None:
         self.proxy = RoundRobinProxy(upstreams)
@@ -138,9 +136,3 @@ class ProxyServer:
             self._thread.join(timeout=30)
             self._loop.close()
         self._sock.close()
-
-
-def serve(upstreams: Sequence[str], host: str = "127.0.0.1", port: int = 5005) -> None:
-    """Run the proxy in the foreground until Ctrl-C (``dealerbot proxy``)."""
-    print(f"round-robin proxy on http://{host}:{port} -> {', '.join(upstreams)}", flush=True)
-    web.run_app(RoundRobinProxy(upstreams).app(), host=host, port=port, print=None)

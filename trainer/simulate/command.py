@@ -1,0 +1,55 @@
+"""``dealerbot trainer simulate``: generate, run against a fresh stack, print the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from metrics.settings import REPO_ROOT
+
+OUT_OF_SCOPE = REPO_ROOT / "tests" / "simulation"
+
+
+def load_out_of_scope(folder: Path = OUT_OF_SCOPE) -> dict[str, list[str]]:
+    """The out-of-scope evaluation messages per language (``out_of_scope_{nl,en}.yml``)."""
+    result = {}
+    for lang in ("nl", "en"):
+        data = yaml.safe_load((folder / f"out_of_scope_{lang}.yml").read_text(encoding="utf-8"))
+        result[lang] = [m for group in data["groups"].values() for m in group]
+    return result
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from bot.runtime import train_if_needed
+    from trainer.simulate.generate import generate, sample
+    from trainer.simulate.report import figures, markdown
+    from trainer.simulate.runner import simulate
+
+    profiles, seeds = generate(held_out=args.held_out, per_language=args.per_language,
+                               seed=args.seed)  # fmt: skip
+    profiles = sample(profiles, args.sample, args.seed)
+    model = args.model or train_if_needed()
+    oos = None if args.no_out_of_scope else load_out_of_scope()
+
+    def progress(done: int, total: int) -> None:
+        if done % 20 == 0 or done == total:
+            print(f"  {done}/{total} conversations", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="dealerbot-sim-") as tmp:
+        # The run's store and server logs: kept only in --work-dir.
+        work_dir = args.work_dir or Path(tmp)
+        run = simulate(profiles, seeds, model, out_of_scope=oos, workers=args.workers,
+                       progress=progress, work_dir=work_dir)  # fmt: skip
+    which = "HELD-OUT templates" if args.held_out else "tuning templates"
+    title = f"Simulated conversations: {which}"
+    print(markdown(run, title, show_failures=args.show_failures))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures(run), indent=2), encoding="utf-8")
+        print(f"figures written: {args.json}", file=sys.stderr)
+    return 0

@@ -1,0 +1,134 @@
+"""The simulator's figures (pure functions over the results) and the Markdown report."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from trainer.simulate.generate import FLOWS
+from trainer.simulate.runner import Run, business_share
+
+LANGUAGES = ("nl", "en")
+
+
+def figures(run: Run) -> dict[str, Any]:
+    """The headline figures of a run, per language:
+
+    - ``success``: share of conversations with the expected outcome, one expected row in the
+      store and the survey answers the customer gave (per flow too);
+    - ``did_not_understand``: share of in-scope conversations (every flow but off-topic) with at
+      least one "did not understand" reply;
+    - ``wrong_language``: bot replies in the other language than the customer's;
+    - ``max_reprompts``: the most times one question was asked again in one conversation;
+    - ``redundant_asks``: questions asked although the opening message answered them;
+    - ``oos_business``: share of the out-of-scope messages the NLU gave a business intent.
+    """
+    result: dict[str, Any] = {"conversations": len(run.results), "seconds": round(run.seconds)}
+    for lang in LANGUAGES:
+        rows = [r for r in run.results if r.profile.language == lang]
+        in_scope = [r for r in rows if r.profile.flow != "off_topic"]
+        per_flow = {}
+        for flow in FLOWS:
+            flow_rows = [r for r in rows if r.profile.flow == flow]
+            if flow_rows:
+                per_flow[flow] = [sum(r.success for r in flow_rows), len(flow_rows)]
+        reprompts: Counter = Counter()
+        for r in rows:
+            for name, count in r.transcript.reprompts.items():
+                reprompts[name] = max(reprompts[name], count)
+        oos = run.out_of_scope.get(lang) or []
+        result[lang] = {
+            "conversations": len(rows),
+            "success": _share(sum(r.success for r in rows), len(rows)),
+            "did_not_understand": _share(
+                sum(r.transcript.did_not_understand > 0 for r in in_scope), len(in_scope)
+            ),
+            "wrong_language": sum(r.transcript.wrong_language for r in rows),
+            "max_reprompts": max(reprompts.values(), default=0),
+            "reprompts_by_question": dict(sorted(reprompts.items())),
+            "redundant_asks": sum(sum(r.transcript.redundant.values()) for r in rows),
+            "unknown_replies": sum(r.transcript.unknown_replies for r in rows),
+            "turns_mean": round(
+                sum(len(r.transcript.turns) for r in rows) / len(rows), 1) if rows else 0,
+            "flows": per_flow,
+            "oos_messages": len(oos),
+            "oos_business": round(business_share([i for _m, i in oos]), 3) if oos else None,
+            "oos_intents": dict(Counter(i for _m, i in oos).most_common(8)),
+        }  # fmt: skip
+    return result
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 0.0
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def markdown(run: Run, title: str, show_failures: int = 0) -> str:
+    """The report: headline figures per language, success per flow, the failure kinds."""
+    f = figures(run)
+    lines = [f"# {title}", "", f"{f['conversations']} conversations in {f['seconds']} s.", ""]
+    lines += ["| | nl | en |", "|---|---|---|"]
+    rows = [
+        ("conversations", lambda d: str(d["conversations"])),
+        ("end-to-end success", lambda d: _pct(d["success"])),
+        ('"did not understand" in in-scope conversations', lambda d: _pct(d["did_not_understand"])),
+        ("wrong-language replies", lambda d: str(d["wrong_language"])),
+        ("max re-prompts for one question", lambda d: str(d["max_reprompts"])),
+        ("questions asked although already answered", lambda d: str(d["redundant_asks"])),
+        ("replies not in the domain", lambda d: str(d["unknown_replies"])),
+        ("mean customer messages", lambda d: str(d["turns_mean"])),
+        ("out-of-scope messages", lambda d: str(d["oos_messages"])),
+        ("out-of-scope given a business intent", lambda d: _pct(d["oos_business"])),
+    ]  # fmt: skip
+    for label, cell in rows:
+        lines.append(f"| {label} | {cell(f['nl'])} | {cell(f['en'])} |")
+    lines += ["", "## Success per flow", "", "| flow | nl | en |", "|---|---|---|"]
+    for flow in FLOWS:
+        cells = []
+        for lang in LANGUAGES:
+            ok, n = f[lang]["flows"].get(flow, (0, 0))
+            cells.append(f"{ok}/{n}" if n else "–")
+        lines.append(f"| {flow} | {cells[0]} | {cells[1]} |")
+    lines += ["", "## Re-prompts per question (max in one conversation)", ""]
+    for lang in LANGUAGES:
+        by_q = f[lang]["reprompts_by_question"]
+        lines.append(f"- {lang}: " + (", ".join(f"{q} {n}" for q, n in by_q.items()) or "none"))
+    kinds: dict[str, Counter] = defaultdict(Counter)
+    for r in run.results:
+        for problem in r.problems:
+            kinds[r.profile.language][_kind(problem)] += 1
+    lines += ["", "## Why conversations failed (kinds, count)", ""]
+    for lang in LANGUAGES:
+        common = kinds[lang].most_common(10)
+        lines.append(f"- {lang}: " + ("; ".join(f"{k} ({n})" for k, n in common) or "none"))
+    unknown = Counter(text for r in run.results for text in r.transcript.unknown_texts)
+    if unknown:
+        lines += ["", "## Replies that are no response of the domain", ""]
+        lines += [f"- {n}x {text!r}" for text, n in unknown.most_common(5)]
+    for lang in LANGUAGES:
+        intents = f[lang]["oos_intents"]
+        if intents:
+            lines.append(f"- out-of-scope intents {lang}: "
+                         + ", ".join(f"{k} {v}" for k, v in intents.items()))  # fmt: skip
+    failed = [r for r in run.results if not r.success][:show_failures]
+    if failed:
+        lines += ["", "## Failed conversations", ""]
+        for r in failed:
+            p = r.profile
+            lines.append(f"### {p.id} ({', '.join(p.tags)}): {'; '.join(r.problems)}")
+            for message, replies in r.transcript.turns:
+                lines.append(f"- customer: {message}")
+                for reply in replies:
+                    lines.append(f"  - bot [{reply.name}]: {reply.text[:160]!r}")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _kind(problem: str) -> str:
+    """A failure reason without its values, for counting kinds."""
+    import re
+
+    return re.sub(r"\d+|'[^']*'|\{[^}]*\}|[A-Z0-9]+-[A-Z0-9]+-[A-Z0-9]+", "#", problem)[:70]
