@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import urllib.request
 
 import pytest
@@ -15,10 +16,10 @@ from sqlalchemy import select
 
 from bot.runtime import free_port, start_stack
 from metrics.store.migrate import upgrade
-from metrics.store.models import InboxEvent, Lead
+from metrics.store.models import Conversation, InboxEvent, Lead
 from metrics.store.session import make_engine, make_session_factory
 from tests.conftest import FIXED_NOW
-from tests.e2e.browser import chromium, screenshot
+from tests.e2e.browser import chromium, screenshot, session_of
 from tests.e2e.fakes import FakeGraph, cloud_text, cloud_webhook, meta_signature
 
 pytestmark = pytest.mark.e2e
@@ -97,6 +98,18 @@ def say(page, text: str) -> None:
     page.press(".dbw-input", "Enter")
 
 
+def web_record(loop, ready) -> Conversation:
+    """The widget conversation's record once ``ready(row)`` holds (written after the reply)."""
+    deadline = time.monotonic() + REPLY_TIMEOUT / 1000
+    while True:
+        with loop.store() as session:
+            row = session.scalars(select(Conversation).where(Conversation.channel == "web")).first()
+            if row is not None and ready(row):
+                return row
+        assert time.monotonic() < deadline, "the conversation record was not written"
+        time.sleep(0.2)
+
+
 def log_in(browser, base: str):
     context = browser.new_context(viewport={"width": 1100, "height": 1000}, locale="nl-NL")
     staff = context.new_page()
@@ -119,7 +132,7 @@ def test_a_person_takes_over_the_widget_chat_and_hands_back(loop):
         customer.goto(loop.web_url)
         customer.click(".dbw-launcher")
         customer.wait_for_selector(".dbw-ready", timeout=REPLY_TIMEOUT)
-        sender = customer.get_attribute(".dbw", "data-session")
+        sender = session_of(customer)
         before = len(bubbles(customer))
         say(customer, "ik wil een medewerker spreken")
         wait_for_bubble(customer, before, "collega")
@@ -158,6 +171,10 @@ def test_a_person_takes_over_the_widget_chat_and_hands_back(loop):
         staff.click("#handback")
         wait_for_bubble(customer, before, "digitale assistent")
         assert staff.locator("#takeover").count() == 1
+        # The hand-back writes the conversation record with what the customer wrote to Anna
+        # (no action runs while the bot is paused), so it counts for MEC like any other.
+        record = web_record(loop, lambda row: row.customer_messages == 2)
+        assert record.qualifies and record.outcome == "handed_off"
         before = len(bubbles(customer))
         say(customer, "wanneer zijn jullie open?")
         wait_for_bubble(customer, before, "")
