@@ -336,3 +336,27 @@ def test_the_weekly_summary_counts_the_human_part(store, monkeypatch):
         assert rows["handoffs_unanswered"].value == "1"
         assert rows["human_within_promised"].value == "50%"
         assert rows["first_response_p50"].label != rows["human_first_response_p50"].label
+
+
+def test_the_week_page_shows_the_human_part(store, users):
+    handoff = lead(store, DEALER, "s-1")
+    at = dt.datetime(2026, 11, 18, 10, 0)
+    with store.begin() as session:
+        session.get(Lead, handoff.id).created_at = at
+    inbox_store.record_event(store, dealer_id=DEALER, kind="conversation", item_id="s-1",
+                             action="replied", staff="anna", at=at + dt.timedelta(minutes=12))  # fmt: skip
+
+    async def scenario(client, _csrf, _inbox):
+        return await (await client.get(f"/d/{DEALER}?week=2026-W47")).text()
+
+    page = run(store, users, scenario)
+    assert ('<tr data-figure="human_first_response_p50"><td>First staff response (median)</td>'
+            '<td class="num value">12.0 min</td>') in page  # fmt: skip
+    assert (
+        '<tr data-figure="human_within_promised"><td>Staff within the promised time</td>'
+        '<td class="num value">100%</td>' in page
+    )
+    assert (
+        '<tr data-figure="handoffs_unanswered"><td>Handoffs nobody answered</td>'
+        '<td class="num value">0</td>' in page
+    )
