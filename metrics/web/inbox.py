@@ -103,6 +103,13 @@ def status_text(status: store.Status, t: dict[str, str], zone: Any) -> str:
     return t[status.action].format(staff=status.staff, at=_at(status.at, zone))
 
 
+def note_text(lead: Lead, t: dict[str, str]) -> str:
+    """A lead's note; a handoff's note is its reason code (``actions.handoff``), shown in words."""
+    if lead.kind == "handoff" and lead.note:
+        return t.get(f"reason_{lead.note}", lead.note)
+    return lead.note or ""
+
+
 def waiting_minutes(created_at: dt.datetime, now: dt.datetime) -> int:
     """Whole minutes since ``created_at`` (naive UTC), never negative."""
     waited = now.replace(tzinfo=None) - created_at if now.tzinfo is None else (
@@ -363,7 +370,7 @@ class Inbox:
                 (t["kind"], t.get(f"kind_{lead.kind}", lead.kind)),
                 (t["channel"], lead.channel), (t["name"], lead.customer_name or ""),
                 (t["phone"], lead.phone or ""), (t["email"], lead.email or ""),
-                (t["car"], lead.car or ""), (t["note"], lead.note or ""),
+                (t["car"], lead.car or ""), (t["note"], note_text(lead, t)),
                 (t["created"], _at(lead.created_at, zone)),
                 (t["status"], status_text(status, t, zone)),
             ))  # fmt: skip

@@ -69,6 +69,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_trade_in": "inruil",
         "kind_callback": "terugbelverzoek",
         "kind_financing": "financiering",
+        "reason_requested": "de klant vroeg om een medewerker",
+        "reason_offered": "de klant nam het aanbod van een medewerker aan",
+        "reason_two_fallbacks": "de bot begreep de klant twee keer niet",
     },
     "en": {
         "inbox": "Inbox",
@@ -135,6 +138,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_trade_in": "trade-in",
         "kind_callback": "call back",
         "kind_financing": "financing",
+        "reason_requested": "the customer asked for a person",
+        "reason_offered": "the customer accepted the offer of a person",
+        "reason_two_fallbacks": "the bot did not understand the customer twice",
     },
 }
 

@@ -126,7 +126,7 @@ def test_the_stream_sends_a_new_handoff_without_a_reload(store, users):
 
 
 def test_status_changes_keep_who_and_when(store, users):
-    handoff = lead(store, DEALER, "s-1")
+    handoff = lead(store, DEALER, "s-1", note="two_fallbacks")
     sale = lead(store, DEALER, "s-2", kind="trade_in")
 
     async def scenario(client, csrf, _inbox):
@@ -145,6 +145,7 @@ def test_status_changes_keep_who_and_when(store, users):
         assert handoff.reference not in html and sale.reference not in html  # closed
         page = await (await client.get(f"/d/{DEALER}/inbox/lead/{handoff.id}")).text()
         assert "opgepakt door anna" in page and "afgehandeld door anna" in page
+        assert "de bot begreep de klant twee keer niet" in page  # the reason in words
 
     run(store, users, scenario)
     with store() as session:
