@@ -544,7 +544,7 @@ class Dashboard:
         zone = dealer_timezone(row.dealer_id)
         lines = Markup("").join(
             Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>').format(
-                line.who, "Customer" if line.who == "customer" else "Bot",
+                line.who, line.staff or ("Customer" if line.who == "customer" else "Bot"),
                 line.at.astimezone(zone).strftime("%H:%M:%S") if line.at else "", line.text)
             for line in found.lines
         )  # fmt: skip

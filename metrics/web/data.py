@@ -89,9 +89,10 @@ def conversation_list(
 
 @dataclass(frozen=True)
 class Line:
-    who: str  # customer | bot
+    who: str  # customer | bot | staff
     text: str
     at: dt.datetime | None
+    staff: str | None = None  # who wrote a staff message (the inbox's ``metadata.staff``)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,15 @@ def _sessions(events: list[dict]) -> list[list[dict]]:
     starts = [i for i, e in enumerate(events) if e.get("event") in ("session_started", "restart")]
     bounds = ([0] if not starts or starts[0] != 0 else []) + starts + [len(events)]
     return [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def _line(event: dict) -> Line:
+    """A message of the transcript; a staff message (``metadata.staff``) names its writer."""
+    at = event.get("timestamp")
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc) if at else None
+    staff = (event.get("metadata") or {}).get("staff") if event["event"] == "bot" else None
+    who = "customer" if event["event"] == "user" else "staff" if staff else "bot"
+    return Line(who, str(event.get("text") or ""), when, staff)
 
 
 def transcript(
@@ -164,16 +174,6 @@ def transcript(
         first = session[0].get("timestamp")
         if hashlib.sha256(f"{sender}|{first}".encode()).hexdigest()[:32] != conversation.id:
             continue
-        lines = [
-            Line(
-                "customer" if e["event"] == "user" else "bot",
-                str(e.get("text") or ""),
-                dt.datetime.fromtimestamp(e["timestamp"], dt.timezone.utc)
-                if e.get("timestamp")
-                else None,
-            )  # fmt: skip
-            for e in session
-            if e.get("event") in ("user", "bot") and e.get("text")
-        ]
+        lines = [_line(e) for e in session if e.get("event") in ("user", "bot") and e.get("text")]
         return Transcript(conversation, result.contact, answers, lines, True)
     return result

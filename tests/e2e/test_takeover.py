@@ -175,6 +175,9 @@ def test_a_person_takes_over_the_widget_chat_and_hands_back(loop):
         # (no action runs while the bot is paused), so it counts for MEC like any other.
         record = web_record(loop, lambda row: row.customer_messages == 2)
         assert record.qualifies and record.outcome == "handed_off"
+        # The conversation's page in the dashboard names who wrote the staff message.
+        staff.goto(f"{loop.dashboard_url}/conversations/{record.id}")
+        assert staff.locator("#transcript .msg.staff").first.inner_text().startswith("anna ·")
         before = len(bubbles(customer))
         say(customer, "wanneer zijn jullie open?")
         wait_for_bubble(customer, before, "")
