@@ -1,6 +1,6 @@
 """The rasa-sdk action server: thin actions that read slots, call dealer/store code and reply."""
 
-from metrics.settings import require_production_safe
+from core.settings import require_production_safe
 
 # rasa-sdk imports this package before it serves: an unsafe production set-up stops it here.
 require_production_safe()

@@ -27,12 +27,8 @@ from actions.validation import (
     offer_window,
     time_buttons,
 )
-from dealer.booking import TimeDecision, decide_time
-from dealer.config import Dealer, Service
-from dealer.hours import nearest_free
-from dealer.i18n import format_km, format_when
-from metrics.store.models import Appointment, from_utc_naive
-from metrics.store.repositories import (
+from core.store.models import Appointment, from_utc_naive
+from core.store.repositories import (
     AppointmentRequest,
     SlotTaken,
     book_appointment,
@@ -41,6 +37,10 @@ from metrics.store.repositories import (
     free_slot_checker,
     reschedule_appointment,
 )
+from dealer.booking import TimeDecision, decide_time
+from dealer.config import Dealer, Service
+from dealer.hours import nearest_free
+from dealer.i18n import format_km, format_when
 
 DEFAULT_DURATION_MIN = 60
 

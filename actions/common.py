@@ -12,12 +12,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.orm import sessionmaker
 
+from core.engagement import ConversationRecord, channel_name, conversation_id
+from core.settings import now
+from core.store.recorder import DATABASE_DOWN, Recorder, record_session
+from core.store.session import default_session_factory
+from core.store.write_behind import WriteBehind, default_write_behind
 from dealer.config import Dealer, get_dealer
 from dealer.i18n import lang_or_default
-from metrics.engagement import ConversationRecord, channel_name, conversation_id
-from metrics.store.recorder import DATABASE_DOWN, Recorder, record_session
-from metrics.store.session import default_session_factory
-from metrics.store.write_behind import WriteBehind, default_write_behind
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -43,7 +44,7 @@ TASK_SLOTS = (
 class StoreMixin:
     """Gives an action the store and the engagement recorder: injected in tests, else from
     settings. Every action that changes what a conversation achieved records it; by default the
-    record is written after the reply (metrics.store.write_behind).
+    record is written after the reply (core.store.write_behind).
 
     When the database is unreachable, the action still answers: it apologises and gives the
     dealer's phone number, and a form asks the same question again.
@@ -134,7 +135,7 @@ def channel_of(tracker: Tracker) -> str:
 
 
 def now_for(dealer: Dealer) -> dt.datetime:
-    return dealer.now().replace(second=0, microsecond=0)
+    return now(dealer.timezone).replace(second=0, microsecond=0)
 
 
 def latest_entity(tracker: Tracker, entity: str) -> Any:

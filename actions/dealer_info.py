@@ -17,13 +17,21 @@ from dealer.parsing import InvalidDate, parse_when
 
 
 def named_closed_day(dealer: Dealer, text: str, today: dt.date) -> ClosedDay | None:
-    """The next closed day whose name the customer mentions ("kerst", "King's Day")."""
-    words = {w for w in re.findall(r"[^\W\d_]{4,}", text.lower())}
+    """The next closed day whose name the customer mentions ("kerst", "King's Day").
+
+    Words of four letters or more match inside a name ("kerst" in "Kerstdag"); shorter ones
+    ("day", "eve", "new") only as whole words and only next to a longer one. The day whose name
+    matches most words wins, the earliest on a tie: "christmas day" is not Christmas Eve, and
+    "new year's eve" is not New Year's Day."""
+    words = set(re.findall(r"[^\W\d_]{3,}", text.lower()))
+    best, best_score = None, 0
     for closed in dealer.closed_days_from(today):
         names = " ".join(closed.name.values()).lower()
-        if any(w in names for w in words):
-            return closed
-    return None
+        long = sum(1 for w in words if len(w) >= 4 and w in names)
+        short = sum(1 for w in words if len(w) == 3 and w in re.findall(r"[^\W\d_]+", names))
+        if long and long + short > best_score:
+            best, best_score = closed, long + short
+    return best
 
 
 def week_table(dealer: Dealer, lang: str) -> str:

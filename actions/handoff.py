@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
@@ -19,9 +19,9 @@ from actions.common import (
     now_for,
     transcript,
 )
+from core.store.repositories import create_lead
 from dealer.hours import is_open_at, next_opening
 from dealer.i18n import format_when
-from metrics.store.repositories import create_lead
 
 FALLBACK_INTENTS = ("nlu_fallback",)
 
@@ -68,9 +68,25 @@ class ActionHandoff(StoreMixin, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
-        events = hand_off(dispatcher, tracker, self.session_factory, reason="requested")
+        reason = "offered" if tracker.get_slot("handoff_offered") else "requested"
+        events = hand_off(dispatcher, tracker, self.session_factory, reason=reason)
+        if tracker.get_slot("handoff_offered"):
+            events.append(SlotSet("handoff_offered", False))
         self.record(tracker, events)
         return events
+
+
+class ActionOfferHandoff(Action):
+    """A fair question without an answer in the dealer file (warranty, an APK's price, delivery
+    times, the parts desk): say so honestly and offer a colleague; "yes" hands off (rules)."""
+
+    def name(self) -> str:
+        return "action_offer_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dispatcher.utter_message(response="utter_offer_handoff")
+        return [SlotSet("handoff_offered", True)]
 
 
 class ActionHandleFallback(StoreMixin, Action):

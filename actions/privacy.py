@@ -7,8 +7,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreMixin, channel_of
-from metrics.settings import get_settings
-from metrics.store.privacy import erase_contact
+from core.settings import get_settings
+from core.store.privacy import erase_contact
 
 
 class ActionDeleteMyData(StoreMixin, Action):

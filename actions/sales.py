@@ -24,12 +24,15 @@ from actions.common import (
     transcript,
 )
 from actions.validation import BaseFormValidation, offer_window, time_buttons
+from core.store.repositories import create_lead
 from dealer.booking import TimeDecision, decide_time
 from dealer.config import Car, Dealer
 from dealer.hours import is_open_at, nearest_free, next_opening
 from dealer.i18n import (
+    BODY_NAMES,
     CONDITION_NAMES,
     FUEL_NAMES,
+    GEARBOX_NAMES,
     WEEKDAY_NAMES,
     format_day,
     format_eur,
@@ -38,18 +41,26 @@ from dealer.i18n import (
     format_when,
 )
 from dealer.stock import CarQuery, build_query, find_car, match_model, search
-from metrics.store.repositories import create_lead
 
 MAX_CONDITION_CHARS = 500
 
 
-def car_line(car: Car, lang: str) -> str:
-    """One car as a single line that reads well on WhatsApp too."""
-    return (
-        f"• {car.title} ({car.year}, {CONDITION_NAMES[lang].get(car.condition, car.condition)}, "
-        f"{FUEL_NAMES[lang].get(car.fuel, car.fuel)}, {format_km(car.mileage_km, lang)}): "
-        f"{format_eur(car.price_eur, lang)}"
-    )
+def car_line(car: Car, lang: str, query: CarQuery | None = None) -> str:
+    """One car as a single line that reads well on WhatsApp too. Year, new/used, fuel and
+    mileage always; the body and the gearbox too when the customer asked for them."""
+    extras = []
+    if query is not None and query.body:
+        extras.append(BODY_NAMES[lang].get(car.body, car.body))
+    if query is not None and query.gearbox:
+        extras.append(GEARBOX_NAMES[lang].get(car.transmission, car.transmission))
+    details = [
+        str(car.year),
+        CONDITION_NAMES[lang].get(car.condition, car.condition),
+        FUEL_NAMES[lang].get(car.fuel, car.fuel),
+        *extras,
+        format_km(car.mileage_km, lang),
+    ]
+    return f"• {car.title} ({', '.join(details)}): {format_eur(car.price_eur, lang)}"
 
 
 def car_buttons(cars: list[Car], intent: str = "book_test_drive") -> list[dict[str, str]]:
@@ -66,11 +77,18 @@ def describe_query(query: CarQuery, lang: str) -> str:
         FUEL_NAMES[lang].get(query.fuel, "") if query.fuel else "",
         query.make or "",
         query.model or "",
-        query.body.upper() if query.body == "suv" else (query.body or ""),
+        BODY_NAMES[lang].get(query.body, query.body) if query.body else "",
     ]
     text = " ".join(p for p in parts if p)
+    nl = lang == "nl"
+    if query.gearbox:
+        text += (" (" if text else "") + GEARBOX_NAMES[lang][query.gearbox] + (")" if text else "")
+    if query.min_year:
+        text += (" vanaf " if nl else " from ") + str(query.min_year)
+    if query.max_km:
+        text += (" met maximaal " if nl else " with at most ") + format_km(query.max_km, lang)
     if query.max_price:
-        text += (" tot " if lang == "nl" else " up to ") + format_eur(query.max_price, lang)
+        text += (" tot " if nl else " up to ") + format_eur(query.max_price, lang)
     return text.strip()
 
 
@@ -108,7 +126,7 @@ class ActionSearchStock(Action):
         dispatcher.utter_message(
             response="utter_stock_results",
             total=total,
-            cars="\n".join(car_line(c, lang) for c in cars),
+            cars="\n".join(car_line(c, lang, query) for c in cars),
             buttons=car_buttons(cars),
         )
         return [SlotSet("last_cars", [c.stock_id for c in cars])]

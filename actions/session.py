@@ -11,8 +11,8 @@ from rasa_sdk.forms import ValidationAction
 
 from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
 from actions.survey import QUESTIONS
+from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
-from metrics.engagement import SURVEY_FORM
 
 OFFER_ANSWERS = ("affirm", "deny")
 
@@ -97,6 +97,14 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
             return {"callback_offered": False}
         return {}
 
+    async def extract_handoff_offered(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: dict) -> dict[str, Any]:  # fmt: skip
+        # The same for the offer to pass a question on to a colleague.
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if tracker.get_slot("handoff_offered") and intent not in OFFER_ANSWERS:
+            return {"handoff_offered": False}
+        return {}
+
 
 class ActionClearFormSlots(Action):
     """Before a new task: forget the previous task's answers, keep what this message said."""
@@ -126,4 +134,5 @@ class ActionDeclineOffer(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dispatcher.utter_message(response="utter_offer_declined")
-        return [SlotSet("callback_offered", False)]
+        offers = ("callback_offered", "handoff_offered")
+        return [SlotSet(offer, False) for offer in offers if tracker.get_slot(offer)]

@@ -15,14 +15,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreMixin, current_conversation_id, dealer_of
 from actions.validation import BaseFormValidation
-from metrics.engagement import summarize
-from metrics.settings import get_settings
-from metrics.store.recorder import answer
-from metrics.survey import SCALES, is_no_comment, parse_score
+from core.engagement import summarize
+from core.settings import get_settings
+from core.store.recorder import answer
+from dealer.survey import SCALES, is_no_comment, parse_score
 
 QUESTIONS = ("csat", "ces", "nps", "survey_comment")
 SKIPPED = "skipped"
 MAX_COMMENT_CHARS = 1000
+# The customer ends the chat: "bye", or "no" to "anything else?" (data/core/rules.yml).
+CLOSING_INTENTS = ("goodbye", "deny")
 
 
 def latest_intent(tracker: Tracker) -> str | None:
@@ -37,7 +39,7 @@ def eligible(tracker: Tracker) -> bool:
     outcomes = tracker.get_slot("outcomes") or []
     if tracker.get_slot("survey_offered") or "handed_off" in outcomes:
         return False
-    if latest_intent(tracker) == "goodbye":
+    if latest_intent(tracker) in CLOSING_INTENTS:
         settings = get_settings()
         record = summarize(
             tracker.events,
@@ -161,7 +163,7 @@ class ActionSubmitSurvey(StoreMixin, Action):
         ) or tracker.get_slot("survey_comment") not in (None, "none")
         if answered:
             dispatcher.utter_message(response="utter_survey_thanks")
-        elif latest_intent(tracker) == "goodbye":
+        elif latest_intent(tracker) in CLOSING_INTENTS:
             dispatcher.utter_message(response="utter_goodbye")
         else:
             dispatcher.utter_message(response="utter_anything_else")

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.common import StoreMixin, dealer_of, language, latest_text, now_for
-from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision
+from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision, decide_time
 from dealer.config import Dealer
 from dealer.hours import SlotProblem, hours_on
 from dealer.i18n import format_button, format_day, format_hours, format_when
@@ -28,6 +28,18 @@ _NAME_PREFIX = re.compile(
     r"name is|name:|it's|het is|op naam van|voor|for)\s+",
     re.I,
 )
+# Answers that are clearly no name: yes/no, greetings, thanks, "stop" (issue 16: "Yes please"
+# was stored as a name). A reply made only of these words is refused.
+_NOT_NAME_TEXT = (
+    "ja jawel jazeker graag alsjeblieft alstublieft aub ok oke oké okay okido prima goed klopt "
+    "correct zeker nee neen niet niks nee hoor geen hoi hallo hai hey hee hoii goedemorgen "
+    "goedemiddag goedenavond goeiedag dag doei tot ziens bedankt dankjewel dankuwel dank je u wel "
+    "stop stoppen annuleer annuleren laat maar weet ik het "
+    "yes yeah yep yup sure please thanks thank you thx no nope nah not none nothing hi hello hiya "
+    "hey good morning afternoon evening bye goodbye cheers cancel quit never mind i don't know "
+    "dunno idk there daar allemaal iedereen everyone"
+)
+_NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
 _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "von",
                    "la", "le", "du", "da", "di"}  # fmt: skip
 # Which slot a typed correction refers to.
@@ -47,6 +59,10 @@ def clean_name(value: str) -> str | None:
     if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
         return None
     if re.search(r"[<>{}\[\]@#?=;/\\|*_$%]", name) or not re.search(r"[^\W\d_]", name):
+        return None
+    if set(re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name.lower())) <= _NOT_NAME_WORDS:
+        return None
+    if normalize_plate(name) is not None:
         return None
     if name != name.lower():
         return " ".join(name.split())  # the customer chose the capitals: keep them
@@ -294,8 +310,6 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
 
     def decide(self, tracker: Tracker, value: Any, **kwargs) -> tuple[Dealer, str, TimeDecision]:
         """Shared set-up for time validators: dealer, language and the decision on ``value``."""
-        from dealer.booking import decide_time
-
         dealer = dealer_of(tracker)
         decision = decide_time(str(value or "")[:200], dealer, now=now_for(dealer), **kwargs)
         return dealer, language(tracker), decision

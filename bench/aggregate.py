@@ -69,8 +69,8 @@ APPOINTMENT_COLUMNS = (
 
 def generate(dealers: int, per_dealer: int, seed: int = 42):
     """Yield (conversations, answers, leads, appointments) chunks; deterministic."""
-    from metrics.formulas import bucket_index
-    from metrics.periods import period_keys
+    from core.engagement import bucket_index
+    from core.periods import period_keys
 
     rng = random.Random(seed)
     span = (END - START).total_seconds()
@@ -128,14 +128,14 @@ def generate(dealers: int, per_dealer: int, seed: int = 42):
 
 
 def _conversation_indexes():
-    from metrics.store.models import Conversation
+    from core.store.models import Conversation
 
     return list(Conversation.__table__.indexes)
 
 
 def seed_sqlite(url: str, dealers: int, per_dealer: int) -> dict:
-    from metrics.store.migrate import upgrade
-    from metrics.store.session import make_engine
+    from core.store.migrate import upgrade
+    from core.store.session import make_engine
 
     engine = make_engine(url)
     upgrade(engine)
@@ -179,8 +179,8 @@ def _sqlite_value(value):
 def seed_postgres(url: str, schema: str, dealers: int, per_dealer: int) -> dict:
     from sqlalchemy import text
 
-    from metrics.store.migrate import upgrade
-    from metrics.store.session import make_engine
+    from core.store.migrate import upgrade
+    from core.store.session import make_engine
 
     admin = make_engine(url)
     with admin.begin() as conn:
@@ -232,8 +232,8 @@ def _pg_value(value) -> str:
 
 def measure(url: str, schema: str | None, what: str) -> dict:
     """Run in a child process: time one job and report its own peak memory."""
+    from core.store.session import make_engine, make_session_factory
     from metrics.aggregate import rebuild, rebuild_period
-    from metrics.store.session import make_engine, make_session_factory
 
     kwargs = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
     factory = make_session_factory(make_engine(url, **kwargs))
@@ -275,8 +275,8 @@ def _mark_week_dirty(factory, week: str) -> None:
     """Mark every day of ``week`` dirty for every dealer, as writes on those days would."""
     from sqlalchemy import select
 
-    from metrics.periods import parse_period
-    from metrics.store.models import Conversation, mark_days
+    from core.periods import parse_period
+    from core.store.models import Conversation, mark_days
 
     period = parse_period(week)
     days = [(period.start + dt.timedelta(days=n)).isoformat() for n in range(7)]
@@ -287,7 +287,7 @@ def _mark_week_dirty(factory, week: str) -> None:
 
 def analyze(url: str, schema: str | None) -> None:
     """Statistics for the freshly built cells (what autovacuum does after a bulk write)."""
-    from metrics.store.session import make_engine
+    from core.store.session import make_engine
 
     kwargs = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
     engine = make_engine(url, **kwargs)
@@ -302,9 +302,9 @@ def naive_weekly(factory) -> int:
 
     from sqlalchemy import select
 
-    from metrics.periods import week_key
-    from metrics.store.models import Conversation as C
-    from metrics.store.models import SurveyAnswer as A
+    from core.periods import week_key
+    from core.store.models import Conversation as C
+    from core.store.models import SurveyAnswer as A
 
     zone = __import__("zoneinfo").ZoneInfo("Europe/Amsterdam")
     groups: dict = defaultdict(lambda: {"n": 0, "q": 0, "contacts": set(), "csat": [], "out": {}})
@@ -394,7 +394,7 @@ def main() -> int:
             if args.only != "sqlite":
                 from sqlalchemy import text
 
-                from metrics.store.session import make_engine
+                from core.store.session import make_engine
 
                 admin = make_engine(PG_URL)
                 with admin.begin() as conn:

@@ -52,8 +52,8 @@ from bench.common import (  # noqa: E402
     server_errors,
     stored_conversations,
 )
-from metrics.settings import rest_client_headers  # noqa: E402
-from metrics.store.session import make_engine  # noqa: E402
+from core.settings import rest_client_headers  # noqa: E402
+from core.store.session import make_engine  # noqa: E402
 
 FULL = {"customers": 20, "duration_s": 120.0}
 CI = {"customers": 10, "duration_s": 30.0}

@@ -34,11 +34,11 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bot.runtime import Stack, start_stack  # noqa: E402
-from metrics.engagement import contact_key  # noqa: E402
-from metrics.settings import rest_client_headers  # noqa: E402
-from metrics.store.migrate import upgrade  # noqa: E402
-from metrics.store.models import Conversation  # noqa: E402
-from metrics.store.session import make_engine, make_session_factory  # noqa: E402
+from core.engagement import contact_key  # noqa: E402
+from core.settings import rest_client_headers  # noqa: E402
+from core.store.migrate import upgrade  # noqa: E402
+from core.store.models import Conversation  # noqa: E402
+from core.store.session import make_engine, make_session_factory  # noqa: E402
 
 # The clock of the e2e tests: Monday 23 November 2026, 09:00 in Amsterdam.
 FIXED_NOW = "2026-11-23T09:00:00+01:00"
@@ -248,7 +248,7 @@ def eventually(check: Callable[[], T], timeout_s: float = SETTLE_S) -> T:
     """Call ``check`` until it returns a true value or ``timeout_s`` passes; its last value.
 
     The action servers write engagement records just after the reply
-    (metrics.store.write_behind), so a reader right after the last reply waits for them.
+    (core.store.write_behind), so a reader right after the last reply waits for them.
     """
     deadline = time.monotonic() + timeout_s
     while not (value := check()) and time.monotonic() < deadline:

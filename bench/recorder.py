@@ -4,7 +4,7 @@ Each customer message makes the op an action makes (``actions.common.record_conv
 conversation's record (``summarize``), its op with the session's NLU inbox items
 (``recorder.conversation_op``) and the write-behind journal line; the writer thread then stores
 the ops that queued up together (``recorder.coalesce`` + ``Recorder.write_many``), as
-``metrics.store.write_behind`` does. Conversations are interleaved, as under load; they grow to
+``core.store.write_behind`` does. Conversations are interleaved, as under load; they grow to
 about eight events per message, some messages are not understood (inbox items) and the last
 messages answer the survey.
 
@@ -34,11 +34,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import PG_URL, postgres_databases, postgres_unreachable  # noqa: E402
-from metrics.engagement import summarize  # noqa: E402
-from metrics.store.migrate import upgrade  # noqa: E402
-from metrics.store.recorder import Recorder, answer, coalesce, conversation_op  # noqa: E402
-from metrics.store.session import make_engine, make_session_factory  # noqa: E402
-from metrics.store.spool import Spool  # noqa: E402
+from core.engagement import summarize  # noqa: E402
+from core.store.migrate import upgrade  # noqa: E402
+from core.store.recorder import Recorder, answer, coalesce, conversation_op  # noqa: E402
+from core.store.session import make_engine, make_session_factory  # noqa: E402
+from core.store.spool import Spool  # noqa: E402
 
 SECRET = "bench-contact-key-secret"
 INTENTS = ["book_service", "ask_price", "greet", "inform", "affirm", "nlu_fallback", "thank",

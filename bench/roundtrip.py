@@ -64,7 +64,7 @@ from bench.common import (  # noqa: E402
     stored_conversations,
     worker_split,
 )
-from metrics.store.models import Conversation  # noqa: E402
+from core.store.models import Conversation  # noqa: E402
 
 WARMUP_CONVERSATIONS = 4  # one of each script, so every code path has run once
 

@@ -12,14 +12,22 @@ an answer its validation did not see, and the next message after a restart is ha
 
 The apology goes straight to the output channel: it reaches the customer but is not a tracker
 event, so it does not appear in the transcript.
+
+Written for Rasa 3.6.21 (``RemoteAction.run(self, output_channel, nlg, tracker, domain)``).
+:func:`install` is called by the Rasa server's launcher (:mod:`bot.rasa_server`), never on
+import, and raises :class:`bot.rasa_patches.RasaPatchError` when Rasa is another version or
+``RemoteAction.run`` changed. It imports Rasa when called: the texts here are also read by tests
+without Rasa's core, which takes seconds to import.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import sys
 from typing import Any
+
+from bot.rasa_patches import patch
+from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +51,6 @@ def apology(tracker: Any) -> str:
     language = tracker.get_slot("language")
     language = language if language in APOLOGY else "nl"
     try:
-        from dealer.config import get_dealer
-
         metadata = (
             getattr(tracker, "latest_message", None) and tracker.latest_message.metadata
         ) or {}
@@ -67,18 +73,8 @@ async def apologise(output_channel: Any, tracker: Any) -> bool:
     return True
 
 
-def install() -> None:
-    """Wrap ``RemoteAction.run``, once, in a process that has loaded Rasa's actions (the Rasa
-    server has, before it loads the channels); elsewhere do nothing, so importing the channels
-    does not pull in Rasa's core and TensorFlow."""
-    action_module = sys.modules.get("rasa.core.actions.action")
-    if action_module is None:
-        return
-    ActionExecutionRejection = action_module.ActionExecutionRejection  # noqa: N806
-    RemoteAction = action_module.RemoteAction  # noqa: N806
-    if getattr(RemoteAction.run, "_apologises", False):
-        return
-    run = RemoteAction.run
+def _run_or_apologise(run: Any) -> Any:
+    from rasa.core.actions.action import ActionExecutionRejection
 
     @functools.wraps(run)
     async def run_or_apologise(self, output_channel, nlg, tracker, domain):  # noqa: ANN001, ANN202
@@ -94,5 +90,13 @@ def install() -> None:
                 log.exception("the apology could not be sent")
             raise
 
-    run_or_apologise._apologises = True
-    RemoteAction.run = run_or_apologise
+    return run_or_apologise
+
+
+def install() -> None:
+    """Wrap ``RemoteAction.run``, once. Raises :class:`bot.rasa_patches.RasaPatchError` when the
+    patch cannot apply."""
+    from rasa.core.actions.action import RemoteAction
+
+    patch(RemoteAction, "run", ("self", "output_channel", "nlg", "tracker", "domain"),
+          _run_or_apologise)  # fmt: skip

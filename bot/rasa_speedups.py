@@ -7,9 +7,7 @@ server's CPU per action call with jsonschema 4.17, and a message makes about thr
 py-spy profile of a loaded server put it at more than half of the Rasa server's CPU.
 
 :func:`install` builds the validator once (the schema is a constant) and validates each reply
-with it: the same checks, the same ``ValidationError`` and message, about 1 ms. Like
-:mod:`bot.action_fallback` it is installed from ``bot.channels`` (Rasa imports that package in
-the Rasa server), and only in a process that has already loaded Rasa's actions.
+with it: the same checks, the same ``ValidationError`` and message, about 1 ms.
 
 The second: every action call sends the whole tracker of the session to the action server, and
 aiohttp encodes it with the standard library's ``json.dumps``: about 9 % of the Rasa server's CPU
@@ -28,20 +26,28 @@ Rasa's domain), and each full collection of Python's garbage collector walks all
 to 0.9 s during which the server answers no one (timed with ``gc.callbacks``; docs/profile.md).
 :func:`freeze_heap` moves everything alive once the server has started into the collector's
 permanent generation, so later collections walk only the objects made since.
+
+Written for Rasa 3.6.21. Like :mod:`bot.action_fallback`, :func:`install` is called by the Rasa
+server's launcher (:mod:`bot.rasa_server`), never on import, and raises
+:class:`bot.rasa_patches.RasaPatchError` when Rasa is another version or a patched function
+changed (:func:`bot.rasa_patches.patch`). It imports Rasa when called: the functions here are
+also used without Rasa's core, which takes seconds to import.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import logging
-import sys
 from functools import lru_cache
 from typing import Any
 
 import aiohttp
 import ujson
+
+from bot.rasa_patches import patch
 
 log = logging.getLogger(__name__)
 KEEPALIVE_S = 2.0
@@ -85,10 +91,8 @@ def fast_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
-def _install_fast_json() -> None:
-    endpoints = sys.modules.get("rasa.utils.endpoints")
-    if endpoints is None or getattr(endpoints.EndpointConfig.session, "_fast_json", False):
-        return
+def _session_with_fast_json(_rasa_session: Any) -> Any:
+    from rasa.utils import endpoints
 
     def session(self: Any) -> aiohttp.ClientSession:  # Rasa's, plus ujson and the shared pool
         auth = None
@@ -103,41 +107,24 @@ def _install_fast_json() -> None:
             connector_owner=False,  # closing the session keeps the pool's connections
         )
 
-    session._fast_json = True
-    endpoints.EndpointConfig.session = session
+    return session
 
 
-def _install_freeze_on_start() -> None:
-    run = sys.modules.get("rasa.core.run")  # loaded: it is what imports the channels
-    if run is None or getattr(run.configure_app, "_freezes_heap", False):
-        return
-    configure_app = run.configure_app
-
+def _configure_app_and_freeze(configure_app: Any) -> Any:
+    @functools.wraps(configure_app)
     def configure_app_and_freeze(*args: Any, **kwargs: Any) -> Any:
         app = configure_app(*args, **kwargs)
         app.register_listener(freeze_heap, "after_server_start")  # each Sanic worker
         return app
 
-    configure_app_and_freeze._freezes_heap = True
-    run.configure_app = configure_app_and_freeze
+    return configure_app_and_freeze
 
 
-def install() -> None:
-    """Replace ``RemoteAction._validate_action_result`` by one with a cached validator, Rasa's
-    HTTP client sessions by ones that encode JSON with :func:`fast_dumps` over a shared pool, and
-    have the Rasa server's app run :func:`freeze_heap` once started; once."""
-    action_module = sys.modules.get("rasa.core.actions.action")
-    if action_module is None:
-        return
-    _install_fast_json()
-    _install_freeze_on_start()
-    remote_action = action_module.RemoteAction
-    if getattr(remote_action._validate_action_result, "_cached_validator", False):
-        return
+def _cached_validation(_rasa_validate: Any) -> Any:
+    from jsonschema import ValidationError, exceptions
+    from rasa.core.actions import action as action_module
 
     def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
-        from jsonschema import ValidationError, exceptions
-
         try:  # as jsonschema.validate: raise the best match of the errors
             error = exceptions.best_match(_validator(action_module).iter_errors(result))
             if error is not None:
@@ -151,5 +138,28 @@ def install() -> None:
             )
             raise e
 
-    validate_action_result._cached_validator = True
-    remote_action._validate_action_result = validate_action_result
+    return validate_action_result
+
+
+# What each patch replaces, with the parameters the replaced function takes in Rasa 3.6.21.
+CONFIGURE_APP_PARAMETERS = (
+    "input_channels", "cors", "auth_token", "enable_api", "response_timeout", "jwt_secret",
+    "jwt_private_key", "jwt_method", "route", "port", "endpoints", "log_file", "conversation_id",
+    "use_syslog", "syslog_address", "syslog_port", "syslog_protocol", "request_timeout",
+    "server_listeners", "use_uvloop", "keep_alive_timeout",
+)  # fmt: skip
+
+
+def install() -> None:
+    """Replace ``RemoteAction._validate_action_result`` by one with a cached validator, Rasa's
+    HTTP client sessions by ones that encode JSON with :func:`fast_dumps` over a shared pool, and
+    have the Rasa server's app run :func:`freeze_heap` once started; once.
+
+    Raises :class:`bot.rasa_patches.RasaPatchError` when a patch cannot apply."""
+    import rasa.core.run
+    from rasa.core.actions.action import RemoteAction
+    from rasa.utils.endpoints import EndpointConfig
+
+    patch(RemoteAction, "_validate_action_result", ("self", "result"), _cached_validation)
+    patch(EndpointConfig, "session", ("self",), _session_with_fast_json)
+    patch(rasa.core.run, "configure_app", CONFIGURE_APP_PARAMETERS, _configure_app_and_freeze)

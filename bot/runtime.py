@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from metrics.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rest_client_headers
+from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rasa_bin, rest_client_headers
+from dealer.config import get_dealer
 
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
                 "dealer/parsing.py")  # fmt: skip
@@ -49,8 +50,8 @@ LOCK_STORE_CLASS = "bot.lock_store.AtomicRedisLockStore"
 TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
 
 
-def rasa_bin() -> str:
-    return str(Path(sys.executable).with_name("rasa"))
+# ``rasa run`` with our patches of Rasa installed first (bot/rasa_server.py).
+RASA_SERVER = (sys.executable, "-m", "bot.rasa_server")
 
 
 def sanic_workers(env: Mapping[str, str]) -> int:
@@ -273,7 +274,7 @@ def start_stack(
         )  # fmt: skip
         wait_until_up(f"http://127.0.0.1:{stack.action_port}/health", actions, timeout)
         rasa_args = [
-            rasa_bin(), "run", "--model", str(model), "--endpoints", str(endpoints),
+            *RASA_SERVER, "run", "--model", str(model), "--endpoints", str(endpoints),
             "--credentials", "credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
@@ -292,12 +293,12 @@ def start_stack(
         wait_until_up(stack.rasa_url, server, timeout)
         wait_until_ready(stack.rest_webhook, server, timeout, rest_client_headers(run_env))
         if with_scheduler:
-            spawn([sys.executable, "-m", "metrics.cli", "scheduler"], "scheduler")
+            spawn([sys.executable, "-m", "cli.main", "scheduler"], "scheduler")
         if web_port:
-            spawn([sys.executable, "-m", "metrics.cli", "web", "--port", str(web_port),
+            spawn([sys.executable, "-m", "cli.main", "web", "--port", str(web_port),
                    "--rasa-url", stack.rasa_url], "web")  # fmt: skip
         if dashboard_port:
-            spawn([sys.executable, "-m", "metrics.cli", "dashboard", "--port",
+            spawn([sys.executable, "-m", "cli.main", "dashboard", "--port",
                    str(dashboard_port)], "dashboard")  # fmt: skip
     except BaseException:
         stack.stop()
@@ -331,8 +332,6 @@ def wait_until_ready(
 
 def _with_demo_origins(env: dict[str, str], web_port: int) -> str:
     """DEALERBOT_WEB_ORIGINS plus the demo page's origins for the default dealer."""
-    from dealer.config import get_dealer
-
     dealer = get_dealer(env.get("DEALERBOT_DEFAULT_DEALER") or None).id
     demo = f"{dealer}=http://127.0.0.1:{web_port},http://localhost:{web_port}"
     return ";".join(filter(None, (env.get("DEALERBOT_WEB_ORIGINS", ""), demo)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,8 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import yaml
 
-from metrics.settings import get_settings
-
+# The dealer package reads its own two settings (it imports nothing of ours); core.settings shows
+# them with the others.
+BUILT_IN_DEALERS_DIR = Path(__file__).resolve().parent.parent / "data" / "dealers"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGUAGES = ("nl", "en")
 # The holidays package's language codes for ours (it has no plain "en").
@@ -149,11 +151,6 @@ class Dealer:
 
     def capacity(self, day: dt.date) -> int:
         return self.capacity_overrides.get(day.weekday(), self.capacity_per_slot)
-
-    def now(self) -> dt.datetime:
-        """The current time in the dealer's time zone (frozen by DEALERBOT_FIXED_NOW in tests)."""
-        fixed = get_settings().fixed_now
-        return fixed.astimezone(self.timezone) if fixed else dt.datetime.now(self.timezone)
 
 
 @lru_cache(maxsize=64)
@@ -453,9 +450,19 @@ def _stamp(dealers_dir: Path) -> tuple:
     )
 
 
+def configured_dealers_dir() -> Path:
+    """``DEALERBOT_DEALERS_DIR``: the folder of dealer folders (default ``data/dealers``)."""
+    return Path(os.environ.get("DEALERBOT_DEALERS_DIR") or BUILT_IN_DEALERS_DIR)
+
+
+def default_dealer_id() -> str | None:
+    """``DEALERBOT_DEFAULT_DEALER``: the location of a chat that names none (default: the first)."""
+    return os.environ.get("DEALERBOT_DEFAULT_DEALER") or None
+
+
 def all_dealers(dealers_dir: Path | None = None) -> dict[str, Dealer]:
     """All dealer locations that load, by id (broken folders are logged and skipped)."""
-    folder = Path(dealers_dir or get_settings().dealers_dir)
+    folder = Path(dealers_dir or configured_dealers_dir())
     files = _load_all(folder, _stamp(folder))
     if not files.dealers:
         problems = "".join(f"\n  {problem}" for problem in files.problems.values())
@@ -468,5 +475,5 @@ def get_dealer(dealer_id: str | None = None, dealers_dir: Path | None = None) ->
     dealers = all_dealers(dealers_dir)
     if dealer_id in dealers:
         return dealers[dealer_id]
-    default = get_settings().default_dealer
+    default = default_dealer_id()
     return dealers[default] if default in dealers else next(iter(dealers.values()))

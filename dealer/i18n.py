@@ -21,6 +21,12 @@ FUEL_NAMES = {
            "plug-in hybrid": "plug-in hybrid"},
 }  # fmt: skip
 CONDITION_NAMES = {"nl": {"new": "nieuw", "used": "occasion"}, "en": {"new": "new", "used": "used"}}
+GEARBOX_NAMES = {"nl": {"automatic": "automaat", "manual": "handgeschakeld"},
+                 "en": {"automatic": "automatic", "manual": "manual"}}  # fmt: skip
+BODY_NAMES = {
+    "nl": {"suv": "SUV", "estate": "stationwagen", "hatchback": "hatchback", "sedan": "sedan"},
+    "en": {"suv": "SUV", "estate": "estate", "hatchback": "hatchback", "sedan": "saloon"},
+}
 
 
 def lang_or_default(lang: str | None) -> str:

@@ -71,10 +71,22 @@ def normalize_email(text: str) -> str | None:
 
 
 def find_phones(text: str, region: str = "NL") -> list[tuple[int, int, str]]:
-    """Phone numbers in the text, as E.164 (``+31612345678``)."""
+    """Phone numbers in the text, as E.164 (``+31612345678``).
+
+    A number in the default region must be valid. A number the customer wrote with a country
+    code (``+44 7700 900123``, ``0049 ...``) needs only the right length for that country:
+    libphonenumber's list of allocated ranges lags behind (and leaves out UK ranges such as
+    07700 900xxx), and we would rather call a number than refuse a customer's own."""
     found = []
-    for match in phonenumbers.PhoneNumberMatcher(text or "", region, leniency=1):
-        if phonenumbers.is_valid_number(match.number):
+    leniency = phonenumbers.Leniency.POSSIBLE
+    for match in phonenumbers.PhoneNumberMatcher(text or "", region, leniency=leniency):
+        explicit = match.raw_string.lstrip().startswith(("+", "00"))
+        number = match.number
+        if phonenumbers.is_valid_number(number) or (
+            explicit
+            and number.country_code != phonenumbers.country_code_for_region(region)
+            and phonenumbers.is_possible_number(number)
+        ):
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             found.append((match.start, match.end, e164))
     return found

@@ -50,20 +50,21 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionFilter
 from tqdm import tqdm
 
-from metrics.formulas import FIRST_RESPONSE_BUCKETS_MS, WITHIN_MS
-from metrics.periods import (
+from core.engagement import FIRST_RESPONSE_BUCKETS_MS
+from core.periods import (
     DEFAULT_TIMEZONE,
     KINDS,
     Period,
     PeriodError,
     conversation_keys,
     local_day,
+    parse_period,
     period_key,
     period_of,
     periods_between,
 )
-from metrics.settings import get_settings
-from metrics.store.models import (
+from core.settings import get_settings, utc_now
+from core.store.models import (
     CELL_COUNTS,
     Appointment,
     Conversation,
@@ -74,7 +75,8 @@ from metrics.store.models import (
     MetricSummary,
     mark_days,
 )
-from metrics.store.session import default_session_factory
+from core.store.session import default_session_factory
+from metrics.formulas import WITHIN_MS
 
 OUTCOME_COLUMNS = {
     "appointment_booked": "appointments_booked",
@@ -86,7 +88,7 @@ OUTCOME_COLUMNS = {
     "self_served": "self_served",
     "abandoned": "abandoned",
 }
-# Lead kinds (metrics.store.models.Lead.kind) -> summary column; other kinds count as sales.
+# Lead kinds (core.store.models.Lead.kind) -> summary column; other kinds count as sales.
 LEAD_COLUMNS = {
     "test_drive": "leads_test_drive",
     "trade_in": "leads_trade_in",
@@ -419,7 +421,7 @@ def _potential_only_rows(session: Session, kind: str, first: str, last: str) -> 
 def retention_floor(now: dt.datetime | None = None) -> dt.date:
     """The first local day whose conversations the retention purge has not touched."""
     settings = get_settings()
-    moment = now or settings.fixed_now or dt.datetime.now(dt.timezone.utc)
+    moment = now or utc_now()
     cutoff = moment - dt.timedelta(days=settings.retention_days)
     return local_day(cutoff, DEFAULT_TIMEZONE) + dt.timedelta(days=1)
 
@@ -489,8 +491,6 @@ def rebuild_period(
     session_factory: sessionmaker | None, period: Period | str, *, now: dt.datetime | None = None
 ) -> RebuildResult:
     """Recompute one period (e.g. ``"2026-W47"`` or ``"2026-11"``) for every dealer."""
-    from metrics.periods import parse_period
-
     target = parse_period(period) if isinstance(period, str) else period
     return rebuild(session_factory, target.kind, target.start, target.last_day, now=now)
 
@@ -501,7 +501,7 @@ def rollup(session_factory: sessionmaker | None = None, now: dt.datetime | None 
     Late survey answers arrive within a session or two, so two periods of each kind are enough.
     """
     session_factory = session_factory or default_session_factory()
-    moment = now or get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
+    moment = now or utc_now()
     today = local_day(moment, DEFAULT_TIMEZONE)
     fill_period_keys(session_factory)
     with session_factory.begin() as session:  # marks of purged days would never be used

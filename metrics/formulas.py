@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# Upper bounds (ms) of the first-response histogram buckets; the last bucket is open-ended.
-FIRST_RESPONSE_BUCKETS_MS: tuple[int, ...] = (
-    250, 500, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 60_000,
-)  # fmt: skip
+from core.engagement import FIRST_RESPONSE_BUCKETS_MS, bucket_index
+
 WITHIN_MS = 30_000  # customers expect an answer within 30 seconds
 CSAT_SCALE, CES_SCALE, NPS_SCALE = (1, 5), (1, 7), (0, 10)
 
@@ -145,13 +143,6 @@ def histogram(values_ms: Iterable[int]) -> tuple[int, ...]:
     for value in values_ms:
         counts[bucket_index(value)] += 1
     return tuple(counts)
-
-
-def bucket_index(value_ms: int) -> int:
-    for i, bound in enumerate(FIRST_RESPONSE_BUCKETS_MS):
-        if value_ms <= bound:
-            return i
-    return len(FIRST_RESPONSE_BUCKETS_MS)
 
 
 def histogram_percentile(counts: Sequence[int], q: float) -> float | None:

@@ -2,7 +2,7 @@
 
 Definitions (per dealer and period, over the handoffs created in the period, test senders left
 out). The sources are the store's ``leads`` (kind ``handoff``) and the staff inbox's
-``inbox_events`` (``replied``: one per staff message; ``metrics.store.inbox``). A staff message
+``inbox_events`` (``replied``: one per staff message; ``core.store.staff_inbox``). A staff message
 answers a handoff when it was sent in the same conversation (sender id) at or after the handoff
 and before that sender's next handoff:
 
@@ -13,7 +13,7 @@ and before that sender's next handoff:
 - **unanswered handoffs**: handoffs no staff message answered (a call back by phone is not seen
   here: an item marked done in the inbox without a chat message still counts as unanswered).
 
-The bot's first response time (``first_response_*``, ``metrics.engagement``) leaves staff
+The bot's first response time (``first_response_*``, ``core.engagement``) leaves staff
 messages out and stays a separate figure.
 """
 
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import Period, dealer_timezone
-from metrics.settings import get_settings
-from metrics.store.inbox import first_replies
-from metrics.store.models import Lead
+from core.periods import Period, dealer_timezone
+from core.settings import get_settings
+from core.store.models import Lead
+from core.store.staff_inbox import first_replies
 
 DEFAULT_PROMISED_MIN = 15  # the dealer file's default for handoff.reply_within_min
 

@@ -21,8 +21,23 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from metrics.settings import Settings, get_settings
-from metrics.store.models import JobLock, utcnow
+from core.periods import last_weeks, period_of
+from core.settings import get_settings
+from core.settings import now as clock
+from core.store.models import JobLock, utcnow
+from core.store.privacy import (
+    purge_idle_tracker_events,
+    purge_old_files,
+    purge_older_than,
+    purge_pending_erasures,
+)
+from core.store.session import default_session_factory
+from dealer.config import DealerConfigError, all_dealers
+from metrics.aggregate import rebuild, rollup
+from metrics.report.deliver import deliver_summary, deliveries, failed_deliveries
+from metrics.report.export import export_csv, top_csv
+from metrics.report.render import render_summary
+from metrics.summary import build_weekly_summary
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +52,7 @@ WEEKLY_LOCK = "weekly_summary:"  # + dealer id + ":" + week
 def _factory(session_factory: sessionmaker | None) -> sessionmaker:
     if session_factory is not None:
         return session_factory
-    from metrics.store.session import default_session_factory
-
     return default_session_factory()
-
-
-def current_time(settings: Settings | None = None) -> dt.datetime:
-    """Now (aware), or the frozen clock of DEALERBOT_FIXED_NOW."""
-    settings = settings or get_settings()
-    return settings.fixed_now or dt.datetime.now(dt.timezone.utc)
 
 
 # -- the lock -------------------------------------------------------------------------------------
@@ -136,8 +143,6 @@ def job_lock(
 
 def last_closed_week(now: dt.datetime, tz: ZoneInfo) -> str:
     """The ISO week before the one ``now`` falls in, in the dealer's time zone."""
-    from metrics.periods import period_of
-
     return period_of("week", now.astimezone(tz).date()).previous().key
 
 
@@ -155,8 +160,6 @@ class WeeklyRun:
 
 
 def _dealer(dealer_id: str):  # noqa: ANN202
-    from dealer.config import DealerConfigError, all_dealers
-
     dealers = all_dealers()
     if dealer_id not in dealers:
         raise DealerConfigError(
@@ -166,8 +169,6 @@ def _dealer(dealer_id: str):  # noqa: ANN202
 
 
 def _already_delivered(session_factory: sessionmaker, dealer, week: str, outbox) -> bool:  # noqa: ANN001
-    from metrics.report.deliver import deliveries
-
     sent = {d.recipient for d in deliveries(session_factory, dealer.id, week) if d.status == "sent"}
     return set(dealer.report_recipients) <= sent and (outbox / dealer.id / f"{week}.html").exists()
 
@@ -186,15 +187,10 @@ def weekly_summary_job(
     works on a dealer's week at a time (lock row). A failed e-mail stays in the log as failed and
     is retried by the hourly job.
     """
-    from metrics.report.deliver import deliver_summary
-    from metrics.report.export import export_csv, top_csv
-    from metrics.report.render import render_summary
-    from metrics.summary import build_weekly_summary
-
     settings = get_settings()
     factory = _factory(session_factory)
     dealer = _dealer(dealer_id)
-    week = week or last_closed_week(current_time(settings), dealer.timezone)
+    week = week or last_closed_week(clock(), dealer.timezone)
     with job_lock(factory, f"{WEEKLY_LOCK}{dealer.id}:{week}") as held:
         if not held:
             log.info("weekly summary %s %s: another process is on it", dealer.id, week)
@@ -260,9 +256,6 @@ def resume_interrupted_job(*, session_factory: sessionmaker | None = None) -> li
 def rollup_summary_weeks(session_factory: sessionmaker, week: str, weeks: int = 12) -> None:
     """Rebuild the weekly rows a summary reads: the week, the one before (the change) and the
     trend, so late survey answers and imports count. Cheap: GROUP BY on stored week keys."""
-    from metrics.aggregate import rebuild
-    from metrics.periods import last_weeks
-
     trend = last_weeks(week, weeks)
     with job_lock(session_factory, ROLLUP_LOCK) as held:
         if held:  # else another process is rebuilding right now
@@ -274,9 +267,6 @@ def hourly_rollup_job(*, session_factory: sessionmaker | None = None) -> dict:
 
     Then retry weekly summaries whose e-mail failed, so nothing waits for next Monday.
     """
-    from metrics.aggregate import rollup
-    from metrics.report.deliver import failed_deliveries
-
     factory = _factory(session_factory)
     with job_lock(factory, ROLLUP_LOCK) as held:
         if not held:
@@ -318,16 +308,9 @@ def retention_purge_job(*, session_factory: sessionmaker | None = None) -> Purge
     """Delete personal data older than the retention period: store rows, Rasa's events of
     senders idle for that long, spooled and set-aside records, outbox files; and the tracker
     events of contacts who asked to be erased once their conversation has been idle for an hour."""
-    from metrics.store.privacy import (
-        purge_idle_tracker_events,
-        purge_old_files,
-        purge_older_than,
-        purge_pending_erasures,
-    )
-
     settings = get_settings()
     factory = _factory(session_factory)
-    now = current_time(settings)
+    now = clock()
     with job_lock(factory, "retention_purge") as held:
         if not held:
             return PurgeResult(settings.retention_days, {}, 0, skipped=True)

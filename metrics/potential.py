@@ -19,9 +19,10 @@ from pathlib import Path
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import Period, PeriodError, parse_period
-from metrics.store.models import MecPotential, utcnow
-from metrics.store.session import default_session_factory
+from core.periods import Period, PeriodError, parse_period
+from core.store.models import MecPotential, utcnow
+from core.store.session import default_session_factory
+from metrics.aggregate import rebuild_period
 
 COLUMNS = ("dealer", "period", "service_appointments", "sales_leads")
 MAX_COUNT = 10_000_000
@@ -188,8 +189,6 @@ def import_potential(
             ],
         )
     if rebuild:
-        from metrics.aggregate import rebuild_period
-
         for period in sorted({r.period for r in checked}):
             rebuild_period(session_factory, period)
     return checked

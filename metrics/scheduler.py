@@ -24,7 +24,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 
-from metrics.settings import get_settings
+from core.settings import get_settings
+from dealer.config import DealerConfigError, all_dealers
+from metrics.jobs import resume_interrupted_job
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def job_store(url: str | None = None, **engine_options) -> SQLAlchemyJobStore:
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
     # APScheduler 3.9 calls engine.execute(): it needs a classic (not future=True) engine.
-    # hide_parameters: an error in the logs never shows bound values (as metrics.store.session)
+    # hide_parameters: an error in the logs never shows bound values (as core.store.session)
     engine_options.setdefault("hide_parameters", True)
     engine = create_engine(url, pool_pre_ping=True, **engine_options)
     return SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
@@ -147,8 +149,6 @@ def refresh_dealer_jobs(scheduler: BaseScheduler, installed: tuple) -> tuple:
     added or removed, a time zone changed): a new location gets its weekly summary without a
     restart. Returns the locations now installed. Dealer files that cannot be read leave the
     jobs as they are (the broken folder is logged by dealer.config)."""
-    from dealer.config import DealerConfigError, all_dealers
-
     try:
         dealers = list(all_dealers().values())
     except (DealerConfigError, OSError) as exc:
@@ -163,9 +163,6 @@ def refresh_dealer_jobs(scheduler: BaseScheduler, installed: tuple) -> tuple:
 
 def run_forever(stop: threading.Event | None = None) -> int:
     """``dealerbot scheduler``: run in the foreground until SIGINT/SIGTERM (or ``stop``)."""
-    from dealer.config import all_dealers
-    from metrics.jobs import resume_interrupted_job
-
     stop = stop or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

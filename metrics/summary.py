@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from metrics import formulas as f
-from metrics.aggregate import ALL, CHANNEL, LANGUAGE
-from metrics.periods import Period, PeriodError, dealer_timezone, last_weeks, parse_period
-from metrics.store.models import (
+from core.periods import Period, PeriodError, dealer_timezone, last_weeks, parse_period
+from core.store.models import (
     Conversation,
     MetricSummary,
     NluInboxItem,
     SurveyAnswer,
     from_utc_naive,
 )
-from metrics.store.session import default_session_factory
+from core.store.session import default_session_factory
+from metrics import formulas as f
+from metrics.aggregate import ALL, CHANNEL, LANGUAGE
 
 TOP_INTENTS = 10
 LOW_RATED = 5
@@ -76,7 +76,7 @@ class LowRated:
 class FallbackMessage:
     """A customer message the bot fell back on, with how often it (or a variant) came in."""
 
-    text: str  # the latest variant, as the customer wrote it (pseudonymised by trainer.inbox)
+    text: str  # the latest variant, as the customer wrote it (pseudonymised by core.store.inbox)
     count: int  # messages that normalise to the same text (case, spaces, trailing punctuation)
     language: str  # of the latest variant
     conversation_id: str  # where the latest variant was sent

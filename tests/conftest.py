@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from metrics.store.migrate import upgrade
-from metrics.store.session import make_engine, make_session_factory
+from core.store.migrate import upgrade
+from core.store.session import make_engine, make_session_factory
 
 REPO = Path(__file__).resolve().parent.parent
 # Monday 23 November 2026, 09:00 in Amsterdam: every date in the tests is relative to this.

@@ -21,7 +21,8 @@ from typing import TextIO
 import yaml
 from tqdm import tqdm
 
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT, rasa_bin
+from trainer.gate import FLOOR_FILE, accept_recall
 
 SUMMARY_FILE = "summary.json"  # kept next to the report: the next report compares with it
 NOT_INTENTS = frozenset({"accuracy", "macro avg", "weighted avg", "micro avg"})
@@ -248,8 +249,6 @@ def write_report(
 
 
 def _rasa(args: list[str], timeout: int) -> None:
-    from bot.runtime import rasa_bin
-
     result = subprocess.run(
         [rasa_bin(), *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
     )
@@ -354,8 +353,6 @@ def run_report(
             )  # fmt: skip
             failed = failed_story_names(runs / "core" / "failed_test_stories.yml")
     if accept:
-        from trainer.gate import FLOOR_FILE, accept_recall
-
         accept_recall(
             FLOOR_FILE,
             {

@@ -26,13 +26,12 @@ from bot.channels.common import (
     is_survey,
     load_previous_turn,
     match_choice,
-    utc_now,
     window_open,
 )
-from metrics.engagement import contact_key
-from metrics.settings import get_settings
-from metrics.store.recorder import DATABASE_DOWN
-from metrics.store.session import default_session_factory
+from core.engagement import contact_key
+from core.settings import get_settings, utc_now
+from core.store.recorder import DATABASE_DOWN
+from core.store.session import default_session_factory
 
 log = logging.getLogger(__name__)
 

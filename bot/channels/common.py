@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from core.settings import get_settings
 from dealer.config import Dealer, all_dealers, get_dealer
-from metrics.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,6 @@ def channel_settings(credentials: dict[str, Any] | None = None) -> ChannelSettin
     )
 
 
-def utc_now() -> dt.datetime:
-    """Now, aware UTC; frozen by DEALERBOT_FIXED_NOW in tests and demos."""
-    fixed = get_settings().fixed_now
-    return fixed.astimezone(dt.timezone.utc) if fixed else dt.datetime.now(dt.timezone.utc)
-
-
 # --- numbers, senders and dealers -------------------------------------------------------------
 
 
@@ -117,7 +111,7 @@ def sender_id(customer_digits: str, dealer_id: str) -> str:
 
     Two locations with their own numbers keep separate conversations with the same customer.
     The raw number stays in Rasa's tracker and in bookings; the conversation log only gets the
-    HMAC contact key of it (``metrics.engagement.contact_key``).
+    HMAC contact key of it (``core.engagement.contact_key``).
     """
     return f"{WHATSAPP_SENDER_PREFIX}+{customer_digits}/{dealer_id}"
 

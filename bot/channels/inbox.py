@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from metrics.store.models import WhatsAppMessage, from_utc_naive, utc_naive
+from core.store.models import WhatsAppMessage, from_utc_naive, utc_naive
 
 log = logging.getLogger(__name__)
 # A claim older than this is taken as abandoned (a replica died mid-message): a retry may take it.

@@ -45,8 +45,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels.common import MAX_PENDING, SenderLimiter, sender_namespace
-from metrics.engagement import CUSTOMER_CHANNELS, channel_name
-from metrics.settings import get_settings
+from core.engagement import CUSTOMER_CHANNELS, channel_name
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 structlogger = structlog.get_logger()

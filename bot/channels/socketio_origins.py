@@ -50,8 +50,8 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.common import SenderLimiter
+from core.settings import REPO_ROOT, get_settings
 from dealer.config import DealerConfigError, all_dealers, get_dealer
-from metrics.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger(__name__)
 

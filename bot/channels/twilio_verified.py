@@ -43,8 +43,8 @@ from bot.channels.common import (
     post_with_retry,
     route,
     sender_id,
-    utc_now,
 )
+from core.settings import utc_now
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)

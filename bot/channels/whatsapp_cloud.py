@@ -43,9 +43,9 @@ from bot.channels.common import (
     post_with_retry,
     route,
     sender_id,
-    utc_now,
     webhook_max_age,
 )
+from core.settings import utc_now
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dealer.config import get_dealer
+
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 DEMO_DIR = WEB_DIR / "demo"
@@ -51,8 +53,6 @@ def static_file(path: Path) -> tuple[bytes, bytes, str]:
 
 def demo_page(rasa_url: str, dealer_id: str, *, token_url: str = "") -> bytes:
     """The demo dealer page with the widget snippet for ``dealer_id``."""
-    from dealer.config import get_dealer
-
     dealer = get_dealer(dealer_id)
     values = {
         "dealer_name": dealer.name,
@@ -133,6 +133,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.reply(HTTPStatus.OK, page, TYPES[".html"])
             return
         if path == "/widget-token" and self.token_key:
+            # Imported here: importing bot.channels runs the Rasa server's production check.
             from bot.channels.socketio_origins import widget_token
 
             token = widget_token(self.dealer_id, self.token_key)
@@ -168,8 +169,6 @@ def make_server(
 ) -> ThreadingHTTPServer:
     """The demo page server (not started). ``port=0`` picks a free port. ``token_key``: the
     widget token key (default ``DEALERBOT_WEB_TOKEN_KEY``; none: no ``/widget-token``)."""
-    from dealer.config import get_dealer
-
     token_key = token_key or os.environ.get("DEALERBOT_WEB_TOKEN_KEY") or None
     handler = partial(DemoHandler, rasa_url=rasa_url, dealer_id=get_dealer(dealer_id).id,
                       token_key=token_key)  # fmt: skip

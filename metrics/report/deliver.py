@@ -23,9 +23,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from core.settings import Settings
+from core.store.models import ReportDelivery, utcnow
 from metrics.report.render import RenderedSummary
-from metrics.settings import Settings
-from metrics.store.models import ReportDelivery, utcnow
 
 log = logging.getLogger(__name__)
 

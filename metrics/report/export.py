@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from metrics.periods import parse_period
+from core.periods import parse_period
+from core.store.models import Conversation, SurveyAnswer
 from metrics.report.render import local_time
-from metrics.store.models import Conversation, SurveyAnswer
 from metrics.summary import FallbackMessage, top_lists
 
 COLUMNS = ("conversation_id", "date", "channel", "language", "outcome", "qualifying", "csat",

@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from metrics.formulas import share
+
 # Figures come from metrics.summary.WeeklySummary; each carries its unit (count, share, mean,
 # score, ms, min). Shares are 0-1; the change of a count is relative (0.25 = +25%), of the others
 # a difference (shares in percentage points).
@@ -195,6 +197,7 @@ OUTCOME_LABELS = {
     "handed_off": {"nl": "doorverbonden", "en": "handed off"},
     "self_served": {"nl": "zelf geholpen", "en": "self-served"},
     "abandoned": {"nl": "afgebroken", "en": "abandoned"},
+    "out_of_scope": {"nl": "buiten onderwerp", "en": "out of scope"},
 }
 
 INTENT_LABELS = {
@@ -209,6 +212,7 @@ INTENT_LABELS = {
     "trade_in": {"nl": "inruil", "en": "trade-in"},
     "ask_financing": {"nl": "financiering", "en": "financing"},
     "request_human": {"nl": "medewerker spreken", "en": "speak to a person"},
+    "ask_unanswerable": {"nl": "vraag voor een collega", "en": "question for a colleague"},
     "nlu_fallback": {"nl": "niet begrepen", "en": "not understood"},
 }
 
@@ -385,8 +389,6 @@ BREAKDOWN_HEADERS = {
 
 def breakdown_rows(summary: Any, attribute: str, lang: str) -> list[tuple[str, list[str]]]:
     """Rows of a breakdown (``by_channel`` / ``by_language``): (label, cells)."""
-    from metrics.formulas import share
-
     labels = CHANNEL_LABELS if attribute == "by_channel" else LANGUAGE_LABELS
     rows = []
     for key, counts in (getattr(summary, attribute, None) or {}).items():
@@ -818,7 +820,7 @@ def render_summary(
     chart: bool = True,
 ) -> RenderedSummary:
     """Everything delivery needs: subject, text, HTML (e-mail and file), Markdown and the chart."""
-    from metrics.report.chart import render_chart
+    from metrics.report.chart import render_chart  # matplotlib: 2.5 s to import, only when drawn
 
     c = _context(summary, dealer, language, dashboard_url)
     chart_png = (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import ipaddress
 import logging
@@ -25,7 +24,15 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from metrics.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.periods import DEFAULT_TIMEZONE, PeriodError, dealer_timezone, parse_period, period_of
+from core.settings import get_settings, utc_now
+from core.store.session import default_session_factory
+from metrics.potential import (
+    PotentialImportError,
+    import_potential,
+    read_potential_csv,
+    validate_rows,
+)
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
@@ -35,23 +42,13 @@ from metrics.report.render import (
     language_of,
     local_time,
 )
-from metrics.settings import get_settings
-from metrics.store.session import default_session_factory
+from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
+from metrics.web.pages import SECURITY_HEADERS, page
 
 log = logging.getLogger(__name__)
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # no-referrer would make form posts Origin: null
-    "Cache-Control": "no-store",
-}
 # Each headline figure's drill-down list.
 FIGURE_DRILL = {"mec": "qualifying", "csat": "csat_low", "csat_mean": "csat_low",
                 "appointments_booked": "booked", "handoffs": "handoffs",
@@ -73,24 +70,6 @@ nav a{margin-right:12px}label{display:inline-block;margin-right:12px}
 td.text{overflow-wrap:anywhere}
 """
 DOWNLOAD_CSV = {"nl": "CSV downloaden", "en": "Download CSV"}
-
-
-def page(title: str, body: Markup, user: auth.User | None = None,
-         csrf: str | None = None) -> web.Response:  # fmt: skip
-    logout = Markup("")
-    if user is not None:
-        logout = Markup(
-            '<form class="inline" method="post" action="/logout">'
-            '<input type="hidden" name="csrf" value="{}">{} · <button>Log out</button></form>'
-        ).format(csrf or "", user.name)
-    html = Markup(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>{} · dealerbot</title><link rel="stylesheet" href="/static/dashboard.css">'
-        "</head><body><header><strong>dealerbot dashboard</strong><span>{}</span></header>"
-        "<main>{}</main></body></html>"
-    ).format(title, logout, body)
-    return web.Response(text=str(html), content_type="text/html", charset="utf-8")
 
 
 def error_page(status: int, message: str) -> web.Response:
@@ -366,8 +345,7 @@ class Dashboard:
                 raise web.HTTPBadRequest(text="week must look like 2026-W47")
             return period.key
         # The last complete week, as in the Monday summary.
-        now = get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
-        today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        today = utc_now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
         return period_of("week", today).previous().key
 
     async def home(self, request: web.Request) -> web.Response:
@@ -375,8 +353,6 @@ class Dashboard:
         raise web.HTTPFound(f"/d/{user.locations[0]}")
 
     async def summary(self, request: web.Request) -> web.Response:
-        from metrics.summary import build_weekly_summary
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request)
@@ -443,8 +419,7 @@ class Dashboard:
         return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
 
     async def chart(self, request: web.Request) -> web.Response:
-        from metrics.report.chart import render_chart
-        from metrics.summary import build_weekly_summary
+        from metrics.report.chart import render_chart  # matplotlib: 2.5 s, on the first chart
 
         user, _ = self.current(request)
         dealer_id = self.location(request, user)
@@ -571,13 +546,6 @@ class Dashboard:
         return page(f"Conversation {row.id[:12]}", body, user, auth.csrf_token(cookie))
 
     async def potential(self, request: web.Request) -> web.Response:
-        from metrics.potential import (
-            PotentialImportError,
-            import_potential,
-            read_potential_csv,
-            validate_rows,
-        )
-
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         form = await self.check_form(request, cookie)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from metrics.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, inspect, select, text
 from sqlalchemy.orm import aliased, sessionmaker
 
-from metrics.engagement import contact_key
-from metrics.periods import Period, dealer_timezone
-from metrics.store.models import Conversation, SurveyAnswer, from_utc_naive
-from metrics.store.session import make_engine
+from core.engagement import contact_key
+from core.periods import Period, dealer_timezone
+from core.store.models import Conversation, SurveyAnswer, from_utc_naive
+from core.store.session import make_engine
 
 # figure -> (label, condition on Conversation and the CSAT answer alias)
 DRILLS: dict[str, tuple[str, Callable]] = {

@@ -29,14 +29,15 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from metrics.periods import dealer_timezone
-from metrics.settings import get_settings
-from metrics.store import inbox as store
-from metrics.store.models import Appointment, Lead
-from metrics.store.recorder import Recorder, record_session, spool_path
-from metrics.store.spool import Spool
+from core.periods import dealer_timezone
+from core.settings import get_settings, utc_now
+from core.store import staff_inbox as store
+from core.store.models import Appointment, Lead
+from core.store.recorder import Recorder, record_session, spool_path
+from core.store.spool import Spool
 from metrics.web import auth
 from metrics.web.inbox_texts import customer_text, texts
+from metrics.web.pages import SECURITY_HEADERS, page
 from metrics.web.rasa_api import RasaAPI, RasaAPIError
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,6 @@ CSS = """
 .inbox h2{margin-top:24px}.staff{background:#fff4d6;margin-left:auto}
 .notice{background:#fff4d6;padding:8px 12px}button.small{font-size:13px}
 """
-
-
-def now_utc() -> dt.datetime:
-    return get_settings().fixed_now or dt.datetime.now(dt.timezone.utc)
 
 
 def real_now() -> dt.datetime:
@@ -243,8 +240,6 @@ class Inbox:
 
     # -- helpers ---------------------------------------------------------------------------
     def _page(self, title: str, body: Markup, user: auth.User, cookie: str) -> web.Response:
-        from metrics.web.app import page
-
         response = page(title, Markup('<div class="inbox">{}</div>'
                                       '<script src="/static/inbox.js"></script>').format(body),
                         user, auth.csrf_token(cookie))  # fmt: skip
@@ -267,7 +262,7 @@ class Inbox:
             return row
 
     def _lists(self, dealer_id: str, csrf: str) -> Markup:
-        now = now_utc()
+        now = utc_now()  # the project's clock (DEALERBOT_FIXED_NOW in tests and demos)
         zone = dealer_timezone(dealer_id)
         day_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
         lists = store.inbox_lists(self.dash.session_factory, dealer_id, now, day_start)
@@ -277,8 +272,6 @@ class Inbox:
                       render: Callable[[], Awaitable[str]]) -> web.StreamResponse:  # fmt: skip
         """Server-sent events: ``render()`` again every ``POLL_SECONDS``, sent when changed,
         until the client goes or the session ends (log-out stops the stream too)."""
-        from metrics.web.app import SECURITY_HEADERS
-
         response = web.StreamResponse(headers={
             **SECURITY_HEADERS, "Content-Type": "text/event-stream",
             "X-Accel-Buffering": "no"})  # fmt: skip
@@ -549,7 +542,7 @@ async def hand_back(rasa: RasaAPI, session_factory: Any, dealer_id: str, sender_
                     staff: str, language: str | None, message: str) -> None:  # fmt: skip
     """Tell the customer (``message``: a key of ``CUSTOMER``), resume the bot, keep the change,
     and write the conversation record: while the bot was paused no action ran, so the record
-    lacks the customer's messages to staff until now (``metrics.store.recorder.record_session``).
+    lacks the customer's messages to staff until now (``core.store.recorder.record_session``).
     The message goes first: once resumed, the bot may already be answering."""
     await rasa.say(sender_id, customer_text(language, message), None)
     await rasa.resume(sender_id)

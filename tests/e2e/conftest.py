@@ -4,9 +4,9 @@ import urllib.request
 import pytest
 
 from bot.runtime import start_stack
-from metrics.settings import rest_client_headers
-from metrics.store.migrate import upgrade
-from metrics.store.session import make_engine, make_session_factory
+from core.settings import rest_client_headers
+from core.store.migrate import upgrade
+from core.store.session import make_engine, make_session_factory
 from tests.conftest import FIXED_NOW
 
 

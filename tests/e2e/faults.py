@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from bench.common import eventually
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 DEADLINE_S = 120  # generous waits, never asserted as speed
 
@@ -42,7 +42,7 @@ def blocked_by(admin: Connection, holder_pid: int) -> list[int]:
 
 
 def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A process of the product (``python -m metrics.cli ...`` etc.), output to ``log``."""
+    """A process of the product (``python -m cli.main ...`` etc.), output to ``log``."""
     handle = open(log, "ab")  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
         args, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=handle, stderr=handle
@@ -50,7 +50,7 @@ def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "metrics.cli", *args]
+    return [sys.executable, "-m", "cli.main", *args]
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = DEADLINE_S) -> int:

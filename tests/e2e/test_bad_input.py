@@ -9,7 +9,7 @@ import pytest
 
 from bench.badinput import BURST, CI, badinput
 from bench.common import postgres_bench_stack, stored_conversations
-from metrics.settings import rest_client_headers
+from core.settings import rest_client_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

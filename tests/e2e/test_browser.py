@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from bench.common import records_written
 from bot.runtime import free_port
-from metrics.engagement import contact_key, conversation_id
-from metrics.store.migrate import upgrade
-from metrics.store.models import Appointment, Conversation, SurveyAnswer
-from metrics.store.session import make_engine, make_session_factory
+from core.engagement import contact_key, conversation_id
+from core.store.migrate import upgrade
+from core.store.models import Appointment, Conversation, SurveyAnswer
+from core.store.session import make_engine, make_session_factory
 from metrics.web.auth import hash_token
 from tests.conftest import FIXED_NOW
 from tests.e2e.browser import (
@@ -139,7 +139,7 @@ def seed(factory, tracker_url: str) -> dict:
     events = tracker_events(sender, started)
     cid = conversation_id(sender, events)  # as the recorder names it
     with factory.begin() as session:
-        from metrics.periods import conversation_keys
+        from core.periods import conversation_keys
 
         session.add(Conversation(
             id=cid, dealer_id=OWN, channel="web", contact_key=contact_key(SECRET, "web", sender),
@@ -153,8 +153,8 @@ def seed(factory, tracker_url: str) -> dict:
         session.add(SurveyAnswer(conversation_id=cid, question="csat", score=1))
         session.add(SurveyAnswer(conversation_id=cid, question="comment", comment=NASTY))
     save_tracker(tracker_url, sender, events)
+    from core.periods import parse_period
     from metrics.aggregate import rebuild_period
-    from metrics.periods import parse_period
 
     for week in ("2026-W46", WEEK):
         rebuild_period(factory, parse_period(week))
@@ -216,7 +216,7 @@ def dashboard(tmp_path_factory):
     )
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "metrics.cli", "dashboard", "--port", str(port), "--users",
+        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port), "--users",
          str(users)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

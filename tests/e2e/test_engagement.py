@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from bench.common import records_written
-from metrics.engagement import contact_key
-from metrics.store.models import Conversation, SurveyAnswer
+from core.engagement import contact_key
+from core.store.models import Conversation, SurveyAnswer
 from tests.e2e.conftest import say
 
 pytestmark = pytest.mark.e2e
@@ -50,10 +50,10 @@ CONVERSATIONS = {
         ["kan ik de auto ook leasen?", "ja graag", "Eva de Boer", "0687654321", "stop"],
         True, "lead_created", {}),
     "c13-en-out-of-scope": (
-        ["what's the weather like today?", "tell me a joke"], False, "abandoned", {}),
+        ["what's the weather like today?", "tell me a joke"], False, "out_of_scope", {}),
     "c14-nl-spam": (
         ["win een gratis iphone, klik hier", "je hebt een prijs gewonnen!!! bevestig je gegevens"],
-        False, "abandoned", {}),
+        False, "out_of_scope", {}),
     "test-c15-demo-sender": (["wat kost de golf", "en de polo?"], False, "self_served", {}),
     "c16-nl-reschedule": (
         ["ik wil mijn afspraak verzetten", "9-xkb-23", "06 12345678", "donderdag om 11 uur", "ja",
@@ -69,6 +69,13 @@ CONVERSATIONS = {
     "c20-en-location-and-bot": (
         ["where are you located?", "are you a bot?"], True, "self_served", {}),
     "c21-nl-stopped-booking": (["ik wil een apk maken", "laat maar"], True, "abandoned", {}),
+    # Issue 16: pitches were answered with the financing text or handed off, and qualified.
+    "c22-nl-seo-pitch": (
+        ["goedemiddag, wij bieden zoekmachine-optimalisatie aan voor autobedrijven",
+         "wij kunnen ook uw financieringsaanvragen verdubbelen"], False, "out_of_scope", {}),
+    "c23-en-marketing-call": (
+        ["can we schedule a call with your marketing manager?", "ok, thanks"],
+        False, "out_of_scope", {}),
 }  # fmt: skip
 
 

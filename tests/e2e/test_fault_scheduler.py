@@ -14,6 +14,7 @@ import pytest
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select, text
 
+from core.store.models import JobLock, MetricSummary
 from dealer.config import all_dealers
 from metrics.jobs import interrupted_summaries, rollup_summary_weeks, weekly_summary_job
 from metrics.report.deliver import deliveries
@@ -25,7 +26,6 @@ from metrics.scheduler import (
     install_jobs,
     job_store,
 )
-from metrics.store.models import JobLock, MetricSummary
 from tests.conftest import pg_schema
 from tests.e2e.faults import blocked_by, cli, spawn, stop, wait_for
 from tests.integration.metrics.smtp_server import RECIPIENTS, dealers_dir, smtp  # noqa: F401

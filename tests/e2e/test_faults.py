@@ -36,10 +36,10 @@ from bench.common import (
 )
 from bot.action_fallback import APOLOGY
 from bot.runtime import start_stack, wait_until_up
+from core.engagement import contact_key
+from core.settings import REPO_ROOT
+from core.store.models import Appointment, Conversation, Lead
 from dealer.config import get_dealer
-from metrics.engagement import contact_key
-from metrics.settings import REPO_ROOT
-from metrics.store.models import Appointment, Conversation, Lead
 from tests.conftest import pg_schema
 from tests.e2e.conftest import say, texts
 from tests.e2e.faults import blocked_by, exit_code, wait_for
@@ -246,7 +246,7 @@ def test_sigterm_action_server_with_a_request_in_flight(faults):
 
 
 def test_sigterm_action_server_with_records_still_queued(faults):
-    """The reply does not wait for the record (metrics.store.write_behind); a SIGTERM before
+    """The reply does not wait for the record (core.store.write_behind); a SIGTERM before
     the record is stored waits for it, and the process then exits 0."""
     if faults.actions.poll() is not None:
         faults.restart_actions()

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from metrics.store.models import Appointment, Lead
+from core.store.models import Appointment, Lead
 from tests.e2e.conftest import say, texts
 
 pytestmark = pytest.mark.e2e

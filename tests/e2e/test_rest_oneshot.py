@@ -4,7 +4,7 @@ language-neutral words after the opening; the store holds what the opening messa
 import pytest
 from sqlalchemy import select
 
-from metrics.store.models import Appointment
+from core.store.models import Appointment
 from tests.e2e.conftest import say, texts
 
 pytestmark = pytest.mark.e2e

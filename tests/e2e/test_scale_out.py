@@ -39,12 +39,12 @@ from bench.common import (
     stored_conversations,
 )
 from bot.runtime import free_port, start_replicas
+from core.engagement import contact_key
+from core.settings import rest_client_headers
+from core.store.migrate import upgrade
+from core.store.models import Appointment, Conversation, MetricSummary
+from core.store.session import make_engine, make_session_factory
 from metrics.aggregate import rebuild_period
-from metrics.engagement import contact_key
-from metrics.settings import rest_client_headers
-from metrics.store.migrate import upgrade
-from metrics.store.models import Appointment, Conversation, MetricSummary
-from metrics.store.session import make_engine, make_session_factory
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import texts
 from tests.e2e.nginx import UPSTREAM_HEADER as NGINX_UPSTREAM

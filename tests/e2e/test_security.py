@@ -41,7 +41,7 @@ def secured(model, tmp_path_factory):
         "DEALERBOT_REST_TOKEN": TOKEN,
         "DEALERBOT_TEST_SENDERS": "test-,__readiness__",
     }
-    upgraded = subprocess.run([sys.executable, "-m", "metrics.cli", "db", "upgrade"], cwd=REPO,
+    upgraded = subprocess.run([sys.executable, "-m", "cli.main", "db", "upgrade"], cwd=REPO,
                               env={**os.environ, **env}, capture_output=True, text=True)  # fmt: skip
     assert upgraded.returncode == 0, upgraded.stderr
     running = start_stack(

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from bench.common import records_written
 from bot.runtime import start_stack
-from metrics.store.models import Conversation, SurveyAnswer
+from core.store.models import Conversation, SurveyAnswer
 from tests.conftest import FIXED_NOW, pg_schema
 from tests.e2e.conftest import say, texts
 from tests.e2e.proxy import FlakyProxy

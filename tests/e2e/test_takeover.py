@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import free_port, start_stack
-from metrics.store.migrate import upgrade
-from metrics.store.models import Conversation, InboxEvent, Lead
-from metrics.store.session import make_engine, make_session_factory
+from core.store.migrate import upgrade
+from core.store.models import Conversation, InboxEvent, Lead
+from core.store.session import make_engine, make_session_factory
 from tests.conftest import FIXED_NOW
 from tests.e2e.browser import chromium, screenshot, session_of
 from tests.e2e.fakes import FakeGraph, cloud_text, cloud_webhook, meta_signature

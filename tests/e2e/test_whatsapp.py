@@ -16,10 +16,10 @@ from sqlalchemy import select, text
 
 from bench.common import records_written
 from bot.runtime import start_stack
-from metrics.engagement import contact_key
-from metrics.store.migrate import upgrade
-from metrics.store.models import Appointment, Conversation, SurveyAnswer, WhatsAppMessage
-from metrics.store.session import make_engine, make_session_factory
+from core.engagement import contact_key
+from core.store.migrate import upgrade
+from core.store.models import Appointment, Conversation, SurveyAnswer, WhatsAppMessage
+from core.store.session import make_engine, make_session_factory
 from tests.conftest import FIXED_NOW, REPO
 from tests.e2e.fakes import (
     FakeGraph,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.runtime import start_stack
 from trainer.simulate.command import load_out_of_scope
 from trainer.simulate.generate import generate, sample
 from trainer.simulate.report import figures, markdown
@@ -25,7 +26,7 @@ def measured(model, tmp_path_factory):
     profiles, seeds = generate(held_out=True, seed=FLOORS["seed"])
     picked = sample(profiles, FLOORS["sample"], FLOORS["seed"])
     run = simulate(picked, seeds, model, out_of_scope=load_out_of_scope(),
-                   work_dir=tmp_path_factory.mktemp("simulation"))  # fmt: skip
+                   work_dir=tmp_path_factory.mktemp("simulation"), start_stack=start_stack)  # fmt: skip
     return run, figures(run)
 
 

@@ -124,7 +124,7 @@ def test_nginx_publishes_only_the_widget_the_whatsapp_webhooks_and_the_dashboard
 def test_the_round_robin_proxy_is_a_test_helper_not_part_of_the_product(capsys):
     import importlib.util
 
-    from metrics.cli import build_parser
+    from cli.main import build_parser
 
     assert importlib.util.find_spec("bot.proxy") is None
     assert importlib.util.find_spec("tests.e2e.roundrobin") is not None

@@ -6,11 +6,16 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
+from trainer.simulate import runner
+from trainer.simulate.generate import generate, sample
+from trainer.simulate.report import figures, markdown
 
 OUT_OF_SCOPE = REPO_ROOT / "tests" / "simulation"
 
@@ -24,16 +29,12 @@ def load_out_of_scope(folder: Path = OUT_OF_SCOPE) -> dict[str, list[str]]:
     return result
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from bot.runtime import train_if_needed
-    from trainer.simulate.generate import generate, sample
-    from trainer.simulate.report import figures, markdown
-    from trainer.simulate.runner import simulate
-
+def run_command(args: argparse.Namespace, *, model: Path, start_stack: Callable[..., Any]) -> int:
+    """Run the simulation against ``model`` on a stack from ``start_stack`` (both given by the
+    command line: :func:`bot.runtime.train_if_needed` and :func:`bot.runtime.start_stack`)."""
     profiles, seeds = generate(held_out=args.held_out, per_language=args.per_language,
                                seed=args.seed)  # fmt: skip
     profiles = sample(profiles, args.sample, args.seed)
-    model = args.model or train_if_needed()
     oos = None if args.no_out_of_scope else load_out_of_scope()
 
     def progress(done: int, total: int) -> None:
@@ -43,8 +44,8 @@ def run_command(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dealerbot-sim-") as tmp:
         # The run's store and server logs: kept only in --work-dir.
         work_dir = args.work_dir or Path(tmp)
-        run = simulate(profiles, seeds, model, out_of_scope=oos, workers=args.workers,
-                       progress=progress, work_dir=work_dir)  # fmt: skip
+        run = runner.simulate(profiles, seeds, model, out_of_scope=oos, workers=args.workers,
+                       progress=progress, work_dir=work_dir, start_stack=start_stack)  # fmt: skip
     which = "HELD-OUT templates" if args.held_out else "tuning templates"
     title = f"Simulated conversations: {which}"
     print(markdown(run, title, show_failures=args.show_failures))

@@ -41,13 +41,13 @@ FLOWS = (
     "book", "move", "cancel", "test_drive", "trade_in", "financing", "stock", "price", "hours",
     "location", "handoff", "erase", "survey", "off_topic",
 )  # fmt: skip
-# Conversation outcome (metrics.engagement) each flow must reach.
+# Conversation outcome (core.engagement) each flow must reach.
 OUTCOMES = {
     "book": "appointment_booked", "move": "appointment_changed",
     "cancel": "appointment_cancelled", "test_drive": "test_drive_booked",
     "trade_in": "lead_created", "financing": "lead_created", "stock": "self_served",
     "price": "self_served", "hours": "self_served", "location": "self_served",
-    "handoff": "handed_off", "erase": None, "survey": "self_served", "off_topic": "abandoned",
+    "handoff": "handed_off", "erase": None, "survey": "self_served", "off_topic": "out_of_scope",
 }  # fmt: skip
 # A reply each information flow must have given (any one of the names).
 EXPECTED_REPLIES = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 DOMAIN_DIR = REPO_ROOT / "bot" / "domain"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

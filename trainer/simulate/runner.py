@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from dealer.config import get_dealer
-from dealer.parsing import normalize_plate
-from metrics.engagement import BUSINESS_INTENTS, contact_key
-from metrics.store.models import (
+from core.engagement import BUSINESS_INTENTS, contact_key
+from core.settings import get_settings
+from core.store.migrate import upgrade
+from core.store.models import (
     Appointment,
     Conversation,
     Erasure,
@@ -35,6 +35,10 @@ from metrics.store.models import (
     SurveyAnswer,
     from_utc_naive,
 )
+from core.store.repositories import AppointmentRequest, book_appointment
+from core.store.session import make_engine, make_session_factory
+from dealer.config import get_dealer
+from dealer.parsing import normalize_plate
 from trainer.simulate.customer import Customer, Profile, Transcript
 from trainer.simulate.generate import SIM_NOW, Seed
 from trainer.simulate.responses import Catalog
@@ -90,8 +94,6 @@ def converse(
 
 def seed_appointments(factory: sessionmaker, seeds: dict[str, Seed]) -> None:
     """Book the appointments that move and cancel customers will look for."""
-    from metrics.store.repositories import AppointmentRequest, book_appointment
-
     dealer = get_dealer(None)
     durations = {s.id: s.duration_min for s in dealer.services}
     for pid, seed in seeds.items():
@@ -236,7 +238,7 @@ def parse_intents(rasa_url: str, messages: Iterable[str], workers: int = 4) -> l
 
 
 def business_share(intents: list[str]) -> float:
-    """The share of messages given a business intent (:data:`metrics.engagement.BUSINESS_INTENTS`);
+    """The share of messages given a business intent (:data:`core.engagement.BUSINESS_INTENTS`);
     an out-of-scope message should get none."""
     return sum(i in BUSINESS_INTENTS for i in intents) / len(intents) if intents else 0.0
 
@@ -257,14 +259,14 @@ def simulate(
     workers: int = 4,
     work_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    start_stack: Callable[..., Any],
 ) -> Run:
-    """Start a stack, run every profile and the out-of-scope messages, stop the stack."""
-    import time
+    """Start a stack, run every profile and the out-of-scope messages, stop the stack.
 
-    from bot.runtime import start_stack
-    from metrics.settings import get_settings
-    from metrics.store.migrate import upgrade
-    from metrics.store.session import make_engine, make_session_factory
+    ``start_stack`` is :func:`bot.runtime.start_stack`, passed in by the caller (the command
+    line, the gate test): the trainer's tools do not import the bot (README, "What is where").
+    """
+    import time
 
     started = time.monotonic()
     tmp = Path(work_dir or tempfile.mkdtemp(prefix="dealerbot-sim-"))
@@ -317,7 +319,7 @@ def simulate(
             for lang, messages in (out_of_scope or {}).items()
         }
     finally:
-        # The action server stores its queued records when it stops (metrics.store.write_behind
+        # The action server stores its queued records when it stops (core.store.write_behind
         # drains at exit, SIGTERM included): after this every record is in the store.
         stack.stop()
     secret = get_settings().contact_key_secret

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.runtime import REPO_ROOT, rasa_bin
+from core.settings import REPO_ROOT, rasa_bin
 
 # The floor per language and the last accepted recall per intent live in a file (trainer.gate).
 HOLDOUT = REPO_ROOT / "tests" / "nlu_holdout"

@@ -13,7 +13,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from bot.runtime import free_port
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 RECIPIENTS = ["directie@autohuisdevries.example", "verkoop@autohuisdevries.example"]
 

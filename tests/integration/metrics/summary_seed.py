@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from metrics.periods import conversation_keys
-from metrics.store.models import Conversation, SurveyAnswer
+from core.periods import conversation_keys
+from core.store.models import Conversation, SurveyAnswer
 
 DEALER = "autohuis-demo"
 WEEK = "2026-W47"  # Monday 16 - Sunday 22 November 2026; the frozen clock is Monday 23, 09:00
@@ -92,8 +92,8 @@ INBOX = [
 
 
 def seed_inbox(session_factory) -> None:
-    """The INBOX rows, stored as the recorder stores them (``trainer.inbox.upsert_items``)."""
-    from trainer.inbox import upsert_items
+    """The INBOX rows, stored as the recorder stores them (``core.store.inbox.upsert_items``)."""
+    from core.store.inbox import upsert_items
 
     started = dt.datetime(2026, 11, 18, 9, 0)
     with session_factory.begin() as session:
@@ -125,7 +125,7 @@ FORMULA = '=HYPERLINK("http://x.example","<script>alert(1)</script>")'
 
 def seed_formula_fallbacks(session_factory) -> None:
     """Two INBOX-style fallback rows with ``FORMULA`` (after ``seed_inbox``)."""
-    from trainer.inbox import upsert_items
+    from core.store.inbox import upsert_items
 
     with session_factory.begin() as session:
         for cid, when in (("c1", (11, 16, 10, 2)), ("c2", (11, 18, 14, 2))):

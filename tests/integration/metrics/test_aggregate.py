@@ -26,13 +26,13 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from core.engagement import ConversationRecord
+from core.periods import parse_period
+from core.store.models import Appointment, Conversation, MetricSummary
+from core.store.recorder import answer, apply, conversation_op
+from core.store.repositories import create_lead
 from metrics.aggregate import backfill, rebuild, rebuild_period, rollup
-from metrics.engagement import ConversationRecord
-from metrics.periods import parse_period
 from metrics.potential import import_potential
-from metrics.store.models import Appointment, Conversation, MetricSummary
-from metrics.store.recorder import answer, apply, conversation_op
-from metrics.store.repositories import create_lead
 
 DEALER = "autohuis-demo"
 INTENTS = {
@@ -280,7 +280,7 @@ ADDED_AFTER_0002 = (
 def test_migration_0003_back_fills_the_period_keys(store):
     from sqlalchemy import column, insert, table
 
-    from metrics.store.migrate import downgrade, upgrade
+    from core.store.migrate import downgrade, upgrade
 
     engine = store.kw["bind"]
     downgrade(engine, "0002")

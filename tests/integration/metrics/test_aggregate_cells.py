@@ -9,12 +9,12 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import column, delete, insert, select, table
 
+from core.engagement import ConversationRecord
+from core.store.migrate import downgrade, upgrade
+from core.store.models import Conversation, DirtyDay, MetricCell, mark_days
+from core.store.recorder import answer, apply, conversation_op
+from core.store.repositories import create_lead
 from metrics import aggregate
-from metrics.engagement import ConversationRecord
-from metrics.store.migrate import downgrade, upgrade
-from metrics.store.models import Conversation, DirtyDay, MetricCell, mark_days
-from metrics.store.recorder import answer, apply, conversation_op
-from metrics.store.repositories import create_lead
 from tests.integration.metrics.test_aggregate import (
     DEALER,
     SEED,

@@ -6,11 +6,11 @@ import datetime as dt
 
 from sqlalchemy import column, insert, select, table
 
+from core.engagement import bucket_index
+from core.store.migrate import downgrade, upgrade
+from core.store.models import Conversation, SurveyAnswer
+from core.store.recorder import answer, apply, conversation_op
 from metrics import aggregate
-from metrics.formulas import bucket_index
-from metrics.store.migrate import downgrade, upgrade
-from metrics.store.models import Conversation, SurveyAnswer
-from metrics.store.recorder import answer, apply, conversation_op
 from tests.integration.metrics.test_aggregate import SEED, record, seed, summaries
 
 

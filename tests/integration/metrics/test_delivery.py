@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
+from core.store.models import utcnow
 from metrics.jobs import hourly_rollup_job, job_lock, weekly_summary_job
 from metrics.report.deliver import STALE_AFTER, claim_delivery, deliveries, finish_delivery
 from metrics.report.export import COLUMNS, TOP_COLUMNS, export_csv, export_top_csv, safe_cell
-from metrics.store.models import utcnow
 from tests.integration.metrics.smtp_server import RECIPIENTS, dealers_dir, smtp  # noqa: F401
 from tests.integration.metrics.summary_seed import (
     DEALER,

@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from metrics.store import inbox as inbox_store
-from metrics.store.models import Appointment, InboxEvent, Lead
-from metrics.store.repositories import create_lead
+from core.store import staff_inbox as inbox_store
+from core.store.models import Appointment, InboxEvent, Lead
+from core.store.repositories import create_lead
 from metrics.web import auth
 from metrics.web.app import make_app
 from metrics.web.inbox import INBOX, lists_html, whatsapp_window_closed
@@ -188,7 +188,7 @@ def test_takeover_reply_and_hand_back_go_through_rasas_api(store, users):
 def test_the_hand_back_records_what_the_customer_wrote_to_staff(store, users):
     """While the bot is paused no action runs and the conversation record is not written: the
     hand-back writes it, so a conversation held by staff counts for MEC like any other."""
-    from metrics.store.models import Conversation
+    from core.store.models import Conversation
     from tests.trackers import bot_event, user_event
 
     handoff = lead(store, DEALER, "sender-1")
@@ -300,7 +300,7 @@ def test_appointments_from_today_on(store):
 
 
 def test_the_weekly_summary_counts_the_human_part(store, monkeypatch):
-    from metrics.periods import parse_period
+    from core.periods import parse_period
     from metrics.report.render import detail_rows
     from metrics.summary import build_weekly_summary
 

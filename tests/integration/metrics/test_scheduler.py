@@ -76,7 +76,7 @@ def store_url(store, monkeypatch, dealers_dir):  # noqa: F811
     monkeypatch.setenv("DEALERBOT_DATABASE_URL", rendered)
     seed_week(store)
     yield rendered
-    from metrics.store.session import _factory_for
+    from core.store.session import _factory_for
 
     _factory_for(rendered).kw["bind"].dispose()
 

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from core.periods import PeriodError
 from metrics.aggregate import rebuild
-from metrics.periods import PeriodError
 from metrics.potential import import_potential
 from metrics.summary import FallbackMessage, Figure, build_weekly_summary
 from tests.integration.metrics.summary_seed import OTHER_DEALER, seed_inbox

@@ -1,7 +1,7 @@
 """CI gate: the data lint on the real training data (issue 7). The held-out accuracy floor is
 checked in tests/integration/bot/test_rasa_data.py with the floor file next to this test."""
 
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 from trainer.lint import lint_project
 
 

@@ -6,13 +6,13 @@ import dataclasses
 import yaml
 from sqlalchemy import func, select
 
-from metrics.engagement import contact_key, summarize
-from metrics.store.models import NluInboxItem
-from metrics.store.privacy import erase_contact
-from metrics.store.recorder import Recorder, conversation_op
-from metrics.store.spool import Spool
-from tests.unit.trainer.test_inbox import user
-from trainer.cli import add_trainer_commands  # noqa: F401 - the CLI module imports cleanly
+from cli.trainer import add_trainer_commands  # noqa: F401 - the CLI module imports cleanly
+from core.engagement import contact_key, summarize
+from core.store.models import NluInboxItem
+from core.store.privacy import erase_contact
+from core.store.recorder import Recorder, conversation_op
+from core.store.spool import Spool
+from tests.unit.core.store.test_inbox import user
 from trainer.inbox import export_yaml, mark_done, open_items, render_list
 
 SECRET = "s3cret"
@@ -110,7 +110,7 @@ def test_erasing_the_contact_erases_its_items(store, tmp_path):
 
 
 def test_upsert_items_adds_only_items_not_stored_yet(store, tmp_path):
-    from trainer.inbox import upsert_items
+    from core.store.inbox import upsert_items
 
     recorder = Recorder(store, Spool(tmp_path / "spool.jsonl"))
     record = record_session(recorder, session()[:4])  # one item stored with the record

@@ -14,7 +14,7 @@ from actions.appointments import (
     ValidateRescheduleForm,
     match_service,
 )
-from metrics.store.models import Appointment, SlotReservation
+from core.store.models import Appointment, SlotReservation
 from tests.trackers import make_tracker, responses, slot_event, user_event
 
 BOOKING = {

@@ -40,6 +40,22 @@ def test_holiday_by_name_and_by_date(run, dispatcher):
     assert english["holiday"] == "Second Day of Christmas"  # the holidays package's name
 
 
+@pytest.mark.parametrize(
+    ("text", "holiday"),
+    [("are you open on christmas day?", "Christmas Day"),
+     ("and on new year's eve?", "New Year's Eve"), ("what about new year's day", "New Year's Day")],
+)  # fmt: skip
+def test_the_holiday_that_matches_best(run, dispatcher, text, holiday):
+    """Issue 16: "and on new year's eve?" after a holiday question must name that day."""
+    assert hours_for(text, run, dispatcher, "en")["holiday"] == holiday
+
+
+def test_a_short_word_alone_names_no_holiday(run, dispatcher):
+    assert hours_for("are you open every day?", run, dispatcher, "en")["response"] == (
+        "utter_hours_week"
+    )
+
+
 def test_week_table_when_no_day_is_named(run, dispatcher):
     message = hours_for("openingstijden?", run, dispatcher)
     assert message["response"] == "utter_hours_week"

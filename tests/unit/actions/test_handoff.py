@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
 from actions.handoff import ActionHandleFallback, ActionHandoff
-from metrics.store.models import Lead
+from core.store.models import Lead
 from tests.trackers import bot_event, make_tracker, responses, user_event
 
 
@@ -31,3 +31,26 @@ def test_two_fallbacks_in_a_row_hand_off(sqlite_factory, dispatcher, run):
     run(action, make_tracker(*first))
     run(action, make_tracker(*first, user_event("zzz", "nlu_fallback")))
     assert responses(dispatcher) == ["utter_default", "utter_handoff_open"]
+
+
+def test_a_question_without_an_answer_offers_a_colleague_and_yes_hands_off(
+    sqlite_factory, dispatcher, run
+):
+    """Issue 16: warranty, an APK's price, delivery times: an honest answer and a handoff."""
+    from rasa_sdk.events import SlotSet
+
+    from actions.handoff import ActionOfferHandoff
+
+    events = run(
+        ActionOfferHandoff(), make_tracker(user_event("wat kost een apk", "ask_unanswerable"))
+    )
+    assert events == [SlotSet("handoff_offered", True)]
+    tracker = make_tracker(user_event("wat kost een apk", "ask_unanswerable"),
+                           user_event("ja", "affirm"), slots={"handoff_offered": True})  # fmt: skip
+    events = run(ActionHandoff(session_factory=sqlite_factory), tracker)
+    assert SlotSet("handoff_offered", False) in events
+    assert responses(dispatcher) == ["utter_offer_handoff", "utter_handoff_open"]
+    with sqlite_factory() as session:
+        lead = session.scalars(select(Lead)).one()
+    assert (lead.kind, lead.note) == ("handoff", "offered")
+    assert "wat kost een apk" in lead.transcript

@@ -11,7 +11,7 @@ from actions.sales import (
     ValidateTestDriveForm,
     ValidateTradeInForm,
 )
-from metrics.store.models import Lead
+from core.store.models import Lead
 from tests.trackers import make_tracker, responses, slot_event, user_event
 
 
@@ -123,3 +123,34 @@ def test_test_drive_and_callback_leads(sqlite_factory, dispatcher, run):
     with sqlite_factory() as session:
         kinds = sorted(lead.kind for lead in session.scalars(select(Lead)))
     assert kinds == ["financing", "test_drive"]
+
+
+def test_every_stated_filter_is_applied_and_shown(dispatcher, run, dealer):
+    """Issue 16: "used SUVs with an automatic gearbox" listed a manual T-Roc."""
+    run(ActionSearchStock(), ask("used SUVs with an automatic gearbox", "ask_car_availability",
+                                 [("new_or_used", "used")], language="en"))  # fmt: skip
+    (message,) = dispatcher.messages
+    expected = [c for c in dealer.stock
+                if (c.condition, c.body, c.transmission) == ("used", "suv", "automatic")]  # fmt: skip
+    assert message["total"] == len(expected) > 0
+    lines = message["cars"].splitlines()
+    assert all("SUV" in line and "automatic" in line for line in lines)
+    assert "T-Roc" not in message["cars"]
+
+
+def test_a_question_about_one_models_gearbox_is_answered_honestly(dispatcher, run):
+    run(ActionSearchStock(), ask("Is the T-Roc an automatic?", "ask_car_availability",
+                                 [("model", "T-Roc")], language="en"))  # fmt: skip
+    assert responses(dispatcher) == ["utter_stock_none"]
+    assert "T-Roc" in dispatcher.messages[0]["what"]
+    assert "automatic" in dispatcher.messages[0]["what"]
+
+
+def test_the_count_is_the_count_of_matches(dispatcher, run, dealer):
+    """Issue 16: "een elektrische auto onder de 35000 euro" said 7 cars; 3 match."""
+    run(ActionSearchStock(), ask("een elektrische auto onder de 35000 euro",
+                                 "ask_car_availability", [("fuel", "elektrische")]))  # fmt: skip
+    (message,) = dispatcher.messages
+    expected = [c for c in dealer.stock if c.fuel == "electric" and c.price_eur <= 35000]
+    assert message["total"] == len(expected) == 3
+    assert "T-Roc" not in message["cars"]

@@ -64,13 +64,13 @@ def test_delete_my_data_in_chat_erases_through_the_same_function(sqlite_factory,
 
     from sqlalchemy import select
 
-    from metrics.engagement import contact_key
-    from metrics.settings import get_settings
-    from metrics.store.models import Erasure
-    from metrics.store.privacy import sender_hash
-    from metrics.store.recorder import conversation_op, spool_path
-    from metrics.store.spool import Spool
-    from tests.integration.metrics.test_recorder import record
+    from core.engagement import contact_key
+    from core.settings import get_settings
+    from core.store.models import Erasure
+    from core.store.privacy import sender_hash
+    from core.store.recorder import conversation_op, spool_path
+    from core.store.spool import Spool
+    from tests.integration.core.store.test_recorder import record
 
     secret = get_settings().contact_key_secret
     spool = Spool(spool_path())

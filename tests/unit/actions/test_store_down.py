@@ -5,9 +5,9 @@ from rasa_sdk.events import SlotSet
 
 from actions.appointments import ActionSubmitAppointment, ValidateAppointmentForm
 from actions.session import ActionValidateSlotMappings
-from metrics.store.recorder import Recorder
-from metrics.store.session import make_engine, make_session_factory
-from metrics.store.spool import Spool
+from core.store.recorder import Recorder
+from core.store.session import make_engine, make_session_factory
+from core.store.spool import Spool
 from tests.trackers import make_tracker, responses, slot_event, user_event
 from tests.unit.actions.test_appointments import booking_tracker
 

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from actions.session import ActionSessionStart
 from actions.survey import ActionAskCes, ActionSubmitSurvey, ValidateSurveyForm
-from metrics.store.models import Conversation, SurveyAnswer
-from metrics.store.recorder import Recorder
-from metrics.store.spool import Spool
+from core.store.models import Conversation, SurveyAnswer
+from core.store.recorder import Recorder
+from core.store.spool import Spool
 from tests.trackers import bot_event, make_tracker, responses, slot_event, user_event
 
 
@@ -134,3 +134,28 @@ def test_an_answer_after_the_session_expired_goes_to_its_conversation(
     with sqlite_factory() as session:
         (row,) = session.scalars(select(SurveyAnswer)).all()
     assert (row.conversation_id, row.question, row.score) == (owner, "ces", 6)
+
+
+def test_a_reply_that_is_no_rating_is_asked_again_once_then_skipped(
+    form, domain, dispatcher, sqlite_factory
+):
+    """Issue 16: "Oké, ik wacht wel" was stored as CSAT 3."""
+    text = "Oké, ik wacht wel"
+    first = in_survey(user_event(text, "affirm"))
+    assert form.validate_csat(text, dispatcher, first, domain) == {"csat": None}
+    second = in_survey(user_event(text, "affirm"), bot_event("1-5?"),
+                       slot_event("requested_slot", "csat"), user_event(text, "affirm"))  # fmt: skip
+    assert form.validate_csat(text, dispatcher, second, domain) == {"csat": "skipped"}
+    assert responses(dispatcher) == ["utter_survey_unclear"]
+    with sqlite_factory() as session:
+        assert session.scalars(select(SurveyAnswer)).all() == []
+
+
+def test_no_to_anything_else_closes_like_goodbye(form, domain, dispatcher, run):
+    """ "Kan ik nog ergens mee helpen?" - "nee": the survey after a qualifying chat, else bye."""
+    qualifying_no = make_tracker(*START, user_event("open?", "ask_opening_hours", channel="socketio"),
+                                 bot_event("Graag gedaan! Kan ik nog ergens anders mee helpen?"),
+                                 user_event("nee", "deny", channel="socketio"))  # fmt: skip
+    assert required(form, qualifying_no, domain, dispatcher) != []
+    run(ActionSubmitSurvey(), make_tracker(user_event("nee hoor", "deny")))
+    assert responses(dispatcher) == ["utter_goodbye"]

@@ -81,6 +81,41 @@ def test_clean_name():
 
 
 @pytest.mark.parametrize(
+    "value",
+    ["Yes please", "yes", "Ja graag", "nee", "No thanks", "ok", "Oké", "hallo", "Hi there",
+     "goedemorgen", "stop", "Stop!", "GX-123-T", "12abc3", "AB-CD-12", "42", "jan@example.nl",
+     "+44 7700 900123", "bedankt", "weet ik niet"],
+)  # fmt: skip
+def test_replies_that_are_no_name_are_refused(form, dispatcher, domain, value):
+    """Issue 16: "Yes please" was stored as a person's name (every form shares this check)."""
+    assert clean_name(value) is None
+    assert form.validate_customer_name(
+        value, dispatcher, tracker_with(value, "customer_name"), domain
+    ) == {"customer_name": None}
+    assert responses(dispatcher) == ["utter_invalid_name"]
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [("Jan de Vries", "Jan de Vries"), ("dag", None), ("Sanne", "Sanne"), ("it's Mark Taylor",
+     "Mark Taylor"), ("Bart de Goede", "Bart de Goede"), ("Ja Rule", "Ja Rule")],
+)  # fmt: skip
+def test_names_that_contain_a_common_word_are_kept(value, name):
+    assert clean_name(value) == name
+
+
+def test_international_phone_numbers_are_accepted(form, dispatcher, domain):
+    """Issue 16: a UK mobile was refused; any number with a country code of the right length
+    is taken, numbers without one must be valid Dutch numbers."""
+    t = tracker_with("x")
+    for text, e164 in [("+44 7700 900123", "+447700900123"), ("0044 7911 123456", "+447911123456"),
+                       ("+49 151 23456789", "+4915123456789"), ("+1 202 555 0143", "+12025550143"),
+                       ("06 12345678", "+31612345678")]:  # fmt: skip
+        assert form.validate_contact(text, dispatcher, t, domain) == {"contact": e164}
+    assert form.validate_contact("+44 12", dispatcher, t, domain) == {"contact": None}
+
+
+@pytest.mark.parametrize(
     ("value", "response"),
     [
         ("vandaag om 8 uur", "utter_slot_past"),

@@ -1,6 +1,7 @@
 """The cached check of action server replies accepts and rejects exactly what Rasa's does."""
 
 import asyncio
+import inspect
 import json
 import math
 
@@ -8,6 +9,7 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
+from bot.rasa_patches import MARK
 from bot.rasa_speedups import install
 
 GOOD = {
@@ -25,7 +27,7 @@ BAD = [
 
 @pytest.fixture(autouse=True)
 def installed():
-    install()  # as importing bot.channels does in the Rasa server
+    install()  # as the Rasa server's launcher does (bot.rasa_server)
 
 
 def rasa_original(result: dict) -> None:
@@ -33,7 +35,7 @@ def rasa_original(result: dict) -> None:
 
 
 def test_installed_once_in_the_rasa_process():
-    assert RemoteAction._validate_action_result._cached_validator
+    assert getattr(RemoteAction._validate_action_result, MARK)
     patched = RemoteAction._validate_action_result
     install()
     assert RemoteAction._validate_action_result is patched
@@ -147,7 +149,11 @@ def test_the_rasa_server_freezes_its_heap_once_started(monkeypatch):
         def register_listener(self, listener, event) -> None:
             self.listeners.append((listener, event))
 
-    monkeypatch.setattr(rasa.core.run, "configure_app", lambda *a, **k: App())
+    def configure_app(*_args, **_kwargs) -> App:
+        return App()
+
+    configure_app.__signature__ = inspect.signature(rasa.core.run.configure_app)  # Rasa's
+    monkeypatch.setattr(rasa.core.run, "configure_app", configure_app)
     install()
     assert rasa.core.run.configure_app([], None).listeners == [(freeze_heap, "after_server_start")]
     try:

@@ -306,7 +306,7 @@ def test_a_whatsapp_customers_conversation_cannot_be_reached_over_rest(server):
 
 
 def test_dealerbot_chat_sends_the_token_when_it_is_set(server, monkeypatch):
-    from metrics.cli import send
+    from cli.main import send
 
     monkeypatch.delenv("DEALERBOT_REST_TOKEN", raising=False)
     with pytest.raises(urllib.error.HTTPError) as refused:

@@ -1,5 +1,7 @@
 """start_stack's process environments (the processes are recorded, not started)."""
 
+import sys
+
 import pytest
 
 from bot import runtime
@@ -24,7 +26,7 @@ def spawned(monkeypatch, tmp_path):
 
 
 def env_of(started, command: str) -> dict:
-    (env,) = [env for args, env in started if args[1:3] == command.split()[:2]]
+    (env,) = [env for args, env in started if command in " ".join(map(str, args))]
     return env
 
 
@@ -62,7 +64,7 @@ def test_replicas_on_one_host_share_its_cores(spawned, tmp_path, monkeypatch):
     monkeypatch.setattr(runtime.os, "cpu_count", lambda: 4)
     runtime.start_replicas(tmp_path / "model.tar.gz", 2, tracker_db_url="sqlite:///t.db",
                            lock_store_url="redis://127.0.0.1:6379/1", log_dir=tmp_path)  # fmt: skip
-    rasa = [env for args, env in spawned if args[1:3] == ["run", "--model"]]
+    rasa = [env for args, env in spawned if "run --model" in " ".join(map(str, args))]
     assert [e["TF_INTRA_OP_PARALLELISM_THREADS"] for e in rasa] == ["2", "2"]
 
 
@@ -84,6 +86,12 @@ def test_create_tracker_tables(tmp_path):
     runtime.create_tracker_tables(url)
     runtime.create_tracker_tables(url)  # again: nothing to do
     assert "events" in inspect(create_engine(url)).get_table_names()
+
+
+def test_the_rasa_server_starts_with_the_patches_installed(spawned, tmp_path):
+    runtime.start_stack(tmp_path / "m.tar.gz", log_dir=tmp_path)
+    (rasa,) = [args for args, _ in spawned if "--model" in args]
+    assert rasa[:4] == [sys.executable, "-m", "bot.rasa_server", "run"]  # not the bare `rasa`
 
 
 def test_replicas_share_one_lock_key_prefix(tmp_path):

@@ -143,7 +143,7 @@ def test_erased_events_are_not_served_from_the_cache(db):
     async def run() -> None:
         await message(cached, "a", *session_start(), *turn("hallo", "greet"))
         await message(cached, "a", *turn("apk", "book", "apk"))
-        with cached.engine.begin() as conn:  # what metrics.store.privacy does
+        with cached.engine.begin() as conn:  # what core.store.privacy does
             conn.execute(sa.text("delete from events where sender_id = 'a'"))
         assert await cached.retrieve("a") is None
 

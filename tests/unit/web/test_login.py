@@ -14,7 +14,7 @@ import yaml
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
-from metrics.cli import main
+from cli.main import main
 from metrics.web import auth
 from metrics.web.app import make_app
 

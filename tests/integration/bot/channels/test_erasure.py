@@ -3,12 +3,12 @@
 from sqlalchemy import select
 
 from bot.channels.common import sender_id
-from metrics.engagement import contact_key
-from metrics.store.models import Conversation
-from metrics.store.privacy import erase_contact
-from metrics.store.recorder import Recorder, conversation_op
-from metrics.store.spool import Spool
-from tests.integration.metrics.test_recorder import record
+from core.engagement import contact_key
+from core.store.models import Conversation
+from core.store.privacy import erase_contact
+from core.store.recorder import Recorder, conversation_op
+from core.store.spool import Spool
+from tests.integration.core.store.test_recorder import record
 
 SECRET = "s3cret"
 

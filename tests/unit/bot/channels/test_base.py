@@ -26,8 +26,8 @@ from bot.channels.common import TEXT_ONLY, TOO_FAST, SenderLimiter, webhook_max_
 from bot.channels.twilio_verified import TwilioWhatsAppInput, parse_form
 from bot.channels.whatsapp_cloud import WhatsAppCloudInput, parse_webhook
 from bot.runtime import free_port
-from metrics.store.models import WhatsAppMessage
-from metrics.store.session import default_session_factory
+from core.store.models import WhatsAppMessage
+from core.store.session import default_session_factory
 from tests.apps import start_test_app
 from tests.conftest import FIXED_NOW
 from tests.e2e.fakes import (

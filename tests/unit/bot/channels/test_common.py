@@ -23,9 +23,9 @@ from bot.channels.common import (
     provider_error_code,
     route,
     sender_id,
-    utc_now,
     window_open,
 )
+from core.settings import utc_now
 from tests.e2e.fakes import FakeGraph
 
 MENU = [

@@ -151,8 +151,8 @@ def test_nothing_is_sent_outside_the_24_hour_window(graph, now):
 
 def test_a_triggered_message_uses_the_dealer_number_and_the_stored_window(graph, now):
     from bot.channels import inbox
-    from metrics.engagement import contact_key
-    from metrics.store.session import default_session_factory
+    from core.engagement import contact_key
+    from core.store.session import default_session_factory
 
     out = WhatsAppCloudInput().get_output_channel()  # no customer message with it
     send(out, {"text": "Hoe tevreden?", "utter_action": "utter_ask_csat"})

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from metrics.engagement import contact_key
-from metrics.periods import conversation_keys
-from metrics.store.models import Appointment, Conversation, Lead, SurveyAnswer, utc_naive
+from core.engagement import contact_key
+from core.periods import conversation_keys
+from core.store.models import Appointment, Conversation, Lead, SurveyAnswer, utc_naive
 from trainer.simulate.customer import Profile, Transcript
 from trainer.simulate.runner import business_share, check
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from metrics.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 from trainer.simulate.command import load_out_of_scope
 
 GROUPS = {"general_knowledge", "chit_chat", "jobs", "suppliers_sales", "other_companies",

@@ -2,7 +2,7 @@
 
 import json
 
-from metrics.cli import main
+from cli.main import main
 from trainer.simulate import runner
 from trainer.simulate.customer import Answer, Profile, Transcript
 from trainer.simulate.report import figures, markdown

@@ -1,0 +1,1 @@
+"""The ``dealerbot`` command line: the top layer, it wires every feature together."""

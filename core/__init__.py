@@ -1,0 +1,1 @@
+"""The shared core: settings with the one clock, and the store. Imports only ``dealer``."""

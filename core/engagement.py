@@ -1,0 +1,261 @@
+"""From a conversation's events to its engagement record, and the qualifying rule (pure).
+
+A conversation is one Rasa session: the events after the last ``session_started`` or
+``restart``. Everything here is derived from those events alone, so recording the same session
+again gives the same record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+BUSINESS_INTENTS = frozenset(
+    {
+        "book_service", "reschedule_appointment", "cancel_appointment",
+        "ask_opening_hours", "ask_location",
+        "ask_car_availability", "ask_price", "book_test_drive", "trade_in", "ask_financing",
+        "request_human", "ask_unanswerable",
+    }
+)  # fmt: skip
+# Most valuable first: a conversation's outcome is the best one it reached.
+TASK_OUTCOMES = (
+    "appointment_booked",
+    "appointment_changed",
+    "appointment_cancelled",
+    "test_drive_booked",
+    "lead_created",
+    "handed_off",
+)
+# Off-topic messages, spam, suppliers, sales pitches and job applicants (data/out_of_scope).
+OUT_OF_SCOPE_INTENTS = frozenset({"out_of_scope", "not_a_customer"})
+OUT_OF_SCOPE = "out_of_scope"  # the outcome of a conversation that was not a customer's
+OUTCOMES = (*TASK_OUTCOMES, "self_served", "abandoned", OUT_OF_SCOPE)
+TASK_FORMS = frozenset(
+    {"appointment_form", "reschedule_form", "cancel_form", "test_drive_form", "trade_in_form",
+     "callback_form"}
+)  # fmt: skip
+# The store keeps each conversation's bucket (a rollup then needs no CASE chain).
+# Upper bounds (ms) of the first-response histogram buckets; the last bucket is open-ended.
+FIRST_RESPONSE_BUCKETS_MS: tuple[int, ...] = (
+    250, 500, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 60_000,
+)  # fmt: skip
+SURVEY_FORM = "survey_form"
+CUSTOMER_CHANNELS = ("web", "whatsapp")
+
+
+def bucket_index(value_ms: int) -> int:
+    """The first-response bucket of ``value_ms``: the first with an upper bound >= it."""
+    for i, bound in enumerate(FIRST_RESPONSE_BUCKETS_MS):
+        if value_ms <= bound:
+            return i
+    return len(FIRST_RESPONSE_BUCKETS_MS)
+
+
+def contact_key(secret: str, channel: str, sender_id: str) -> str:
+    """Pseudonymous contact: HMAC-SHA256 of channel + sender id (hex, 64 chars)."""
+    return hmac.new(secret.encode(), f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def channel_name(input_channel: str | None) -> str:
+    """Our channel names: web (socketio), whatsapp (Twilio or Cloud API), or the raw name."""
+    name = (input_channel or "rest").lower()
+    if name in ("socketio", "web"):
+        return "web"
+    if "whatsapp" in name or name == "twilio":
+        return "whatsapp"
+    return name
+
+
+def from_staff(event: dict[str, Any]) -> bool:
+    """A ``bot`` event a person sent from the staff inbox (``metadata.staff``), or the inbox's
+    own message on a hand-back (``metadata.system``): not the bot's (``metrics.web.rasa_api``)."""
+    metadata = event.get("metadata") or {}
+    return bool(metadata.get("staff") or metadata.get("system"))
+
+
+def session_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of the current session (after the last session start or restart)."""
+    start = 0
+    for i, event in enumerate(events):
+        if event.get("event") in ("session_started", "restart"):
+            start = i
+    return list(events[start:])
+
+
+def conversation_id(sender_id: str, events: Sequence[dict[str, Any]]) -> str:
+    """Stable id of the current session: same sender + same session start = same id."""
+    session = session_events(events)
+    first = session[0].get("timestamp") if session else None
+    return hashlib.sha256(f"{sender_id}|{first}".encode()).hexdigest()[:32]
+
+
+def qualifies(
+    *,
+    channel: str,
+    is_test: bool,
+    customer_messages: int,
+    business_intents: Iterable[str],
+    outcome: str,
+    customer_channels: Iterable[str] = CUSTOMER_CHANNELS,
+) -> tuple[bool, str]:
+    """Whether a conversation counts for the MEC index, and why.
+
+    A conversation qualifies when all of these hold:
+    1. it is on a one-to-one customer channel (web or WhatsApp by default) and not from a test or
+       demo sender;
+    2. the customer sent at least two messages;
+    3. at least one business intent was recognised (appointments, sales, dealer info, handoff)
+       or a task outcome was reached (booked, changed, cancelled, test drive, lead, handoff);
+    4. its outcome is not ``out_of_scope`` (see :func:`outcome_of`): off-topic chat, spam, a
+       supplier, a sales pitch or a job applicant, even when one of their messages was read as a
+       business intent or they were handed off.
+    Greeting-only, spam and fallback-only conversations therefore do not qualify.
+    """
+    if channel not in set(customer_channels):
+        return False, f"channel '{channel}' is not a one-to-one customer channel"
+    if is_test:
+        return False, "test or demo sender"
+    if customer_messages < 2:
+        return False, "fewer than two customer messages"
+    if outcome == OUT_OF_SCOPE:
+        return False, "out of scope: not a customer's conversation"
+    intents = sorted(set(business_intents) & BUSINESS_INTENTS)
+    if outcome in TASK_OUTCOMES:
+        return True, f"outcome {outcome}"
+    if intents:
+        return True, "business intent " + ", ".join(intents)
+    return False, "no business intent and no outcome"
+
+
+def outcome_of(
+    outcomes: Sequence[str], intents: Sequence[str], off_topic: Iterable[str], task_started: bool
+) -> str:
+    """What a conversation achieved: its best task outcome; else ``out_of_scope`` when only
+    off-topic messages were recognised; else ``abandoned`` (a task started, or nothing asked)
+    or ``self_served``.
+
+    A supplier, sales pitch or job applicant (``not_a_customer``) makes it ``out_of_scope``
+    unless a customer task was completed: a pitch misread as a financing question, or a pitch
+    passed on to staff, is still a pitch.
+    """
+    off_topic = set(off_topic)
+    best = min(outcomes, key=TASK_OUTCOMES.index) if outcomes else None
+    if "not_a_customer" in off_topic and best in (None, "handed_off"):
+        return OUT_OF_SCOPE
+    if best:
+        return best
+    if off_topic and not intents:
+        return OUT_OF_SCOPE
+    return "abandoned" if task_started or not intents else "self_served"
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    id: str
+    dealer_id: str
+    channel: str
+    contact_key: str
+    language: str
+    started_at: dt.datetime  # naive UTC
+    last_message_at: dt.datetime
+    customer_messages: int
+    bot_messages: int
+    first_response_ms: int | None
+    intents: tuple[str, ...]
+    outcome: str
+    qualifies: bool
+    qualify_reason: str
+    is_test: bool
+    survey_offered_at: dt.datetime | None
+    outcomes: tuple[str, ...] = field(default=())
+
+
+def _utc(timestamp: float | None) -> dt.datetime | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).replace(tzinfo=None)
+
+
+def summarize(
+    events: Sequence[dict[str, Any]],
+    *,
+    sender_id: str,
+    secret: str,
+    default_dealer: str,
+    test_senders: Iterable[str] = (),
+    customer_channels: Iterable[str] = CUSTOMER_CHANNELS,
+) -> ConversationRecord | None:
+    """The engagement record of the current session, or None before the customer wrote."""
+    session = session_events(events)
+    users = [e for e in session if e.get("event") == "user"]
+    if not users:
+        return None
+    bots = [e for e in session if e.get("event") == "bot" and not from_staff(e)]
+    staff = [e for e in session if e.get("event") == "bot" and from_staff(e)]
+    slots: dict[str, Any] = {}
+    forms_started: set[str] = set()
+    survey_offered = None
+    for event in session:
+        if event.get("event") == "slot":
+            slots[event.get("name")] = event.get("value")
+        elif event.get("event") == "active_loop" and event.get("name"):
+            forms_started.add(event["name"])
+            if event["name"] == SURVEY_FORM and survey_offered is None:
+                survey_offered = event.get("timestamp")
+    intents = []
+    off_topic = set()
+    for user in users:
+        name = ((user.get("parse_data") or {}).get("intent") or {}).get("name")
+        if name in BUSINESS_INTENTS and name not in intents:
+            intents.append(name)
+        elif name in OUT_OF_SCOPE_INTENTS:
+            off_topic.add(name)
+    outcomes = tuple(o for o in slots.get("outcomes") or () if o in TASK_OUTCOMES)
+    outcome = outcome_of(outcomes, intents, off_topic, bool(forms_started & TASK_FORMS))
+    channel = channel_name(users[0].get("input_channel"))
+    is_test = any(sender_id.startswith(prefix) for prefix in test_senders)
+    ok, reason = qualifies(
+        channel=channel,
+        is_test=is_test,
+        customer_messages=len(users),
+        business_intents=intents,
+        outcome=outcome,
+        customer_channels=customer_channels,
+    )
+    stamps = [e["timestamp"] for e in users + bots + staff if e.get("timestamp") is not None]
+    if not stamps:  # events without times (hand-built trackers): use the time of recording
+        stamps = [dt.datetime.now(dt.timezone.utc).timestamp()]
+    first_user = users[0].get("timestamp") or min(stamps)
+    replies = [b["timestamp"] for b in bots if (b.get("timestamp") or 0) >= first_user]
+    first_bot = replies[0] if replies else None
+    return ConversationRecord(
+        id=conversation_id(sender_id, events),
+        dealer_id=slots.get("dealer_id") or _last_slot(events, "dealer_id") or default_dealer,
+        channel=channel,
+        contact_key=contact_key(secret, channel, sender_id),
+        language=slots.get("language") or _last_slot(events, "language") or "nl",
+        started_at=_utc(first_user),
+        last_message_at=_utc(max(stamps)),
+        customer_messages=len(users),
+        bot_messages=len(bots),
+        first_response_ms=round((first_bot - first_user) * 1000) if first_bot else None,
+        intents=tuple(intents),
+        outcome=outcome,
+        qualifies=ok,
+        qualify_reason=reason,
+        is_test=is_test,
+        survey_offered_at=_utc(survey_offered),
+        outcomes=outcomes,
+    )
+
+
+def _last_slot(events: Sequence[dict[str, Any]], name: str) -> Any:
+    for event in reversed(events):
+        if event.get("event") == "slot" and event.get("name") == name:
+            return event.get("value")
+    return None

@@ -1,0 +1,579 @@
+"""SQL models. Times are stored as naive UTC (``utc_naive``); SQLite has no time zones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from core.engagement import bucket_index
+
+Base = declarative_base()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_naive(moment: dt.datetime) -> dt.datetime:
+    """Aware datetime -> naive UTC for storage."""
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def from_utc_naive(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id = Column(String(32), primary_key=True, default=new_id)
+    reference = Column(String(12), nullable=False, unique=True)
+    dealer_id = Column(String(64), nullable=False)
+    service_id = Column(String(32), nullable=False)
+    plate = Column(String(16), nullable=False)
+    starts_at = Column(DateTime, nullable=False)
+    ends_at = Column(DateTime, nullable=False)
+    customer_name = Column(String(200), nullable=False)
+    phone = Column(String(32))
+    email = Column(String(254))
+    mileage_km = Column(Integer)
+    status = Column(String(16), nullable=False, default="booked")
+    language = Column(String(2), nullable=False, default="nl")
+    channel = Column(String(32), nullable=False, default="rest")
+    sender_id = Column(String(255), nullable=False)
+    conversation_id = Column(String(32), index=True)
+    idempotency_key = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    cancelled_at = Column(DateTime)
+
+    reservations = relationship(
+        "SlotReservation", cascade="all, delete-orphan", back_populates="appointment"
+    )
+
+    __table_args__ = (
+        Index("ix_appointments_dealer_plate", "dealer_id", "plate", "status"),
+        Index("ix_appointments_sender", "sender_id"),
+    )
+
+
+class SlotReservation(Base):
+    """One workshop seat in one slot. The unique key makes over-booking impossible."""
+
+    __tablename__ = "slot_reservations"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    appointment_id = Column(
+        String(32), ForeignKey("appointments.id", ondelete="CASCADE"), nullable=False
+    )
+    dealer_id = Column(String(64), nullable=False)
+    slot_start = Column(DateTime, nullable=False)
+    seat = Column(Integer, nullable=False)
+
+    appointment = relationship("Appointment", back_populates="reservations")
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "slot_start", "seat", name="uq_slot_seat"),
+        Index("ix_slot_reservations_appointment", "appointment_id"),
+    )
+
+
+class Lead(Base):
+    """A sales lead: test drive, trade-in appraisal, financing or sales callback, or a handoff."""
+
+    __tablename__ = "leads"
+
+    id = Column(String(32), primary_key=True, default=new_id)
+    reference = Column(String(12), nullable=False, unique=True)
+    dealer_id = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)
+    stock_id = Column(String(64))
+    car = Column(String(200))
+    preferred_at = Column(DateTime)
+    plate = Column(String(16))
+    mileage_km = Column(Integer)
+    note = Column(Text)
+    customer_name = Column(String(200))
+    phone = Column(String(32))
+    email = Column(String(254))
+    transcript = Column(Text)
+    status = Column(String(16), nullable=False, default="open")
+    language = Column(String(2), nullable=False, default="nl")
+    channel = Column(String(32), nullable=False, default="rest")
+    sender_id = Column(String(255), nullable=False)
+    conversation_id = Column(String(32), index=True)
+    idempotency_key = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_leads_dealer_created", "dealer_id", "created_at"),
+        Index("ix_leads_sender", "sender_id"),
+    )
+
+
+# The columns a rollup reads; channel and language first, so GROUP BY needs no sort.
+ROLLUP_COLUMNS = (
+    "channel", "language", "qualifies", "is_test", "outcome", "first_response_bucket",
+    "survey_offered_at", "csat", "ces", "nps", "contact_key", "id",
+)  # fmt: skip
+SURVEY_SCORE_COLUMNS = ("csat", "ces", "nps")  # survey_answers.question -> conversations column
+CONTACT_PERIOD_COLUMNS = (
+    "contact_key", "dealer_id", "qualifies", "day_key", "week_key", "month_key", "language",
+)  # fmt: skip
+
+
+class Conversation(Base):
+    """One Rasa session of one contact: the engagement log every metric rests on.
+
+    ``id`` is derived from the sender and the session's start, so re-recording the same session
+    updates the same row. No raw sender id or phone number is stored here: ``contact_key`` is an
+    HMAC of channel + sender id.
+    """
+
+    __tablename__ = "conversations"
+
+    id = Column(String(32), primary_key=True)
+    dealer_id = Column(String(64), nullable=False)
+    channel = Column(String(16), nullable=False)
+    contact_key = Column(String(64), nullable=False)
+    language = Column(String(2), nullable=False)
+    started_at = Column(DateTime, nullable=False)
+    last_message_at = Column(DateTime, nullable=False)
+    customer_messages = Column(Integer, nullable=False, default=0)
+    bot_messages = Column(Integer, nullable=False, default=0)
+    first_response_ms = Column(Integer)
+    intents = Column(Text, nullable=False, default="")  # business intents, comma separated
+    outcome = Column(String(32), nullable=False)
+    qualifies = Column(Boolean, nullable=False)
+    qualify_reason = Column(String(200), nullable=False)
+    is_test = Column(Boolean, nullable=False, default=False)
+    survey_offered_at = Column(DateTime)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # Period keys in the dealer's time zone (core.periods), so rollups GROUP BY a stored key.
+    day_key = Column(String(10))
+    week_key = Column(String(8))
+    month_key = Column(String(7))
+    # Kept in step by the mapper events below, so a rollup reads no join and no CASE chain:
+    # the core.engagement.bucket_index of first_response_ms, and the survey_answers scores.
+    first_response_bucket = Column(SmallInteger)
+    csat = Column(SmallInteger)
+    ces = Column(SmallInteger)
+    nps = Column(SmallInteger)
+
+    __table_args__ = (
+        Index("ix_conversations_dealer_started", "dealer_id", "started_at"),
+        # Erasure finds a contact by its key; the rollup looks up each contact's earlier
+        # conversations (new or returning, first in its week or month).
+        Index("ix_conversations_contact_periods", *CONTACT_PERIOD_COLUMNS),
+        # Covering index: the day cells of the rollup (metrics.aggregate) read only the index.
+        Index(
+            "ix_conversations_day", "day_key", "dealer_id", *ROLLUP_COLUMNS, "week_key", "month_key"
+        ),  # fmt: skip
+        Index("ix_conversations_week", "week_key", "dealer_id"),  # a week's conversations
+    )
+
+
+class SurveyAnswer(Base):
+    """One answer to one survey question; one row per conversation and question."""
+
+    __tablename__ = "survey_answers"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    question = Column(String(16), nullable=False)  # csat, ces, nps, comment
+    score = Column(Integer)
+    comment = Column(Text)
+    answered_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("conversation_id", "question", name="uq_survey_answer"),)
+
+
+@event.listens_for(Conversation, "before_insert")
+@event.listens_for(Conversation, "before_update")
+def _first_response_bucket(_mapper, _connection, target: Conversation) -> None:
+    ms = target.first_response_ms
+    target.first_response_bucket = None if ms is None else bucket_index(ms)
+
+
+@event.listens_for(SurveyAnswer, "after_insert")
+@event.listens_for(SurveyAnswer, "after_update")
+def _copy_score(_mapper, connection, target: SurveyAnswer) -> None:
+    """Copy a CSAT, CES or NPS score onto its conversation, where the rollups read it."""
+    _set_score(connection, target, target.score)
+
+
+@event.listens_for(SurveyAnswer, "after_delete")
+def _drop_score(_mapper, connection, target: SurveyAnswer) -> None:
+    _set_score(connection, target, None)
+
+
+def _set_score(connection, answer: SurveyAnswer, score: int | None) -> None:
+    if answer.question in SURVEY_SCORE_COLUMNS:
+        table = Conversation.__table__
+        connection.execute(
+            table.update()
+            .where(table.c.id == answer.conversation_id)
+            .values({answer.question: score})
+        )
+        mark_conversation_day(connection, answer.conversation_id)
+
+
+class Erasure(Base):
+    """A contact asked to be forgotten: tracker events still to purge, and a tombstone."""
+
+    __tablename__ = "erasures"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    contact_key = Column(String(64), nullable=False)
+    # HMAC of the sender (privacy.sender_hash) until its tracker events are purged, then NULL
+    sender_id_hash = Column(String(64))
+    requested_at = Column(DateTime, nullable=False, default=utcnow)
+    tracker_purged_at = Column(DateTime)
+
+
+class ReportDelivery(Base):
+    """The delivery log of the weekly summary: one row per dealer, week, recipient and channel.
+
+    A sender claims the row before sending (the unique key lets only one process win), so two
+    scheduler processes never send a summary twice.
+    """
+
+    __tablename__ = "report_deliveries"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    dealer_id = Column(String(64), nullable=False)
+    week = Column(String(8), nullable=False)  # ISO week, e.g. 2026-W47
+    recipient = Column(String(254), nullable=False)  # an e-mail address, or the outbox folder
+    channel = Column(String(16), nullable=False)  # email | outbox
+    status = Column(String(16), nullable=False)  # sending | sent | failed
+    attempts = Column(Integer, nullable=False, default=1)
+    owner = Column(String(64), nullable=False)  # host:pid of the process that claimed it
+    claimed_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+    message_id = Column(String(255))
+    error = Column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "week", "recipient", "channel", name="uq_report_delivery"),
+    )
+
+
+class JobLock(Base):
+    """A named lease held by one scheduler process (works the same on SQLite and PostgreSQL)."""
+
+    __tablename__ = "job_locks"
+
+    name = Column(String(128), primary_key=True)
+    owner = Column(String(64), nullable=False)
+    acquired_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+
+
+class MetricSummary(Base):
+    """Counts per dealer and period that every metric formula needs (``metrics.aggregate``).
+
+    One row per dealer, period (``day``, ``week`` or ``month`` + key) and breakdown:
+    ``dimension`` ``all`` (value ``""``), ``channel`` or ``language``. Rebuilt idempotently:
+    the same conversations always give the same rows. Outcome, survey and speed counts are over
+    qualifying conversations; ``conversations`` counts all non-test conversations.
+    """
+
+    __tablename__ = "metric_summaries"
+
+    dealer_id = Column(String(64), primary_key=True)
+    period_kind = Column(String(5), primary_key=True)
+    period_key = Column(String(10), primary_key=True)
+    dimension = Column(String(8), primary_key=True)
+    dimension_value = Column(String(16), primary_key=True)
+    conversations = Column(Integer, nullable=False, default=0)
+    qualifying = Column(Integer, nullable=False, default=0)
+    mec = Column(Integer, nullable=False, default=0)
+    returning_contacts = Column(Integer)  # only on the ``all`` row
+    appointments_booked = Column(Integer, nullable=False, default=0)
+    appointments_changed = Column(Integer, nullable=False, default=0)
+    appointments_cancelled = Column(Integer, nullable=False, default=0)
+    test_drives = Column(Integer, nullable=False, default=0)
+    leads_created = Column(Integer, nullable=False, default=0)
+    handoffs = Column(Integer, nullable=False, default=0)
+    self_served = Column(Integer, nullable=False, default=0)
+    abandoned = Column(Integer, nullable=False, default=0)
+    surveys_offered = Column(Integer, nullable=False, default=0)
+    csat_n = Column(Integer, nullable=False, default=0)
+    csat_sum = Column(Integer, nullable=False, default=0)
+    csat_top2 = Column(Integer, nullable=False, default=0)  # answers 4-5
+    ces_n = Column(Integer, nullable=False, default=0)
+    ces_sum = Column(Integer, nullable=False, default=0)
+    ces_top3 = Column(Integer, nullable=False, default=0)  # answers 5-7
+    nps_n = Column(Integer, nullable=False, default=0)
+    nps_promoters = Column(Integer, nullable=False, default=0)  # 9-10
+    nps_detractors = Column(Integer, nullable=False, default=0)  # 0-6
+    first_response_n = Column(Integer, nullable=False, default=0)
+    first_response_30s = Column(Integer, nullable=False, default=0)
+    # Counts per core.engagement.FIRST_RESPONSE_BUCKETS_MS bucket, comma separated.
+    first_response_histogram = Column(String(200), nullable=False, default="")
+    # Appointments and leads the bot created in this period's non-test conversations.
+    bot_appointments = Column(Integer, nullable=False, default=0)
+    leads_test_drive = Column(Integer, nullable=False, default=0)
+    leads_trade_in = Column(Integer, nullable=False, default=0)
+    leads_sales = Column(Integer, nullable=False, default=0)  # sales and financing call backs
+    leads_handoff = Column(Integer, nullable=False, default=0)
+    potential = Column(Integer)  # MEC potential; only on the ``all`` row
+    potential_estimated = Column(Boolean, nullable=False, default=False)
+
+    __table_args__ = (
+        Index("ix_metric_summaries_period", "period_kind", "period_key", "dealer_id"),
+    )
+
+
+# The additive counts of a rollup cell: MetricSummary columns, the first-response buckets, and
+# the contacts a day adds to a period's MEC (first qualifying day of the contact in that day,
+# week or month; ``_lang``: in that language) and to its returning contacts.
+CONTACT_COUNTS = tuple(
+    f"{name}_{kind}" for kind in ("day", "week", "month") for name in ("mec", "mec_lang", "ret")
+)
+CELL_COUNTS = (
+    "conversations", "qualifying", "appointments_booked", "appointments_changed",
+    "appointments_cancelled", "test_drives", "leads_created", "handoffs", "self_served",
+    "abandoned", "surveys_offered", "csat_n", "csat_sum", "csat_top2", "ces_n", "ces_sum",
+    "ces_top3", "nps_n", "nps_promoters", "nps_detractors", "first_response_n",
+    "first_response_30s", *(f"h{i}" for i in range(11)), "bot_appointments", "leads_test_drive",
+    "leads_trade_in", "leads_sales", "leads_handoff", *CONTACT_COUNTS,
+)  # fmt: skip
+
+
+class MetricCell(Base):
+    """Additive counts per dealer, period, channel and language (``metrics.aggregate``).
+
+    Day cells are counted from the conversations of that day; week and month cells are sums of
+    day cells, recomputed whenever one of their days is. Summary rows are folded from cells, so
+    a weekly rebuild reads tens of thousands of cells instead of every conversation. Distinct
+    contacts become additive by counting each contact on its first qualifying day of the period.
+    """
+
+    __table__ = Table(
+        "metric_cells",
+        Base.metadata,
+        Column("period_kind", String(5), primary_key=True),
+        Column("period_key", String(10), primary_key=True),
+        Column("dealer_id", String(64), primary_key=True),
+        Column("channel", String(16), primary_key=True),
+        Column("language", String(2), primary_key=True),
+        Column("week_key", String(8)),  # day cells only: the week and month they add up to
+        Column("month_key", String(7)),
+        *(Column(name, Integer, nullable=False, default=0) for name in CELL_COUNTS),
+        Index("ix_metric_cells_week", "week_key", "dealer_id", "channel", "language"),
+        Index("ix_metric_cells_month", "month_key", "dealer_id", "channel", "language"),
+    )
+
+
+class DirtyDay(Base):
+    """A day whose cells are out of date: written with every change to what the cells count.
+
+    The mapper events below mark the day of every conversation, survey score, appointment and
+    lead written through the ORM; the rollup recomputes the marked days and removes the marks.
+    """
+
+    __tablename__ = "metric_dirty_days"
+
+    day_key = Column(String(10), primary_key=True)
+    dealer_id = Column(String(64), primary_key=True)
+
+
+def _insert_mark(connection):
+    """An INSERT into ``metric_dirty_days`` that skips marks already there (both dialects)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(DirtyDay.__table__)
+
+
+# Insert-if-absent on SQLite and PostgreSQL alike. As text, as the dialects' ON CONFLICT inserts
+# are compiled again on every execution in SQLAlchemy 1.4 (they have no cache key).
+_MARK = text(
+    f"INSERT INTO {DirtyDay.__tablename__} (day_key, dealer_id) VALUES (:day_key, :dealer_id) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def mark_days(connection, pairs) -> None:
+    """Mark ``(day_key, dealer_id)`` pairs dirty."""
+    rows = [{"day_key": day, "dealer_id": dealer}
+            for day, dealer in sorted(set(pairs)) if day is not None]  # fmt: skip
+    if rows:
+        connection.execute(_MARK, rows)
+
+
+def mark_conversation_day(connection, conversation_id: str | None) -> None:
+    """Mark the day of a stored conversation dirty (nothing for an unknown id)."""
+    if conversation_id is None:
+        return
+    c = Conversation.__table__
+    # The WHERE also keeps SQLite from reading ON CONFLICT as part of the SELECT.
+    rows = select(c.c.day_key, c.c.dealer_id).where(
+        c.c.id == conversation_id, c.c.day_key.isnot(None)
+    )
+    statement = _insert_mark(connection).from_select(["day_key", "dealer_id"], rows)
+    connection.execute(statement.on_conflict_do_nothing())
+
+
+# What the cells count of a conversation (metrics.aggregate): an update that changes none of
+# these (a new message's counts and times, the intents list) leaves the cells as they are.
+CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
+               "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
+               "first_response_bucket", "csat", "ces", "nps")  # fmt: skip
+
+
+@event.listens_for(Conversation, "after_update")
+def _mark_updated_conversation(mapper, connection, target: Conversation) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in CELL_INPUTS):
+        _mark_conversation(mapper, connection, target)
+
+
+@event.listens_for(Conversation, "after_insert")
+@event.listens_for(Conversation, "after_delete")
+def _mark_conversation(_mapper, connection, target: Conversation) -> None:
+    history = inspect(target).attrs.day_key.history
+    days = [key for key in (*history.deleted, target.day_key) if key is not None]
+    mark_days(connection, [(key, target.dealer_id) for key in days])
+    if days:  # the contact's later days: first in their week or month, returning or not
+        c = Conversation.__table__
+        later = select(c.c.day_key, c.c.dealer_id).where(
+            c.c.contact_key == target.contact_key,
+            c.c.dealer_id == target.dealer_id,
+            c.c.day_key > min(days),
+        )
+        statement = _insert_mark(connection).from_select(["day_key", "dealer_id"], later)
+        connection.execute(statement.on_conflict_do_nothing())
+
+
+@event.listens_for(Appointment, "after_insert")
+@event.listens_for(Appointment, "after_update")
+@event.listens_for(Appointment, "after_delete")
+@event.listens_for(Lead, "after_insert")
+@event.listens_for(Lead, "after_update")
+@event.listens_for(Lead, "after_delete")
+def _mark_created(_mapper, connection, target) -> None:
+    mark_conversation_day(connection, target.conversation_id)
+
+
+class MecPotential(Base):
+    """MEC potential supplied by the dealer: service appointments and sales leads, all sources."""
+
+    __tablename__ = "mec_potentials"
+
+    dealer_id = Column(String(64), primary_key=True)
+    period_kind = Column(String(5), primary_key=True)  # week or month
+    period_key = Column(String(10), primary_key=True)
+    service_appointments = Column(Integer, nullable=False)
+    sales_leads = Column(Integer, nullable=False)
+    source = Column(String(200), nullable=False)
+    imported_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class WhatsAppMessage(Base):
+    """An incoming WhatsApp message id (Twilio or Cloud API): deduplicates provider retries,
+    also across restarts and Rasa replicas, and dates the customer's last message for the
+    24-hour window. No phone number here: ``contact_key`` is the conversation log's HMAC."""
+
+    __tablename__ = "whatsapp_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    provider = Column(String(16), nullable=False)  # cloud | twilio
+    message_id = Column(String(255), nullable=False)  # Meta wamid / Twilio MessageSid
+    contact_key = Column(String(64), nullable=False)
+    business_number = Column(String(32), nullable=False)  # Meta phone number id / Twilio To
+    sent_at = Column(DateTime, nullable=False)  # when the customer sent it
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+    status = Column(String(16), nullable=False)  # processing | done
+
+    __table_args__ = (
+        UniqueConstraint("provider", "message_id", name="uq_whatsapp_message"),
+        Index("ix_whatsapp_messages_contact", "contact_key", "business_number", "sent_at"),
+        Index("ix_whatsapp_messages_received", "received_at"),
+    )
+
+
+class NluInboxItem(Base):
+    """A customer message the bot did not understand well, for the trainers' NLU inbox (issue 7).
+
+    Written with the conversation record (``core.store.inbox``); one row per conversation and
+    message time, so recording again changes nothing. The text is pseudonymised
+    (``core.store.inbox.pseudonymise``: names, addresses, postcodes, dates of birth, IBANs, phones,
+    e-mails, plates masked). Deleted with its conversation (erasure, retention).
+    """
+
+    __tablename__ = "nlu_inbox"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    sent_at = Column(DateTime, nullable=False)  # the message's time, naive UTC
+    dealer_id = Column(String(64), nullable=False)
+    language = Column(String(2), nullable=False)
+    text = Column(Text, nullable=False)
+    intent = Column(String(64), nullable=False)  # predicted intent (may be nlu_fallback)
+    confidence = Column(Float, nullable=False)
+    suggested_intent = Column(String(64))  # best real intent, the export's suggestion
+    reason = Column(String(16), nullable=False)  # fallback | low_confidence | handoff | denied
+    status = Column(String(8), nullable=False, default="open")  # open | done
+    done_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "sent_at", name="uq_nlu_inbox_message"),
+        Index("ix_nlu_inbox_status", "status", "language", "intent"),
+    )
+
+
+class InboxEvent(Base):
+    """One change in the staff inbox, with who made it and when (core/store/staff_inbox.py).
+
+    Items are leads (handoffs are leads of kind ``handoff``), appointments and conversations
+    (``item_id`` the Rasa sender id). An item's status is its latest event's action; the rows
+    are its history. Staff messages are ``replied`` events of the conversation, so the first
+    human response time needs no tracker.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    dealer_id = Column(String(64), nullable=False)
+    item_kind = Column(String(16), nullable=False)  # lead | appointment | conversation
+    item_id = Column(String(255), nullable=False)
+    action = Column(String(16), nullable=False)  # see core.store.staff_inbox.ITEM_ACTIONS
+    staff = Column(String(100), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_inbox_events_item", "item_kind", "item_id"),
+        Index("ix_inbox_events_dealer_at", "dealer_id", "at"),
+    )

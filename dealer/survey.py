@@ -1,0 +1,95 @@
+"""Reading survey answers typed or tapped by the customer (pure).
+
+CSAT: "How satisfied are you with this conversation?" 1-5.
+CES: "The dealer made it easy for me to get what I needed", 1 (strongly disagree) to 7
+(strongly agree).
+NPS: "How likely are you to recommend us?" 0-10 (only when the dealer asks it).
+"""
+
+from __future__ import annotations
+
+import re
+
+SCALES = {"csat": (1, 5), "ces": (1, 7), "nps": (0, 10)}
+
+_WORDS = {
+    "csat": {
+        5: ("heel tevreden", "zeer tevreden", "erg tevreden", "super tevreden", "very satisfied",
+            "extremely satisfied", "uitstekend", "excellent", "perfect", "fantastisch", "top"),
+        4: ("tevreden", "satisfied", "goed", "good", "prima", "happy"),
+        3: ("neutraal", "neutral", "gaat wel", "ok", "oke", "oké", "okay", "matig", "so-so"),
+        2: ("ontevreden", "niet tevreden", "unsatisfied", "dissatisfied", "not satisfied",
+            "slecht", "bad", "poor"),
+        1: ("heel ontevreden", "zeer ontevreden", "erg ontevreden", "very dissatisfied",
+            "very unsatisfied", "very bad", "heel slecht", "verschrikkelijk", "terrible", "awful"),
+    },
+    "ces": {
+        7: ("heel makkelijk", "zeer makkelijk", "heel gemakkelijk", "erg makkelijk",
+            "super makkelijk", "very easy", "super easy", "helemaal mee eens", "strongly agree",
+            "totally agree"),
+        6: ("makkelijk", "gemakkelijk", "easy", "mee eens", "agree", "eens"),
+        5: ("best makkelijk", "vrij makkelijk", "redelijk makkelijk", "fairly easy",
+            "somewhat agree", "enigszins mee eens", "beetje mee eens"),
+        4: ("neutraal", "neutral", "niet mee eens en niet oneens", "neither"),
+        3: ("niet zo makkelijk", "vrij lastig", "somewhat disagree", "enigszins oneens",
+            "fairly difficult", "not so easy"),
+        2: ("lastig", "moeilijk", "difficult", "hard", "oneens", "niet mee eens", "disagree",
+            "not easy", "niet makkelijk"),
+        1: ("heel moeilijk", "zeer moeilijk", "heel lastig", "very difficult", "very hard",
+            "helemaal oneens", "helemaal niet mee eens", "strongly disagree"),
+    },
+}  # fmt: skip
+# Words around a rating word that leave it the whole answer ("ik ben heel tevreden", "it was ok").
+_FILLER_TEXT = (
+    "ik ben was is het dit dat gesprek de chat heel erg zeer echt best wel gewoon hoor hele zo "
+    "nou ja al met al in het algemeen eigenlijk toch "
+    "i am i m im it was this the conversation chat very really quite pretty just so yes "
+    "overall all in all well"
+)
+_FILLER = frozenset(_FILLER_TEXT.split())
+_NUMBER_WORDS = {
+    "nul": 0, "zero": 0, "een": 1, "één": 1, "one": 1, "twee": 2, "two": 2, "drie": 3,
+    "three": 3, "vier": 4, "four": 4, "vijf": 5, "five": 5, "zes": 6, "six": 6, "zeven": 7,
+    "seven": 7, "acht": 8, "eight": 8, "negen": 9, "nine": 9, "tien": 10, "ten": 10,
+}  # fmt: skip
+_SCORE = re.compile(
+    r"(?:score|cijfer|een|an?)?\s*(\d{1,2})(?:\s*(?:/|van de|van|out of|uit)\s*\d{1,2})?[.!]?"
+)
+_SKIP = re.compile(
+    r"^\s*(nee|no|geen|none|nope|nothing|niets|nvt|n\.?v\.?t\.?|-|skip|sla over|overslaan|"
+    r"geen opmerking(en)?|no comments?|nee hoor|nee dank je|no thanks?)\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_score(text: str, question: str) -> int | None:
+    """The score in an answer like "4", "4/5", "4 van de 5", "vier" or "heel tevreden".
+
+    Returns None when the answer is unclear or outside the question's scale.
+    """
+    low, high = SCALES[question]
+    t = " ".join((text or "").lower().split())[:200]
+    m = re.fullmatch(_SCORE, t)
+    if m:
+        value = int(m.group(1))
+        return value if low <= value <= high else None
+    if t.strip(".!") in _NUMBER_WORDS:
+        value = _NUMBER_WORDS[t.strip(".!")]
+        return value if low <= value <= high else None
+    padded = f" {re.sub(r'[^a-zà-ÿ ]', ' ', t)} "
+    candidates = [
+        (len(phrase), score, phrase)
+        for score, phrases in _WORDS.get(question, {}).items()
+        for phrase in phrases
+        if f" {phrase} " in padded
+    ]
+    if not candidates:
+        return None
+    _length, score, phrase = max(candidates)
+    # A rating word counts only as the answer itself: "oké, ik wacht wel" is no CSAT 3.
+    rest = set(padded.replace(f" {phrase} ", " ", 1).split())
+    return score if rest <= _FILLER else None
+
+
+def is_no_comment(text: str) -> bool:
+    return bool(_SKIP.match(text or ""))

@@ -1,0 +1,154 @@
+import pytest
+
+from core.engagement import contact_key, conversation_id, qualifies, summarize
+from tests.trackers import bot_event, slot_event, user_event
+
+SECRET = "s3cret"
+
+
+def rule(**kw):
+    base = dict(channel="web", is_test=False, customer_messages=2,
+                business_intents=["ask_price"], outcome="self_served")  # fmt: skip
+    return qualifies(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected", "reason"),
+    [
+        ({}, True, "business intent ask_price"),
+        ({"channel": "whatsapp"}, True, "business intent"),
+        ({"channel": "rest"}, False, "not a one-to-one customer channel"),
+        ({"is_test": True}, False, "test or demo sender"),
+        ({"customer_messages": 1}, False, "fewer than two"),
+        ({"customer_messages": 1, "outcome": "handed_off"}, False, "fewer than two"),
+        ({"business_intents": ["greet", "goodbye"], "outcome": "abandoned"}, False, "no business"),
+        ({"business_intents": ["nlu_fallback"], "outcome": "abandoned"}, False, "no business"),
+        ({"business_intents": [], "outcome": "handed_off"}, True, "outcome handed_off"),
+        ({"business_intents": [], "outcome": "appointment_booked"}, True, "outcome"),
+        ({"outcome": "out_of_scope"}, False, "out of scope"),
+        ({"business_intents": [], "outcome": "out_of_scope"}, False, "out of scope"),
+    ],
+)
+def test_qualifying_rule(changes, expected, reason):
+    ok, why = rule(**changes)
+    assert ok is expected and reason in why
+
+
+def test_customer_channels_are_configurable():
+    assert rule(channel="rest", customer_channels=["web", "rest"])[0]
+
+
+def session(*events):
+    return [{"event": "session_started", "timestamp": 1_795_420_700.0}, *events]
+
+
+def summary(events, sender="customer-1", **kw):
+    return summarize(events, sender_id=sender, secret=SECRET, default_dealer="autohuis-demo",
+                     customer_channels=("web", "whatsapp"), **kw)  # fmt: skip
+
+
+def test_a_booked_appointment():
+    events = session(
+        slot_event("language", "en"),
+        user_event("hi", "greet", channel="socketio"),
+        bot_event("Hi!"),
+        user_event("I need a service", "book_service", channel="socketio"),
+        {"event": "active_loop", "name": "appointment_form", "timestamp": 1_795_420_900.0},
+        bot_event("Plate?"),
+        slot_event("outcomes", ["appointment_booked"]),
+    )
+    record = summary(events)
+    assert record.channel == "web" and record.language == "en"
+    assert (record.customer_messages, record.bot_messages) == (2, 2)
+    assert record.first_response_ms == 1000
+    assert record.intents == ("book_service",)
+    assert (record.outcome, record.qualifies) == ("appointment_booked", True)
+    assert record.contact_key == contact_key(SECRET, "web", "customer-1")
+    assert "customer-1" not in record.contact_key
+
+
+def test_outcome_priority_abandoned_and_self_served():
+    handoff_then_booked = session(user_event("a", "request_human"), user_event("b", "book_service"),
+                                  slot_event("outcomes", ["handed_off", "appointment_booked"]))  # fmt: skip
+    assert summary(handoff_then_booked).outcome == "appointment_booked"
+    abandoned = session(user_event("apk", "book_service"),
+                        {"event": "active_loop", "name": "appointment_form"}, user_event("12", "inform"))  # fmt: skip
+    assert summary(abandoned).outcome == "abandoned"
+    hours = session(user_event("hoi", "greet"), user_event("open?", "ask_opening_hours"))
+    assert summary(hours).outcome == "self_served"
+    greeting = session(user_event("hoi", "greet"), user_event("doei", "goodbye"))
+    assert (summary(greeting).outcome, summary(greeting).qualifies) == ("abandoned", False)
+
+
+def test_one_session_is_one_conversation_and_ids_are_stable():
+    first = session(user_event("hoi", "greet"))
+    second = [*first, {"event": "session_started", "timestamp": 1_795_430_000.0},
+              user_event("weer ik", "greet")]  # fmt: skip
+    assert summary(second).customer_messages == 1
+    assert conversation_id("x", first) == conversation_id("x", [*first, bot_event("hallo")])
+    assert conversation_id("x", first) != conversation_id("x", second)
+    assert summary([*first]).id == summary([*first, bot_event("hallo")]).id
+
+
+def test_no_record_before_the_customer_writes_and_test_senders():
+    assert summary(session()) is None
+    record = summary(session(user_event("a", "ask_price", channel="socketio"),
+                             user_event("b", "ask_price", channel="socketio")),
+                     sender="test-123", test_senders=["test-"])  # fmt: skip
+    assert record.is_test and not record.qualifies
+
+
+def test_off_topic_and_pitches_are_out_of_scope_and_never_qualify():
+    """Issue 16: a sales pitch read once as a financing question, or handed off, is no customer."""
+    pitch = session(
+        user_event(
+            "wij bieden zoekmachine-optimalisatie aan", "not_a_customer", channel="socketio"
+        ),
+        user_event("ook financiering voor uw klanten", "ask_financing", channel="socketio"),
+    )
+    assert (summary(pitch).outcome, summary(pitch).qualifies) == ("out_of_scope", False)
+    handed_off = session(
+        user_event("can we schedule a call with your marketing manager", "not_a_customer",
+                   channel="socketio"),
+        user_event("a person please", "request_human", channel="socketio"),
+        slot_event("outcomes", ["handed_off"]),
+    )  # fmt: skip
+    assert (summary(handed_off).outcome, summary(handed_off).qualifies) == ("out_of_scope", False)
+    weather = session(user_event("hoi", "greet", channel="socketio"),
+                      user_event("wordt het morgen mooi weer", "out_of_scope", channel="socketio"))  # fmt: skip
+    assert (summary(weather).outcome, summary(weather).qualifies) == ("out_of_scope", False)
+
+
+def test_a_customer_who_also_chats_off_topic_still_counts():
+    events = session(
+        user_event("wat een weer he", "out_of_scope", channel="socketio"),
+        user_event("zijn jullie zaterdag open", "ask_opening_hours", channel="socketio"),
+    )
+    assert (summary(events).outcome, summary(events).qualifies) == ("self_served", True)
+    booked = session(
+        user_event("wij zijn een bureau", "not_a_customer", channel="socketio"),
+        user_event("maar ik wil ook een apk", "book_service", channel="socketio"),
+        slot_event("outcomes", ["appointment_booked"]),
+    )
+    assert (summary(booked).outcome, summary(booked).qualifies) == ("appointment_booked", True)
+
+
+def test_a_conversation_held_by_staff_counts_like_any_other():
+    """Staff messages (``metadata.staff``) and the hand-back message (``metadata.system``) are
+    not the bot's: they stay out of the bot's counts and first response time. The customer's
+    messages while the bot was paused count for MEC as any others."""
+    ask = user_event("ik wil een medewerker", "request_human", channel="socketio")
+    events = session(ask, {"event": "pause", "timestamp": ask["timestamp"] + 1})
+    staff = bot_event("Goedemiddag, met Anna")
+    staff["metadata"] = {"staff": "anna"}
+    later = user_event("Kan ik morgen langskomen?", "book_service", channel="socketio")
+    back = bot_event("Ik geef u terug aan de digitale assistent.")
+    back["metadata"] = {"system": "takeover"}
+    record = summary([*events, staff, later, back, {"event": "resume"}])
+    assert (record.customer_messages, record.bot_messages) == (2, 0)
+    assert record.first_response_ms is None  # the bot never answered
+    assert record.qualifies and record.intents == ("request_human", "book_service")
+    assert record.last_message_at.timestamp() == back["timestamp"]
+    bot = {**bot_event("Ik verbind u door."), "timestamp": ask["timestamp"] + 2}
+    replied = summary([ask, staff, bot, later])  # staff wrote 1 s, the bot 2 s after the ask
+    assert (replied.bot_messages, replied.first_response_ms) == (1, 2000)
