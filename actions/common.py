@@ -12,9 +12,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.orm import sessionmaker
 
-from core.engagement import ConversationRecord, channel_name, conversation_id, summarize
-from core.settings import get_settings, now
-from core.store.recorder import DATABASE_DOWN, Recorder, conversation_op
+from core.engagement import ConversationRecord, channel_name, conversation_id
+from core.settings import now
+from core.store.recorder import DATABASE_DOWN, Recorder, record_session
 from core.store.session import default_session_factory
 from core.store.write_behind import WriteBehind, default_write_behind
 from dealer.config import Dealer, get_dealer
@@ -103,21 +103,13 @@ class StoreMixin:
 def record_conversation(
     recorder: Recorder | WriteBehind, tracker: Tracker, new_events=(), answers: list | None = None
 ) -> ConversationRecord | None:
-    settings = get_settings()
-    if not settings.engagement_log:
-        return None  # DEALERBOT_ENGAGEMENT_LOG=off: the baseline without logging
-    events = [*tracker.events, *new_events]
-    record = summarize(
-        events,
-        sender_id=tracker.sender_id,
-        secret=settings.contact_key_secret,
-        default_dealer=get_dealer(tracker.get_slot("dealer_id")).id,
-        test_senders=settings.test_senders,
-        customer_channels=settings.customer_channels,
+    return record_session(
+        recorder,
+        tracker.sender_id,
+        [*tracker.events, *new_events],
+        get_dealer(tracker.get_slot("dealer_id")).id,
+        answers,
     )
-    if record is not None:
-        recorder.write(conversation_op(record, answers, events=events))
-    return record
 
 
 def current_conversation_id(tracker: Tracker) -> str:

@@ -32,8 +32,12 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 
 def eligible(tracker: Tracker) -> bool:
-    """A survey may start: after a completed task, or at goodbye after a qualifying chat."""
-    if tracker.get_slot("survey_offered"):
+    """A survey may start: after a completed task, or at goodbye after a qualifying chat.
+    Never in a conversation handed to a person: while one is awaited the answers would rate
+    the wait ("Oké, ik wacht wel" was stored as CSAT 3), and the bot's survey does not rate
+    the person's part (docs/staff.md)."""
+    outcomes = tracker.get_slot("outcomes") or []
+    if tracker.get_slot("survey_offered") or "handed_off" in outcomes:
         return False
     if latest_intent(tracker) in CLOSING_INTENTS:
         settings = get_settings()

@@ -282,9 +282,9 @@ def start_stack(
             "--credentials", "credentials.yml", "--interface", "127.0.0.1",
             "--port", str(stack.rasa_port),
         ]  # fmt: skip
-        if enable_api:
-            # Rasa's HTTP API (reload, the simulator's parses) never without a token: the
-            # environment's DEALERBOT_RASA_API_TOKEN, or one for this run.
+        if enable_api or dashboard_port:
+            # Rasa's HTTP API (reload, the simulator's parses, the dashboard's takeover) never
+            # without a token: the environment's DEALERBOT_RASA_API_TOKEN, or one for this run.
             token = run_env.get("DEALERBOT_RASA_API_TOKEN") or secrets.token_urlsafe(32)
             run_env["DEALERBOT_RASA_API_TOKEN"] = stack.api_token = token
             run_env.setdefault("DEALERBOT_RASA_URLS", stack.rasa_url)  # for the dashboard

@@ -84,6 +84,13 @@ def sessions(events: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [list(events[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
+def from_staff(event: dict[str, Any]) -> bool:
+    """A ``bot`` event a person sent from the staff inbox (``metadata.staff``), or the inbox's
+    own message on a hand-back (``metadata.system``): not the bot's (``metrics.web.rasa_api``)."""
+    metadata = event.get("metadata") or {}
+    return bool(metadata.get("staff") or metadata.get("system"))
+
+
 def session_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events of the current session (after the last session start or restart)."""
     start = 0
@@ -203,7 +210,8 @@ def summarize(
     users = [e for e in session if e.get("event") == "user"]
     if not users:
         return None
-    bots = [e for e in session if e.get("event") == "bot"]
+    bots = [e for e in session if e.get("event") == "bot" and not from_staff(e)]
+    staff = [e for e in session if e.get("event") == "bot" and from_staff(e)]
     slots: dict[str, Any] = {}
     forms_started: set[str] = set()
     survey_offered = None
@@ -234,7 +242,7 @@ def summarize(
         outcome=outcome,
         customer_channels=customer_channels,
     )
-    stamps = [e["timestamp"] for e in users + bots if e.get("timestamp") is not None]
+    stamps = [e["timestamp"] for e in users + bots + staff if e.get("timestamp") is not None]
     if not stamps:  # events without times (hand-built trackers): use the time of recording
         stamps = [dt.datetime.now(dt.timezone.utc).timestamp()]
     first_user = users[0].get("timestamp") or min(stamps)

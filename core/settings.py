@@ -62,9 +62,18 @@ class Settings:
     # Rasa's HTTP API (loopback, token only): DEALERBOT_RASA_API_TOKEN (unset: `dealerbot run`
     # keeps one in var/rasa-api-token, bot.runtime.rasa_api_token) and the Rasa servers
     # `dealerbot reload` puts a new model in and the dashboard asks which model is live
-    # (DEALERBOT_RASA_URLS, comma-separated; docs/training.md)
+    # (DEALERBOT_RASA_URLS, comma-separated; docs/training.md); the staff inbox's takeover
+    # (docs/staff.md) uses the first, and gives a taken-over chat back to the bot after
+    # takeover_timeout_min minutes without a staff action
     rasa_api_token: str | None = None
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
+    takeover_timeout_min: int = 30
+
+    @property
+    def rasa_url(self) -> str:
+        """The Rasa server the dashboard's takeover calls: any one will do, as they share the
+        tracker store."""
+        return self.rasa_urls[0]
 
 
 def get_settings() -> Settings:
@@ -94,6 +103,7 @@ def get_settings() -> Settings:
         **_smtp_settings(var_dir),
         rasa_api_token=os.environ.get("DEALERBOT_RASA_API_TOKEN") or None,
         rasa_urls=_rasa_urls(os.environ),
+        takeover_timeout_min=_takeover_timeout(),
     )
 
 
@@ -222,6 +232,13 @@ def _smtp_settings(var_dir: Path) -> dict:
 def _rasa_urls(env: Mapping[str, str]) -> tuple[str, ...]:
     urls = _list(env.get("DEALERBOT_RASA_URLS") or "")
     return tuple(url.rstrip("/") for url in urls) or ("http://127.0.0.1:5005",)
+
+
+def _takeover_timeout() -> int:
+    minutes = int(os.environ.get("DEALERBOT_TAKEOVER_TIMEOUT_MIN", "30"))
+    if minutes < 1:
+        raise ValueError("DEALERBOT_TAKEOVER_TIMEOUT_MIN must be at least 1")
+    return minutes
 
 
 def _environment(value: str | None) -> str:

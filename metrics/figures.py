@@ -7,7 +7,8 @@ A formula takes one week's counts (a summary row of ``metric_summaries``: ``metr
 ``_Counts``, zeros when the week has no row) and returns ``(value, n)``: the value (None: "n/a")
 and its sample size. The unit decides the format and the change from last week (see
 ``metrics.formulas.change``): ``count`` (change relative), ``share`` (0-1, change in percentage
-points), ``mean``, ``score`` and ``ms`` (change as a difference).
+points), ``mean``, ``score``, ``ms`` and ``min`` (change as a difference). The human part's
+formulas take the week's ``metrics.human.HumanFigures`` instead (``source="human"``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from metrics import formulas as f
 
-UNITS = ("count", "share", "mean", "score", "ms")
+UNITS = ("count", "share", "mean", "score", "ms", "min")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class FigureDef:
     headline: bool = False  # in the headline table (else in the details)
     drill: str | None = None  # the dashboard's drill-down list (metrics.web.data.DRILLS)
     only_if_observed: bool = False  # left out of the details when n is 0 (NPS: not asked)
+    # what the formula reads: "counts", the week's summary row; "human", the staff inbox's
+    # figures of the week (metrics.human.HumanFigures)
+    source: str = "counts"
 
 
 def _count(name: str) -> Callable[[Any], tuple[float | None, int]]:
@@ -121,6 +125,22 @@ FIGURES: tuple[FigureDef, ...] = (
               "share", lambda c: (_speed(c).within_30s, _speed(c).n)),
     FigureDef("returning_contacts", {"nl": "Terugkerende contacten", "en": "Returning contacts"},
               "count", lambda c: (float(c.returning_contacts), c.mec)),
+    # The human part: the staff's answers to handoffs (metrics.human)
+    FigureDef("human_handled",
+              {"nl": "Door een medewerker beantwoord", "en": "Answered by staff"},
+              "count", lambda h: (float(h.human_handled), h.handoffs), source="human"),
+    FigureDef("human_first_response_p50",
+              {"nl": "Eerste antwoord medewerker (mediaan)", "en": "First staff response (median)"},
+              "min", lambda h: (h.first_response_p50_min, h.human_handled), source="human"),
+    FigureDef("human_first_response_p90",
+              {"nl": "Eerste antwoord medewerker (p90)", "en": "First staff response (p90)"},
+              "min", lambda h: (h.first_response_p90_min, h.human_handled), source="human"),
+    FigureDef("human_within_promised",
+              {"nl": "Medewerker binnen de beloofde tijd", "en": "Staff within the promised time"},
+              "share", lambda h: (h.within_promised, h.human_handled), source="human"),
+    FigureDef("handoffs_unanswered",
+              {"nl": "Doorverbonden zonder antwoord", "en": "Handoffs nobody answered"},
+              "count", lambda h: (float(h.unanswered), h.handoffs), source="human"),
 )  # fmt: skip
 BY_NAME: dict[str, FigureDef] = {figure.name: figure for figure in FIGURES}
 HEADLINE = tuple(figure.name for figure in FIGURES if figure.headline)

@@ -199,13 +199,16 @@ def change(current: float | None, previous: float | None, *, relative: bool) -> 
 
 
 def display(value: float | None, unit: str = "count") -> str:
-    """A figure as text: "n/a" for None; shares as percentages; times in seconds."""
+    """A figure as text: "n/a" for None; shares as percentages; times in seconds (unit ms) or
+    minutes (unit min)."""
     if value is None:
         return "n/a"
     if unit == "share":
         return f"{value * 100:.0f}%"
     if unit == "ms":
         return f"{value / 1000:.1f} s"
+    if unit == "min":
+        return f"{value:.1f} min"
     if unit == "count":
         return f"{value:.0f}"
     return f"{value:.1f}"

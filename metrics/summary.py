@@ -26,6 +26,7 @@ from core.store.session import default_session_factory
 from metrics import formulas as f
 from metrics.aggregate import ALL, CHANNEL, LANGUAGE
 from metrics.figures import BY_NAME, FIGURES, FigureDef
+from metrics.human import human_figures
 
 TOP_INTENTS = 10
 LOW_RATED = 5
@@ -38,7 +39,7 @@ class Figure:
 
     ``change`` is relative for counts (0.25 = +25%) and a difference for shares, means and
     times (0.05 = +5 points); see ``metrics.formulas.change``. ``unit`` is count, share, mean,
-    score or ms.
+    score, ms (the bot's response times) or min (the staff's).
     """
 
     name: str
@@ -116,6 +117,12 @@ class WeeklySummary:
     first_response_p90: Figure
     answered_within_30s: Figure
     returning_contacts: Figure
+    # The human part (metrics.human; FigureDef.source "human")
+    human_handled: Figure
+    human_first_response_p50: Figure
+    human_first_response_p90: Figure
+    human_within_promised: Figure
+    handoffs_unanswered: Figure
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
     by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     trend: list[TrendPoint] = field(default_factory=list)
@@ -200,6 +207,11 @@ def build_weekly_summary(
         top_intents = _top_intents(session, dealer_id, period)
         top_fallbacks = _top_fallbacks(session, dealer_id, period)
     now, before = _Counts(by_key.get(period.key)), _Counts(by_key.get(period.previous().key))
+    sources = {
+        "counts": (now, before),
+        "human": (human_figures(session_factory, dealer_id, period),
+                  human_figures(session_factory, dealer_id, period.previous())),
+    }  # fmt: skip
 
     return WeeklySummary(
         dealer_id=dealer_id,
@@ -209,7 +221,7 @@ def build_weekly_summary(
         conversations=now.conversations,
         qualifying=now.qualifying,
         potential_estimated=now.potential_estimated,
-        **{figure.name: _figure(figure, now, before) for figure in FIGURES},
+        **{figure.name: _figure(figure, *sources[figure.source]) for figure in FIGURES},
         by_channel=_breakdown(this_week, CHANNEL),
         by_language=_breakdown(this_week, LANGUAGE),
         trend=[_trend_point(p, _Counts(by_key.get(p.key))) for p in trend_weeks],

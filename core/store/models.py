@@ -768,3 +768,28 @@ class ModelLoad(Base):
     loaded_at = Column(DateTime, nullable=False)  # naive UTC
 
     __table_args__ = (Index("ix_model_loads_server", "server", "loaded_at"),)
+
+
+class InboxEvent(Base):
+    """One change in the staff inbox, with who made it and when (core/store/staff_inbox.py).
+
+    Items are leads (handoffs are leads of kind ``handoff``), appointments and conversations
+    (``item_id`` the Rasa sender id). An item's status is its latest event's action; the rows
+    are its history. Staff messages are ``replied`` events of the conversation, so the first
+    human response time needs no tracker.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    dealer_id = Column(String(64), nullable=False)
+    item_kind = Column(String(16), nullable=False)  # lead | appointment | conversation
+    item_id = Column(String(255), nullable=False)
+    action = Column(String(16), nullable=False)  # see core.store.staff_inbox.ITEM_ACTIONS
+    staff = Column(String(100), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_inbox_events_item", "item_kind", "item_id"),
+        Index("ix_inbox_events_dealer_at", "dealer_id", "at"),
+    )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.engagement import ConversationRecord, bucket_index
+from core.engagement import ConversationRecord, bucket_index, summarize
 from core.periods import conversation_keys
 from core.settings import get_settings
 from core.store.inbox import inbox_row, recorded_items
@@ -66,6 +66,33 @@ def conversation_op(
     if events is not None:
         op["inbox"] = recorded_items(events, record.id, record.dealer_id)
     return op
+
+
+def record_session(
+    recorder: Any,
+    sender_id: str,
+    events: list,
+    default_dealer: str,
+    answers: list[dict] | None = None,
+) -> ConversationRecord | None:
+    """Write the record of the current session of ``events`` (Rasa's event dicts) through
+    ``recorder`` (a ``Recorder`` or ``WriteBehind``): the action server after each turn, the
+    dashboard when staff hand a conversation back (while paused no action runs). None before
+    the customer wrote, or with ``DEALERBOT_ENGAGEMENT_LOG=off``."""
+    settings = get_settings()
+    if not settings.engagement_log:
+        return None  # DEALERBOT_ENGAGEMENT_LOG=off: the baseline without logging
+    record = summarize(
+        events,
+        sender_id=sender_id,
+        secret=settings.contact_key_secret,
+        default_dealer=default_dealer,
+        test_senders=settings.test_senders,
+        customer_channels=settings.customer_channels,
+    )
+    if record is not None:
+        recorder.write(conversation_op(record, answers, events=events))
+    return record
 
 
 def answer(question: str, *, score: int | None = None, comment: str | None = None,

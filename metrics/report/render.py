@@ -230,6 +230,8 @@ def format_value(unit: str, value: Any, lang: str) -> str:
         return _decimal(value, 1, lang)
     if unit == "ms":
         return f"{_decimal(value / 1000, 1, lang)} s"
+    if unit == "min":
+        return f"{_decimal(value, 1, lang)} min"
     if unit == "score":
         return f"{value:+.0f}"
     return f"{value:.0f}"
@@ -248,6 +250,8 @@ def format_change(unit: str, change: Any, lang: str) -> str:
         return _signed(_decimal(change, 1, lang))
     if unit == "ms":
         return _signed(f"{_decimal(change / 1000, 1, lang)} s")
+    if unit == "min":
+        return _signed(f"{_decimal(change, 1, lang)} min")
     return _signed(f"{change:.0f}")
 
 

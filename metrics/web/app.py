@@ -52,19 +52,10 @@ from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 from metrics.web.model_status import ServerModel, model_status_html, server_models
+from metrics.web.pages import SECURITY_HEADERS, page
 
 log = logging.getLogger(__name__)
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # no-referrer would make form posts Origin: null
-    "Cache-Control": "no-store",
-}
 CSS = """
 body{margin:0;font:15px/1.45 system-ui,sans-serif;color:#1d1d1f;background:#f4f6f9}
 header{display:flex;justify-content:space-between;align-items:center;padding:12px 24px;
@@ -81,24 +72,6 @@ nav a{margin-right:12px}label{display:inline-block;margin-right:12px}
 td.text{overflow-wrap:anywhere}
 """
 DOWNLOAD_CSV = {"nl": "CSV downloaden", "en": "Download CSV"}
-
-
-def page(title: str, body: Markup, user: auth.User | None = None,
-         csrf: str | None = None) -> web.Response:  # fmt: skip
-    logout = Markup("")
-    if user is not None:
-        logout = Markup(
-            '<form class="inline" method="post" action="/logout">'
-            '<input type="hidden" name="csrf" value="{}">{} · <button>Log out</button></form>'
-        ).format(csrf or "", user.name)
-    html = Markup(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>{} · dealerbot</title><link rel="stylesheet" href="/static/dashboard.css">'
-        "</head><body><header><strong>dealerbot dashboard</strong><span>{}</span></header>"
-        "<main>{}</main></body></html>"
-    ).format(title, logout, body)
-    return web.Response(text=str(html), content_type="text/html", charset="utf-8")
 
 
 def error_page(status: int, message: str) -> web.Response:
@@ -415,7 +388,8 @@ class Dashboard:
         )  # fmt: skip
         head = Markup("<tr><th>Figure</th><th>This week</th><th>vs last week</th><th>n</th></tr>")
         body = Markup(
-            '<nav>Locations: {switch}</nav><h1 id="title">{dealer} · {week}</h1>'
+            '<nav>Locations: {switch} · <a id="inbox-link" href="{base}/inbox">Inbox</a></nav>'
+            '<h1 id="title">{dealer} · {week}</h1>'
             '<p><a href="{base}?week={prev}">← {prev}</a> · <a href="{base}?week={next}">'
             '{next} →</a></p><p id="volume">{conversations} conversations, {qualifying} qualifying '
             "for MEC.</p><h2>Headline</h2><table id=\"headline\">{head}{headline}</table>"
@@ -556,7 +530,7 @@ class Dashboard:
         zone = dealer_timezone(row.dealer_id)
         lines = Markup("").join(
             Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>').format(
-                line.who, "Customer" if line.who == "customer" else "Bot",
+                line.who, line.staff or ("Customer" if line.who == "customer" else "Bot"),
                 line.at.astimezone(zone).strftime("%H:%M:%S") if line.at else "", line.text)
             for line in found.lines
         )  # fmt: skip
@@ -648,7 +622,9 @@ class Dashboard:
         return page(f"{dealer_id} webhooks", body, user, auth.csrf_token(cookie))
 
     async def stylesheet(self, _request: web.Request) -> web.Response:
-        return web.Response(text=CSS, content_type="text/css")
+        from metrics.web.inbox import CSS as INBOX_CSS
+
+        return web.Response(text=CSS + INBOX_CSS, content_type="text/css")
 
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)  # the app's Dashboard, for handlers and tests
@@ -686,6 +662,9 @@ def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = N
         web.get("/conversations/{id}", dash.conversation),
     ])  # fmt: skip
     app[DASHBOARD] = dash
+    from metrics.web.inbox import add_routes as add_inbox_routes
+
+    add_inbox_routes(app, dash)
     return app
 
 

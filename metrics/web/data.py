@@ -88,9 +88,10 @@ def conversation_list(
 
 @dataclass(frozen=True)
 class Line:
-    who: str  # customer | bot
+    who: str  # customer | bot | staff
     text: str
     at: dt.datetime | None
+    staff: str | None = None  # who wrote a staff message (the inbox's ``metadata.staff``)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,15 @@ def survey_answers(session_factory: sessionmaker, conversation_id: str) -> dict[
             select(SurveyAnswer).where(SurveyAnswer.conversation_id == conversation_id)
         ).all()
     return {r.question: str(r.score) if r.score is not None else (r.comment or "") for r in rows}
+
+
+def _line(event: dict) -> Line:
+    """A message of the transcript; a staff message (``metadata.staff``) names its writer."""
+    at = event.get("timestamp")
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc) if at else None
+    staff = (event.get("metadata") or {}).get("staff") if event["event"] == "bot" else None
+    who = "customer" if event["event"] == "user" else "staff" if staff else "bot"
+    return Line(who, str(event.get("text") or ""), when, staff)
 
 
 def transcript(
@@ -140,16 +150,6 @@ def transcript(
     for session in sessions(events):
         if conversation_id(sender, session) != conversation.id:
             continue
-        lines = [
-            Line(
-                "customer" if e["event"] == "user" else "bot",
-                str(e.get("text") or ""),
-                dt.datetime.fromtimestamp(e["timestamp"], dt.timezone.utc)
-                if e.get("timestamp")
-                else None,
-            )  # fmt: skip
-            for e in session
-            if e.get("event") in ("user", "bot") and e.get("text")
-        ]
+        lines = [_line(e) for e in session if e.get("event") in ("user", "bot") and e.get("text")]
         return Transcript(conversation, result.contact, answers, lines, True)
     return result

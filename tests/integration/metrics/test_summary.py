@@ -50,7 +50,7 @@ def test_headline_figures_with_n_previous_and_change(seeded):
     assert s.first_response_p90.value == pytest.approx(39_000)
     assert s.answered_within_30s.value == pytest.approx(6 / 7)
     assert (s.returning_contacts.value, s.returning_contacts.n) == (1.0, 6)
-    assert s.headline()[0] is s.mec and len(s.headline()) == 23
+    assert s.headline()[0] is s.mec and len(s.headline()) == 28
     assert s.mec_share.text == "200%" and s.nps.text == "100.0"
 
 

@@ -54,6 +54,21 @@ def test_survey_only_after_a_task_or_a_qualifying_goodbye_and_only_once(form, do
     assert required(form, greeting_bye, domain, dispatcher) == []
 
 
+def test_no_survey_while_a_person_is_awaited_nor_after(form, domain, dispatcher):
+    handed_off = make_tracker(user_event("ik wil een mens", "request_human"),
+                              slots={"outcomes": ["handed_off"]})  # fmt: skip
+    assert required(form, handed_off, domain, dispatcher) == []
+    booked_then_handed_off = make_tracker(
+        user_event("mens", "request_human"),
+        slots={"outcomes": ["appointment_booked", "handed_off"]},
+    )
+    assert required(form, booked_then_handed_off, domain, dispatcher) == []
+    bye = make_tracker(*START, user_event("open?", "ask_opening_hours", channel="socketio"),
+                       user_event("doei", "goodbye", channel="socketio"),
+                       slots={"outcomes": ["handed_off"]})  # fmt: skip
+    assert required(form, bye, domain, dispatcher) == []
+
+
 def test_each_answer_is_stored_the_moment_it_is_given(form, domain, dispatcher, sqlite_factory):
     tracker = in_survey(user_event("4", "inform", channel="socketio"))
     assert form.validate_csat("4", dispatcher, tracker, domain) == {"csat": "4"}

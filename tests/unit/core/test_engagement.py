@@ -149,3 +149,24 @@ def test_a_customer_who_also_chats_off_topic_still_counts():
         slot_event("outcomes", ["appointment_booked"]),
     )
     assert (summary(booked).outcome, summary(booked).qualifies) == ("appointment_booked", True)
+
+
+def test_a_conversation_held_by_staff_counts_like_any_other():
+    """Staff messages (``metadata.staff``) and the hand-back message (``metadata.system``) are
+    not the bot's: they stay out of the bot's counts and first response time. The customer's
+    messages while the bot was paused count for MEC as any others."""
+    ask = user_event("ik wil een medewerker", "request_human", channel="socketio")
+    events = session(ask, {"event": "pause", "timestamp": ask["timestamp"] + 1})
+    staff = bot_event("Goedemiddag, met Anna")
+    staff["metadata"] = {"staff": "anna"}
+    later = user_event("Kan ik morgen langskomen?", "book_service", channel="socketio")
+    back = bot_event("Ik geef u terug aan de digitale assistent.")
+    back["metadata"] = {"system": "takeover"}
+    record = summary([*events, staff, later, back, {"event": "resume"}])
+    assert (record.customer_messages, record.bot_messages) == (2, 0)
+    assert record.first_response_ms is None  # the bot never answered
+    assert record.qualifies and record.intents == ("request_human", "book_service")
+    assert record.last_message_at.timestamp() == back["timestamp"]
+    bot = {**bot_event("Ik verbind u door."), "timestamp": ask["timestamp"] + 2}
+    replied = summary([ask, staff, bot, later])  # staff wrote 1 s, the bot 2 s after the ask
+    assert (replied.bot_messages, replied.first_response_ms) == (1, 2000)

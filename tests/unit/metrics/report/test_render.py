@@ -48,6 +48,11 @@ FIGURES = {
     "first_response_p90": (4200.0, 40, 4200.0, 0.0, "ms"),
     "answered_within_30s": (0.975, 40, 1.0, -0.025, "share"),
     "returning_contacts": (6.0, 40, 4.0, 0.5, "count"),
+    "human_handled": (3.0, 4, 5.0, -0.4, "count"),
+    "human_first_response_p50": (4.5, 3, 6.0, -1.5, "min"),
+    "human_first_response_p90": (12.0, 3, 20.0, -8.0, "min"),
+    "human_within_promised": (2 / 3, 3, 0.6, 2 / 3 - 0.6, "share"),
+    "handoffs_unanswered": (1.0, 4, 1.0, 0.0, "count"),
 }
 
 

@@ -1,0 +1,579 @@
+"""The staff inbox of the dashboard: live lists per location, statuses with who and when, and
+the live takeover of a conversation (docs/staff.md).
+
+- ``/d/{dealer}/inbox``: open handoffs (with the customer's waiting time), new leads, test drives
+  and today's and later workshop appointments. The lists update without a reload through
+  server-sent events (``/d/{dealer}/inbox/events``): the server re-reads the store every
+  ``POLL_SECONDS`` and sends the lists when they changed. Polling the store, not a message bus,
+  because the actions, Rasa and the dashboard are separate processes that share only the store
+  and Rasa; one small query per open inbox per second is nothing for either database.
+- ``/d/{dealer}/inbox/lead/{id}``: one handoff or lead with its conversation (live too, read
+  from Rasa's API), its history, and "Overnemen" / "Teruggeven aan de bot" / a reply form.
+- A background task hands conversations back to the bot after
+  ``DEALERBOT_TAKEOVER_TIMEOUT_MIN`` minutes without a staff action, with a message to the
+  customer.
+
+Access: the existing log-in; a location, lead or appointment of another dealer answers 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup
+
+from core.periods import dealer_timezone
+from core.settings import get_settings, utc_now
+from core.store import staff_inbox as store
+from core.store.models import Appointment, Lead
+from core.store.recorder import Recorder, record_session, spool_path
+from core.store.spool import Spool
+from metrics.web import auth
+from metrics.web.inbox_texts import customer_text, texts
+from metrics.web.pages import SECURITY_HEADERS, page
+from metrics.web.rasa_api import RasaAPI, RasaAPIError
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
+HANDBACK_CHECK_SECONDS = 30.0
+WHATSAPP_CHANNELS = ("whatsapp_cloud", "twilio_whatsapp")
+WHATSAPP_WINDOW = dt.timedelta(hours=24)
+MAX_REPLY_CHARS = 2000
+AUTO_STAFF = "auto"  # the staff name of the automatic hand-back
+# The inbox pages run one script of our own (the live lists) and open one event stream.
+CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SCRIPT = """(function () {
+  document.querySelectorAll("[data-events]").forEach(function (box) {
+    var source = new EventSource(box.getAttribute("data-events"));
+    source.onmessage = function (e) {
+      box.innerHTML = JSON.parse(e.data);
+      box.setAttribute("data-updated", String(Date.now()));
+    };
+  });
+})();
+"""
+CSS = """
+.inbox h2{margin-top:24px}.staff{background:#fff4d6;margin-left:auto}
+.notice{background:#fff4d6;padding:8px 12px}button.small{font-size:13px}
+"""
+
+
+def real_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def dealer_language(dealer_id: str) -> str:
+    """The dealer's ``reports.language`` (nl when the dealer file cannot be read)."""
+    from dealer.config import DealerConfigError, all_dealers
+
+    try:
+        dealer = all_dealers().get(dealer_id)
+    except DealerConfigError:
+        return "nl"
+    return dealer.report_language if dealer else "nl"
+
+
+def _at(moment: dt.datetime | None, zone: Any) -> str:
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    local = aware.astimezone(zone)
+    return local.strftime("%H:%M") if local.date() == real_now().astimezone(zone).date() else (
+        local.strftime("%d-%m %H:%M"))  # fmt: skip
+
+
+def status_text(status: store.Status, t: dict[str, str], zone: Any) -> str:
+    if status.action == "new":
+        return t["new"]
+    return t[status.action].format(staff=status.staff, at=_at(status.at, zone))
+
+
+def note_text(lead: Lead, t: dict[str, str]) -> str:
+    """A lead's note; a handoff's note is its reason code (``actions.handoff``), shown in words."""
+    if lead.kind == "handoff" and lead.note:
+        return t.get(f"reason_{lead.note}", lead.note)
+    return lead.note or ""
+
+
+def waiting_minutes(created_at: dt.datetime, now: dt.datetime) -> int:
+    """Whole minutes since ``created_at`` (naive UTC), never negative."""
+    waited = now.replace(tzinfo=None) - created_at if now.tzinfo is None else (
+        now.astimezone(dt.timezone.utc).replace(tzinfo=None) - created_at)  # fmt: skip
+    return max(0, int(waited.total_seconds() // 60))
+
+
+def status_forms(base: str, kind: str, item_id: str, status: store.Status, csrf: str,
+                 t: dict[str, str]) -> Markup:  # fmt: skip
+    """The buttons of the actions that fit the item's status."""
+    actions = [a for a in ("claimed", "done", "won", "lost") if a in store.ITEM_ACTIONS[kind]]
+    if status.action == "claimed":
+        actions = [a for a in actions if a != "claimed"]
+    return Markup("").join(
+        Markup(
+            '<form class="inline" method="post" action="{base}/inbox/{kind}/{id}/status">'
+            '<input type="hidden" name="csrf" value="{csrf}">'
+            '<button class="small" name="action" value="{a}" data-action="{a}">{label}'
+            "</button></form> "
+        ).format(base=base, kind=kind, id=item_id, csrf=csrf, a=a, label=t[f"do_{a}"])  # fmt: skip
+        for a in actions
+    )
+
+
+def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datetime,
+               csrf: str) -> Markup:  # fmt: skip
+    """The four live lists, as the page shows them and the event stream sends them."""
+    t, zone, base = texts(lang), dealer_timezone(dealer_id), f"/d/{dealer_id}"
+
+    def table(table_id: str, title: str, head: list[str], rows: list[Markup]) -> Markup:
+        if not rows:
+            return Markup('<h2>{}</h2><p class="muted" id="{}">{}</p>').format(
+                title, table_id, t["none"])  # fmt: skip
+        heads = Markup("").join(Markup("<th>{}</th>").format(h) for h in head)
+        return Markup('<h2>{}</h2><table id="{}"><tr>{}</tr>{}</table>').format(
+            title, table_id, heads, Markup("").join(rows))  # fmt: skip
+
+    def lead_row(lead: Lead, status: store.Status, waiting: bool) -> Markup:
+        kind = store.item_kind_of(lead)
+        held = lists.held.get(lead.sender_id)
+        state = status_text(status, t, zone)
+        if held is not None:
+            state = t["taken_over"].format(staff=held.staff, at=_at(held.since, zone))
+        cells = [
+            Markup('<a href="{}/inbox/lead/{}">{}</a>').format(base, lead.id, lead.reference),
+            t.get(f"kind_{lead.kind}", lead.kind),
+            lead.channel,
+            lead.customer_name or "",
+            lead.car or "",
+        ]
+        if waiting:
+            minutes = waiting_minutes(lead.created_at, real_now())
+            cells = [*cells[:3], Markup('<span class="waiting">{}</span>').format(
+                t["minutes"].format(n=minutes))]  # fmt: skip
+        cells += [Markup('<span class="status">{}</span>').format(state),
+                  status_forms(base, kind, lead.id, status, csrf, t)]  # fmt: skip
+        return Markup('<tr data-id="{}" data-status="{}">{}</tr>').format(
+            lead.id, status.action,
+            Markup("").join(Markup("<td>{}</td>").format(c) for c in cells))  # fmt: skip
+
+    def appointment_row(a: Appointment, status: store.Status) -> Markup:
+        starts = a.starts_at.replace(tzinfo=dt.timezone.utc).astimezone(zone)
+        cells = [a.reference, starts.strftime("%d-%m %H:%M"), a.service_id, a.plate,
+                 a.customer_name, Markup('<span class="status">{}</span>').format(
+                     status_text(status, t, zone)),
+                 status_forms(base, "appointment", a.id, status, csrf, t)]  # fmt: skip
+        return Markup('<tr data-id="{}" data-status="{}">{}</tr>').format(
+            a.id, status.action,
+            Markup("").join(Markup("<td>{}</td>").format(c) for c in cells))  # fmt: skip
+
+    lead_head = [t["reference"], t["kind"], t["channel"], t["customer"], t["car"], t["status"], ""]
+    return (
+        table("handoffs", t["handoffs"],
+              [t["reference"], t["kind"], t["channel"], t["waiting"], t["status"], ""],
+              [lead_row(lead, s, True) for lead, s in lists.handoffs])
+        + table("leads", t["leads"], lead_head,
+                [lead_row(lead, s, False) for lead, s in lists.leads])
+        + table("test-drives", t["test_drives"], lead_head,
+                [lead_row(lead, s, False) for lead, s in lists.test_drives])
+        + table("appointments", t["appointments"],
+                [t["reference"], t["when"], t["service"], t["plate"], t["customer"],
+                 t["status"], ""],
+                [appointment_row(a, s) for a, s in lists.appointments])
+    )  # fmt: skip
+
+
+def transcript_html(tracker: dict | None, lang: str, zone: Any) -> Markup:
+    """The conversation's messages from Rasa's tracker: customer, bot, and staff (named)."""
+    t = texts(lang)
+    if tracker is None:
+        return Markup('<p class="error">{}</p>').format(t["chat_unavailable"])
+    lines = []
+    for event in tracker.get("events") or []:
+        kind, text = event.get("event"), event.get("text")
+        if kind not in ("user", "bot") or not text:
+            continue
+        staff = (event.get("metadata") or {}).get("staff") if kind == "bot" else None
+        who, css = ((t["customer"], "customer") if kind == "user"
+                    else (staff, "staff") if staff else (t["bot"], "bot"))  # fmt: skip
+        at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, dt.timezone.utc)
+        lines.append(Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>')
+                     .format(css, who, at.astimezone(zone).strftime("%H:%M:%S"), text))  # fmt: skip
+    return Markup("").join(lines)
+
+
+def whatsapp_window_closed(tracker: dict | None, now: dt.datetime) -> bool:
+    """A WhatsApp customer whose latest message is older than 24 hours: outside the window in
+    which WhatsApp lets a business send free text."""
+    if not tracker or tracker.get("latest_input_channel") not in WHATSAPP_CHANNELS:
+        return False
+    events = tracker.get("events") or []
+    times = [e.get("timestamp") or 0 for e in events if e.get("event") == "user"]
+    if not times:
+        return True
+    return now.timestamp() - max(times) > WHATSAPP_WINDOW.total_seconds()
+
+
+class Inbox:
+    """The inbox's handlers, on the dashboard's log-in and store (``metrics.web.app``)."""
+
+    def __init__(self, dash: Any, rasa: RasaAPI | None = None) -> None:
+        self.dash = dash
+        self._rasa = rasa
+
+    @property
+    def rasa(self) -> RasaAPI:
+        if self._rasa is None:
+            settings = get_settings()
+            self._rasa = RasaAPI(settings.rasa_url, settings.rasa_api_token)
+        return self._rasa
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _page(self, title: str, body: Markup, user: auth.User, cookie: str) -> web.Response:
+        response = page(title, Markup('<div class="inbox">{}</div>'
+                                      '<script src="/static/inbox.js"></script>').format(body),
+                        user, auth.csrf_token(cookie))  # fmt: skip
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    async def _lead(self, request: web.Request) -> tuple[auth.User, str, str, Lead]:
+        user, cookie = self.dash.current(request)
+        dealer_id = self.dash.location(request, user)
+        lead = await self.dash.db(self._get, Lead, request.match_info["id"])
+        if lead is None or lead.dealer_id != dealer_id:
+            raise web.HTTPNotFound(text="no such item")
+        return user, cookie, dealer_id, lead
+
+    def _get(self, model: type, item_id: str) -> Any:
+        with self.dash.session_factory() as session:
+            row = session.get(model, item_id)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def _lists(self, dealer_id: str, csrf: str) -> Markup:
+        now = utc_now()  # the project's clock (DEALERBOT_FIXED_NOW in tests and demos)
+        zone = dealer_timezone(dealer_id)
+        day_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        lists = store.inbox_lists(self.dash.session_factory, dealer_id, now, day_start)
+        return lists_html(lists, dealer_id, dealer_language(dealer_id), now, csrf)
+
+    async def _stream(self, request: web.Request, cookie: str,
+                      render: Callable[[], Awaitable[str]]) -> web.StreamResponse:  # fmt: skip
+        """Server-sent events: ``render()`` again every ``POLL_SECONDS``, sent when changed,
+        until the client goes or the session ends (log-out stops the stream too)."""
+        response = web.StreamResponse(headers={
+            **SECURITY_HEADERS, "Content-Type": "text/event-stream",
+            "X-Accel-Buffering": "no"})  # fmt: skip
+        await response.prepare(request)
+        last, quiet = None, 0.0
+        try:
+            while self.dash.sessions.user(self.dash.users(), cookie) is not None:
+                html = await render()
+                if html != last:
+                    await response.write(f"data: {json.dumps(html)}\n\n".encode())
+                    last, quiet = html, 0.0
+                elif quiet >= HEARTBEAT_SECONDS:
+                    await response.write(b": ping\n\n")
+                    quiet = 0.0
+                await asyncio.sleep(POLL_SECONDS)
+                quiet += POLL_SECONDS
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return response
+
+    async def _tracker(self, sender_id: str) -> dict | None:
+        try:
+            return await self.rasa.tracker(sender_id)
+        except RasaAPIError as exc:
+            log.warning("inbox: conversation not read: %s", exc)
+            return None
+
+    # -- the lists -------------------------------------------------------------------------
+    async def page(self, request: web.Request) -> web.Response:
+        user, cookie = self.dash.current(request)
+        dealer_id = self.dash.location(request, user)
+        t = texts(dealer_language(dealer_id))
+        lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie))
+        body = Markup(
+            '<p><a href="/d/{d}">← {d}</a></p><h1 id="inbox-title">{title} · {d}</h1>'
+            '<div id="inbox-lists" data-events="/d/{d}/inbox/events">{lists}</div>'
+        ).format(d=dealer_id, title=t["inbox"], lists=lists)
+        return self._page(f"{t['inbox']} {dealer_id}", body, user, cookie)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        user, cookie = self.dash.current(request)
+        dealer_id = self.dash.location(request, user)
+        csrf = auth.csrf_token(cookie)
+
+        async def render() -> str:
+            return str(await self.dash.db(self._lists, dealer_id, csrf))
+
+        return await self._stream(request, cookie, render)
+
+    async def set_status(self, request: web.Request) -> web.Response:
+        user, cookie = self.dash.current(request)
+        dealer_id = self.dash.location(request, user)
+        form = await self.dash.check_form(request, cookie)
+        kind, item_id = request.match_info["kind"], request.match_info["id"]
+        model = Appointment if kind == "appointment" else Lead
+        row = await self.dash.db(self._get, model, item_id)
+        if kind not in ("handoff", "lead", "appointment") or row is None or (
+                row.dealer_id != dealer_id):  # fmt: skip
+            raise web.HTTPNotFound(text="no such item")
+        if model is Lead and store.item_kind_of(row) != kind:
+            raise web.HTTPNotFound(text="no such item")
+        try:
+            await self.dash.db(lambda: store.record_event(
+                self.dash.session_factory, dealer_id=dealer_id, kind=kind, item_id=item_id,
+                action=str(form.get("action") or ""), staff=user.name))  # fmt: skip
+        except store.InboxError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        back = request.headers.get("Referer", "")
+        target = back if back.startswith(f"{request.scheme}://{request.host}/d/{dealer_id}/") else (
+            f"/d/{dealer_id}/inbox")  # fmt: skip
+        raise web.HTTPSeeOther(target)
+
+    # -- one conversation ------------------------------------------------------------------
+    async def conversation(self, request: web.Request) -> web.Response:
+        user, cookie, dealer_id, lead = await self._lead(request)
+        lang = dealer_language(dealer_id)
+        t, zone, base = texts(lang), dealer_timezone(dealer_id), f"/d/{dealer_id}"
+        csrf = auth.csrf_token(cookie)
+        kind = store.item_kind_of(lead)
+        held = await self.dash.db(store.takeover_of, self.dash.session_factory, lead.sender_id)
+        events = await self.dash.db(store.history, self.dash.session_factory, kind, lead.id)
+        talk = await self.dash.db(store.history, self.dash.session_factory, "conversation",
+                                  lead.sender_id)  # fmt: skip
+        tracker = await self._tracker(lead.sender_id)
+        status = store.statuses_of(self.dash.session_factory, kind, lead.id)
+        facts = Markup("").join(
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(k, v) for k, v in (
+                (t["reference"], lead.reference),
+                (t["kind"], t.get(f"kind_{lead.kind}", lead.kind)),
+                (t["channel"], lead.channel), (t["name"], lead.customer_name or ""),
+                (t["phone"], lead.phone or ""), (t["email"], lead.email or ""),
+                (t["car"], lead.car or ""), (t["note"], note_text(lead, t)),
+                (t["created"], _at(lead.created_at, zone)),
+                (t["status"], status_text(status, t, zone)),
+            ))  # fmt: skip
+        hidden = Markup('<input type="hidden" name="csrf" value="{}">').format(csrf)
+        url = f"{base}/inbox/lead/{lead.id}"
+        if held is not None:
+            control = Markup(
+                '<p id="takeover-state" data-held="{staff}">{held}</p>'
+                '<form method="post" action="{url}/reply" id="reply-form">{hidden}'
+                '<label>{label}<br><textarea name="text" rows="3" cols="60" maxlength="{max}" '
+                'required></textarea></label><br><button id="send">{send}</button></form>'
+                '<form method="post" action="{url}/handback">{hidden}'
+                '<button id="handback">{handback}</button></form>'
+            ).format(staff=held.staff, held=t["held_by"].format(staff=held.staff,
+                     at=_at(held.since, zone)), url=url, hidden=hidden, label=t["reply_label"],
+                     max=MAX_REPLY_CHARS, send=t["send"], handback=t["handback"])  # fmt: skip
+        else:
+            control = Markup(
+                '<p id="takeover-state">{}</p><form method="post" action="{}/takeover">{}'
+                '<button id="takeover">{}</button></form>'
+            ).format(t["bot_active"], url, hidden, t["takeover"])
+        if whatsapp_window_closed(tracker, real_now()):
+            contact = ", ".join(x for x in (lead.phone, lead.email) if x) or t["no_contact"]
+            control = Markup('<p class="notice" id="window-closed">{} {}</p>').format(
+                t["window_closed"], contact) + control  # fmt: skip
+        changes = sorted([*events, *talk], key=lambda e: (e.at, e.id))
+        rows = Markup("").join(
+            Markup("<tr><td>{}</td><td>{}</td></tr>").format(
+                _at(e.at, zone), t[e.action].format(staff=e.staff, at=_at(e.at, zone)))
+            for e in changes
+        )  # fmt: skip
+        notice = request.query.get("error")
+        error = ""
+        if notice in ("not_held", "empty_reply", "chat_unavailable"):
+            error = Markup('<p class="error" id="notice">{}</p>').format(t[notice])
+        body = Markup(
+            '<p><a href="{base}/inbox">← {back}</a></p><h1>{ref}</h1>{error}'
+            '<table id="facts">{facts}</table>{forms}{control}'
+            '<h2>{transcript}</h2>'
+            '<div id="live-transcript" data-events="{url}/events">{lines}</div>'
+            '<h2>{history}</h2><table id="history">{rows}</table>'
+        ).format(base=base, back=t["back"], ref=lead.reference, error=error, facts=facts,
+                 forms=status_forms(base, kind, lead.id, status, csrf, t), control=control,
+                 transcript=t["transcript"], url=url, lines=transcript_html(tracker, lang, zone),
+                 history=t["history"],
+                 rows=rows or Markup('<tr><td class="muted">{}</td></tr>').format(
+                     t["no_history"]))  # fmt: skip
+        return self._page(lead.reference, body, user, cookie)
+
+    async def conversation_events(self, request: web.Request) -> web.StreamResponse:
+        _user, cookie, dealer_id, lead = await self._lead(request)
+        lang, zone = dealer_language(dealer_id), dealer_timezone(dealer_id)
+
+        async def render() -> str:
+            return str(transcript_html(await self._tracker(lead.sender_id), lang, zone))
+
+        return await self._stream(request, cookie, render)
+
+    async def takeover(self, request: web.Request) -> web.Response:
+        user, cookie, dealer_id, lead = await self._lead(request)
+        await self.dash.check_form(request, cookie)
+        url = f"/d/{dealer_id}/inbox/lead/{lead.id}"
+        held = await self.dash.db(store.takeover_of, self.dash.session_factory, lead.sender_id)
+        if held is None:
+            try:
+                await self.rasa.pause(lead.sender_id)
+            except RasaAPIError as exc:
+                log.warning("inbox: takeover failed: %s", exc)
+                raise web.HTTPSeeOther(f"{url}?error=chat_unavailable") from exc
+            kind = store.item_kind_of(lead)
+
+            def keep() -> None:
+                factory = self.dash.session_factory
+                store.record_event(
+                    factory,
+                    dealer_id=dealer_id,
+                    kind="conversation",
+                    item_id=lead.sender_id,
+                    action="taken_over",
+                    staff=user.name,
+                )
+                if store.statuses_of(factory, kind, lead.id).action == "new":
+                    store.record_event(factory, dealer_id=dealer_id, kind=kind, item_id=lead.id,
+                                       action="claimed", staff=user.name)  # fmt: skip
+
+            await self.dash.db(keep)
+        raise web.HTTPSeeOther(url)
+
+    async def reply(self, request: web.Request) -> web.Response:
+        user, cookie, dealer_id, lead = await self._lead(request)
+        form = await self.dash.check_form(request, cookie)
+        url = f"/d/{dealer_id}/inbox/lead/{lead.id}"
+        text = str(form.get("text") or "").strip()[:MAX_REPLY_CHARS]
+        if not text:
+            raise web.HTTPSeeOther(f"{url}?error=empty_reply")
+        held = await self.dash.db(store.takeover_of, self.dash.session_factory, lead.sender_id)
+        if held is None:
+            raise web.HTTPSeeOther(f"{url}?error=not_held")
+        try:
+            await self.rasa.say(lead.sender_id, text, user.name)
+        except RasaAPIError as exc:
+            log.warning("inbox: staff message not sent: %s", exc)
+            raise web.HTTPSeeOther(f"{url}?error=chat_unavailable") from exc
+        await self.dash.db(lambda: store.record_event(
+            self.dash.session_factory, dealer_id=dealer_id, kind="conversation",
+            item_id=lead.sender_id, action="replied", staff=user.name))  # fmt: skip
+        log.info("inbox: staff message sent (lead %s, %d chars)", lead.id, len(text))
+        raise web.HTTPSeeOther(url)
+
+    async def handback(self, request: web.Request) -> web.Response:
+        user, cookie, dealer_id, lead = await self._lead(request)
+        await self.dash.check_form(request, cookie)
+        url = f"/d/{dealer_id}/inbox/lead/{lead.id}"
+        held = await self.dash.db(store.takeover_of, self.dash.session_factory, lead.sender_id)
+        if held is not None:
+            try:
+                await hand_back(
+                    self.rasa,
+                    self.dash.session_factory,
+                    dealer_id,
+                    lead.sender_id,
+                    user.name,
+                    lead.language,
+                    "handed_back",
+                )
+            except RasaAPIError as exc:
+                log.warning("inbox: hand-back failed: %s", exc)
+                raise web.HTTPSeeOther(f"{url}?error=chat_unavailable") from exc
+        raise web.HTTPSeeOther(url)
+
+    async def script(self, _request: web.Request) -> web.Response:
+        return web.Response(text=SCRIPT, content_type="application/javascript")
+
+    # -- the automatic hand-back -----------------------------------------------------------
+    async def hand_back_expired(self, now: dt.datetime | None = None) -> int:
+        """Hand back every conversation held without a staff action for the configured time;
+        the customer is told. Returns how many were handed back."""
+        timeout = dt.timedelta(minutes=get_settings().takeover_timeout_min)
+        factory = self.dash.session_factory
+        expired = await self.dash.db(store.expired_takeovers, factory, now or real_now(), timeout)
+        done = 0
+        for dealer_id, sender_id in expired:
+            lead = await self.dash.db(store.latest_handoff, factory, sender_id)
+            try:
+                await hand_back(
+                    self.rasa,
+                    factory,
+                    dealer_id,
+                    sender_id,
+                    AUTO_STAFF,
+                    lead.language if lead else None,
+                    "timed_out",
+                )
+                done += 1
+            except RasaAPIError as exc:
+                log.warning("inbox: automatic hand-back failed, retried later: %s", exc)
+        return done
+
+    async def background(self, _app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(HANDBACK_CHECK_SECONDS)
+                try:
+                    await self.hand_back_expired()
+                except Exception:  # noqa: BLE001 - the loop must outlive a store outage
+                    log.exception("inbox: automatic hand-back check failed")
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def hand_back(rasa: RasaAPI, session_factory: Any, dealer_id: str, sender_id: str,
+                    staff: str, language: str | None, message: str) -> None:  # fmt: skip
+    """Tell the customer (``message``: a key of ``CUSTOMER``), resume the bot, keep the change,
+    and write the conversation record: while the bot was paused no action ran, so the record
+    lacks the customer's messages to staff until now (``core.store.recorder.record_session``).
+    The message goes first: once resumed, the bot may already be answering."""
+    await rasa.say(sender_id, customer_text(language, message), None)
+    await rasa.resume(sender_id)
+    store.record_event(session_factory, dealer_id=dealer_id, kind="conversation",
+                       item_id=sender_id, action="handed_back", staff=staff)  # fmt: skip
+    try:
+        events = (await rasa.tracker(sender_id)).get("events") or []
+    except RasaAPIError as exc:  # the next customer message records it (action server)
+        log.warning("inbox: conversation record not updated: %s", exc)
+        return
+    recorder = Recorder(session_factory, Spool(spool_path()))
+    await asyncio.to_thread(record_session, recorder, sender_id, events, dealer_id)
+
+
+def add_routes(app: web.Application, dash: Any, rasa: RasaAPI | None = None) -> Inbox:
+    """The inbox's routes and its hand-back task, on the dashboard ``app``."""
+    inbox = Inbox(dash, rasa)
+    app.add_routes([
+        web.get("/static/inbox.js", inbox.script),
+        web.get("/d/{dealer}/inbox", inbox.page),
+        web.get("/d/{dealer}/inbox/events", inbox.events),
+        web.post("/d/{dealer}/inbox/{kind}/{id}/status", inbox.set_status),
+        web.get("/d/{dealer}/inbox/lead/{id}", inbox.conversation),
+        web.get("/d/{dealer}/inbox/lead/{id}/events", inbox.conversation_events),
+        web.post("/d/{dealer}/inbox/lead/{id}/takeover", inbox.takeover),
+        web.post("/d/{dealer}/inbox/lead/{id}/reply", inbox.reply),
+        web.post("/d/{dealer}/inbox/lead/{id}/handback", inbox.handback),
+    ])  # fmt: skip
+    app.cleanup_ctx.append(inbox.background)
+    app[INBOX] = inbox
+    return inbox
+
+
+INBOX = web.AppKey("inbox", Inbox)
