@@ -138,11 +138,12 @@ def test_every_server_of_the_stack_listens_on_loopback_only(secured):
 
 
 def _served_ports(stack) -> dict[str, int]:
-    """The web page's port, from the command line start_stack ran, once it answers."""
+    """The web page's port, from the command line start_stack ran, once it answers (the Rasa
+    server, ``python -m bot.rasa_server``, is checked by its own port)."""
     ports = {}
     for process in stack.processes:
         args = [str(a) for a in process.args]
-        if "--port" in args and args[:2] == [sys.executable, "-m"]:
+        if "--port" in args and args[:3] == [sys.executable, "-m", "cli.main"]:
             ports[args[3]] = int(args[args.index("--port") + 1])
     assert set(ports) == {"web"}, ports
     wait_until_up(f"http://127.0.0.1:{ports['web']}/", stack.processes[-1], 120)
