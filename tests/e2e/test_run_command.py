@@ -69,5 +69,9 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypat
         assert "stopped." in process.stdout.read()
         assert (tmp_path / "tracker.sqlite3").exists()  # conversations survive a restart
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # a failed assertion: Ctrl-C stops run's servers too
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()

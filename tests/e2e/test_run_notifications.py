@@ -62,5 +62,9 @@ def test_a_handoff_reaches_the_outbox_folder(model, tmp_path, monkeypatch):
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # a failed assertion: Ctrl-C stops run's servers too
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
