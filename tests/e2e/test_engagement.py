@@ -35,8 +35,9 @@ CONVERSATIONS = {
         ["do you have electric cars under 40k?", "how much is the golf"], True, "self_served", {}),
     "c08-nl-abandoned-booking": (
         ["ik wil mijn banden laten wisselen", "56-rt-kl"], True, "abandoned", {}),
+    # No survey while a person is awaited: the "3" is for staff, not a CSAT (docs/staff.md)
     "c09-en-handoff-then-csat": (
-        ["hi", "can I talk to a real person?", "3"], True, "handed_off", {"csat": 3}),
+        ["hi", "can I talk to a real person?", "3"], True, "handed_off", {}),
     "c10-nl-trade-in-survey-words": (
         ["ik wil mijn oude auto inruilen", "12-abc-3", "120000",
          "paar krasjes op de bumper, verder netjes", "Henk Visser", "0611122233",
