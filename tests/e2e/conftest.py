@@ -1,9 +1,13 @@
 import json
 import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
-from bot.runtime import start_stack
+from bench.common import postgres_databases
+from bot.runtime import start_replicas, start_stack
 from core.settings import rest_client_headers
 from core.store.migrate import upgrade
 from core.store.session import make_engine, make_session_factory
@@ -34,6 +38,47 @@ def stack(model, tmp_path_factory):
     running.var_dir = tmp
     yield running
     running.stop()
+
+
+REPLICA_REDIS_DB = 7  # plus a key prefix per run: parallel runs do not share locks
+
+
+@contextmanager
+def replica_cluster(model: Path, pg_url: str, redis_url: str, work: Path, env: dict, **options):
+    """Two Rasa replicas (each with its action server) as in production: one PostgreSQL store
+    and SQL tracker store (fresh databases), one Redis lock store under a key prefix of this run.
+
+    ``env`` adds to the settings every cluster has; ``options`` go to ``start_replicas``. The
+    running cluster carries ``store`` (a session factory), ``tracker`` (an engine on the tracker
+    database), ``env``, ``work`` and ``lock_prefix``.
+    """
+    prefix = f"{work.name.replace('-', '')}{uuid.uuid4().hex[:8]}"
+    with postgres_databases(pg_url) as urls:
+        engine = make_engine(urls["store"])
+        upgrade(engine)
+        env = {
+            "DEALERBOT_DATABASE_URL": urls["store"],
+            "DEALERBOT_TRACKER_DB_URL": urls["tracker"],
+            "DEALERBOT_FIXED_NOW": FIXED_NOW,
+            "DEALERBOT_VAR_DIR": str(work),
+            "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp,rest",
+            "RASA_TELEMETRY_ENABLED": "false",
+            **env,
+        }
+        running = start_replicas(
+            model, 2, tracker_db_url=urls["tracker"],
+            lock_store_url=f"{redis_url}/{REPLICA_REDIS_DB}?key_prefix={prefix}",
+            env=env, log_dir=work, **options,
+        )  # fmt: skip
+        running.env, running.work, running.lock_prefix = env, work, prefix
+        running.store = make_session_factory(engine)
+        running.tracker = make_engine(urls["tracker"])
+        try:
+            yield running
+        finally:
+            running.stop()
+            running.tracker.dispose()
+            engine.dispose()
 
 
 def say(stack, sender: str, text: str) -> list[dict]:

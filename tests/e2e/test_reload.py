@@ -18,60 +18,29 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
-from bench.common import FIXED_NOW, postgres_databases
 from bot.model_api import live_model, load_model
-from bot.runtime import start_replicas
 from core.settings import rest_client_headers
-from core.store.migrate import upgrade
 from core.store.model_loads import live_since
 from core.store.models import Appointment, ModelLoad
-from core.store.session import make_engine, make_session_factory
 from metrics.web.model_status import server_models
-from tests.e2e.conftest import texts
+from tests.e2e.conftest import replica_cluster, texts
 
 pytestmark = pytest.mark.e2e
 
-REDIS_DB = 7  # plus a key prefix of this run: parallel runs do not share locks
 TOKEN = "e2e-reload-api-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def servers(model, pg_url, redis_url, tmp_path_factory):
+    env = {"DEALERBOT_TEST_SENDERS": "test-,__readiness__", "DEALERBOT_RASA_API_TOKEN": TOKEN}
     work = tmp_path_factory.mktemp("reload")
-    prefix = f"reload{uuid.uuid4().hex[:8]}"
-    with postgres_databases(pg_url) as urls:
-        engine = make_engine(urls["store"])
-        upgrade(engine)
-        env = {
-            "DEALERBOT_DATABASE_URL": urls["store"],
-            "DEALERBOT_TRACKER_DB_URL": urls["tracker"],
-            "DEALERBOT_FIXED_NOW": FIXED_NOW,
-            "DEALERBOT_VAR_DIR": str(work),
-            "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp,rest",
-            "DEALERBOT_TEST_SENDERS": "test-,__readiness__",
-            "DEALERBOT_RASA_API_TOKEN": TOKEN,
-            "RASA_TELEMETRY_ENABLED": "false",
-        }
-        running = start_replicas(
-            model, 2, tracker_db_url=urls["tracker"],
-            lock_store_url=f"{redis_url}/{REDIS_DB}?key_prefix={prefix}",
-            env=env, log_dir=work, enable_api=True,
-        )  # fmt: skip
-        running.env, running.work = env, work
-        running.store = make_session_factory(engine)
-        running.tracker = make_engine(urls["tracker"])
-        try:
-            yield running
-        finally:
-            running.stop()
-            running.tracker.dispose()
-            engine.dispose()
+    with replica_cluster(model, pg_url, redis_url, work, env, enable_api=True) as running:
+        yield running
 
 
 def copy_model(model: Path, folder: Path, name: str) -> Path:

@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,34 +25,29 @@ import redis
 from sqlalchemy import select, text
 
 from bench.common import (
-    FIXED_NOW,
     SCRIPTS,
     SECRET,
     booking_en,
     booking_nl,
     conversation_script,
-    postgres_databases,
     records_written,
     run_load,
     server_errors,
     stored_conversations,
 )
-from bot.runtime import free_port, start_replicas
+from bot.runtime import free_port
 from core.engagement import contact_key
 from core.settings import rest_client_headers
-from core.store.migrate import upgrade
 from core.store.models import Appointment, Conversation, MetricSummary
-from core.store.session import make_engine, make_session_factory
 from metrics.aggregate import rebuild_period
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import texts
+from tests.e2e.conftest import REPLICA_REDIS_DB, replica_cluster, texts
 from tests.e2e.nginx import UPSTREAM_HEADER as NGINX_UPSTREAM
 from tests.e2e.nginx import Nginx, nginx_binary
 from tests.e2e.roundrobin import UPSTREAM_HEADER, ProxyServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-REDIS_DB = 7  # plus a key prefix of this run: parallel runs do not share locks
 DEALER = "autohuis-demo"
 PARALLEL_CUSTOMERS = 6
 VERIFY_TOKEN = "scale-out-verify"
@@ -89,34 +83,14 @@ class Dashboard:
 
 @pytest.fixture(scope="module")
 def cluster(model, pg_url, redis_url, tmp_path_factory):
+    env = {
+        "DEALERBOT_CONTACT_KEY_SECRET": SECRET,
+        "DEALERBOT_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "DEALERBOT_WEB_ORIGINS": f"{DEALER}={SITE}",
+    }
     work = tmp_path_factory.mktemp("scale-out")
-    prefix = f"scaleout{uuid.uuid4().hex[:8]}"
-    with postgres_databases(pg_url) as urls:
-        engine = make_engine(urls["store"])
-        upgrade(engine)
-        env = {
-            "DEALERBOT_DATABASE_URL": urls["store"],
-            "DEALERBOT_TRACKER_DB_URL": urls["tracker"],
-            "DEALERBOT_FIXED_NOW": FIXED_NOW,
-            "DEALERBOT_VAR_DIR": str(work),
-            "DEALERBOT_CUSTOMER_CHANNELS": "web,whatsapp,rest",
-            "DEALERBOT_CONTACT_KEY_SECRET": SECRET,
-            "DEALERBOT_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-            "DEALERBOT_WEB_ORIGINS": f"{DEALER}={SITE}",
-            "RASA_TELEMETRY_ENABLED": "false",
-        }
-        running = start_replicas(
-            model,
-            2,
-            tracker_db_url=urls["tracker"],
-            lock_store_url=f"{redis_url}/{REDIS_DB}?key_prefix={prefix}",
-            env=env,
-            log_dir=work,
-        )
-        running.store = make_session_factory(engine)
-        running.tracker = make_engine(urls["tracker"])
-        running.work, running.lock_prefix = work, prefix
-        running.nginx = running.dashboard = None
+    with replica_cluster(model, pg_url, redis_url, work, env) as running:
+        running.nginx = running.dashboard = running.proxy = None
         try:
             running.proxy = ProxyServer(running.rasa_urls).start()
             running.rest_webhook = f"{running.proxy.url}/webhooks/rest/webhook"
@@ -126,15 +100,9 @@ def cluster(model, pg_url, redis_url, tmp_path_factory):
                 running.nginx.start()
             yield running
         finally:
-            if running.nginx:
-                running.nginx.stop()
-            if running.dashboard:
-                running.dashboard.stop()
-            if hasattr(running, "proxy"):
-                running.proxy.stop()
-            running.stop()
-            running.tracker.dispose()
-            engine.dispose()
+            for part in (running.nginx, running.dashboard, running.proxy):
+                if part is not None:
+                    part.stop()
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +306,7 @@ def test_simultaneous_messages_of_one_conversation_wait_for_each_other(cluster, 
     webhooks = [stack.rest_webhook for stack in cluster.stacks] * 2
     locks_seen: set[bytes] = set()
     done = threading.Event()
-    red = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    red = redis.Redis.from_url(f"{REDIS_URL}/{REPLICA_REDIS_DB}")
 
     def watch_locks() -> None:
         while not done.is_set():

@@ -351,8 +351,11 @@ def test_new_conversation_expiry_and_erasure_clear_the_device(web_stack):
         open_chat(page, web_stack.web_url)
         exchange(page, type_(page, "mijn nummer is 06 12345678"), "")
         exchange(page, type_(page, "verwijder mijn gegevens"), "wissen")
-        exchange(page, click(page, "Ja, wis mijn gegevens"), "gewist")
-        page.wait_for_selector(".dbw-notice", timeout=REPLY_TIMEOUT)
+        # The erasure clears the thread and keeps only the bot's confirmation, so the reply is
+        # not a bubble after the old ones: wait for the device notice, then read the thread.
+        click(page, "Ja, wis mijn gegevens")()
+        page.wait_for_selector(".dbw-notice >> text=van dit apparaat gewist", timeout=REPLY_TIMEOUT)
+        assert "gewist" in bot_bubbles(page)[0]
         stored = json.dumps(page.evaluate("Object.assign({}, localStorage)"))
         assert "12345678" not in stored and f"{KEY}history" not in stored
         assert "12345678" not in page.inner_text(".dbw-messages")
