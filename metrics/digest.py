@@ -143,6 +143,15 @@ def contacts_of(session_factory: sessionmaker, conversation_ids: list[str]) -> d
     return {cid: Contact(**parts) for cid, parts in found.items() if parts}
 
 
+def _lead_contact(lead: Lead) -> Contact:
+    """The lead's name, phone and e-mail; none when the lead names no conversation, because the
+    erasure finds the outbox files holding the digest by the conversation they name
+    (``core.store.privacy.drop_outbox_files``). The inbox link still leads to it."""
+    if not lead.conversation_id:
+        return Contact()
+    return Contact(lead.customer_name or None, lead.phone or None, lead.email or None)
+
+
 def build_digest(
     session_factory: sessionmaker | None,
     dealer_id: str,
@@ -193,7 +202,7 @@ def build_digest(
             staff=status.staff,
             at=from_utc_naive(lead.created_at).astimezone(zone),
             channel=lead.channel,
-            contact=Contact(lead.customer_name or None, lead.phone or None, lead.email or None),
+            contact=_lead_contact(lead),
         )
         for lead, status in open_rows[:OPEN_LIMIT]  # oldest first: who waits longest
     ]

@@ -854,12 +854,15 @@ def digest_sentence(digest: Digest, lang: str) -> str:
 
 @dataclass(frozen=True)
 class DigestLine:
-    """One to-do line: its text parts (customer text included, unescaped) and its link."""
+    """One to-do line: its text parts and quoted customer text (unescaped), the conversation's
+    short reference (always shown: the erasure finds the outbox files that name it,
+    ``core.store.privacy.drop_outbox_files``) and the links into the dashboard."""
 
     parts: tuple[str, ...]
     quoted: str | None  # customer text (a comment, a message), shown in quotes
-    link: str | None
-    link_text: str
+    ref: str | None  # conversation_ref's short id
+    conversation_link: str | None
+    item_link: str | None  # an open item in the dashboard's inbox
 
 
 def _digest_links(digest: Digest, base: str | None) -> dict[str, str | None]:
@@ -882,12 +885,9 @@ def _contact_parts(contact: Any, t: dict[str, str]) -> tuple[str, ...]:
 def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> dict[str, list]:
     """The to-do lines per section (``DIGEST_SECTIONS``), the same for text and HTML."""
     t = DIGEST_TEXTS[lang]
-
-    def conversation_link(cid: str | None) -> str | None:
-        return None if base is None or not cid else f"{base}/conversations/{quote(cid)}"
-
     out: dict[str, list] = {key: [] for key in DIGEST_SECTIONS}
     for todo in digest.todos:
+        quoted, item_link = None, None
         if todo.kind == "csat_low":
             parts = (
                 f"CSAT {todo.score}",
@@ -895,12 +895,7 @@ def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> d
                 channel_label(todo.channel, lang),
                 *_contact_parts(todo.contact, t),
             )
-            line = DigestLine(
-                parts,
-                _single_line(todo.comment, 200) or None,
-                conversation_link(todo.conversation_id),
-                t["open_conversation"],
-            )
+            quoted = _single_line(todo.comment, 200) or None
         elif todo.kind == "open_item":
             kind = t.get(f"kind_{todo.lead_kind}", str(todo.lead_kind).replace("_", " "))
             status = t["claimed"].format(staff=todo.staff) if todo.status == "claimed" else t["new"]
@@ -910,23 +905,18 @@ def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> d
                 t["since"].format(at=local_time(todo.at, tz)),
                 *_contact_parts(todo.contact, t),
             )
-            link = (
-                None
-                if base is None
-                else f"{base}/d/{quote(digest.dealer_id)}/inbox/lead/{quote(todo.item_id)}"
-            )
-            line = DigestLine(parts, None, link, t["open_inbox"])
+            if base is not None:
+                item_link = f"{base}/d/{quote(digest.dealer_id)}/inbox/lead/{quote(todo.item_id)}"
         elif todo.kind == "not_understood":
-            line = DigestLine(
-                (t["times"].format(count=todo.count),),
-                _single_line(todo.text, FALLBACK_CHARS),
-                conversation_link(todo.conversation_id),
-                t["open_conversation"],
-            )
+            parts = (t["times"].format(count=todo.count),)
+            quoted = _single_line(todo.text, FALLBACK_CHARS)
         else:
             continue
-        out[todo.kind].append(line)
-    return out
+        cid = todo.conversation_id
+        ref = conversation_ref(cid, None)[0] if cid else None
+        link = f"{base}/conversations/{quote(cid)}" if cid and base is not None else None
+        out[todo.kind].append(DigestLine(parts, quoted, ref, link, item_link))
+    return out  # fmt: skip
 
 
 def _more(digest: Digest, section: str, shown: int) -> int:
@@ -935,7 +925,8 @@ def _more(digest: Digest, section: str, shown: int) -> int:
 
 
 def render_digest_text(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> str:
-    """The digest as plain text: the sentence, then the to-do list (the e-mail's first lines)."""
+    """The digest as plain text: the sentence, then the to-do list (the e-mail's first lines).
+    ``base``: the dashboard's URL for links, or None."""
     lang = language_of(lang)
     t = DIGEST_TEXTS[lang]
     links = _digest_links(digest, base)
@@ -949,13 +940,16 @@ def render_digest_text(digest: Digest, lang: str, base: str | None, tz: ZoneInfo
         out += ["", f"{t[section]}:"]
         for line in lines:
             text = " · ".join(line.parts)
-            if line.quoted:
-                text = (
-                    f'"{line.quoted}" ({text})'
-                    if section == "not_understood"
-                    else (f'{text} · "{line.quoted}"')
-                )
-            out.append(f"- {text}" + (f" {line.link}" if line.link else ""))
+            if line.quoted and section == "not_understood":
+                text = f'"{line.quoted}" ({text})'
+            elif line.quoted:
+                text += f' · "{line.quoted}"'
+            if line.ref:
+                text += f" · {t['open_conversation']} {line.ref}"
+                text += f": {line.conversation_link}" if line.conversation_link else ""
+            if line.item_link:
+                text += f" · {t['open_inbox']}: {line.item_link}"
+            out.append(f"- {text}")
         more = _more(digest, section, len(lines))
         if more:
             link = links["drill" if section == "csat_low" else "inbox"]
@@ -968,7 +962,7 @@ def render_digest_text(digest: Digest, lang: str, base: str | None, tz: ZoneInfo
 
 def render_digest_html(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> str:
     """The digest as an HTML fragment (``<section id="digest">``), every value escaped; for
-    the e-mail (``base`` the dashboard URL) and the week page (``base`` "")."""
+    the e-mail (``base`` the dashboard URL, or None) and the week page (``base`` "")."""
     lang = language_of(lang)
     t = DIGEST_TEXTS[lang]
     e = html.escape
@@ -987,11 +981,17 @@ def render_digest_html(digest: Digest, lang: str, base: str | None, tz: ZoneInfo
         items = []
         for line in lines:
             text = e(" · ".join(line.parts))
-            if line.quoted:
-                quoted = f"“{e(line.quoted)}”"
-                text = f"{quoted} ({text})" if section == "not_understood" else f"{text} · {quoted}"
-            if line.link:
-                text += f' · <a href="{e(line.link)}">{e(line.link_text)}</a>'
+            if line.quoted and section == "not_understood":
+                text = f"“{e(line.quoted)}” ({text})"
+            elif line.quoted:
+                text += f" · “{e(line.quoted)}”"
+            if line.ref and line.conversation_link:
+                text += (f' · <a href="{e(line.conversation_link)}">'
+                         f"{e(t['open_conversation'])} {e(line.ref)}</a>")  # fmt: skip
+            elif line.ref:
+                text += f" · {e(t['open_conversation'])} <code>{e(line.ref)}</code>"
+            if line.item_link:
+                text += f' · <a href="{e(line.item_link)}">{e(t["open_inbox"])}</a>'
             items.append(f"<li>{text}</li>")
         more = _more(digest, section, len(lines))
         if more:

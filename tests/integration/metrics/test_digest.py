@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from core.store.models import Lead
 from core.store.recorder import answer, apply
+from core.store.repositories import create_lead
 from core.store.staff_inbox import record_event
 from metrics.aggregate import rebuild
 from metrics.digest import Contact, build_digest
@@ -143,11 +144,11 @@ def test_the_dutch_email_opens_with_the_sentence_then_the_todo_list(seeded, mail
         "Te doen",
         "",
         "Ontevreden klanten (CSAT 1-2): neem contact op:",
-        "- CSAT 1 · 2026-11-19 17:00 · WhatsApp · geen contactgegevens bekend "
+        "- CSAT 1 · 2026-11-19 17:00 · WhatsApp · geen contactgegevens bekend · gesprek c4: "
         "https://dash.example/conversations/c4",
     ]
     assert lines[6] == (
-        f'- CSAT 2 · 2026-11-17 10:00 · WhatsApp · {NAME} · {PHONE} · "te traag" '
+        f'- CSAT 2 · 2026-11-17 10:00 · WhatsApp · {NAME} · {PHONE} · "te traag" · gesprek c3: '
         "https://dash.example/conversations/c3"
     )
     text = "\n".join(lines)
@@ -157,3 +158,13 @@ def test_the_dutch_email_opens_with_the_sentence_then_the_todo_list(seeded, mail
     html = message.get_body(("html",)).get_content()
     assert html.index('id="digest-sentence"') < html.index("<h1>")
     assert f'href="https://dash.example/d/{DEALER}/inbox/lead/' in html
+
+
+def test_an_open_lead_without_a_conversation_shows_no_contact_details(seeded):
+    # the erasure finds the outbox files by the conversations they name: none here, so no details
+    create_lead(seeded, key_parts=("loose", "callback"), dealer_id=DEALER, kind="callback",
+                language="nl", channel="web", sender_id="loose", customer_name=NAME,
+                phone=PHONE, created_at=utc(11, 22, 9, 0))  # fmt: skip
+    items = build_digest(seeded, DEALER, WEEK).of_kind("open_item")
+    loose = [t for t in items if t.lead_kind == "callback"]
+    assert len(loose) == 1 and not loose[0].contact and loose[0].conversation_id is None

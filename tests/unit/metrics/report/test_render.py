@@ -394,10 +394,12 @@ def test_digest_escapes_customer_text_and_links_only_with_a_dashboard():
     digest = make_digest(todos=todos)
     page = render_digest_html(digest, "en", "https://dash.example", AMS)
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
-    assert '<a href="https://dash.example/conversations/abc">conversation</a>' in page
+    assert '<a href="https://dash.example/conversations/abc">conversation abc</a>' in page
+    # without a dashboard: no links, but the reference the erasure finds outbox files by
+    assert "conversation <code>abc</code>" in render_digest_html(digest, "en", None, AMS)
     assert 'href="https://dash.example/d/autohuis-demo/inbox/lead/lead1"' in page
     text = render_digest_text(digest, "en", None, AMS)
     assert "http" not in text.replace("http://evil", "")  # no dashboard: no links
     assert "- CSAT 1 · 2026-11-18 14:05 · website · " in text
-    assert "- financing · new · since 2026-11-18 14:05 · a@b.example" in text
+    assert "- financing · new · since 2026-11-18 14:05 · a@b.example · conversation abc\n" in text
     assert f'- "{SCRIPT}" (4×)' in text
