@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from core.store.models import Lead
+from core.store.privacy import drop_outbox_files
 from core.store.recorder import answer, apply
 from core.store.repositories import create_lead
 from core.store.staff_inbox import record_event
@@ -158,6 +159,14 @@ def test_the_dutch_email_opens_with_the_sentence_then_the_todo_list(seeded, mail
     html = message.get_body(("html",)).get_content()
     assert html.index('id="digest-sentence"') < html.index("<h1>")
     assert f'href="https://dash.example/d/{DEALER}/inbox/lead/' in html
+
+
+def test_erasing_the_customer_deletes_the_outbox_page_with_their_phone(seeded, mail, tmp_path):
+    weekly_summary_job(DEALER, session_factory=seeded, email=False)
+    page = tmp_path / "outbox" / DEALER / f"{WEEK}.html"
+    assert PHONE in page.read_text()
+    drop_outbox_files(tmp_path / "outbox", ["c3"])  # what the erasure of c3's contact does
+    assert not page.exists()
 
 
 def test_an_open_lead_without_a_conversation_shows_no_contact_details(seeded):
