@@ -28,6 +28,7 @@ def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
 
 def cmd_metrics_summary(args: argparse.Namespace) -> int:
     from core.store.session import default_session_factory
+    from metrics.digest import build_digest
     from metrics.jobs import rollup_summary_weeks
     from metrics.report.render import render_text
     from metrics.summary import build_weekly_summary
@@ -42,6 +43,7 @@ def cmd_metrics_summary(args: argparse.Namespace) -> int:
             dealer,
             language=args.language or dealer.report_language,
             dashboard_url=get_settings().dashboard_url,
+            digest=build_digest(factory, dealer.id, week, summary=summary),
         )
     )
     return 0

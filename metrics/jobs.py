@@ -33,6 +33,7 @@ from core.store.privacy import (
 from core.store.session import default_session_factory
 from dealer.config import DealerConfigError, all_dealers
 from metrics.aggregate import rebuild, rollup
+from metrics.digest import build_digest
 from metrics.report.deliver import deliver_summary, deliveries, failed_deliveries
 from metrics.report.export import export_csv, top_csv
 from metrics.report.render import render_summary
@@ -194,7 +195,9 @@ def weekly_summary_job(
             return WeeklyRun(dealer.id, week, "already_delivered")
         rollup_summary_weeks(factory, period)
         summary = build_weekly_summary(factory, dealer.id, period)
-        rendered = render_summary(summary, dealer, dashboard_url=settings.dashboard_url)
+        digest = build_digest(factory, dealer.id, period, summary=summary)  # the action first
+        rendered = render_summary(summary, dealer, dashboard_url=settings.dashboard_url,
+                                  digest=digest)  # fmt: skip
         result = deliver_summary(
             factory,
             rendered,

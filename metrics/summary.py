@@ -254,8 +254,22 @@ def _trend_point(period: Period, counts: _Counts) -> TrendPoint:
     )
 
 
-def _low_rated(session, dealer_id: str, period: Period) -> list[LowRated]:
-    """Up to five qualifying conversations of the week rated CSAT 1 or 2, worst first."""
+def low_rated_conversations(
+    session_factory: sessionmaker | None, dealer_id: str, week: Period | str
+) -> list[LowRated]:
+    """Every qualifying conversation of the ISO ``week`` rated CSAT 1 or 2, worst first: the
+    list ``WeeklySummary.low_rated`` shows the first five of (for the to-do list,
+    ``metrics.digest``)."""
+    session_factory = session_factory or default_session_factory()
+    with session_factory() as session:
+        return _low_rated(session, dealer_id, iso_week(week), limit=None)
+
+
+def _low_rated(
+    session, dealer_id: str, period: Period, limit: int | None = LOW_RATED
+) -> list[LowRated]:
+    """Up to ``limit`` (None: all) qualifying conversations of the week rated CSAT 1 or 2,
+    worst first."""
     c = Conversation
     score, comment = aliased(SurveyAnswer), aliased(SurveyAnswer)
     query = (
@@ -264,7 +278,7 @@ def _low_rated(session, dealer_id: str, period: Period) -> list[LowRated]:
         .outerjoin(comment, and_(comment.conversation_id == c.id, comment.question == "comment"))
         .where(c.dealer_id == dealer_id, c.week_key == period.key, c.qualifies, score.score <= 2)
         .order_by(score.score, c.started_at, c.id)
-        .limit(LOW_RATED)
+        .limit(limit)
     )
     zone = dealer_timezone(dealer_id)
     return [

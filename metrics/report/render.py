@@ -14,10 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from core.periods import dealer_timezone
 from dealer.i18n import lang_or_default
+from metrics.digest import Digest
 from metrics.figures import BY_NAME, DETAILS, HEADLINE
 from metrics.formulas import share
 
@@ -418,10 +420,13 @@ def render_text(
     *,
     language: str | None = None,
     dashboard_url: str | None = None,
+    digest: Digest | None = None,
 ) -> str:
-    """The summary as plain text tables (the terminal view and the e-mail's text part)."""
+    """The summary as plain text tables (the terminal view and the e-mail's text part); the
+    ``digest`` (the action first: sentence and to-do list), when given, comes first."""
     c = _context(summary, dealer, language, dashboard_url)
     t = c.t
+    head = render_digest_text(digest, c.lang, c.dashboard_url, c.tz) if digest else ""
     intro = t["intro"].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period)
     out = [f"{t['title']}: {intro}", c.volume, ""]
     headers = (t["figure"], t["value"], t["change"], t["n"])
@@ -498,7 +503,7 @@ def render_text(
     if c.dashboard_url:
         out += ["", f"{t['dashboard']}: {c.dashboard_url}"]
     out += ["", t["footer"]]
-    return "\n".join(out) + "\n"
+    return head + "\n".join(out) + "\n"
 
 
 def _md(text: str | None) -> str:
@@ -621,8 +626,10 @@ def render_html(
     language: str | None = None,
     dashboard_url: str | None = None,
     chart_src: str | None = None,
+    digest: Digest | None = None,
 ) -> str:
-    """The summary as an HTML page; ``chart_src`` is ``cid:...`` in e-mail, a file name on disk."""
+    """The summary as an HTML page; ``chart_src`` is ``cid:...`` in e-mail, a file name on disk;
+    the ``digest`` (the action first), when given, opens the body."""
     c = _context(summary, dealer, language, dashboard_url)
     t = c.t
     e = html.escape
@@ -649,6 +656,8 @@ def render_html(
         f"<p>{e(t['intro'].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period))}"
         f"<br>{e(c.volume)}</p>",
     ]
+    if digest is not None:  # the action first: right after <body>, before the title
+        parts.insert(1, render_digest_html(digest, c.lang, c.dashboard_url, c.tz))
     headers = [e(h) for h in (t["figure"], t["value"], t["change"], t["n"])]
     for title_text, rows in (
         (t["headline"], headline_rows(summary, c.lang)),
@@ -741,6 +750,263 @@ def render_html(
     return "\n".join(parts) + "\n"
 
 
+# -- the action first: the digest (metrics.digest) above the figures ------------------------------
+
+DIGEST_TEXTS: dict[str, dict[str, str]] = {
+    "nl": {
+        "sentence": "Deze week {mec} {customers} gesproken via chat, {difference}{potential}.",
+        "customer": "klant",
+        "customers": "klanten",
+        "more": "{n} meer dan vorige week",
+        "fewer": "{n} minder dan vorige week",
+        "same": "evenveel als vorige week",
+        "share": "; dat is {share} van uw potentieel van {potential}",
+        "share_estimated": "; dat is {share} van uw geschatte potentieel van {potential}",
+        "potential_zero": "; uw potentieel voor deze week is 0",
+        "potential_unknown": "; uw potentieel voor deze week is niet bekend",
+        "todo": "Te doen",
+        "nothing": "Niets te doen: geen lage beoordelingen, open leads of onbegrepen berichten.",
+        "csat_low": "Ontevreden klanten (CSAT 1-2): neem contact op",
+        "no_contact": "geen contactgegevens bekend",
+        "more_low": "en nog {n}, alle gesprekken met CSAT 1-2",
+        "open_item": "Nog open in de inbox: overdrachten en leads",
+        "new": "nieuw",
+        "claimed": "opgepakt door {staff}",
+        "since": "sinds {at}",
+        "more_open": "en nog {n}, in de inbox",
+        "not_understood": "Wat de bot het vaakst niet begreep",
+        "times": "{count}×",
+        "trainer": (
+            "Voor de bottrainer: de NLU-inbox zet deze berichten klaar om de bot te leren "
+            "(dealerbot trainer inbox, zie docs/training.md)."
+        ),
+        "open_conversation": "gesprek",
+        "open_inbox": "inbox",
+        "kind_handoff": "overdracht",
+        "kind_test_drive": "proefrit",
+        "kind_trade_in": "inruil",
+        "kind_financing": "financiering",
+        "kind_callback": "terugbelverzoek",
+    },
+    "en": {
+        "sentence": "This week you spoke with {mec} {customers} by chat, {difference}{potential}.",
+        "customer": "customer",
+        "customers": "customers",
+        "more": "{n} more than last week",
+        "fewer": "{n} fewer than last week",
+        "same": "as many as last week",
+        "share": "; that is {share} of your potential of {potential}",
+        "share_estimated": "; that is {share} of your estimated potential of {potential}",
+        "potential_zero": "; your potential for this week is 0",
+        "potential_unknown": "; your potential for this week is not known",
+        "todo": "To do",
+        "nothing": "Nothing to do: no low ratings, open leads or messages the bot did not "
+        "understand.",
+        "csat_low": "Unhappy customers (CSAT 1-2): get in touch",
+        "no_contact": "no contact details known",
+        "more_low": "and {n} more, all conversations rated CSAT 1-2",
+        "open_item": "Still open in the inbox: handoffs and leads",
+        "new": "new",
+        "claimed": "claimed by {staff}",
+        "since": "since {at}",
+        "more_open": "and {n} more, in the inbox",
+        "not_understood": "What the bot most often did not understand",
+        "times": "{count}×",
+        "trainer": (
+            "For the bot trainer: the NLU inbox lists these messages to teach the bot "
+            "(dealerbot trainer inbox, see docs/training.md)."
+        ),
+        "open_conversation": "conversation",
+        "open_inbox": "inbox",
+        "kind_handoff": "handoff",
+        "kind_test_drive": "test drive",
+        "kind_trade_in": "trade-in",
+        "kind_financing": "financing",
+        "kind_callback": "call back",
+    },
+}
+DIGEST_SECTIONS = ("csat_low", "open_item", "not_understood")
+
+
+def digest_sentence(digest: Digest, lang: str) -> str:
+    """The opening sentence: MEC against last week and against the MEC potential."""
+    t = DIGEST_TEXTS[lang]
+    s = digest.sentence
+    if s.difference > 0:
+        difference = t["more"].format(n=s.difference)
+    elif s.difference < 0:
+        difference = t["fewer"].format(n=-s.difference)
+    else:
+        difference = t["same"]
+    if s.potential is None:
+        potential = t["potential_unknown"]
+    elif s.share is None:
+        potential = t["potential_zero"]
+    else:
+        key = "share_estimated" if s.potential_estimated else "share"
+        potential = t[key].format(share=format_value("share", s.share, lang),
+                                  potential=s.potential)  # fmt: skip
+    return t["sentence"].format(
+        mec=s.mec, customers=t["customer"] if s.mec == 1 else t["customers"],
+        difference=difference, potential=potential,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    """One to-do line: its text parts and quoted customer text (unescaped), the conversation's
+    short reference (always shown: the erasure finds the outbox files that name it,
+    ``core.store.privacy.drop_outbox_files``) and the links into the dashboard."""
+
+    parts: tuple[str, ...]
+    quoted: str | None  # customer text (a comment, a message), shown in quotes
+    ref: str | None  # conversation_ref's short id
+    conversation_link: str | None
+    item_link: str | None  # an open item in the dashboard's inbox
+
+
+def _digest_links(digest: Digest, base: str | None) -> dict[str, str | None]:
+    """Links into the dashboard; ``base`` is its URL (e-mail; None: no links) or "" (the
+    dashboard itself, relative links)."""
+    if base is None:
+        return {"drill": None, "inbox": None}
+    dealer = quote(digest.dealer_id)
+    return {
+        "drill": f"{base}/d/{dealer}/conversations?week={digest.week}&list=csat_low",
+        "inbox": f"{base}/d/{dealer}/inbox",
+    }
+
+
+def _contact_parts(contact: Any, t: dict[str, str]) -> tuple[str, ...]:
+    parts = tuple(p for p in (contact.name, contact.phone, contact.email) if p)
+    return parts or (t["no_contact"],)
+
+
+def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> dict[str, list]:
+    """The to-do lines per section (``DIGEST_SECTIONS``), the same for text and HTML."""
+    t = DIGEST_TEXTS[lang]
+    out: dict[str, list] = {key: [] for key in DIGEST_SECTIONS}
+    for todo in digest.todos:
+        quoted, item_link = None, None
+        if todo.kind == "csat_low":
+            parts = (
+                f"CSAT {todo.score}",
+                local_time(todo.at, tz),
+                channel_label(todo.channel, lang),
+                *_contact_parts(todo.contact, t),
+            )
+            quoted = _single_line(todo.comment, 200) or None
+        elif todo.kind == "open_item":
+            kind = t.get(f"kind_{todo.lead_kind}", str(todo.lead_kind).replace("_", " "))
+            status = t["claimed"].format(staff=todo.staff) if todo.status == "claimed" else t["new"]
+            parts = (
+                kind,
+                status,
+                t["since"].format(at=local_time(todo.at, tz)),
+                *_contact_parts(todo.contact, t),
+            )
+            if base is not None:
+                item_link = f"{base}/d/{quote(digest.dealer_id)}/inbox/lead/{quote(todo.item_id)}"
+        elif todo.kind == "not_understood":
+            parts = (t["times"].format(count=todo.count),)
+            quoted = _single_line(todo.text, FALLBACK_CHARS)
+        else:
+            continue
+        cid = todo.conversation_id
+        ref = conversation_ref(cid, None)[0] if cid else None
+        link = f"{base}/conversations/{quote(cid)}" if cid and base is not None else None
+        out[todo.kind].append(DigestLine(parts, quoted, ref, link, item_link))
+    return out  # fmt: skip
+
+
+def _more(digest: Digest, section: str, shown: int) -> int:
+    total = {"csat_low": digest.low_rated_total, "open_item": digest.open_total}.get(section, 0)
+    return max(0, total - shown)
+
+
+def render_digest_text(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> str:
+    """The digest as plain text: the sentence, then the to-do list (the e-mail's first lines).
+    ``base``: the dashboard's URL for links, or None."""
+    lang = language_of(lang)
+    t = DIGEST_TEXTS[lang]
+    links = _digest_links(digest, base)
+    out = [digest_sentence(digest, lang), "", t["todo"]]
+    sections = digest_lines(digest, lang, base, tz)
+    if not any(sections.values()):
+        out.append(t["nothing"])
+    for section, lines in sections.items():
+        if not lines:
+            continue
+        out += ["", f"{t[section]}:"]
+        for line in lines:
+            text = " · ".join(line.parts)
+            if line.quoted and section == "not_understood":
+                text = f'"{line.quoted}" ({text})'
+            elif line.quoted:
+                text += f' · "{line.quoted}"'
+            if line.ref:
+                text += f" · {t['open_conversation']} {line.ref}"
+                text += f": {line.conversation_link}" if line.conversation_link else ""
+            if line.item_link:
+                text += f" · {t['open_inbox']}: {line.item_link}"
+            out.append(f"- {text}")
+        more = _more(digest, section, len(lines))
+        if more:
+            link = links["drill" if section == "csat_low" else "inbox"]
+            label = t["more_open" if section == "open_item" else "more_low"].format(n=more)
+            out.append(f"- {label}" + (f": {link}" if link else ""))
+        if section == "not_understood":
+            out.append(t["trainer"])
+    return "\n".join(out) + "\n\n"
+
+
+def render_digest_html(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> str:
+    """The digest as an HTML fragment (``<section id="digest">``), every value escaped; for
+    the e-mail (``base`` the dashboard URL, or None) and the week page (``base`` "")."""
+    lang = language_of(lang)
+    t = DIGEST_TEXTS[lang]
+    e = html.escape
+    links = _digest_links(digest, base)
+    out = [
+        f'<section id="digest"><p id="digest-sentence"><strong>'
+        f"{e(digest_sentence(digest, lang))}</strong></p>",
+        f'<h2 id="todo">{e(t["todo"])}</h2>',
+    ]
+    sections = digest_lines(digest, lang, base, tz)
+    if not any(sections.values()):
+        out.append(f'<p id="todo-nothing">{e(t["nothing"])}</p>')
+    for section, lines in sections.items():
+        if not lines:
+            continue
+        items = []
+        for line in lines:
+            text = e(" · ".join(line.parts))
+            if line.quoted and section == "not_understood":
+                text = f"“{e(line.quoted)}” ({text})"
+            elif line.quoted:
+                text += f" · “{e(line.quoted)}”"
+            if line.ref and line.conversation_link:
+                text += (f' · <a href="{e(line.conversation_link)}">'
+                         f"{e(t['open_conversation'])} {e(line.ref)}</a>")  # fmt: skip
+            elif line.ref:
+                text += f" · {e(t['open_conversation'])} <code>{e(line.ref)}</code>"
+            if line.item_link:
+                text += f' · <a href="{e(line.item_link)}">{e(t["open_inbox"])}</a>'
+            items.append(f"<li>{text}</li>")
+        more = _more(digest, section, len(lines))
+        if more:
+            label = e(t["more_open" if section == "open_item" else "more_low"].format(n=more))
+            link = links["drill" if section == "csat_low" else "inbox"]
+            items.append(
+                f'<li><a href="{e(link)}">{label}</a></li>' if link else f"<li>{label}</li>"
+            )
+        out.append(f'<h3>{e(t[section])}</h3><ul id="todo-{section}">{"".join(items)}</ul>')
+        if section == "not_understood":
+            out.append(f'<p class="muted">{e(t["trainer"])}</p>')
+    out.append("</section>")
+    return "".join(out) + "\n"
+
+
 def render_summary(
     summary: Any,
     dealer: Any = None,
@@ -748,8 +1014,10 @@ def render_summary(
     language: str | None = None,
     dashboard_url: str | None = None,
     chart: bool = True,
+    digest: Digest | None = None,
 ) -> RenderedSummary:
-    """Everything delivery needs: subject, text, HTML (e-mail and file), Markdown and the chart."""
+    """Everything delivery needs: subject, text, HTML (e-mail and file), Markdown and the chart;
+    the text and HTML open with the ``digest`` when given (``metrics.digest``)."""
     from metrics.report.chart import render_chart  # matplotlib: 2.5 s to import, only when drawn
 
     c = _context(summary, dealer, language, dashboard_url)
@@ -767,10 +1035,12 @@ def render_summary(
     kwargs = {"language": c.lang, "dashboard_url": dashboard_url}
     return RenderedSummary(
         subject=c.t["subject"].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period),
-        text=render_text(summary, dealer, **kwargs),
-        html=render_html(summary, dealer, chart_src=f"cid:{cid}" if chart_png else None, **kwargs),
+        text=render_text(summary, dealer, digest=digest, **kwargs),
+        html=render_html(
+            summary, dealer, chart_src=f"cid:{cid}" if chart_png else None, digest=digest, **kwargs
+        ),  # fmt: skip
         outbox_html=render_html(
-            summary, dealer, chart_src=chart_file if chart_png else None, **kwargs
+            summary, dealer, chart_src=chart_file if chart_png else None, digest=digest, **kwargs
         ),
         markdown=render_markdown(
             summary, dealer, chart_file=chart_file if chart_png else None, **kwargs

@@ -32,6 +32,7 @@ from core.periods import (
 )
 from core.settings import get_settings, rasa_api_token, utc_now
 from core.store.session import default_session_factory
+from metrics.digest import build_digest
 from metrics.figures import FIGURE_DRILLS
 from metrics.potential import (
     PotentialImportError,
@@ -47,10 +48,12 @@ from metrics.report.render import (
     intent_label,
     language_of,
     local_time,
+    render_digest_html,
 )
 from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
+from metrics.web.inbox import dealer_language
 from metrics.web.model_status import ServerModel, model_status_html, server_models
 from metrics.web.pages import SECURITY_HEADERS, page
 
@@ -361,6 +364,7 @@ class Dashboard:
         dealer_id = self.location(request, user)
         week = self.week_of(request, dealer_id)
         summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
+        digest = await self.digest_html(dealer_id, week, summary)  # the action first
         base = f"/d/{dealer_id}"
         models = await self.live_models()
 
@@ -419,10 +423,21 @@ class Dashboard:
             csrf=auth.csrf_token(cookie),
             model=model_status_html(models, dealer_timezone(dealer_id)),
         )  # fmt: skip
+        body = digest + body
         message = request.query.get("saved")
         if message:
             body = Markup('<p class="ok" id="notice">{}</p>').format(message) + body
         return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
+
+    async def digest_html(self, dealer_id: str, week: Period, summary: Any) -> Markup:
+        """The week's digest (``metrics.digest``: the sentence and the to-do list) in the
+        dealer's language, with links inside the dashboard; it opens the week page."""
+        digest = await self.db(
+            lambda: build_digest(self.session_factory, dealer_id, week, summary=summary)
+        )
+        # render_digest_html escapes every value it puts in
+        return Markup(render_digest_html(digest, dealer_language(dealer_id), "",
+                                         dealer_timezone(dealer_id)))  # fmt: skip
 
     async def live_models(self) -> list[ServerModel]:
         """Which model every Rasa server runs, since when (metrics/web/model_status.py)."""

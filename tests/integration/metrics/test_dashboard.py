@@ -117,3 +117,18 @@ def test_the_top_csv_is_the_dealers_own_and_inert(seeded, users):
     assert fallbacks[1] == ["fallback", "2", "'" + FORMULA, "2", "en", "c2"]
     assert other[0] == 404  # another dealer's location does not exist for this user
     assert bad[0] == 400 and "2026-W47" in bad[2]
+
+
+def test_the_week_page_opens_with_the_sentence_and_the_todo_list(seeded, users):
+    ((status, _type, page),) = get(seeded, users, f"/d/{DEALER}?week={WEEK}")
+    assert status == 200
+    main = page[page.index("<main>") + len("<main>") :]
+    # the action first, in the dealer's language (reports.language: nl), before the figures
+    assert main.startswith('<section id="digest"><p id="digest-sentence"><strong>Deze week 6 '
+                           "klanten gesproken via chat, 4 meer dan vorige week;")  # fmt: skip
+    assert main.index('<h2 id="todo">Te doen</h2>') < main.index('id="headline"')
+    todo = main[: main.index("</section>")]
+    low = todo[todo.index('id="todo-csat_low"') :]
+    assert low.index('href="/conversations/c4"') < low.index('href="/conversations/c3"')
+    assert f'href="/d/{DEALER}/inbox/lead/' in todo[todo.index('id="todo-open_item"') :]
+    assert "&lt;script&gt;" in todo and "<script>" not in todo  # a fallback message, escaped

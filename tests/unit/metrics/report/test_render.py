@@ -339,3 +339,67 @@ def test_chart_is_a_png_of_the_trend_with_gaps():
 
     image = imread(io.BytesIO(png), format="png")
     assert image.shape[0] > 300 and image.shape[1] > 600
+
+
+# -- the action first: the digest -----------------------------------------------------------------
+
+
+def make_digest(mec=1, previous=3, potential=None, estimated=False, share=None, todos=()):
+    from metrics.digest import Digest, Sentence
+
+    sentence = Sentence("2026-W47", mec, previous, potential, estimated, share)
+    return Digest("autohuis-demo", "2026-W47", sentence, list(todos),
+                  low_rated_total=sum(t.kind == "csat_low" for t in todos),
+                  open_total=sum(t.kind == "open_item" for t in todos))  # fmt: skip
+
+
+def test_digest_sentence_variants():
+    from metrics.report.render import digest_sentence
+
+    assert digest_sentence(make_digest(), "nl") == (
+        "Deze week 1 klant gesproken via chat, 2 minder dan vorige week; uw potentieel voor "
+        "deze week is niet bekend."
+    )
+    assert digest_sentence(make_digest(5, 5, 0), "en") == (
+        "This week you spoke with 5 customers by chat, as many as last week; your potential "
+        "for this week is 0."
+    )
+    assert digest_sentence(make_digest(42, 34, 135, True, 42 / 135), "nl") == (
+        "Deze week 42 klanten gesproken via chat, 8 meer dan vorige week; dat is 31% van uw "
+        "geschatte potentieel van 135."
+    )
+
+
+def test_digest_with_nothing_to_do_says_so():
+    from metrics.report.render import render_digest_html, render_digest_text
+
+    lines = render_digest_text(make_digest(), "nl", None, AMS).splitlines()
+    assert lines[1:4] == ["", "Te doen", "Niets te doen: geen lage beoordelingen, open leads of "
+                          "onbegrepen berichten."]  # fmt: skip
+    assert 'id="todo-nothing"' in render_digest_html(make_digest(), "en", "", AMS)
+
+
+def test_digest_escapes_customer_text_and_links_only_with_a_dashboard():
+    from metrics.digest import Contact, ToDo
+    from metrics.report.render import render_digest_html, render_digest_text
+
+    when = dt.datetime(2026, 11, 18, 14, 5, tzinfo=AMS)
+    todos = [
+        ToDo("csat_low", conversation_id="abc", at=when, channel="web", score=1, comment=NASTY,
+             contact=Contact(name=SCRIPT)),
+        ToDo("open_item", conversation_id="abc", item_id="lead1", lead_kind="financing",
+             status="new", at=when, contact=Contact(email="a@b.example")),
+        ToDo("not_understood", conversation_id="abc", text=SCRIPT, count=4, language="nl"),
+    ]  # fmt: skip
+    digest = make_digest(todos=todos)
+    page = render_digest_html(digest, "en", "https://dash.example", AMS)
+    assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
+    assert '<a href="https://dash.example/conversations/abc">conversation abc</a>' in page
+    # without a dashboard: no links, but the reference the erasure finds outbox files by
+    assert "conversation <code>abc</code>" in render_digest_html(digest, "en", None, AMS)
+    assert 'href="https://dash.example/d/autohuis-demo/inbox/lead/lead1"' in page
+    text = render_digest_text(digest, "en", None, AMS)
+    assert "http" not in text.replace("http://evil", "")  # no dashboard: no links
+    assert "- CSAT 1 · 2026-11-18 14:05 · website · " in text
+    assert "- financing · new · since 2026-11-18 14:05 · a@b.example · conversation abc\n" in text
+    assert f'- "{SCRIPT}" (4×)' in text
