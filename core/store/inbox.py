@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.engagement import (
     BUSINESS_INTENTS,
@@ -496,6 +497,17 @@ def recorded_items(events: Sequence[dict[str, Any]], conversation_id: str, deale
         events, conversation_id=conversation_id, dealer_id=dealer_id, threshold=threshold
     )
     return item_dicts(items)
+
+
+def nlu_fallback_items() -> ColumnElement:
+    """SQL condition on ``nlu_inbox``: the items of messages the NLU could not place (intent
+    ``nlu_fallback``), also when the conversation went to a person after it. The dealer's weekly
+    summary lists these as its top fallback messages."""
+    item = NluInboxItem
+    return or_(
+        item.reason == "fallback",
+        and_(item.reason == "fallback_handoff", item.intent == FALLBACK_INTENT),
+    )
 
 
 def inbox_row(item: dict) -> dict[str, Any]:
