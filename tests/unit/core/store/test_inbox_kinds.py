@@ -11,7 +11,7 @@ from core.store.inbox_scan import session_items
 from tests.trackers import action_event, bot_event, slot_event, user_event
 
 NOT_UNDERSTOOD_NL = "Sorry, dat begreep ik niet. Kunt u het anders zeggen?"
-PERSONAL = ("Emily", "Clarke", "Jan", "Vries", "0612345678", "06-12345678", "GX-123-T",
+PERSONAL = ("Emily", "Clarke", "Jan ", "Vries", "jan@devries.nl", "0612345678", "06-12345678", "GX-123-T",
             "info@seo-bureau.nl", "NL91ABNA0417164300", "Dorpsstraat 12")  # fmt: skip
 
 
@@ -41,7 +41,9 @@ def not_understood(language="nl"):
 
 
 def only(found, reason):
+    """The one item found, of this reason, with nothing personal in its text or context."""
     assert [i.reason for i in found] == [reason], [(i.reason, i.text, i.detail) for i in found]
+    assert_masked(found[0])
     return found[0]
 
 
@@ -81,7 +83,7 @@ def test_a_question_reprompted_twice_in_a_row_is_an_item():
         slot_event("requested_slot", "plate"),
         bot_event("Wat is uw kenteken?", "utter_ask_plate"),
     ]
-    for answer in ("weet ik niet", "geen idee, staat op de auto van Jan"):
+    for answer in ("weet ik niet", "geen idee, mail jan@devries.nl maar"):
         events += [
             user_event(answer, "inform", confidence=0.8),
             slot_event("requested_slot", "plate"),
@@ -90,7 +92,7 @@ def test_a_question_reprompted_twice_in_a_row_is_an_item():
     events.append(user_event("GX-123-T", "inform", confidence=0.9))
     events.append(slot_event("requested_slot", "mileage"))
     item = only(detect(events, ended=False), "reprompt")
-    assert item.text == "geen idee, staat op de auto van Jan"  # no self-introduction: kept
+    assert item.text == "geen idee, mail <email> maar"
     assert item.detail == "plate asked again 2 times in a row"
 
 
@@ -106,13 +108,14 @@ def test_a_reply_in_another_language_than_the_customers_is_an_item():
     events = [
         *start(),
         user_event("hoi, ik ben Emily Clarke", "greet", language="nl"),
+        slot_event("customer_name", "Emily Clarke"),
         bot_event("Goedendag! Waarmee kan ik helpen?", "utter_greet"),
-        user_event("wanneer zijn jullie open morgen", "ask_opening_hours", language="nl"),
+        user_event("Emily hier, wanneer zijn jullie open", "ask_opening_hours", language="nl"),
         bot_event("We are open from 8:00 to 17:30.", "utter_opening_hours", "en"),
     ]
     item = only(detect(events), "wrong_language")
     assert (item.text, item.language, item.detail) == (
-        "wanneer zijn jullie open morgen",
+        "<name> hier, wanneer zijn jullie open",
         "nl",
         "customer nl, reply en",
     )
