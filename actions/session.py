@@ -14,6 +14,7 @@ from actions.survey import QUESTIONS
 from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
 from dealer.i18n import LANGUAGES
+from dealer.language import message_language
 
 OFFER_ANSWERS = ("affirm", "deny")
 
@@ -77,9 +78,10 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
                                domain: dict) -> dict[str, Any]:  # fmt: skip
         # The language changes only on clear evidence (bot.nlu.language); the first message of
         # a conversation may set it on one word ("hello").
-        found = (tracker.latest_message or {}).get("language") or {}
-        detected = found.get("code") or (found.get("hint") if is_first_message(tracker) else None)
-        if detected in LANGUAGES and detected != tracker.get_slot("language"):
+        detected = message_language(
+            (tracker.latest_message or {}).get("language"), first_message=is_first_message(tracker)
+        )
+        if detected and detected != tracker.get_slot("language"):
             return {"language": detected}
         return {}
 

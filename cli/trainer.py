@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.settings import REPO_ROOT, get_settings
+from core.settings import REPO_ROOT, get_settings, utc_now
 from trainer.lint import lint_project
 from trainer.report import ReportError, run_report
 
@@ -18,16 +18,94 @@ def _factory():
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
+    from core.store.inbox_scan import scan_ended
     from trainer.inbox import open_items, render_list
 
-    rows = open_items(_factory(), language=args.language, intent=args.intent, dealer=args.dealer)
+    factory = _factory()
+    if args.scan_days > 0:
+        now = utc_now().timestamp()
+        found = scan_ended(
+            factory, get_settings().tracker_db_url, since=now - args.scan_days * 86400, now=now
+        )
+        print(
+            f"looked again at {found.conversations} conversations of the last "
+            f"{args.scan_days} days in Rasa's events: {found.added} new items",
+            file=sys.stderr,
+        )
+    rows = open_items(factory, language=args.language, intent=args.intent, dealer=args.dealer)
     print(render_list(rows))
+    return 0
+
+
+def _ids(values: list[str] | None) -> list[int]:
+    """Item numbers from ``--id 3,5 --id 7``; ValueError for anything else."""
+    return [int(part) for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _entities(values: list[str] | None) -> dict[str, str]:
+    """``--entity service_type=apk`` -> {"service_type": "apk"}; ValueError without ``=``."""
+    pairs = {}
+    for value in values or []:
+        entity, sep, text = value.partition("=")
+        if not sep or not entity.strip() or not text.strip():
+            raise ValueError(value)
+        pairs[entity.strip()] = text.strip()
+    return pairs
+
+
+def cmd_export_to_data(args: argparse.Namespace) -> int:
+    """``trainer export --id N --intent X``: the items as examples in data/<topic>/nlu_<lang>."""
+    from trainer.inbox import ExportError, add_to_data, annotate, items_by_id, mark_done, unmasked
+
+    try:
+        ids, entities = _ids(args.id), _entities(args.entity)
+    except ValueError as exc:
+        print(f"export: item numbers are whole numbers (--id 3,5) and entities "
+              f"ENTITY=words (--entity service_type=apk); not {exc}", file=sys.stderr)  # fmt: skip
+        return 2
+    if not args.intent:
+        print("export: --intent NAME: the intent these messages really are", file=sys.stderr)
+        return 2
+    factory = _factory()
+    rows = items_by_id(factory, ids)
+    missing = sorted(set(ids) - {r.id for r in rows})
+    if missing:
+        print(f"export: no inbox items {missing}", file=sys.stderr)
+        return 2
+    if args.text and len(rows) != 1:
+        print("export: --text replaces the text of one item only", file=sys.stderr)
+        return 2
+    by_language: dict[str, list[str]] = {}
+    try:
+        for row in rows:
+            text = args.text or unmasked(row.text, row.language)
+            by_language.setdefault(row.language, []).append(annotate(text, entities))
+        for language, examples in sorted(by_language.items()):
+            done = add_to_data(
+                args.data, intent=args.intent, language=language, examples=examples,
+                holdout_dir=args.holdout,
+            )  # fmt: skip
+            for line in done.added:
+                print(f"{done.path}: + {done.intent}: {line}")
+            for line in done.skipped:
+                print(f"{done.path}: already in the data, not added: {line}")
+    except ExportError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 1
+    if not args.keep_open:
+        mark_done(factory, ids=ids)
+    print(
+        "Next: read the examples in your editor, then `dealerbot trainer lint` and "
+        "`dealerbot trainer report --quick`."
+    )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from trainer.inbox import export_yaml, open_items
 
+    if args.id:
+        return cmd_export_to_data(args)
     rows = open_items(_factory(), language=args.language, dealer=args.dealer)
     out = args.out or get_settings().var_dir / "trainer" / "inbox"
     out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +129,7 @@ def cmd_mark_done(args: argparse.Namespace) -> int:
     from trainer.inbox import mark_done
 
     try:
-        ids = [int(part) for value in args.id or [] for part in value.split(",") if part.strip()]
+        ids = _ids(args.id)
     except ValueError:
         print(
             f"mark-done: item numbers are whole numbers, e.g. --id 3,5 (got {args.id})",
@@ -115,9 +193,30 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     inbox.add_argument("--language", choices=("nl", "en"), help="only items in this language")
     inbox.add_argument("--intent", help="only this predicted intent")
     inbox.add_argument("--dealer", help="only this dealer location")
+    inbox.add_argument(
+        "--scan-days", type=int, default=7,
+        help="first look again at the ended conversations of these last days (0: do not)",
+    )  # fmt: skip
     inbox.set_defaults(func=cmd_inbox)
 
-    export = trainer_sub.add_parser("export", help="the inbox as Rasa NLU files, one per language")
+    export = trainer_sub.add_parser(
+        "export",
+        help="items as training examples: --id N --intent X writes them into "
+        "data/<topic>/nlu_<lang>.yml; without --id, the open items as files to read",
+    )
+    export.add_argument("--id", action="append", help="item numbers, e.g. 3,5 (repeatable)")
+    export.add_argument("--intent", help="with --id: the intent these messages really are")
+    export.add_argument(
+        "--entity", action="append", metavar="ENTITY=WORDS",
+        help="with --id: mark these words of the text as this entity (repeatable)",
+    )  # fmt: skip
+    export.add_argument("--text", help="with one --id: the example as it should read instead")
+    export.add_argument("--keep-open", action="store_true", help="with --id: leave items open")
+    export.add_argument("--data", type=Path, default=REPO_ROOT / "data", help="training data")
+    export.add_argument(
+        "--holdout", type=Path, default=REPO_ROOT / "tests" / "nlu_holdout",
+        help="held-out set: an example also there is refused (never written)",
+    )  # fmt: skip
     export.add_argument("--out", type=Path, help="folder (default: var/trainer/inbox)")
     export.add_argument("--language", choices=("nl", "en"), help="only items in this language")
     export.add_argument("--dealer", help="only this dealer location")

@@ -25,7 +25,24 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dealer.i18n import LANGUAGES
 from dealer.parsing import find_emails, find_phones, find_plates
+
+
+def message_language(detected: dict | None, *, first_message: bool) -> str | None:
+    """The conversation's language after a customer message, by the bot's language rule, or
+    None when the message does not change it.
+
+    ``detected`` is what the language detector put on the parsed message (``code``: the
+    language on clear evidence; ``hint``: the language one evidence word points to). The
+    language changes only on clear evidence; the first message of a conversation may set it on
+    one word ("hello"). The action server fills the ``language`` slot with it, the NLU inbox
+    uses it to find replies in the wrong language.
+    """
+    found = detected or {}
+    language = found.get("code") or (found.get("hint") if first_message else None)
+    return language if language in LANGUAGES else None
+
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Said the same way by Dutch and English customers (issue 16 names these).

@@ -15,6 +15,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
 from core.periods import Period, dealer_timezone, iso_week, last_weeks
+from core.store.inbox import nlu_fallback_items
 from core.store.models import (
     Conversation,
     MetricSummary,
@@ -307,8 +308,8 @@ def fallback_key(text: str) -> str:
 
 
 def _top_fallbacks(session, dealer_id: str, period: Period) -> list[FallbackMessage]:
-    """The messages of the week the bot fell back on (NLU inbox, reason ``fallback``), grouped
-    by ``fallback_key``, most frequent first, ties by that key; the top five.
+    """The messages of the week the NLU fell back on (``core.store.inbox.nlu_fallback_items``),
+    grouped by ``fallback_key``, most frequent first, ties by that key; the top five.
 
     The week is the conversation's (its stored ``week_key``, in the dealer's time zone), as for
     every other figure. All non-test conversations count, qualifying or not, as in the
@@ -324,7 +325,7 @@ def _top_fallbacks(session, dealer_id: str, period: Period) -> list[FallbackMess
             c.dealer_id == dealer_id,
             c.week_key == period.key,
             c.is_test.is_(False),
-            item.reason == "fallback",
+            nlu_fallback_items(),
         )
         .order_by(item.sent_at, item.id)  # oldest first: the last one seen represents the group
     )

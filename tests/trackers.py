@@ -28,8 +28,21 @@ def user_event(text: str, intent: str | None = None, entities=(), language: str 
             "timestamp": float(next(_CLOCK))}  # fmt: skip
 
 
-def bot_event(text: str) -> dict[str, Any]:
-    return {"event": "bot", "text": text, "timestamp": float(next(_CLOCK))}
+def bot_event(
+    text: str, response: str | None = None, language: str | None = None
+) -> dict[str, Any]:
+    """A bot reply; with ``response``, as Rasa stores one made from a domain response (its name,
+    and for the English variation its ``language`` condition, in the metadata)."""
+    event = {"event": "bot", "text": text, "timestamp": float(next(_CLOCK))}
+    if response:
+        event["metadata"] = {"utter_action": response}
+        if language == "en":
+            event["metadata"]["condition"] = [{"type": "slot", "name": "language", "value": "en"}]
+    return event
+
+
+def action_event(name: str) -> dict[str, Any]:
+    return {"event": "action", "name": name, "timestamp": float(next(_CLOCK))}
 
 
 def slot_event(name: str, value: Any) -> dict[str, Any]:

@@ -624,7 +624,7 @@ class WhatsAppMessage(Base):
 
 
 class NluInboxItem(Base):
-    """A customer message the bot did not understand well, for the trainers' NLU inbox (issue 7).
+    """A customer message where the bot went wrong, for the trainers' NLU inbox (issues 7, 21).
 
     Written with the conversation record (``core.store.inbox``); one row per conversation and
     message time, so recording again changes nothing. The text is pseudonymised
@@ -645,7 +645,9 @@ class NluInboxItem(Base):
     intent = Column(String(64), nullable=False)  # predicted intent (may be nlu_fallback)
     confidence = Column(Float, nullable=False)
     suggested_intent = Column(String(64))  # best real intent, the export's suggestion
-    reason = Column(String(16), nullable=False)  # fallback | low_confidence | handoff | denied
+    reason = Column(String(16), nullable=False)  # one of core.store.inbox.REASONS
+    detail = Column(Text)  # what happened, e.g. 'answered "did not understand" (deny 1.00)'
+    context = Column(Text)  # JSON list of the pseudonymised messages before it (a low rating)
     status = Column(String(8), nullable=False, default="open")  # open | done
     done_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)

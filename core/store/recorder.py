@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from core.engagement import ConversationRecord, bucket_index, summarize
 from core.periods import conversation_keys
 from core.settings import get_settings
-from core.store.inbox import inbox_row, recorded_items
+from core.store.inbox import REVISED, inbox_row, recorded_items, revised
 from core.store.models import (
     SURVEY_SCORE_COLUMNS,
     Conversation,
@@ -138,12 +138,13 @@ _ERASURES = (
 _ANSWERS = select(_A.c.conversation_id, _A.c.question, _A.c.answered_at).where(
     _A.c.conversation_id.in_(bindparam("ids", expanding=True))
 )
-_INBOX = select(_I.c.conversation_id, _I.c.sent_at).where(
-    _I.c.conversation_id.in_(bindparam("ids", expanding=True))
-)
+_INBOX = select(
+    _I.c.id, _I.c.conversation_id, _I.c.sent_at, _I.c.status, *(_I.c[k] for k in REVISED)
+).where(_I.c.conversation_id.in_(bindparam("ids", expanding=True)))
 _INSERT_CONVERSATION = insert(_C)
 _INSERT_ANSWER = insert(_A)
 _INSERT_ITEM = insert(_I)
+_UPDATE_ITEM = update(_I).where(_I.c.id == bindparam("_id"))
 _UPDATE_CONVERSATION = update(_C).where(_C.c.id == bindparam("_id"))
 _UPDATE_ANSWER = update(_A).where(
     _A.c.conversation_id == bindparam("_conversation_id"), _A.c.question == bindparam("_question")
@@ -170,6 +171,8 @@ class _Batch:
         self.new_answers: set[tuple[str, str]] = set()
         self.scores: dict[str, list[dict[str, Any]]] = {q: [] for q in SURVEY_SCORE_COLUMNS}
         self.items: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
+        self.stored_items: dict[tuple[str, dt.datetime], dict[str, Any]] = {}  # as stored
+        self.item_updates: dict[int, dict[str, Any]] = {}  # item id -> columns to change
         self.days: set[tuple[str, str]] = set()  # models.dirty_days of every write, joined
         self.since: set[tuple[str, str, str]] = set()
 
@@ -184,20 +187,19 @@ class _Batch:
         if any(op.get("answers") for op in self.ops):
             for cid, question, answered_at in execute(_ANSWERS, {"ids": sorted(ids)}):
                 self.stored_answers[cid, question] = answered_at
-        items: set[tuple[str, Any]] = set()  # (conversation, time) of items, also as ISO text
         if any(op.get("inbox") for op in self.ops):
-            for cid, sent_at in execute(_INBOX, {"ids": sorted(ids)}):
-                items.update(((cid, sent_at), (cid, sent_at.isoformat())))
+            for row in execute(_INBOX, {"ids": sorted(ids)}).mappings():
+                self.stored_items[row["conversation_id"], row["sent_at"]] = dict(row)
         for op in self.ops:
             if op["op"] == "conversation":
-                self._conversation(op, erasures, items)
+                self._conversation(op, erasures)
             elif op["op"] == "answers":
                 self._late_answers(op)
             else:
                 raise KeyError(op["op"])
         self._write()
 
-    def _conversation(self, op: dict, erasures: dict, seen: set) -> None:
+    def _conversation(self, op: dict, erasures: dict) -> None:
         data = {k: v for k, v in op["data"].items() if k in _CONVERSATION_FIELDS or k == "id"}
         for key in ("started_at", "last_message_at", "survey_offered_at"):
             data[key] = _time(data.get(key))
@@ -226,14 +228,15 @@ class _Batch:
                 self._dirty(row, new)
         for item in op.get("answers") or []:
             self._answer(cid, item)
-        for item in op.get("inbox") or []:
-            if (cid, item["sent_at"]) in seen:  # a session's items come again with every message
-                continue
-            sent_at = _time(item["sent_at"])
-            if (cid, sent_at) not in seen:
-                self.items[cid, sent_at] = {**inbox_row(item), "conversation_id": cid,
-                                            "sent_at": sent_at}  # fmt: skip
-                seen.update(((cid, sent_at), (cid, item["sent_at"])))
+        for item in op.get("inbox") or []:  # a session's items come again with every message
+            key = (cid, _time(item["sent_at"]))
+            row = {**inbox_row(item), "conversation_id": cid, "sent_at": key[1]}
+            stored = self.stored_items.get(key)
+            if stored is None:
+                self.items[key] = row  # the latest finding of a message not stored yet
+            elif changes := revised(stored, row):
+                stored.update(changes)
+                self.item_updates.setdefault(stored["id"], {}).update(changes)
 
     def _late_answers(self, op: dict) -> None:
         """Late answers for a conversation recorded earlier (e.g. after its session expired)."""
@@ -297,7 +300,10 @@ class _Batch:
             if scores:
                 execute(_SCORE[question], scores)
         if self.items:  # read as absent: a concurrent insert fails the batch (retried)
-            execute(_INSERT_ITEM, list(self.items.values()))
+            for rows in _same_keys(list(self.items.values())):
+                execute(_INSERT_ITEM, rows)
+        for item_id, changes in self.item_updates.items():
+            execute(_UPDATE_ITEM, {"_id": item_id, **changes})
         if self.days:
             mark_dirty(self.connection, self.days, self.since)
 

@@ -43,3 +43,13 @@ def test_one_word_or_an_entity_value_is_no_evidence():
 def test_capitalised_words_inside_a_sentence_are_names():
     model = LanguageModel().fit(TRAIN)
     assert model.evidence("ik wil een Proefrit") == {"nl": 3, "en": 0}
+
+
+def test_the_conversation_language_changes_on_clear_evidence_or_a_first_message_hint():
+    from dealer.language import message_language
+
+    assert message_language({"code": "en", "hint": "en"}, first_message=False) == "en"
+    assert message_language({"code": None, "hint": "en"}, first_message=False) is None
+    assert message_language({"code": None, "hint": "en"}, first_message=True) == "en"
+    assert message_language({"code": "fr"}, first_message=True) is None
+    assert message_language(None, first_message=True) is None

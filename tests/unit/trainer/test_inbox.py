@@ -70,3 +70,25 @@ def test_export_is_read_by_rasa(tmp_path):
     data = RasaYAMLReader().reads(export_yaml(rows)["nl"])
     assert sorted(m.get("text") for m in data.intent_examples) == ["hoe duur", "wat kost ie"]
     assert {m.get("intent") for m in data.intent_examples} == {"ask_price"}
+
+
+def test_add_to_data_starts_a_block_or_a_file_for_an_intent_new_in_a_language(tmp_path):
+    from trainer.inbox import add_to_data
+
+    topic = tmp_path / "data" / "sales"
+    topic.mkdir(parents=True)
+    english = 'version: "3.1"\nnlu:\n- intent: trade_in\n  metadata:\n    language: en\n'
+    (topic / "nlu_en.yml").write_text(english + "  examples: |\n    - swap my car\n")
+    (topic / "nlu_nl.yml").write_text('version: "3.1"\n# kept as it was\nnlu:\n')
+    done = add_to_data(tmp_path / "data", intent="trade_in", language="nl",
+                       examples=["wat is mijn auto nog waard"])  # fmt: skip
+    assert done.path == topic / "nlu_nl.yml"
+    text = done.path.read_text()
+    assert text.startswith('version: "3.1"\n# kept as it was\nnlu:\n- intent: trade_in\n')
+    assert yaml.safe_load(text)["nlu"] == [{"intent": "trade_in", "metadata": {"language": "nl"},
+                                            "examples": "- wat is mijn auto nog waard\n"}]  # fmt: skip
+    (topic / "nlu_nl.yml").unlink()
+    add_to_data(tmp_path / "data", intent="trade_in", language="nl", examples=["inruilen?"])
+    assert yaml.safe_load((topic / "nlu_nl.yml").read_text())["nlu"][0]["examples"] == (
+        "- inruilen?\n"
+    )
