@@ -242,10 +242,13 @@ class LookupFormValidation(BaseFormValidation):
         if found is None:
             dispatcher.utter_message(response="utter_appointment_not_found", plate=plate)
             failed = int(tracker.get_slot("lookup_tries") or 0) + 1
+            cleared = {"plate": None, "contact": None, "appointment_id": None,
+                       "lookup_tries": float(failed)}  # fmt: skip
             if failed >= MAX_TRIES:
+                # Not found twice: the way out ends the search (no third ask for the same plate).
                 offer_way_out(dispatcher, dealer)
-            return {"plate": None, "contact": None, "appointment_id": None,
-                    "lookup_tries": float(failed)}  # fmt: skip
+                return {**cleared, "requested_slot": None}
+            return cleared
         dispatcher.utter_message(
             response="utter_appointment_found",
             service=service_label(dealer, found.service_id, lang),
@@ -323,6 +326,8 @@ class ActionSubmitReschedule(StoreMixin, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
+        if tracker.get_slot("appointment_id") is None:
+            return []  # not found: the way out was offered
         if not tracker.get_slot("confirmed"):
             dispatcher.utter_message(response="utter_appointment_kept")
             return []
@@ -355,6 +360,8 @@ class ActionSubmitCancel(StoreMixin, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
+        if tracker.get_slot("appointment_id") is None:
+            return []  # not found: the way out was offered
         if not tracker.get_slot("confirmed"):
             dispatcher.utter_message(response="utter_appointment_kept")
             return []

@@ -37,8 +37,7 @@ TASK_SLOTS = (
     "car",
     "test_drive_time",
     "trade_in_condition",
-    "callback_topic",
-)
+)  # not callback_topic: the offer sets it, and accepting the call back clears the task slots
 
 
 class StoreMixin:
@@ -172,3 +171,11 @@ def transcript(tracker: Tracker, last: int = 12) -> str:
         elif event.get("event") == "bot" and event.get("text"):
             lines.append(f"bot: {event['text'][:MAX_MESSAGE_CHARS]}")
     return "\n".join(lines[-last:])
+
+
+def last_response(tracker: Tracker) -> str | None:
+    """The name of the bot's last response (``utter_…``), or None."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action")
+    return None

@@ -17,6 +17,7 @@ from actions.common import (
     current_conversation_id,
     dealer_of,
     language,
+    last_response,
     latest_entity,
     latest_text,
     local_time,
@@ -117,9 +118,10 @@ class ActionSearchStock(Action):
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
         query = query_from(tracker, dealer)
-        if query.empty:
+        if query.empty and last_response(tracker) != "utter_stock_ask_what":
             dispatcher.utter_message(response="utter_stock_ask_what", total=len(dealer.stock))
             return []
+        # Asked once what they look for and still no wish: the best-priced of all, no second ask.
         cars, total = search(dealer, query)
         if not cars:
             return offer_callback(dispatcher, describe_query(query, lang), "sales")

@@ -76,6 +76,9 @@ class ValidateSurveyForm(BaseFormValidation):
         if score is not None:
             self.store(tracker, answer(question, score=score))
             return {question: str(score)}
+        if question == QUESTIONS[0] and latest_intent(tracker) == "deny":
+            # "nee, liever niet" to "may I ask two quick questions?": no survey, no second ask.
+            return {q: SKIPPED for q in QUESTIONS[:-1]} | {"survey_comment": "none"}
         if self.asked_again(tracker, question):
             return {question: SKIPPED}  # unclear twice: move on
         low, high = SCALES[question]

@@ -25,7 +25,14 @@ _DONT_KNOW = re.compile(
 )
 _NAME_PREFIX = re.compile(
     r"^\s*(mijn naam is|ik ben|ik heet|naam is|naam:|dit is|my name is|i am|i'm|this is|"
-    r"name is|name:|it's|het is|op naam van|voor|for)\s+",
+    r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|under the name|"
+    r"put it under|under|onder|voor|for)\s+",
+    re.I,
+)
+# Politeness after the name: "Lotte de Boer graag", "Daniel Kim please".
+_NAME_SUFFIX = re.compile(
+    r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
+    r"dank je( wel)?|dank u( wel)?)\s*[.!]*\s*$",
     re.I,
 )
 # Answers that are clearly no name: yes/no, greetings, thanks, "stop" (issue 16: "Yes please"
@@ -56,6 +63,7 @@ _CHANGE_WORDS = {
 def clean_name(value: str) -> str | None:
     """A plausible person's name from an answer like "mijn naam is Jan de Vries", or None."""
     name = _NAME_PREFIX.sub("", (value or "").strip()).strip(" .!,")
+    name = _NAME_SUFFIX.sub("", name).strip(" .!,")
     if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
         return None
     if re.search(r"[<>{}\[\]@#?=;/\\|*_$%]", name) or not re.search(r"[^\W\d_]", name):

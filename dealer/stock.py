@@ -10,12 +10,13 @@ from dealer.config import Car, Dealer
 from dealer.parsing import parse_budget
 
 FUEL_WORDS = {
-    "electric": ("elektrisch", "elektrische", "electric", "ev", "stroom", "volledig elektrisch",
-                 "elektro", "bev"),
-    "hybrid": ("hybride", "hybrid", "hev", "full hybrid"),
-    "plug-in hybrid": ("plug-in", "plugin", "plug-in hybride", "phev", "plug-in hybrid"),
-    "petrol": ("benzine", "petrol", "gasoline", "gas", "benzinewagen"),
-    "diesel": ("diesel", "tdi"),
+    "electric": ("elektrisch", "elektrische", "electric", "electrics", "ev", "evs", "ev's",
+                 "stroom", "volledig elektrisch", "elektro", "bev", "elektrische auto's"),
+    "hybrid": ("hybride", "hybrides", "hybrid", "hybrids", "hev", "full hybrid"),
+    "plug-in hybrid": ("plug-in", "plug-ins", "plugin", "plug-in hybride", "phev", "phevs",
+                       "plug-in hybrid"),
+    "petrol": ("benzine", "petrol", "gasoline", "gas", "benzinewagen", "benzineauto"),
+    "diesel": ("diesel", "diesels", "tdi"),
 }  # fmt: skip
 CONDITION_WORDS = {
     "new": ("nieuw", "nieuwe", "new", "brand new", "fabrieksnieuw"),

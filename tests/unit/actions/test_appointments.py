@@ -59,6 +59,15 @@ def test_appointment_not_found_twice_offers_a_way_out(sqlite_factory, booked, di
     assert result["lookup_tries"] == 2.0 and result["plate"] is None
     assert responses(dispatcher)[-2:] == ["utter_appointment_not_found", "utter_way_out"]
     assert dispatcher.messages[-1]["phone"]  # the dealer's phone number
+    # The way out ends the search: no third ask for the same plate (a dead end in the simulator).
+    assert "requested_slot" in result and result["requested_slot"] is None
+
+
+@pytest.mark.parametrize("action", [ActionSubmitReschedule, ActionSubmitCancel])
+def test_a_search_ended_by_the_way_out_submits_nothing(sqlite_factory, dispatcher, run, action):
+    tracker = make_tracker(slots={"lookup_tries": 2.0, "confirmed": None})
+    assert run(action(session_factory=sqlite_factory), tracker) == []
+    assert dispatcher.messages == []  # not "your appointment stays as it is"
 
 
 def test_time_volunteered_early_is_offered_when_the_question_comes(

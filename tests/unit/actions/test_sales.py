@@ -12,7 +12,7 @@ from actions.sales import (
     ValidateTradeInForm,
 )
 from core.store.models import Lead
-from tests.trackers import make_tracker, responses, slot_event, user_event
+from tests.trackers import bot_event, make_tracker, responses, slot_event, user_event
 
 
 def ask(text, intent, entities=(), **slots):
@@ -30,6 +30,23 @@ def test_search_shows_at_most_three_with_prices(dispatcher, run):
     assert len(message["buttons"]) == len(lines)
     assert message["buttons"][0]["payload"].startswith('/book_test_drive{"car": "AHD-')
     assert events[0]["event"] == "slot" and events[0]["name"] == "last_cars"
+
+
+def test_no_wish_after_the_question_shows_the_best_priced_of_all(dispatcher, run, dealer):
+    """Asked "what are you looking for?" and answered "cars in stock": no second ask."""
+    run(ActionSearchStock(), ask("wat staat er op voorraad", "ask_car_availability"))
+    assert responses(dispatcher) == ["utter_stock_ask_what"]
+    asked = make_tracker(bot_event("Wat zoekt u?", "utter_stock_ask_what"),
+                         user_event("auto's op voorraad", "ask_car_availability"))  # fmt: skip
+    run(ActionSearchStock(), asked)
+    assert responses(dispatcher)[-1] == "utter_stock_results"
+    assert dispatcher.messages[-1]["total"] == len(dealer.stock)
+
+
+def test_plural_fuel_words_filter(dispatcher, run):
+    run(ActionSearchStock(), ask("and hybrids", "ask_car_availability", language="en"))
+    assert responses(dispatcher) == ["utter_stock_results"]
+    assert all("hybrid" in line for line in dispatcher.messages[0]["cars"].splitlines())
 
 
 def test_unknown_model_is_answered_honestly_with_an_offer(dispatcher, run):

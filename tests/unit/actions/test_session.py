@@ -47,6 +47,14 @@ def test_clear_keeps_what_this_message_said(run):
     assert SlotSet("service_type", None) not in events
 
 
+def test_accepting_a_financing_call_back_keeps_its_topic(run):
+    """The "call back accepted" rule clears the task slots first: the topic the offer set must
+    survive, or a financing lead was stored as a sales lead (found by the simulator)."""
+    tracker = make_tracker(user_event("ja hoor", "affirm"),
+                           slots={"callback_topic": "financing", "callback_offered": True})  # fmt: skip
+    assert SlotSet("callback_topic", None) not in run(ActionClearFormSlots(), tracker)
+
+
 def test_delete_my_data(sqlite_factory, dispatcher, run):
     from actions.appointments import ActionSubmitAppointment
     from tests.unit.actions.test_appointments import booking_tracker

@@ -89,6 +89,17 @@ def test_unclear_answer_is_asked_again_once_then_skipped(form, domain, dispatche
         assert session.scalars(select(SurveyAnswer)).all() == []
 
 
+def test_no_to_the_survey_question_skips_the_whole_survey(form, domain, dispatcher, run):
+    """ "Mag ik u nog twee korte vragen stellen?" "nee, liever niet": no re-ask, no answers."""
+    t = in_survey(user_event("nee, liever niet", "deny"))
+    result = form.validate_csat("nee, liever niet", dispatcher, t, domain)
+    assert result == {"csat": "skipped", "ces": "skipped", "nps": "skipped",
+                      "survey_comment": "none"}  # fmt: skip
+    assert dispatcher.messages == []
+    run(ActionSubmitSurvey(), in_survey(user_event("nee, liever niet", "deny"), **result))
+    assert responses(dispatcher) == ["utter_goodbye"]
+
+
 def test_comment_or_no_comment(form, domain, dispatcher, sqlite_factory):
     t = in_survey(user_event("/deny", "deny"))
     assert form.validate_survey_comment("/deny", dispatcher, t, domain) == {

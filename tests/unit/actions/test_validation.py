@@ -98,7 +98,10 @@ def test_replies_that_are_no_name_are_refused(form, dispatcher, domain, value):
 @pytest.mark.parametrize(
     ("value", "name"),
     [("Jan de Vries", "Jan de Vries"), ("dag", None), ("Sanne", "Sanne"), ("it's Mark Taylor",
-     "Mark Taylor"), ("Bart de Goede", "Bart de Goede"), ("Ja Rule", "Ja Rule")],
+     "Mark Taylor"), ("Bart de Goede", "Bart de Goede"), ("Ja Rule", "Ja Rule"),
+     ("under Emma Wilson", "Emma Wilson"), ("Lotte de Boer graag", "Lotte de Boer"),
+     ("Hannah Clarke Please", "Hannah Clarke"), ("in the name of Tom Smith", "Tom Smith"),
+     ("jan de vries, dank je wel", "Jan de Vries"), ("op naam van Priya Patel aub", "Priya Patel")],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
