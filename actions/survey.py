@@ -138,7 +138,19 @@ class AskScale(Action, ABC):
                 for n in range(low, high + 1)
             ],
         )
-        return [SlotSet("survey_offered", True)]
+        return [SlotSet("survey_offered", True), SlotSet("survey_comment_asked", None)]
+
+
+class ActionAskSurveyComment(Action):
+    """Ask for a comment and mark it: there, a typed request is the comment (data/survey)."""
+
+    def name(self) -> str:
+        return "action_ask_survey_comment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dispatcher.utter_message(response="utter_ask_survey_comment")
+        return [SlotSet("survey_comment_asked", True)]
 
 
 class ActionAskCsat(AskScale):
@@ -170,4 +182,5 @@ class ActionSubmitSurvey(StoreMixin, Action):
             dispatcher.utter_message(response="utter_goodbye")
         else:
             dispatcher.utter_message(response="utter_anything_else")
-        return [SlotSet(q, None) for q in QUESTIONS] + [SlotSet("survey_conversation", None)]
+        done = ("survey_conversation", "survey_comment_asked")
+        return [SlotSet(q, None) for q in QUESTIONS] + [SlotSet(name, None) for name in done]
