@@ -35,10 +35,14 @@ from core.store import staff_inbox as store
 from core.store.models import Appointment, Lead
 from core.store.recorder import Recorder, record_session, spool_path
 from core.store.spool import Spool
+from metrics.report.dates import local_datetime
 from metrics.web import auth
+from metrics.web.data import customer_saw
 from metrics.web.inbox_texts import customer_text, texts
-from metrics.web.pages import SECURITY_HEADERS, page
+from metrics.web.pages import SECURITY_HEADERS, http_error, page
 from metrics.web.rasa_api import RasaAPI, RasaAPIError
+from metrics.web.texts import dealer_name, page_language
+from metrics.web.texts import texts as texts_of_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +76,6 @@ CSS = """
 
 def real_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def dealer_language(dealer_id: str) -> str:
-    """The dealer's ``reports.language`` (nl when the dealer file cannot be read)."""
-    from dealer.config import DealerConfigError, all_dealers
-
-    try:
-        dealer = all_dealers().get(dealer_id)
-    except DealerConfigError:
-        return "nl"
-    return dealer.report_language if dealer else "nl"
 
 
 def _at(moment: dt.datetime | None, zone: Any) -> str:
@@ -169,7 +162,7 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
 
     def appointment_row(a: Appointment, status: store.Status) -> Markup:
         starts = a.starts_at.replace(tzinfo=dt.timezone.utc).astimezone(zone)
-        cells = [a.reference, starts.strftime("%d-%m %H:%M"), a.service_id, a.plate,
+        cells = [a.reference, local_datetime(starts, zone, lang, "short"), a.service_id, a.plate,
                  a.customer_name, Markup('<span class="status">{}</span>').format(
                      status_text(status, t, zone)),
                  status_forms(base, "appointment", a.id, status, csrf, t)]  # fmt: skip
@@ -199,16 +192,14 @@ def transcript_html(tracker: dict | None, lang: str, zone: Any) -> Markup:
     if tracker is None:
         return Markup('<p class="error">{}</p>').format(t["chat_unavailable"])
     lines = []
-    for event in tracker.get("events") or []:
-        kind, text = event.get("event"), event.get("text")
-        if kind not in ("user", "bot") or not text:
-            continue
+    for event, text in customer_saw(tracker.get("events") or []):
+        kind = event.get("event")
         staff = (event.get("metadata") or {}).get("staff") if kind == "bot" else None
         who, css = ((t["customer"], "customer") if kind == "user"
                     else (staff, "staff") if staff else (t["bot"], "bot"))  # fmt: skip
         at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, dt.timezone.utc)
         lines.append(Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>')
-                     .format(css, who, at.astimezone(zone).strftime("%H:%M:%S"), text))  # fmt: skip
+                     .format(css, who, local_datetime(at, zone, lang, "time"), text))  # fmt: skip
     return Markup("").join(lines)
 
 
@@ -222,6 +213,12 @@ def whatsapp_window_closed(tracker: dict | None, now: dt.datetime) -> bool:
     if not times:
         return True
     return now.timestamp() - max(times) > WHATSAPP_WINDOW.total_seconds()
+
+
+def not_found(request: web.Request) -> web.HTTPException:
+    """The 404 page of an item that is not there or not the user's, in the page's language."""
+    lang = page_language(request, request.match_info.get("dealer"))
+    return http_error(web.HTTPNotFound, texts_of_dashboard(lang)["not_found"], lang, request)
 
 
 class Inbox:
@@ -239,10 +236,11 @@ class Inbox:
         return self._rasa
 
     # -- helpers ---------------------------------------------------------------------------
-    def _page(self, title: str, body: Markup, user: auth.User, cookie: str) -> web.Response:
+    def _page(self, title: str, body: Markup, user: auth.User, cookie: str,
+              request: web.Request, lang: str) -> web.Response:  # fmt: skip
         response = page(title, Markup('<div class="inbox">{}</div>'
                                       '<script src="/static/inbox.js"></script>').format(body),
-                        user, auth.csrf_token(cookie))  # fmt: skip
+                        user, auth.csrf_token(cookie), lang=lang, request=request)  # fmt: skip
         response.headers["Content-Security-Policy"] = CSP
         return response
 
@@ -251,7 +249,7 @@ class Inbox:
         dealer_id = self.dash.location(request, user)
         lead = await self.dash.db(self._get, Lead, request.match_info["id"])
         if lead is None or lead.dealer_id != dealer_id:
-            raise web.HTTPNotFound(text="no such item")
+            raise not_found(request)
         return user, cookie, dealer_id, lead
 
     def _get(self, model: type, item_id: str) -> Any:
@@ -261,12 +259,12 @@ class Inbox:
                 session.expunge(row)
             return row
 
-    def _lists(self, dealer_id: str, csrf: str) -> Markup:
+    def _lists(self, dealer_id: str, csrf: str, lang: str) -> Markup:
         now = utc_now()  # the project's clock (DEALERBOT_FIXED_NOW in tests and demos)
         zone = dealer_timezone(dealer_id)
         day_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
         lists = store.inbox_lists(self.dash.session_factory, dealer_id, now, day_start)
-        return lists_html(lists, dealer_id, dealer_language(dealer_id), now, csrf)
+        return lists_html(lists, dealer_id, lang, now, csrf)
 
     async def _stream(self, request: web.Request, cookie: str,
                       render: Callable[[], Awaitable[str]]) -> web.StreamResponse:  # fmt: skip
@@ -303,21 +301,23 @@ class Inbox:
     async def page(self, request: web.Request) -> web.Response:
         user, cookie = self.dash.current(request)
         dealer_id = self.dash.location(request, user)
-        t = texts(dealer_language(dealer_id))
-        lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie))
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
+        lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie), lang)
         body = Markup(
             '<p><a href="/d/{d}">← {d}</a></p><h1 id="inbox-title">{title} · {d}</h1>'
             '<div id="inbox-lists" data-events="/d/{d}/inbox/events">{lists}</div>'
         ).format(d=dealer_id, title=t["inbox"], lists=lists)
-        return self._page(f"{t['inbox']} {dealer_id}", body, user, cookie)
+        return self._page(f"{t['inbox']} · {dealer_name(dealer_id)}", body, user, cookie,
+                          request, lang)  # fmt: skip
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         user, cookie = self.dash.current(request)
         dealer_id = self.dash.location(request, user)
-        csrf = auth.csrf_token(cookie)
+        csrf, lang = auth.csrf_token(cookie), page_language(request, dealer_id)
 
         async def render() -> str:
-            return str(await self.dash.db(self._lists, dealer_id, csrf))
+            return str(await self.dash.db(self._lists, dealer_id, csrf, lang))
 
         return await self._stream(request, cookie, render)
 
@@ -330,9 +330,9 @@ class Inbox:
         row = await self.dash.db(self._get, model, item_id)
         if kind not in ("handoff", "lead", "appointment") or row is None or (
                 row.dealer_id != dealer_id):  # fmt: skip
-            raise web.HTTPNotFound(text="no such item")
+            raise not_found(request)
         if model is Lead and store.item_kind_of(row) != kind:
-            raise web.HTTPNotFound(text="no such item")
+            raise not_found(request)
         try:
             await self.dash.db(lambda: store.record_event(
                 self.dash.session_factory, dealer_id=dealer_id, kind=kind, item_id=item_id,
@@ -347,7 +347,7 @@ class Inbox:
     # -- one conversation ------------------------------------------------------------------
     async def conversation(self, request: web.Request) -> web.Response:
         user, cookie, dealer_id, lead = await self._lead(request)
-        lang = dealer_language(dealer_id)
+        lang = page_language(request, dealer_id)
         t, zone, base = texts(lang), dealer_timezone(dealer_id), f"/d/{dealer_id}"
         csrf = auth.csrf_token(cookie)
         kind = store.item_kind_of(lead)
@@ -411,11 +411,11 @@ class Inbox:
                  history=t["history"],
                  rows=rows or Markup('<tr><td class="muted">{}</td></tr>').format(
                      t["no_history"]))  # fmt: skip
-        return self._page(lead.reference, body, user, cookie)
+        return self._page(lead.reference, body, user, cookie, request, lang)
 
     async def conversation_events(self, request: web.Request) -> web.StreamResponse:
         _user, cookie, dealer_id, lead = await self._lead(request)
-        lang, zone = dealer_language(dealer_id), dealer_timezone(dealer_id)
+        lang, zone = page_language(request, dealer_id), dealer_timezone(dealer_id)
 
         async def render() -> str:
             return str(transcript_html(await self._tracker(lead.sender_id), lang, zone))
