@@ -10,14 +10,17 @@ AMS = ZoneInfo("Europe/Amsterdam")
 
 def test_the_week_title_names_the_dealer_and_the_days():
     assert week_title("Autohuis De Vries", "2026-W47", "nl") == (
-        "Autohuis De Vries · week 47, 16–22 november")
+        "Autohuis De Vries · week 47, 16–22 november"
+    )
     assert week_title("Autohuis De Vries", "2026-W47", "en") == (
-        "Autohuis De Vries · week 47, 16–22 November")
+        "Autohuis De Vries · week 47, 16–22 November"
+    )
 
 
 def test_a_week_across_months_and_years():
     assert week_span(dt.date(2026, 11, 30), dt.date(2026, 12, 6), "nl") == (
-        "30 november – 6 december")
+        "30 november – 6 december"
+    )
     assert week_title("X", "2026-W53", "en") == "X · week 53, 28 December 2026 – 3 January 2027"
     assert week_title("X", "2027-W01", "nl") == "X · week 1, 4–10 januari"
 
