@@ -17,7 +17,8 @@ def rules(css: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
         decls = dict(
-            (k.strip(), v.strip()) for k, v in (d.split(":", 1) for d in body.split(";") if ":" in d)
+            (k.strip(), v.strip())
+            for k, v in (d.split(":", 1) for d in body.split(";") if ":" in d)
         )
         for selector in selectors.split(","):
             out.setdefault(selector.strip(), {}).update(decls)
@@ -49,7 +50,11 @@ def test_contrast_formula():
 
 
 DASH = rules(CSS + INBOX_CSS)
-BODY_BG, TABLE_BG, WHITE = colour(DASH["body"], "background"), colour(DASH["table"], "background"), "#fff"
+BODY_BG, TABLE_BG, WHITE = (
+    colour(DASH["body"], "background"),
+    colour(DASH["table"], "background"),
+    "#fff",
+)
 PAIRS = {
     "body text": (colour(DASH["body"], "color"), BODY_BG),
     "table text": (colour(DASH["body"], "color"), TABLE_BG),
