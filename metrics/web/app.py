@@ -49,7 +49,7 @@ from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 from metrics.web.model_status import ServerModel, model_status_html, server_models
-from metrics.web.pages import SECURITY_HEADERS, http_error, page
+from metrics.web.pages import SECURITY_HEADERS, http_error, page, render
 from metrics.web.texts import dealer_name, page_language, remember_language, texts
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,12 @@ def top_lists_html(summary: Any, lang: str, base: str) -> Markup:
         '<p><a id="top-csv" href="{base}/top.csv?week={week}">{download}</a></p>'
     ).format(asked=t["asked"], intents=intents, fallbacks_title=t["fallbacks"],
              fallbacks=fallbacks, base=base, week=week, download=dash["download_csv"])  # fmt: skip
+
+
+def drill_label(drill: str, lang: str) -> str:
+    """A drill-down list's name in ``lang`` (``texts`` ``drill_<key>``; a list added to
+    ``metrics.web.data.DRILLS`` without texts shows its own label)."""
+    return texts(lang).get(f"drill_{drill}", DRILLS[drill][0])
 
 
 def current_week(dealer_id: str) -> Period:
@@ -283,17 +289,8 @@ class Dashboard:
         """The log-in form in the user's language, with ``error`` (a text key) above it."""
         lang = page_language(request)
         t = texts(lang)
-        message = (Markup('<p class="error" id="login-error" role="alert">{}</p>').format(error)
-                   if error else "")  # fmt: skip
-        response = page(t["login_title"], Markup(
-            '<h1 id="login-title">{title}</h1>{message}<p>{intro}</p>'
-            '<form method="post" action="/login"><label>{name_label} '
-            '<input name="name" value="{name}" autocomplete="username" required></label>'
-            '<label>{token_label} <input type="password" name="token" autocomplete="off" '
-            "required></label><button>{button}</button></form>"
-        ).format(title=t["login_title"], message=message, intro=t["login_intro"],
-                 name_label=t["login_name"], name=name, token_label=t["login_token"],
-                 button=t["login_button"]), lang=lang, request=request)  # fmt: skip
+        response = page(t["login_title"], render("login.html", lang, error=error, name=name),
+                        lang=lang, request=request)  # fmt: skip
         response.set_status(status)
         return response
 
@@ -374,87 +371,33 @@ class Dashboard:
         base = f"/d/{dealer_id}"
         models = await self.live_models()
 
-        def rows(items: list) -> Markup:
-            out = Markup("")
-            for row in items:
-                drill = FIGURE_DRILLS.get(row.key)
-                label = explain(row.label, lang)
-                if drill:
-                    label = Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>').format(
-                        base, week.key, drill, label)  # fmt: skip
-                out += Markup(
-                    '<tr data-figure="{}"><td>{}</td><td class="num value">{}</td>'
-                    '<td class="num change">{}</td><td class="num">{}</td></tr>'
-                ).format(row.key, label, row.value, row.change, row.n)
-            return out
+        def rows(items: list) -> list[dict[str, Any]]:
+            return [{"key": r.key, "label": r.label, "value": r.value, "change": r.change,
+                     "n": r.n, "drill": FIGURE_DRILLS.get(r.key)} for r in items]  # fmt: skip
 
-        switch = Markup(" ").join(
-            Markup('<a href="/d/{}?week={}">{}</a>').format(loc, week.key, dealer_name(loc))
-            for loc in user.locations
-        )
-        previous, following, now = week.previous(), week.next(), current_week(dealer_id)
-        drills = Markup(" ").join(
-            Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>').format(
-                base, week.key, key, explain(t[f"drill_{key}"], lang))
-            for key in DRILLS
-        )  # fmt: skip
-        head = Markup("<tr><th>{}</th><th>{}</th><th>{}</th><th>n</th></tr>").format(
-            t["figure"], t["value"], t["change"])  # fmt: skip
-        this_week = (Markup(' · <a id="this-week" href="{}">{}</a>').format(base, t["this_week"])
-                     if week != now else Markup(""))  # fmt: skip
+        previous, following = week.previous(), week.next()
+        title = week_title(dealer_name(dealer_id), week, lang)
+        saved = request.query.get("saved")
         # The action-first digest (one call) goes right under the title, before the figures.
         digest = Markup("")
-        body = Markup(
-            '<nav>{locations}: {switch} · <a id="inbox-link" href="{base}/inbox">{inbox}</a></nav>'
-            '<h1 id="title">{title}</h1>{digest}'
-            '<p><a id="prev-week" href="{base}?week={prev}">← {prev_label}</a> · '
-            '<a id="next-week" href="{base}?week={next}">{next_label} →</a>{this_week}</p>'
-            '<p id="volume">{volume}</p><h2>{headline_title}</h2>'
-            '<div class="scroll"><table id="headline">{head}{headline}</table></div>'
-            '<h2>{chart_title}</h2><img class="chart" alt="{chart_alt}" '
-            'src="{base}/chart.png?week={week}&amp;lang={lang}" width="800" height="520">'
-            '<h2>{details_title}</h2><div class="scroll"><table id="details">{head}{details}'
-            "</table></div>{top}"
-            "<h2>{conversations}</h2><nav>{drills}</nav>"
-            '<h2>{potential}</h2><form method="post" action="{base}/potential?week={week}">'
-            '<input type="hidden" name="csrf" value="{csrf}">'
-            '<label>{period} <input name="period" value="{week}" required '
-            'pattern="\\d{{4}}-(W\\d{{2}}|\\d{{2}})"></label>'
-            '<label>{service} <input name="service_appointments" type="number" '
-            'min="0" required></label><label>{leads} <input name="sales_leads" '
-            'type="number" min="0" required></label><button>{save}</button></form>'
-            '<form method="post" action="{base}/potential?week={week}" '
-            'enctype="multipart/form-data">'
-            '<input type="hidden" name="csrf" value="{csrf}"><p><label>{import_csv} '
-            '<input type="file" name="file" accept=".csv,text/csv" required></label>'
-            "<button>{import_}</button></p></form>{model}"
-            '<p><a id="webhooks-link" href="{base}/webhooks">{webhooks}</a></p>'
-        ).format(
-            locations=t["locations"], switch=switch, inbox=t["inbox"], base=base,
-            title=week_title(dealer_name(dealer_id), week, lang), digest=digest,
-            week=week.key, prev=previous.key, next=following.key,
+        body = render(
+            "week.html", lang, base=base, week=week.key, title=title, digest=digest,
+            saved=t["saved"].format(saved=saved) if saved else "",
+            locations=[(loc, dealer_name(loc)) for loc in user.locations],
+            prev=previous.key, next=following.key,
             prev_label=week_span(previous.start, previous.last_day, lang),
             next_label=week_span(following.start, following.last_day, lang),
-            this_week=this_week, lang=lang,
+            is_current=week == current_week(dealer_id),
             volume=t["volume"].format(conversations=summary.conversations,
                                       qualifying=summary.qualifying),
-            headline_title=t["headline"], head=head,
-            headline=rows(headline_rows(summary, lang)), chart_title=t["chart"],
-            chart_alt=t["chart_alt"], details_title=t["details"],
-            details=rows(detail_rows(summary, lang)), top=top_lists_html(summary, lang, base),
-            conversations=t["conversations"], drills=drills, potential=t["potential"],
-            csrf=auth.csrf_token(cookie), period=t["period"],
-            service=t["service_appointments"], leads=t["sales_leads"], save=t["save"],
-            import_csv=t["import_csv"], import_=t["import"],
+            headline=rows(headline_rows(summary, lang)), details=rows(detail_rows(summary, lang)),
+            top=top_lists_html(summary, lang, base),
+            drills=[(key, drill_label(key, lang)) for key in DRILLS],
+            csrf=auth.csrf_token(cookie),
             model=model_status_html(models, dealer_timezone(dealer_id), lang),
-            webhooks=t["webhooks"],
         )  # fmt: skip
-        saved = request.query.get("saved")
-        if saved:
-            notice = t["saved"].format(saved=saved)
-            body = Markup('<p class="ok" id="notice">{}</p>').format(notice) + body
-        return page(week_title(dealer_name(dealer_id), week, lang), body, user,
-                    auth.csrf_token(cookie), lang=lang, request=request)  # fmt: skip
+        return page(title, body, user, auth.csrf_token(cookie), lang=lang,
+                    request=request)  # fmt: skip
 
     async def live_models(self) -> list[ServerModel]:
         """Which model every Rasa server runs, since when (metrics/web/model_status.py)."""
@@ -522,10 +465,11 @@ class Dashboard:
             '<p><span id="count">{n}</span> {n_conversations} · '
             '<a href="/d/{d}/conversations.csv?week={w}&amp;list={drill}">{download}</a></p>'
             '<div class="scroll"><table id="conversations"><tr>{head}</tr>{table}</table></div>'
-        ).format(d=dealer_id, w=week.key, title=title, label=explain(t[f"drill_{drill}"], lang),
-                 n=len(rows), n_conversations=t["n_conversations"], drill=drill,
+        ).format(d=dealer_id, w=week.key, title=title,
+                 label=explain(drill_label(drill, lang), lang), n=len(rows),
+                 n_conversations=t["n_conversations"], drill=drill,
                  download=t["download_csv"], head=head, table=table)  # fmt: skip
-        return page(f"{t[f'drill_{drill}']} · {title}", body, user, auth.csrf_token(cookie),
+        return page(f"{drill_label(drill, lang)} · {title}", body, user, auth.csrf_token(cookie),
                     lang=lang, request=request)  # fmt: skip
 
     @staticmethod

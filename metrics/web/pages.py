@@ -3,10 +3,15 @@ and the staff inbox (``metrics.web.inbox``)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from aiohttp import web
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from dealer.i18n import DEFAULT_LANGUAGE, lang_or_default
+from metrics.report.glossary import explain
 from metrics.web import auth
 from metrics.web.texts import switch_links, texts
 
@@ -22,6 +27,28 @@ SECURITY_HEADERS = {
 }
 
 
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    """The dashboard's Jinja2 templates (``metrics/web/templates``), autoescaped: every value
+    put in is escaped unless it is already ``Markup``. The ``explain`` filter wraps the
+    abbreviations of a text in ``<abbr title>`` (``metrics.report.glossary``)."""
+    env = Environment(
+        loader=PackageLoader("metrics.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["explain"] = explain
+    return env
+
+
+def render(template: str, lang: str, **context: Any) -> Markup:
+    """The ``template`` with the dashboard's texts in ``lang`` as ``t``."""
+    lang = lang_or_default(lang)
+    return Markup(templates().get_template(template).render(lang=lang, t=texts(lang), **context))
+
+
 def page(
     title: str,
     body: Markup,
@@ -33,34 +60,18 @@ def page(
 ) -> web.Response:
     """A dashboard page in ``lang``: the header with the user, "Log out" and the language
     switch (``metrics.web.texts``; links to this ``request``'s page in the other language)."""
-    t = texts(lang)
-    logout = Markup("")
-    if user is not None:
-        logout = Markup(
-            '<form class="inline" method="post" action="/logout">'
-            '<input type="hidden" name="csrf" value="{}">{} · <button class="logout">{}</button>'
-            "</form>"
-        ).format(csrf or "", user.name, t["logout"])
     switch = (switch_links(request.path, dict(request.query), lang) if request is not None
               else Markup(""))  # fmt: skip
-    html = Markup(
-        '<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>{title} · dealerbot</title><link rel="stylesheet" href="/static/dashboard.css">'
-        '</head><body><header><strong>{app}</strong><span class="who">{switch} {logout}</span>'
-        "</header><main>{body}</main></body></html>"
-    ).format(lang=lang_or_default(lang), title=title, app=t["app"], switch=switch,
-             logout=logout, body=body)  # fmt: skip
+    html = render("base.html", lang, title=title, switch=switch, user=user, csrf=csrf or "",
+                  body=body)  # fmt: skip
     return web.Response(text=str(html), content_type="text/html", charset="utf-8")
 
 
 def error_page(status: int, message: str, lang: str = DEFAULT_LANGUAGE,
                request: web.Request | None = None) -> web.Response:  # fmt: skip
     """A real page (not plain text) with the error, in ``lang``."""
-    t = texts(lang)
-    body = Markup('<h1>{}</h1><p class="error" id="error">{}</p><p><a href="/">{}</a></p>').format(
-        t["error"], message, t["back"])  # fmt: skip
-    response = page(f"{status}", body, lang=lang, request=request)
+    response = page(f"{status}", render("error.html", lang, message=message), lang=lang,
+                    request=request)  # fmt: skip
     response.set_status(status)
     return response
 
