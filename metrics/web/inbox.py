@@ -305,9 +305,9 @@ class Inbox:
         t = texts(lang)
         lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie), lang)
         body = Markup(
-            '<p><a href="/d/{d}">← {d}</a></p><h1 id="inbox-title">{title} · {d}</h1>'
+            '<p><a href="/d/{d}">← {name}</a></p><h1 id="inbox-title">{title} · {name}</h1>'
             '<div id="inbox-lists" data-events="/d/{d}/inbox/events">{lists}</div>'
-        ).format(d=dealer_id, title=t["inbox"], lists=lists)
+        ).format(d=dealer_id, name=dealer_name(dealer_id), title=t["inbox"], lists=lists)
         return self._page(f"{t['inbox']} · {dealer_name(dealer_id)}", body, user, cookie,
                           request, lang)  # fmt: skip
 
