@@ -50,7 +50,13 @@ from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
 from metrics.web.model_status import ServerModel, model_status_html, server_models
 from metrics.web.pages import SECURITY_HEADERS, http_error, page, render
-from metrics.web.texts import dealer_name, page_language, remember_language, texts
+from metrics.web.texts import (
+    dealer_name,
+    page_language,
+    reason_text,
+    remember_language,
+    texts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +561,7 @@ class Dashboard:
             channel_label=t["channel"], channel=channel_label(row.channel, lang),
             outcome_label=t["outcome"], outcome=outcome_label(row.outcome, lang),
             qualifies=explain(t["qualifies"], lang), q=t["yes"] if row.qualifies else t["no"],
-            why=row.qualify_reason, survey=t["survey"],
+            why=reason_text(row.qualify_reason, lang), survey=t["survey"],
             answers=answers or Markup('<tr><td class="muted">{}</td></tr>').format(
                 t["no_answers"]),
             transcript=t["transcript"], lines=lines,

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from dealer.config import DealerConfigError, all_dealers
 from dealer.i18n import DEFAULT_LANGUAGE, LANGUAGES, lang_or_default
 from metrics.report.glossary import ABBREVIATIONS, abbreviations_in, explain  # noqa: F401
+from metrics.report.render import intent_label, outcome_label
 
 LANG_COOKIE = "dealerbot_lang"
 LANG_PARAM = "lang"
@@ -191,6 +192,37 @@ TEXTS: dict[str, dict[str, str]] = {
         "legend": "Abbreviations",
     },
 }
+
+
+# Why a conversation does (not) count for MEC (``core.engagement.qualifies``), in words.
+REASONS: dict[str, dict[str, str]] = {
+    "outcome": {"nl": "uitkomst: {}", "en": "outcome: {}"},
+    "business intent": {"nl": "vraag: {}", "en": "question: {}"},
+    "test or demo sender": {"nl": "test- of demoafzender", "en": "test or demo sender"},
+    "fewer than two customer messages": {"nl": "minder dan twee berichten van de klant",
+                                         "en": "fewer than two customer messages"},
+    "out of scope: not a customer's conversation": {
+        "nl": "buiten onderwerp: geen gesprek van een klant",
+        "en": "out of scope: not a customer's conversation"},
+    "no business intent and no outcome": {"nl": "geen vraag en geen uitkomst",
+                                          "en": "no question and no outcome"},
+}  # fmt: skip
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """A stored ``qualify_reason`` in words in ``lang``; an unknown one as it is."""
+    lang = lang_or_default(lang)
+    reason = reason or ""
+    if reason in REASONS:
+        return REASONS[reason][lang]
+    if reason.startswith("outcome "):
+        return REASONS["outcome"][lang].format(outcome_label(reason[len("outcome ") :], lang))
+    if reason.startswith("business intent "):
+        names = reason[len("business intent ") :].split(", ")
+        return REASONS["business intent"][lang].format(
+            ", ".join(intent_label(n, lang) for n in names)
+        )
+    return reason
 
 
 def texts(lang: str | None) -> dict[str, str]:

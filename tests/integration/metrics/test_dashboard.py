@@ -195,3 +195,14 @@ def test_the_top_csv_is_the_dealers_own_and_inert(seeded, users):
     assert fallbacks[1] == ["fallback", "2", "'" + FORMULA, "2", "en", "c2"]
     assert other[0] == 404  # another dealer's location does not exist for this user
     assert bad[0] == 400 and "2026-W47" in bad[2]
+
+
+def test_a_conversation_page_shows_the_outcome_and_the_survey_in_words(seeded, users, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    monkeypatch.setenv("DEALERBOT_TRACKER_DB_URL", f"sqlite:///{tmp_path / 'no-tracker.db'}")
+    (dutch, english) = get(seeded, users, "/conversations/c1", "/conversations/c1?lang=en")
+    assert dutch[0] == 200, dutch[2][:300]
+    assert '<td id="outcome">afspraak gemaakt</td>' in dutch[2]  # not appointment_booked
+    assert "Tevredenheid (<abbr" in dutch[2] and "<td>5</td>" in dutch[2]
+    assert "Autohuis De Vries · week 47, 16–22 november" in dutch[2]  # the way back
+    assert '<td id="outcome">appointment booked</td>' in english[2]

@@ -3,7 +3,7 @@
 from aiohttp.test_utils import make_mocked_request
 
 from metrics.web import inbox_texts
-from metrics.web.texts import LANG_COOKIE, TEXTS, page_language, switch_links
+from metrics.web.texts import LANG_COOKIE, TEXTS, page_language, reason_text, switch_links
 
 
 def test_every_dashboard_text_exists_in_dutch_and_english():
@@ -28,3 +28,14 @@ def test_the_switch_links_to_the_same_page_in_the_other_language():
     html = str(switch_links("/d/x", {"week": "2026-W47", "lang": "nl"}, "nl"))
     assert '<strong lang="nl">NL</strong>' in html
     assert 'href="/d/x?week=2026-W47&amp;lang=en"' in html
+
+
+def test_why_a_conversation_counts_in_words():
+    assert reason_text("outcome appointment_booked", "nl") == "uitkomst: afspraak gemaakt"
+    assert reason_text("business intent ask_opening_hours, ask_price", "en") == (
+        "question: opening hours, price"
+    )
+    assert reason_text("fewer than two customer messages", "nl") == (
+        "minder dan twee berichten van de klant"
+    )
+    assert reason_text("a reason from a newer rule", "nl") == "a reason from a newer rule"
