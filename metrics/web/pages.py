@@ -60,8 +60,9 @@ def page(
 ) -> web.Response:
     """A dashboard page in ``lang``: the header with the user, "Log out" and the language
     switch (``metrics.web.texts``; links to this ``request``'s page in the other language)."""
-    switch = (switch_links(request.path, dict(request.query), lang) if request is not None
-              else Markup(""))  # fmt: skip
+    # The switch links to this page again: only a GET page can be asked for again.
+    switch = (switch_links(request.path, dict(request.query), lang)
+              if request is not None and request.method == "GET" else Markup(""))  # fmt: skip
     html = render("base.html", lang, title=title, switch=switch, user=user, csrf=csrf or "",
                   body=body)  # fmt: skip
     return web.Response(text=str(html), content_type="text/html", charset="utf-8")
