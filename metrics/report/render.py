@@ -661,7 +661,7 @@ def render_html(
             parts.append(f"<h2>{e(t[attribute])}</h2>")
             parts.append(
                 table(
-                    ["", *(e(h) for h in BREAKDOWN_HEADERS[c.lang])],
+                    ["", *(explain(h, c.lang) for h in BREAKDOWN_HEADERS[c.lang])],
                     [(e(lb), *(e(x) for x in cl)) for lb, cl in rows],
                     {1, 2, 3, 4, 5, 6},
                 )
@@ -686,7 +686,7 @@ def render_html(
         parts.append(
             table(
                 [
-                    e(h)
+                    explain(h, c.lang)
                     for h in (
                         t["date"],
                         t["channel"],
