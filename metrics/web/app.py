@@ -2,7 +2,9 @@
 transcripts, CSV, MEC potential. Each dealer logs in with their token and sees only their own
 locations.
 
-Every page is built from ``markupsafe.Markup`` templates, so every value put in is escaped;
+Every page is built from autoescaped Jinja2 templates (``metrics/web/templates``) or
+``markupsafe.Markup`` templates, so every value put in is escaped; every text is in the page's
+language (``metrics.web.texts``: the dealer's ``reports.language`` or the user's switch);
 every response carries a strict CSP, ``X-Frame-Options: DENY``, ``nosniff`` and a
 ``Referrer-Policy``. Database calls run in a worker thread, off the event loop.
 """
