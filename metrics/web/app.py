@@ -73,7 +73,7 @@ a{color:#1a56a0}
 main{max-width:1000px;margin:0 auto;padding:16px 24px}
 table{border-collapse:collapse;width:100%;background:#fff;margin:8px 0 20px}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e3e7ec;vertical-align:top}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{max-width:100%;background:#fff}.muted{color:#667}.error{color:#a33}.ok{color:#276}
 .msg{margin:6px 0;padding:8px 12px;border-radius:10px;max-width:75%;white-space:pre-wrap;
 overflow-wrap:anywhere}.customer{background:#fff;border:1px solid #dde3ea}

@@ -279,6 +279,7 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         page.click(".lang-switch a[lang=en]")
         assert page.inner_text("#title") == "Autohuis De Vries · week 47, 16–22 November"
         assert "At a glance" in page.content() and page.inner_text("button.logout") == "Log out"
+        page.locator("img.chart").evaluate("img => img.decode()")  # drawn before the screenshot
         assert_contrast(page)
         screenshot(page, "dashboard-en.png", docs=True)
         page.goto(f"{base}/d/{OWN}?week={WEEK}")
