@@ -25,6 +25,8 @@ DATE_PATTERNS = {
     "full": "d MMM y HH:mm",
     "full_seconds": "d MMM y HH:mm:ss",
     "time": "HH:mm:ss",
+    "clock": "HH:mm",
+    "day_time": "d MMM HH:mm",
 }
 
 

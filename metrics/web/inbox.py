@@ -35,6 +35,7 @@ from core.store import staff_inbox as store
 from core.store.models import Appointment, Lead
 from core.store.recorder import Recorder, record_session, spool_path
 from core.store.spool import Spool
+from dealer.i18n import DEFAULT_LANGUAGE
 from metrics.report.dates import local_datetime
 from metrics.web import auth
 from metrics.web.data import customer_saw
@@ -78,19 +79,20 @@ def real_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _at(moment: dt.datetime | None, zone: Any) -> str:
+def _at(moment: dt.datetime | None, zone: Any, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A time of today as ``09:05``, of another day as ``18 nov 09:05`` (local style)."""
     if moment is None:
         return ""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-    local = aware.astimezone(zone)
-    return local.strftime("%H:%M") if local.date() == real_now().astimezone(zone).date() else (
-        local.strftime("%d-%m %H:%M"))  # fmt: skip
+    today = aware.astimezone(zone).date() == real_now().astimezone(zone).date()
+    return local_datetime(aware, zone, lang, "clock" if today else "day_time")
 
 
-def status_text(status: store.Status, t: dict[str, str], zone: Any) -> str:
+def status_text(status: store.Status, t: dict[str, str], zone: Any,
+                lang: str = DEFAULT_LANGUAGE) -> str:  # fmt: skip
     if status.action == "new":
         return t["new"]
-    return t[status.action].format(staff=status.staff, at=_at(status.at, zone))
+    return t[status.action].format(staff=status.staff, at=_at(status.at, zone, lang))
 
 
 def note_text(lead: Lead, t: dict[str, str]) -> str:
@@ -140,9 +142,9 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
     def lead_row(lead: Lead, status: store.Status, waiting: bool) -> Markup:
         kind = store.item_kind_of(lead)
         held = lists.held.get(lead.sender_id)
-        state = status_text(status, t, zone)
+        state = status_text(status, t, zone, lang)
         if held is not None:
-            state = t["taken_over"].format(staff=held.staff, at=_at(held.since, zone))
+            state = t["taken_over"].format(staff=held.staff, at=_at(held.since, zone, lang))
         cells = [
             Markup('<a href="{}/inbox/lead/{}">{}</a>').format(base, lead.id, lead.reference),
             t.get(f"kind_{lead.kind}", lead.kind),
@@ -164,7 +166,7 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
         starts = a.starts_at.replace(tzinfo=dt.timezone.utc).astimezone(zone)
         cells = [a.reference, local_datetime(starts, zone, lang, "short"), a.service_id, a.plate,
                  a.customer_name, Markup('<span class="status">{}</span>').format(
-                     status_text(status, t, zone)),
+                     status_text(status, t, zone, lang)),
                  status_forms(base, "appointment", a.id, status, csrf, t)]  # fmt: skip
         return Markup('<tr data-id="{}" data-status="{}">{}</tr>').format(
             a.id, status.action,
@@ -364,8 +366,8 @@ class Inbox:
                 (t["channel"], lead.channel), (t["name"], lead.customer_name or ""),
                 (t["phone"], lead.phone or ""), (t["email"], lead.email or ""),
                 (t["car"], lead.car or ""), (t["note"], note_text(lead, t)),
-                (t["created"], _at(lead.created_at, zone)),
-                (t["status"], status_text(status, t, zone)),
+                (t["created"], _at(lead.created_at, zone, lang)),
+                (t["status"], status_text(status, t, zone, lang)),
             ))  # fmt: skip
         hidden = Markup('<input type="hidden" name="csrf" value="{}">').format(csrf)
         url = f"{base}/inbox/lead/{lead.id}"
@@ -378,8 +380,9 @@ class Inbox:
                 '<form method="post" action="{url}/handback">{hidden}'
                 '<button id="handback">{handback}</button></form>'
             ).format(staff=held.staff, held=t["held_by"].format(staff=held.staff,
-                     at=_at(held.since, zone)), url=url, hidden=hidden, label=t["reply_label"],
-                     max=MAX_REPLY_CHARS, send=t["send"], handback=t["handback"])  # fmt: skip
+                     at=_at(held.since, zone, lang)), url=url, hidden=hidden,
+                     label=t["reply_label"], max=MAX_REPLY_CHARS, send=t["send"],
+                     handback=t["handback"])  # fmt: skip
         else:
             control = Markup(
                 '<p id="takeover-state">{}</p><form method="post" action="{}/takeover">{}'
@@ -392,7 +395,7 @@ class Inbox:
         changes = sorted([*events, *talk], key=lambda e: (e.at, e.id))
         rows = Markup("").join(
             Markup("<tr><td>{}</td><td>{}</td></tr>").format(
-                _at(e.at, zone), t[e.action].format(staff=e.staff, at=_at(e.at, zone)))
+                _at(e.at, zone, lang), t[e.action].format(staff=e.staff, at=_at(e.at, zone, lang)))
             for e in changes
         )  # fmt: skip
         notice = request.query.get("error")

@@ -31,5 +31,6 @@ def test_dates_and_times_in_the_dealers_zone_and_language():
     assert local_datetime(stored, AMS, "nl", "short") == "wo 18 nov 12:05"
     assert local_datetime(stored, AMS, "en", "short") == "Wed 18 Nov 12:05"
     assert local_datetime(stored, AMS, "nl", "time") == "12:05:00"
+    assert local_datetime(stored, AMS, "nl", "day_time") == "18 nov 12:05"  # the inbox's
     assert local_date(dt.date(2026, 11, 18), "nl", "weekday") == "woensdag 18 november"
     assert local_date(dt.date(2026, 11, 18), "xx") == "18 november"  # unknown: the default
