@@ -197,7 +197,7 @@ def local_days(moment_utc: dt.datetime) -> tuple[dt.date, dt.date]:
 
 def last_closed_week(now: dt.datetime, tz: ZoneInfo | str) -> Period:
     """The ISO week before the one ``now`` (aware) falls in, in the dealer's time zone ``tz``:
-    the week of the Monday summary, and of the dashboard when no week is asked for."""
+    the week of the Monday summary (the dashboard opens on the current week)."""
     return period_of("week", local_day(now, tz)).previous()
 
 

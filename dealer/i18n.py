@@ -33,6 +33,8 @@ BODY_NAMES = {
 # report that names none (or one of these does not speak): Dutch, for Dutch dealers' customers.
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
+# Babel's locale for each of our languages (dates and times in the local style).
+BABEL_LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 
 
 def lang_or_default(lang: str | None) -> str:

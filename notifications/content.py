@@ -16,11 +16,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from core.store.models import Appointment, Lead, Notification, from_utc_naive
 from dealer.config import Dealer
-from dealer.i18n import format_km, lang_or_default
+from dealer.i18n import BABEL_LOCALES, format_km, lang_or_default
 from notifications.ics import appointment_invite
 from notifications.texts import TEXTS
 
-LOCALES = {"nl": "nl_NL", "en": "en_GB"}
+LOCALES = BABEL_LOCALES
 CUSTOMER_KINDS = ("booking", "change", "cancellation", "reminder")
 
 

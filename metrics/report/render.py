@@ -22,6 +22,8 @@ from dealer.i18n import lang_or_default
 from metrics.digest import Digest
 from metrics.figures import BY_NAME, DETAILS, HEADLINE
 from metrics.formulas import share
+from metrics.report.dates import local_datetime, week_title
+from metrics.report.glossary import explain, legend
 
 # Figures come from metrics.summary.WeeklySummary; which, in what order, with what labels and
 # units: metrics.figures (HEADLINE, DETAILS, FIGURES). Shares are 0-1; the change of a count is
@@ -29,9 +31,9 @@ from metrics.formulas import share
 
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
-        "subject": "Weekoverzicht {dealer}: week {week_no} ({period})",
+        "subject": "Weekoverzicht chat: {title}",
         "title": "Weekoverzicht chat",
-        "intro": "{dealer}, week {week_no} ({period}).",
+        "legend": "Afkortingen",
         "volume": "{conversations} gesprekken, waarvan {qualifying} kwalificerend voor MEC.",
         "figure": "Cijfer",
         "value": "Deze week",
@@ -73,9 +75,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "sep": ",",
     },
     "en": {
-        "subject": "Weekly summary {dealer}: week {week_no} ({period})",
+        "subject": "Weekly chat summary: {title}",
         "title": "Weekly chat summary",
-        "intro": "{dealer}, week {week_no} ({period}).",
+        "legend": "Abbreviations",
         "volume": "{conversations} conversations, {qualifying} of them qualifying for MEC.",
         "figure": "Figure",
         "value": "This week",
@@ -155,36 +157,6 @@ LANGUAGE_LABELS = {
     "nl": {"nl": "Nederlands", "en": "Dutch"},
     "en": {"nl": "Engels", "en": "English"},
 }
-MONTHS = {
-    "nl": (
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -257,21 +229,27 @@ def format_change(unit: str, change: Any, lang: str) -> str:
     return _signed(f"{change:.0f}")
 
 
+MIN_N_FOR_CHANGE = 20  # below this n a change is shown as "last week → this week", not as a %
+
+
+def change_text(fig: Any, lang: str) -> str:
+    """A figure's "vs last week": ``format_change`` from ``MIN_N_FOR_CHANGE`` on; below it the
+    two values themselves (``5 → 8``), so n = 5 never reads as "+60%". For a count the small
+    number is the count of either week, for the others the figure's n this week."""
+    if fig.change is None or fig.previous is None or fig.value is None:
+        return format_change(fig.unit, fig.change, lang)
+    small = (min(fig.previous, fig.value) < MIN_N_FOR_CHANGE if fig.unit == "count"
+             else fig.n < MIN_N_FOR_CHANGE)  # fmt: skip
+    if not small:
+        return format_change(fig.unit, fig.change, lang)
+    before, now = (format_value(fig.unit, v, lang) for v in (fig.previous, fig.value))
+    return f"{before} → {now}"
+
+
 def _signed(text: str) -> str:
     if not any(ch in "123456789" for ch in text):
         return text.lstrip("-")  # -0 and 0 read as no change, without a sign
     return text if text.startswith("-") else f"+{text}"
-
-
-def format_period(start: dt.date, end: dt.date, lang: str) -> str:
-    """'16-22 november 2026' (end inclusive), across months '30 november - 6 december 2026'."""
-    months = MONTHS[lang]
-    if (start.year, start.month) == (end.year, end.month):
-        return f"{start.day}-{end.day} {months[end.month - 1]} {end.year}"
-    left = f"{start.day} {months[start.month - 1]}" + (
-        f" {start.year}" if start.year != end.year else ""
-    )
-    return f"{left} - {end.day} {months[end.month - 1]} {end.year}"
 
 
 # -- reading the summary --------------------------------------------------------------------------
@@ -298,7 +276,7 @@ def _row(summary: Any, key: str, lang: str) -> Row | None:
         key=key,
         label=label,
         value=format_value(fig.unit, fig.value, lang),
-        change=format_change(fig.unit, fig.change, lang),
+        change=change_text(fig, lang),
         n=str(fig.n),
     )
 
@@ -391,27 +369,37 @@ class _Context:
     t: dict[str, str]
     dealer_name: str
     tz: ZoneInfo
-    period: str
-    week_no: int
+    week_title: str  # "Autohuis De Vries · week 47, 16–22 november"
     dashboard_url: str | None
     volume: str  # "N conversations, M qualifying"
 
 
 def _context(summary: Any, dealer: Any, language: str | None, dashboard_url: str | None):
     lang = language_of(language or getattr(dealer, "report_language", None))
-    start, end = period_dates(summary)
+    dealer_name = getattr(dealer, "name", None) or summary.dealer_id
     return _Context(
         lang=lang,
         t=TEXTS[lang],
-        dealer_name=getattr(dealer, "name", summary.dealer_id),
+        dealer_name=dealer_name,
         tz=getattr(dealer, "timezone", None) or dealer_timezone(summary.dealer_id),
-        period=format_period(start, end, lang),
-        week_no=int(str(summary.week).split("-W")[1]),
+        week_title=week_title(dealer_name, summary.week, lang),
         dashboard_url=dashboard_url,
         volume=TEXTS[lang]["volume"].format(
             conversations=summary.conversations, qualifying=summary.qualifying
         ),
     )
+
+
+def _legend(summary: Any, lang: str) -> list[tuple[str, str]]:
+    """The abbreviations the summary's figure labels and tables use, explained (the legend)."""
+    labels = " ".join(r.label for r in headline_rows(summary, lang) + detail_rows(summary, lang))
+    return legend(f"{labels} CSAT {' '.join(BREAKDOWN_HEADERS[lang])}", lang)
+
+
+def _legend_html(summary: Any, c: _Context) -> str:
+    items = "".join(f"<li><abbr>{html.escape(a)}</abbr>: {html.escape(text)}</li>"
+                    for a, text in _legend(summary, c.lang))  # fmt: skip
+    return f'<h2>{html.escape(c.t["legend"])}</h2><ul class="muted" id="legend">{items}</ul>'
 
 
 def render_text(
@@ -427,8 +415,7 @@ def render_text(
     c = _context(summary, dealer, language, dashboard_url)
     t = c.t
     head = render_digest_text(digest, c.lang, c.dashboard_url, c.tz) if digest else ""
-    intro = t["intro"].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period)
-    out = [f"{t['title']}: {intro}", c.volume, ""]
+    out = [c.week_title, t["title"], c.volume, ""]
     headers = (t["figure"], t["value"], t["change"], t["n"])
     for title, rows in (
         (t["headline"], headline_rows(summary, c.lang)),
@@ -460,7 +447,7 @@ def render_text(
             (t["date"], t["channel"], t["outcome"], "CSAT", t["conversation"], t["comment"]),
             [
                 (
-                    local_time(x.started_at, c.tz),
+                    local_datetime(x.started_at, c.tz, c.lang, "short"),
                     channel_label(x.channel, c.lang),
                     outcome_label(x.outcome, c.lang),
                     str(x.csat),
@@ -502,6 +489,7 @@ def render_text(
         out.append(t["no_fallbacks"])
     if c.dashboard_url:
         out += ["", f"{t['dashboard']}: {c.dashboard_url}"]
+    out += ["", t["legend"], *(f"{a}: {text}" for a, text in _legend(summary, c.lang))]
     out += ["", t["footer"]]
     return head + "\n".join(out) + "\n"
 
@@ -524,11 +512,9 @@ def render_markdown(
     c = _context(summary, dealer, language, dashboard_url)
     t = c.t
     out = [
-        f"# {t['title']}: {_md(c.dealer_name)}",
+        f"# {_md(c.week_title)}",
         "",
-        t["intro"].format(dealer=_md(c.dealer_name), week_no=c.week_no, period=c.period)
-        + " "
-        + c.volume,
+        f"{t['title']}. {c.volume}",
         "",
     ]
 
@@ -568,7 +554,7 @@ def render_markdown(
             ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
             rows.append(
                 (
-                    local_time(x.started_at, c.tz),
+                    local_datetime(x.started_at, c.tz, c.lang, "short"),
                     _md(channel_label(x.channel, c.lang)),
                     outcome_label(x.outcome, c.lang),
                     str(x.csat),
@@ -606,6 +592,8 @@ def render_markdown(
         out += table((t["message"], t["count"], t["conversation"]), rows)
     else:
         out.append(t["no_fallbacks"])
+    out += ["", f"## {t['legend']}", "", *(f"- **{a}**: {text}" for a, text in
+                                            _legend(summary, c.lang))]  # fmt: skip
     out += ["", f"_{t['footer']}_", ""]
     return "\n".join(out)
 
@@ -648,13 +636,11 @@ def render_html(
         )
         return f"<table><tr>{head}</tr>{body}</table>"
 
-    title = f"{t['title']}: {c.dealer_name}"
     parts = [
         f'<!DOCTYPE html><html lang="{c.lang}"><head><meta charset="utf-8">'
-        f"<title>{e(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{e(t['title'])}</h1>",
-        f"<p>{e(t['intro'].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period))}"
-        f"<br>{e(c.volume)}</p>",
+        f"<title>{e(c.week_title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{e(c.week_title)}</h1>",
+        f"<p>{e(t['title'])}<br>{e(c.volume)}</p>",
     ]
     if digest is not None:  # the action first: right after <body>, before the title
         parts.insert(1, render_digest_html(digest, c.lang, c.dashboard_url, c.tz))
@@ -665,7 +651,11 @@ def render_html(
     ):
         parts.append(f"<h2>{e(title_text)}</h2>")
         parts.append(
-            table(headers, [(e(r.label), e(r.value), e(r.change), e(r.n)) for r in rows], {1, 2, 3})
+            table(
+                headers,
+                [(explain(r.label, c.lang), e(r.value), e(r.change), e(r.n)) for r in rows],
+                {1, 2, 3},
+            )  # fmt: skip
         )
         if title_text == t["headline"] and getattr(summary, "potential_estimated", False):
             parts.append(f'<p class="muted">{e(t["estimated_note"])}</p>')
@@ -678,7 +668,7 @@ def render_html(
             parts.append(f"<h2>{e(t[attribute])}</h2>")
             parts.append(
                 table(
-                    ["", *(e(h) for h in BREAKDOWN_HEADERS[c.lang])],
+                    ["", *(explain(h, c.lang) for h in BREAKDOWN_HEADERS[c.lang])],
                     [(e(lb), *(e(x) for x in cl)) for lb, cl in rows],
                     {1, 2, 3, 4, 5, 6},
                 )
@@ -692,7 +682,7 @@ def render_html(
             ref_html = f'<a href="{e(link)}">{e(ref)}</a>' if link else f"<code>{e(ref)}</code>"
             rows.append(
                 (
-                    e(local_time(x.started_at, c.tz)),
+                    e(local_datetime(x.started_at, c.tz, c.lang, "short")),
                     e(channel_label(x.channel, c.lang)),
                     e(outcome_label(x.outcome, c.lang)),
                     e(str(x.csat)),
@@ -703,7 +693,7 @@ def render_html(
         parts.append(
             table(
                 [
-                    e(h)
+                    explain(h, c.lang)
                     for h in (
                         t["date"],
                         t["channel"],
@@ -746,6 +736,7 @@ def render_html(
         parts.append(f"<p>{e(t['no_fallbacks'])}</p>")
     if c.dashboard_url:
         parts.append(f'<p><a href="{e(c.dashboard_url)}">{e(t["dashboard"])}</a></p>')
+    parts.append(_legend_html(summary, c))
     parts.append(f'<p class="muted">{e(t["footer"])}</p></body></html>')
     return "\n".join(parts) + "\n"
 
@@ -1034,7 +1025,7 @@ def render_summary(
     chart_file = f"{summary.week}-chart.png"
     kwargs = {"language": c.lang, "dashboard_url": dashboard_url}
     return RenderedSummary(
-        subject=c.t["subject"].format(dealer=c.dealer_name, week_no=c.week_no, period=c.period),
+        subject=c.t["subject"].format(title=c.week_title),
         text=render_text(summary, dealer, digest=digest, **kwargs),
         html=render_html(
             summary, dealer, chart_src=f"cid:{cid}" if chart_png else None, digest=digest, **kwargs

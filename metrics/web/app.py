@@ -2,7 +2,9 @@
 transcripts, CSV, MEC potential. Each dealer logs in with their token and sees only their own
 locations.
 
-Every page is built from ``markupsafe.Markup`` templates, so every value put in is escaped;
+Every page is built from autoescaped Jinja2 templates (``metrics/web/templates``) or
+``markupsafe.Markup`` templates, so every value put in is escaped; every text is in the page's
+language (``metrics.web.texts``: the dealer's ``reports.language`` or the user's switch);
 every response carries a strict CSP, ``X-Frame-Options: DENY``, ``nosniff`` and a
 ``Referrer-Policy``. Database calls run in a worker thread, off the event loop.
 """
@@ -23,13 +25,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
-from core.periods import (
-    Period,
-    PeriodError,
-    dealer_timezone,
-    last_closed_week,
-    parse_period,
-)
+from core.periods import Period, PeriodError, dealer_timezone, local_day, parse_period, period_of
 from core.settings import get_settings, rasa_api_token, utc_now
 from core.store.session import default_session_factory
 from metrics.digest import build_digest
@@ -40,47 +36,56 @@ from metrics.potential import (
     read_potential_csv,
     validate_rows,
 )
+from metrics.report.dates import local_datetime, week_span, week_title
 from metrics.report.export import export_top_csv, safe_cell
+from metrics.report.glossary import explain
 from metrics.report.render import (
     TEXTS,
+    channel_label,
     detail_rows,
     headline_rows,
     intent_label,
     language_of,
-    local_time,
+    outcome_label,
     render_digest_html,
 )
 from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
-from metrics.web.inbox import dealer_language
 from metrics.web.model_status import ServerModel, model_status_html, server_models
-from metrics.web.pages import SECURITY_HEADERS, page
+from metrics.web.pages import SECURITY_HEADERS, http_error, page, render
+from metrics.web.texts import (
+    dealer_name,
+    page_language,
+    reason_text,
+    remember_language,
+    texts,
+)
 
 log = logging.getLogger(__name__)
 
 CSS = """
 body{margin:0;font:15px/1.45 system-ui,sans-serif;color:#1d1d1f;background:#f4f6f9}
-header{display:flex;justify-content:space-between;align-items:center;padding:12px 24px;
-background:#1f5fa8;color:#fff}header a,header button{color:#fff}
+header{display:flex;flex-wrap:wrap;gap:8px;justify-content:space-between;align-items:center;
+padding:12px 24px;background:#1f5fa8;color:#fff}header a{color:#fff}
+header button{color:#fff;background:#174a84;border:1px solid #fff;border-radius:4px;
+padding:3px 10px;font:inherit;cursor:pointer}header button:hover{background:#0f3561}
+.lang-switch{margin-right:12px}abbr[title]{text-decoration:underline dotted;cursor:help}
+a{color:#1a56a0}
 main{max-width:1000px;margin:0 auto;padding:16px 24px}
 table{border-collapse:collapse;width:100%;background:#fff;margin:8px 0 20px}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e3e7ec;vertical-align:top}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{max-width:100%;background:#fff}.muted{color:#667}.error{color:#a33}.ok{color:#276}
 .msg{margin:6px 0;padding:8px 12px;border-radius:10px;max-width:75%;white-space:pre-wrap;
 overflow-wrap:anywhere}.customer{background:#fff;border:1px solid #dde3ea}
 .bot{background:#e4edf8;margin-left:auto}form.inline{display:inline}
 nav a{margin-right:12px}label{display:inline-block;margin-right:12px}
-td.text{overflow-wrap:anywhere}
+td.text{overflow-wrap:anywhere}.scroll{overflow-x:auto;max-width:100%}
+@media (max-width:700px){main{padding:12px 10px}header{padding:10px}
+table{display:block;overflow-x:auto;max-width:100%}th,td{padding:5px 6px}
+img.chart{width:100%;height:auto}.msg{max-width:92%}label{display:block;margin:4px 0}}
 """
-DOWNLOAD_CSV = {"nl": "CSV downloaden", "en": "Download CSV"}
-
-
-def error_page(status: int, message: str) -> web.Response:
-    response = page(f"{status}", Markup('<p class="error">{}</p>').format(message))
-    response.set_status(status)
-    return response
 
 
 def top_lists_html(summary: Any, lang: str, base: str) -> Markup:
@@ -90,6 +95,7 @@ def top_lists_html(summary: Any, lang: str, base: str) -> Markup:
     lang = language_of(lang)
     t = TEXTS[lang]
     week = summary.week
+    dash = texts(lang)
     intents = Markup("").join(
         Markup('<tr data-intent="{}"><td>{}</td><td class="num">{}</td></tr>').format(
             name, intent_label(name, lang), count)
@@ -117,7 +123,18 @@ def top_lists_html(summary: Any, lang: str, base: str) -> Markup:
         '<h2>{asked}</h2>{intents}<h2>{fallbacks_title}</h2>{fallbacks}'
         '<p><a id="top-csv" href="{base}/top.csv?week={week}">{download}</a></p>'
     ).format(asked=t["asked"], intents=intents, fallbacks_title=t["fallbacks"],
-             fallbacks=fallbacks, base=base, week=week, download=DOWNLOAD_CSV[lang])  # fmt: skip
+             fallbacks=fallbacks, base=base, week=week, download=dash["download_csv"])  # fmt: skip
+
+
+def drill_label(drill: str, lang: str) -> str:
+    """A drill-down list's name in ``lang`` (``texts`` ``drill_<key>``; a list added to
+    ``metrics.web.data.DRILLS`` without texts shows its own label)."""
+    return texts(lang).get(f"drill_{drill}", DRILLS[drill][0])
+
+
+def current_week(dealer_id: str) -> Period:
+    """The ISO week that is running now in the dealer's time zone (the week page's default)."""
+    return period_of("week", local_day(utc_now(), dealer_timezone(dealer_id)))
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -221,16 +238,6 @@ def client_key(address: str | None) -> str:
 
 
 LOOPBACK = parse_trusted_proxies(["127.0.0.0/8", "::1"])
-LOGIN_TEXTS = {
-    "title": "Log in",
-    "intro": "Use the name and dashboard token you received for your locations.",
-    "name": "Name",
-    "token": "Token",
-    "button": "Log in",
-    "wrong": "Wrong name or token.",
-    "locked": "Too many failed log-ins. Try again in {minutes} minutes.",
-    "cross_site": "This log-in form came from another site.",
-}
 
 
 class Dashboard:
@@ -261,15 +268,16 @@ class Dashboard:
     def current(self, request: web.Request) -> tuple[auth.User, str]:
         cookie = request.cookies.get(auth.COOKIE)
         user = self.sessions.user(self.users(), cookie)
-        if user is None:
-            raise web.HTTPFound("/login")
+        if user is None:  # no cookie: the log-in page; a dead or forged one: with the reason
+            raise web.HTTPFound("/login?expired=1" if cookie else "/login")
         return user, cookie
 
     def location(self, request: web.Request, user: auth.User) -> str:
         dealer_id = request.match_info["dealer"]
         if dealer_id not in user.locations:
             # Not one of this dealer's locations: answer as if it did not exist.
-            raise web.HTTPNotFound(text="no such location")
+            lang = page_language(request)
+            raise http_error(web.HTTPNotFound, texts(lang)["not_found"], lang, request)
         return dealer_id
 
     @staticmethod
@@ -279,39 +287,41 @@ class Dashboard:
 
     async def check_form(self, request: web.Request, cookie: str) -> Any:
         form = await request.post()
+        lang = page_language(request, request.match_info.get("dealer"))
         if not self.same_origin(request):
-            raise web.HTTPForbidden(text="cross-site form")
+            raise http_error(web.HTTPForbidden, texts(lang)["cross_site"], lang, request)
         if form.get("csrf") != auth.csrf_token(cookie):
-            raise web.HTTPForbidden(text="the form expired: reload the page")
+            raise http_error(web.HTTPForbidden, texts(lang)["form_expired"], lang, request)
         return form
 
-    def login_page(self, error: str = "", name: str = "", status: int = 200) -> web.Response:
-        t = LOGIN_TEXTS
-        message = Markup('<p class="error" id="login-error">{}</p>').format(error) if error else ""
-        response = page(t["title"], Markup(
-            "<h1>{title}</h1>{message}<p>{intro}</p>"
-            '<form method="post" action="/login"><label>{name_label} '
-            '<input name="name" value="{name}" autocomplete="username" required></label>'
-            '<label>{token_label} <input type="password" name="token" autocomplete="off" '
-            "required></label><button>{button}</button></form>"
-        ).format(title=t["title"], message=message, intro=t["intro"], name_label=t["name"],
-                 name=name, token_label=t["token"], button=t["button"]))  # fmt: skip
+    def login_page(self, request: web.Request, error: str = "", name: str = "",
+                   status: int = 200) -> web.Response:  # fmt: skip
+        """The log-in form in the user's language, with ``error`` (a text key) above it."""
+        lang = page_language(request)
+        t = texts(lang)
+        response = page(t["login_title"], render("login.html", lang, error=error, name=name),
+                        lang=lang, request=request)  # fmt: skip
         response.set_status(status)
         return response
 
-    def locked_page(self, seconds: int, name: str) -> web.Response:
+    def locked_page(self, request: web.Request, seconds: int, name: str) -> web.Response:
         minutes = max(1, -(-seconds // 60))
-        response = self.login_page(LOGIN_TEXTS["locked"].format(minutes=minutes), name, 429)
+        text = texts(page_language(request))["login_locked"].format(minutes=minutes)
+        response = self.login_page(request, text, name, 429)
         response.headers["Retry-After"] = str(seconds)
         return response
 
     async def login_form(self, request: web.Request) -> web.Response:
-        return self.login_page()
+        expired = request.query.get("expired")
+        return self.login_page(
+            request, texts(page_language(request))["login_expired"] if expired else ""
+        )
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
+        t = texts(page_language(request))
         if not self.same_origin(request):
-            return self.login_page(LOGIN_TEXTS["cross_site"], status=403)
+            return self.login_page(request, t["login_cross_site"], status=403)
         name = str(form.get("name") or "").strip()[:100]
         keys = (f"ip:{client_key(request.remote)}", f"user:{name}")
         # One check at a time: parallel guesses cannot all pass before the first failure is
@@ -319,15 +329,15 @@ class Dashboard:
         async with self._login_lock:
             wait = self.throttle.retry_after(*keys)
             if wait:  # locked: the token is not even looked at
-                return self.locked_page(wait, name)
+                return self.locked_page(request, wait, name)
             token = str(form.get("token") or "")
             user = await self.db(auth.authenticate, self.users(), name, token)
             if user is None:
                 log.warning("dashboard: failed log-in")  # no name or address: personal data
                 wait = self.throttle.failed(*keys)
                 if wait:
-                    return self.locked_page(wait, name)
-                return self.login_page(LOGIN_TEXTS["wrong"], name, 403)
+                    return self.locked_page(request, wait, name)
+                return self.login_page(request, t["login_wrong"], name, 403)
             self.throttle.succeeded(*keys)
         response = web.HTTPSeeOther("/")
         session_cookie(response, request, self.sessions.start(user), auth.SESSION_SECONDS)
@@ -345,15 +355,17 @@ class Dashboard:
     def week_of(self, request: web.Request, dealer_id: str) -> Period:
         wanted = request.query.get("week")
         if wanted:
+            lang = page_language(request, dealer_id)
             try:
                 period = parse_period(wanted)
             except PeriodError as exc:
-                raise web.HTTPBadRequest(text=str(exc)) from exc
+                raise http_error(web.HTTPBadRequest, texts(lang)["bad_week"], lang,
+                                 request) from exc  # fmt: skip
             if period.kind != "week":
-                raise web.HTTPBadRequest(text="week must look like 2026-W47")
+                raise http_error(web.HTTPBadRequest, texts(lang)["bad_week"], lang, request)
             return period
-        # The last complete week in the dealer's time zone, as in the Monday summary.
-        return last_closed_week(utc_now(), dealer_timezone(dealer_id))
+        # The current week in the dealer's time zone: what a dealer opening the page expects.
+        return current_week(dealer_id)
 
     async def home(self, request: web.Request) -> web.Response:
         user, _ = self.current(request)
@@ -363,81 +375,47 @@ class Dashboard:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request, dealer_id)
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
         summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
-        digest = await self.digest_html(dealer_id, week, summary)  # the action first
+        digest = await self.digest_html(dealer_id, week, summary, lang)  # the action first
         base = f"/d/{dealer_id}"
         models = await self.live_models()
 
-        def rows(items: list) -> Markup:
-            out = Markup("")
-            for row in items:
-                drill = FIGURE_DRILLS.get(row.key)
-                label = (Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>')
-                         .format(base, week, drill, row.label) if drill else row.label)  # fmt: skip
-                out += Markup(
-                    '<tr data-figure="{}"><td>{}</td><td class="num value">{}</td>'
-                    '<td class="num">{}</td><td class="num">{}</td></tr>'
-                ).format(row.key, label, row.value, row.change, row.n)
-            return out
+        def rows(items: list) -> list[dict[str, Any]]:
+            return [{"key": r.key, "label": r.label, "value": r.value, "change": r.change,
+                     "n": r.n, "drill": FIGURE_DRILLS.get(r.key)} for r in items]  # fmt: skip
 
-        switch = Markup("").join(
-            Markup('<a href="/d/{}?week={}">{}</a>').format(loc, week, loc)
-            for loc in user.locations
-        )
-        previous, following = week.previous().key, week.next().key
-        drills = Markup("").join(
-            Markup('<a href="{}/conversations?week={}&amp;list={}">{}</a>').format(
-                base, week, key, label)
-            for key, (label, _cond) in DRILLS.items()
-        )  # fmt: skip
-        head = Markup("<tr><th>Figure</th><th>This week</th><th>vs last week</th><th>n</th></tr>")
-        body = Markup(
-            '<nav>Locations: {switch} · <a id="inbox-link" href="{base}/inbox">Inbox</a></nav>'
-            '<h1 id="title">{dealer} · {week}</h1>'
-            '<p><a href="{base}?week={prev}">← {prev}</a> · <a href="{base}?week={next}">'
-            '{next} →</a></p><p id="volume">{conversations} conversations, {qualifying} qualifying '
-            "for MEC.</p><h2>Headline</h2><table id=\"headline\">{head}{headline}</table>"
-            '<h2>12 weeks</h2><img class="chart" alt="MEC against potential, CSAT and CES over '
-            '12 weeks" src="{base}/chart.png?week={week}" width="800" height="520">'
-            '<h2>Details</h2><table id="details">{head}{details}</table>{top}'
-            "<h2>Conversations</h2><nav>{drills}</nav>"
-            '<h2>MEC potential</h2><form method="post" action="{base}/potential">'
-            '<input type="hidden" name="csrf" value="{csrf}">'
-            '<label>Period <input name="period" value="{week}" required '
-            'pattern="\\d{{4}}-(W\\d{{2}}|\\d{{2}})"></label>'
-            '<label>Service appointments <input name="service_appointments" type="number" '
-            'min="0" required></label><label>Sales leads <input name="sales_leads" '
-            'type="number" min="0" required></label><button>Save</button></form>'
-            '<form method="post" action="{base}/potential" enctype="multipart/form-data">'
-            '<input type="hidden" name="csrf" value="{csrf}"><p><label>or import a CSV '
-            "(dealer,period,service_appointments,sales_leads) "
-            '<input type="file" name="file" accept=".csv,text/csv" required></label>'
-            "<button>Import</button></p></form>{model}"
-            '<p><a id="webhooks-link" href="{base}/webhooks">Webhook deliveries</a></p>'
-        ).format(
-            switch=switch, dealer=dealer_id, week=week, base=base, prev=previous,
-            next=following, conversations=summary.conversations,
-            qualifying=summary.qualifying, head=head, drills=drills,
-            headline=rows(headline_rows(summary, "en")),
-            details=rows(detail_rows(summary, "en")), top=top_lists_html(summary, "en", base),
+        previous, following = week.previous(), week.next()
+        title = week_title(dealer_name(dealer_id), week, lang)
+        saved = request.query.get("saved")
+        body = render(
+            "week.html", lang, base=base, week=week.key, title=title, digest=digest,
+            saved=t["saved"].format(saved=saved) if saved else "",
+            locations=[(loc, dealer_name(loc)) for loc in user.locations],
+            prev=previous.key, next=following.key,
+            prev_label=week_span(previous.start, previous.last_day, lang),
+            next_label=week_span(following.start, following.last_day, lang),
+            is_current=week == current_week(dealer_id),
+            volume=t["volume"].format(conversations=summary.conversations,
+                                      qualifying=summary.qualifying),
+            headline=rows(headline_rows(summary, lang)), details=rows(detail_rows(summary, lang)),
+            top=top_lists_html(summary, lang, base),
+            drills=[(key, drill_label(key, lang)) for key in DRILLS],
             csrf=auth.csrf_token(cookie),
-            model=model_status_html(models, dealer_timezone(dealer_id)),
+            model=model_status_html(models, dealer_timezone(dealer_id), lang),
         )  # fmt: skip
-        body = digest + body
-        message = request.query.get("saved")
-        if message:
-            body = Markup('<p class="ok" id="notice">{}</p>').format(message) + body
-        return page(f"{dealer_id} {week}", body, user, auth.csrf_token(cookie))
+        return page(title, body, user, auth.csrf_token(cookie), lang=lang,
+                    request=request)  # fmt: skip
 
-    async def digest_html(self, dealer_id: str, week: Period, summary: Any) -> Markup:
+    async def digest_html(self, dealer_id: str, week: Period, summary: Any, lang: str) -> Markup:
         """The week's digest (``metrics.digest``: the sentence and the to-do list) in the
-        dealer's language, with links inside the dashboard; it opens the week page."""
+        page's language, with links inside the dashboard; it opens the week page."""
         digest = await self.db(
             lambda: build_digest(self.session_factory, dealer_id, week, summary=summary)
         )
         # render_digest_html escapes every value it puts in
-        return Markup(render_digest_html(digest, dealer_language(dealer_id), "",
-                                         dealer_timezone(dealer_id)))  # fmt: skip
+        return Markup(render_digest_html(digest, lang, "", dealer_timezone(dealer_id)))
 
     async def live_models(self) -> list[ServerModel]:
         """Which model every Rasa server runs, since when (metrics/web/model_status.py)."""
@@ -454,8 +432,9 @@ class Dashboard:
         summary = await self.db(
             build_weekly_summary, self.session_factory, dealer_id, self.week_of(request, dealer_id)
         )
+        lang = page_language(request, dealer_id)
         png = await self.db(
-            lambda: render_chart(summary.trend, "en",
+            lambda: render_chart(summary.trend, lang,
                                  potential_estimated=summary.potential_estimated)
         )  # fmt: skip
         return web.Response(body=png, content_type="image/png")
@@ -466,26 +445,29 @@ class Dashboard:
         week = self.week_of(request, dealer_id)
         drill = request.query.get("list", "all")
         if drill not in DRILLS:
-            raise web.HTTPBadRequest(text=f"unknown list {drill!r}")
+            lang = page_language(request, dealer_id)
+            raise http_error(web.HTTPBadRequest, texts(lang)["bad_list"], lang, request)
         rows = await self.db(conversation_list, self.session_factory, dealer_id, week, drill)
         return user, cookie, dealer_id, week, rows, drill
 
     async def conversations(self, request: web.Request) -> web.Response:
         user, cookie, dealer_id, week, rows, drill = await self._listed(request)
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
         table = Markup("").join(
             Markup(
                 '<tr><td><a href="/conversations/{id}">{short}</a></td><td>{when}</td>'
                 "<td>{channel}</td><td>{lang}</td><td>{outcome}</td><td>{q}</td>"
                 '<td>{contact}</td><td class="num">{csat}</td><td class="num">{ces}</td>'
-                "<td>{comment}</td></tr>"
+                '<td class="text">{comment}</td></tr>'
             ).format(
                 id=r.id,
                 short=r.id[:12],
-                when=r.started_at.strftime("%a %d %b %H:%M"),
-                channel=r.channel,
+                when=local_datetime(r.started_at, r.started_at.tzinfo, lang, "short"),
+                channel=channel_label(r.channel, lang),
                 lang=r.language,
-                outcome=r.outcome,
-                q="yes" if r.qualifies else "no",
+                outcome=outcome_label(r.outcome, lang),
+                q=t["yes"] if r.qualifies else t["no"],
                 contact=r.contact,
                 csat="" if r.csat is None else r.csat,
                 ces="" if r.ces is None else r.ces,
@@ -493,28 +475,43 @@ class Dashboard:
             )  # fmt: skip
             for r in rows
         )
+        title = week_title(dealer_name(dealer_id), week, lang)
+        head = Markup("").join(Markup("<th>{}</th>").format(explain(h, lang))
+                               for h in self.list_headers(lang))  # fmt: skip
         body = Markup(
-            '<p><a href="/d/{d}?week={w}">← {d} · {w}</a></p><h1>{label}</h1>'
-            '<p><span id="count">{n}</span> conversations · '
-            '<a href="/d/{d}/conversations.csv?week={w}&amp;list={drill}">Download CSV</a></p>'
-            '<table id="conversations"><tr><th>Conversation</th><th>Started</th><th>Channel</th>'
-            "<th>Lang.</th><th>Outcome</th><th>MEC</th><th>Contact</th><th>CSAT</th><th>CES</th>"
-            "<th>Comment</th></tr>{table}</table>"
-        ).format(d=dealer_id, w=week, label=DRILLS[drill][0], n=len(rows), drill=drill,
-                 table=table)  # fmt: skip
-        return page(f"{dealer_id} {week} {drill}", body, user, auth.csrf_token(cookie))
+            '<p><a id="back" href="/d/{d}?week={w}">← {title}</a></p><h1>{label}</h1>'
+            '<p><span id="count">{n}</span> {n_conversations} · '
+            '<a href="/d/{d}/conversations.csv?week={w}&amp;list={drill}">{download}</a></p>'
+            '<div class="scroll"><table id="conversations"><tr>{head}</tr>{table}</table></div>'
+        ).format(d=dealer_id, w=week.key, title=title,
+                 label=explain(drill_label(drill, lang), lang), n=len(rows),
+                 n_conversations=t["n_conversations"], drill=drill,
+                 download=t["download_csv"], head=head, table=table)  # fmt: skip
+        return page(f"{drill_label(drill, lang)} · {title}", body, user, auth.csrf_token(cookie),
+                    lang=lang, request=request)  # fmt: skip
+
+    @staticmethod
+    def list_headers(lang: str) -> list[str]:
+        """The column headers of a drill-down list and its CSV, in ``lang``."""
+        t = texts(lang)
+        return [t["conversation"], t["started"], t["channel"], t["lang_short"], t["outcome"],
+                "MEC", t["contact"], "CSAT", "CES", t["comment"]]  # fmt: skip
 
     async def conversations_csv(self, request: web.Request) -> web.Response:
+        """The drill-down list as CSV; the header row in the page's language (people read it),
+        the times as ``YYYY-MM-DD HH:MM`` in the dealer's time zone (spreadsheets read them)."""
         _user, _cookie, dealer_id, week, rows, drill = await self._listed(request)
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["conversation_id", "started", "channel", "language", "outcome",
-                         "qualifying", "contact", "csat", "ces", "comment"])  # fmt: skip
+        writer.writerow(self.list_headers(lang))
         for r in rows:
-            writer.writerow([r.id, r.started_at.isoformat(timespec="minutes"), r.channel,
-                             r.language, r.outcome, 1 if r.qualifies else 0, r.contact,
-                             "" if r.csat is None else r.csat, "" if r.ces is None else r.ces,
-                             safe_cell(r.comment)])  # fmt: skip
+            writer.writerow([r.id, r.started_at.strftime("%Y-%m-%d %H:%M"),
+                             channel_label(r.channel, lang), r.language,
+                             outcome_label(r.outcome, lang), t["yes"] if r.qualifies else t["no"],
+                             r.contact, "" if r.csat is None else r.csat,
+                             "" if r.ces is None else r.ces, safe_cell(r.comment)])  # fmt: skip
         name = f"{dealer_id}-{week}-{drill}.csv"
         return web.Response(
             text=out.getvalue(), content_type="text/csv", charset="utf-8",
@@ -536,7 +533,10 @@ class Dashboard:
         user, cookie = self.current(request)
         row = await self.db(get_conversation, self.session_factory, request.match_info["id"])
         if row is None or row.dealer_id not in user.locations or row.is_test:
-            raise web.HTTPNotFound(text="no such conversation")
+            lang = page_language(request)
+            raise http_error(web.HTTPNotFound, texts(lang)["not_found"], lang, request)
+        lang = page_language(request, row.dealer_id)
+        t = texts(lang)
         settings = get_settings()
         found = await self.db(
             transcript, self.session_factory, self.tracker_db_url or settings.tracker_db_url,
@@ -545,35 +545,47 @@ class Dashboard:
         zone = dealer_timezone(row.dealer_id)
         lines = Markup("").join(
             Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>').format(
-                line.who, line.staff or ("Customer" if line.who == "customer" else "Bot"),
-                line.at.astimezone(zone).strftime("%H:%M:%S") if line.at else "", line.text)
+                line.who, line.staff or (t["customer"] if line.who == "customer" else t["bot"]),
+                local_datetime(line.at, zone, lang, "time") if line.at else "", line.text)
             for line in found.lines
         )  # fmt: skip
         if not found.found:
-            lines = Markup('<p class="muted">The messages are no longer stored (erased or past '
-                           "the retention period).</p>")  # fmt: skip
+            lines = Markup('<p class="muted">{}</p>').format(t["gone"])
         answers = Markup("").join(
-            Markup("<tr><td>{}</td><td>{}</td></tr>").format(q, a)
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(
+                explain(t.get(f"question_{q}", q), lang), a)
             for q, a in sorted(found.answers.items())
-        )
-        body = Markup(
-            '<p><a href="/d/{d}?week={w}">← {d} · {w}</a></p><h1>Conversation {short}</h1>'
-            '<table id="facts"><tr><th>Contact</th><td id="contact">{contact}</td></tr>'
-            "<tr><th>Started</th><td>{when}</td></tr><tr><th>Channel</th><td>{channel}</td></tr>"
-            "<tr><th>Outcome</th><td>{outcome}</td></tr><tr><th>Qualifies</th><td>{q} ({why})"
-            '</td></tr></table><h2>Survey</h2><table id="answers">{answers}</table>'
-            '<h2>Transcript</h2><div id="transcript">{lines}</div>'
-        ).format(
-            d=row.dealer_id, w=row.week_key, short=row.id[:12], contact=found.contact,
-            when=local_time(row.started_at, zone), channel=row.channel, outcome=row.outcome,
-            q="yes" if row.qualifies else "no", why=row.qualify_reason,
-            answers=answers or Markup('<tr><td class="muted">no answers</td></tr>'), lines=lines,
         )  # fmt: skip
-        return page(f"Conversation {row.id[:12]}", body, user, auth.csrf_token(cookie))
+        title = week_title(dealer_name(row.dealer_id), row.week_key, lang)
+        body = Markup(
+            '<p><a id="back" href="/d/{d}?week={w}">← {title}</a></p>'
+            "<h1>{conversation} {short}</h1>"
+            '<table id="facts"><tr><th>{contact_label}</th><td id="contact">{contact}</td></tr>'
+            "<tr><th>{started}</th><td>{when}</td></tr><tr><th>{channel_label}</th>"
+            '<td>{channel}</td></tr><tr><th>{outcome_label}</th><td id="outcome">{outcome}</td>'
+            "</tr><tr><th>{qualifies}</th><td>{q} ({why})</td></tr></table>"
+            '<h2>{survey}</h2><table id="answers">{answers}</table>'
+            '<h2>{transcript}</h2><div id="transcript">{lines}</div>'
+        ).format(
+            d=row.dealer_id, w=row.week_key, title=title, conversation=t["conversation"],
+            short=row.id[:12], contact_label=t["contact"], contact=found.contact,
+            started=t["started"], when=local_datetime(row.started_at, zone, lang),
+            channel_label=t["channel"], channel=channel_label(row.channel, lang),
+            outcome_label=t["outcome"], outcome=outcome_label(row.outcome, lang),
+            qualifies=explain(t["qualifies"], lang), q=t["yes"] if row.qualifies else t["no"],
+            why=reason_text(row.qualify_reason, lang), survey=t["survey"],
+            answers=answers or Markup('<tr><td class="muted">{}</td></tr>').format(
+                t["no_answers"]),
+            transcript=t["transcript"], lines=lines,
+        )  # fmt: skip
+        return page(f"{t['conversation']} {row.id[:12]}", body, user, auth.csrf_token(cookie),
+                    lang=lang, request=request)  # fmt: skip
 
     async def potential(self, request: web.Request) -> web.Response:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
         form = await self.check_form(request, cookie)
         upload = form.get("file")
         try:
@@ -595,18 +607,28 @@ class Dashboard:
         except (PotentialImportError, UnicodeDecodeError) as exc:
             errors = getattr(exc, "errors", [str(exc)])
             items = Markup("").join(Markup("<li>{}</li>").format(e) for e in errors)
+            back = request.query.get("week") or ""
             body = Markup(
-                '<h1>Not saved</h1><ul class="error" id="errors">{}</ul>'
-                '<p><a href="/d/{}">Back</a></p>'
-            ).format(items, dealer_id)
-            response = page("Not saved", body, user, auth.csrf_token(cookie))
+                '<h1>{}</h1><ul class="error" id="errors">{}</ul>'
+                '<p><a href="/d/{}?week={}">{}</a></p>'
+            ).format(t["not_saved"], items, dealer_id, back, t["back"])
+            response = page(t["not_saved"], body, user, auth.csrf_token(cookie), lang=lang,
+                            request=request)  # fmt: skip
             response.set_status(400)
             return response
         saved = ", ".join(f"{r.dealer_id} {r.period.key}" for r in done)
-        week = request.query.get("week") or self.week_of(request, dealer_id)
         raise web.HTTPSeeOther(
-            f"/d/{dealer_id}?week={week}&saved=" + quote(f"MEC potential saved: {saved}")
+            f"/d/{dealer_id}?week={self.edited_week(request, done, dealer_id).key}&saved="
+            + quote(saved)
         )
+
+    def edited_week(self, request: web.Request, done: list, dealer_id: str) -> Period:
+        """The week to return to after saving potential: the week saved (the form's period),
+        else the week the form was on (``?week=``), else the current week."""
+        for row in done:
+            if row.dealer_id == dealer_id and row.period.kind == "week":
+                return row.period
+        return self.week_of(request, dealer_id)
 
     async def webhooks(self, request: web.Request) -> web.Response:
         """The location's webhook delivery log: every attempt, newest first (docs/webhooks.md)."""
@@ -614,13 +636,16 @@ class Dashboard:
 
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
+        zone = dealer_timezone(dealer_id)
         attempts = await self.db(webhook_attempts, self.session_factory, dealer_id)
         rows = Markup("").join(
             Markup(
-                '<tr><td>{}</td><td>{}</td><td class="num">{}</td><td>{}</td>'
-                '<td class="num">{}</td></tr>'
+                '<tr><td>{}</td><td class="text">{}</td><td class="num">{}</td>'
+                '<td class="text">{}</td><td class="num">{}</td></tr>'
             ).format(
-                a.attempted_at.strftime("%Y-%m-%d %H:%M:%S"),
+                local_datetime(a.attempted_at, zone, lang, "full_seconds"),
                 a.url,
                 a.status_code or "",
                 a.error or "",
@@ -628,13 +653,17 @@ class Dashboard:
             )  # fmt: skip
             for a in attempts
         )
+        name = dealer_name(dealer_id)
         body = Markup(
-            '<p><a href="/d/{d}">← {d}</a></p><h1>Webhook deliveries</h1>'
-            '<p class="muted">Every call to the CRM webhooks, newest first (times in UTC).</p>'
-            '<table id="webhook-attempts"><tr><th>Time</th><th>URL</th><th>HTTP</th>'
-            "<th>Error</th><th>ms</th></tr>{rows}</table>"
-        ).format(d=dealer_id, rows=rows)
-        return page(f"{dealer_id} webhooks", body, user, auth.csrf_token(cookie))
+            '<p><a href="/d/{d}">← {name}</a></p><h1>{title}</h1>'
+            '<p class="muted">{intro}</p>'
+            '<div class="scroll"><table id="webhook-attempts"><tr><th>{time}</th><th>URL</th>'
+            "<th>{http}</th><th>{error}</th><th>{ms}</th></tr>{rows}</table></div>"
+        ).format(d=dealer_id, name=name, title=t["webhooks"], intro=t["webhooks_intro"],
+                 time=t["time"], http=t["http"], error=t["error_col"], ms=t["ms"],
+                 rows=rows)  # fmt: skip
+        return page(f"{t['webhooks']} · {name}", body, user, auth.csrf_token(cookie),
+                    lang=lang, request=request)  # fmt: skip
 
     async def stylesheet(self, _request: web.Request) -> web.Response:
         from metrics.web.inbox import CSS as INBOX_CSS
@@ -658,7 +687,7 @@ def make_app(session_factory: sessionmaker | None = None, *, users_path: Any = N
     dash = Dashboard(session_factory, users_path, tracker_db_url, clock)
     app = web.Application(
         middlewares=[forwarded_middleware(parse_trusted_proxies(trusted_proxies)),
-                     security_headers],
+                     security_headers, remember_language],
         client_max_size=2 * 1024 * 1024,
     )  # fmt: skip
     app.add_routes([

@@ -116,13 +116,39 @@ def survey_answers(session_factory: sessionmaker, conversation_id: str) -> dict[
     return {r.question: str(r.score) if r.score is not None else (r.comment or "") for r in rows}
 
 
-def _line(event: dict) -> Line:
+def _buttons(event: dict) -> dict[str, str]:
+    """payload -> title of the buttons a bot message offered (Rasa's ``data.buttons``)."""
+    data = event.get("data") or {}
+    buttons = [b for b in data.get("buttons") or () if isinstance(b, dict) and b.get("payload")]
+    return {str(b["payload"]): str(b.get("title") or b["payload"]) for b in buttons}
+
+
+def customer_saw(events: list[dict]) -> list[tuple[dict, str]]:
+    """The conversation's messages (``user`` and ``bot`` events with text) with the text the
+    customer saw: a button press (``/affirm``, ``/inform{"csat": "4"}``) is shown as the title
+    of the button the bot offered it with, not as its payload."""
+    offered: dict[str, str] = {}
+    out = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "bot":  # the latest offer of a payload wins (older buttons stay clickable)
+            offered.update(_buttons(event))
+        if kind not in ("user", "bot") or not event.get("text"):
+            continue
+        text = str(event["text"])
+        if kind == "user" and text.startswith("/"):
+            text = offered.get(text.strip(), text)
+        out.append((event, text))
+    return out
+
+
+def _line(event: dict, text: str | None = None) -> Line:
     """A message of the transcript; a staff message (``metadata.staff``) names its writer."""
     at = event.get("timestamp")
     when = dt.datetime.fromtimestamp(at, dt.timezone.utc) if at else None
     staff = (event.get("metadata") or {}).get("staff") if event["event"] == "bot" else None
     who = "customer" if event["event"] == "user" else "staff" if staff else "bot"
-    return Line(who, str(event.get("text") or ""), when, staff)
+    return Line(who, str(event.get("text") or "") if text is None else text, when, staff)
 
 
 def transcript(
@@ -150,6 +176,6 @@ def transcript(
     for session in sessions(events):
         if conversation_id(sender, session) != conversation.id:
             continue
-        lines = [_line(e) for e in session if e.get("event") in ("user", "bot") and e.get("text")]
+        lines = [_line(e, text) for e, text in customer_saw(list(session))]
         return Transcript(conversation, result.contact, answers, lines, True)
     return result

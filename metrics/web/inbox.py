@@ -35,10 +35,15 @@ from core.store import staff_inbox as store
 from core.store.models import Appointment, Lead
 from core.store.recorder import Recorder, record_session, spool_path
 from core.store.spool import Spool
+from dealer.i18n import DEFAULT_LANGUAGE
+from metrics.report.dates import local_datetime
 from metrics.web import auth
+from metrics.web.data import customer_saw
 from metrics.web.inbox_texts import customer_text, texts
-from metrics.web.pages import SECURITY_HEADERS, page
+from metrics.web.pages import SECURITY_HEADERS, http_error, page
 from metrics.web.rasa_api import RasaAPI, RasaAPIError
+from metrics.web.texts import dealer_name, page_language
+from metrics.web.texts import texts as texts_of_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -74,30 +79,20 @@ def real_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def dealer_language(dealer_id: str) -> str:
-    """The dealer's ``reports.language`` (nl when the dealer file cannot be read)."""
-    from dealer.config import DealerConfigError, all_dealers
-
-    try:
-        dealer = all_dealers().get(dealer_id)
-    except DealerConfigError:
-        return "nl"
-    return dealer.report_language if dealer else "nl"
-
-
-def _at(moment: dt.datetime | None, zone: Any) -> str:
+def _at(moment: dt.datetime | None, zone: Any, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A time of today as ``09:05``, of another day as ``18 nov 09:05`` (local style)."""
     if moment is None:
         return ""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-    local = aware.astimezone(zone)
-    return local.strftime("%H:%M") if local.date() == real_now().astimezone(zone).date() else (
-        local.strftime("%d-%m %H:%M"))  # fmt: skip
+    today = aware.astimezone(zone).date() == real_now().astimezone(zone).date()
+    return local_datetime(aware, zone, lang, "clock" if today else "day_time")
 
 
-def status_text(status: store.Status, t: dict[str, str], zone: Any) -> str:
+def status_text(status: store.Status, t: dict[str, str], zone: Any,
+                lang: str = DEFAULT_LANGUAGE) -> str:  # fmt: skip
     if status.action == "new":
         return t["new"]
-    return t[status.action].format(staff=status.staff, at=_at(status.at, zone))
+    return t[status.action].format(staff=status.staff, at=_at(status.at, zone, lang))
 
 
 def note_text(lead: Lead, t: dict[str, str]) -> str:
@@ -147,9 +142,9 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
     def lead_row(lead: Lead, status: store.Status, waiting: bool) -> Markup:
         kind = store.item_kind_of(lead)
         held = lists.held.get(lead.sender_id)
-        state = status_text(status, t, zone)
+        state = status_text(status, t, zone, lang)
         if held is not None:
-            state = t["taken_over"].format(staff=held.staff, at=_at(held.since, zone))
+            state = t["taken_over"].format(staff=held.staff, at=_at(held.since, zone, lang))
         cells = [
             Markup('<a href="{}/inbox/lead/{}">{}</a>').format(base, lead.id, lead.reference),
             t.get(f"kind_{lead.kind}", lead.kind),
@@ -169,9 +164,9 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
 
     def appointment_row(a: Appointment, status: store.Status) -> Markup:
         starts = a.starts_at.replace(tzinfo=dt.timezone.utc).astimezone(zone)
-        cells = [a.reference, starts.strftime("%d-%m %H:%M"), a.service_id, a.plate,
+        cells = [a.reference, local_datetime(starts, zone, lang, "short"), a.service_id, a.plate,
                  a.customer_name, Markup('<span class="status">{}</span>').format(
-                     status_text(status, t, zone)),
+                     status_text(status, t, zone, lang)),
                  status_forms(base, "appointment", a.id, status, csrf, t)]  # fmt: skip
         return Markup('<tr data-id="{}" data-status="{}">{}</tr>').format(
             a.id, status.action,
@@ -199,16 +194,14 @@ def transcript_html(tracker: dict | None, lang: str, zone: Any) -> Markup:
     if tracker is None:
         return Markup('<p class="error">{}</p>').format(t["chat_unavailable"])
     lines = []
-    for event in tracker.get("events") or []:
-        kind, text = event.get("event"), event.get("text")
-        if kind not in ("user", "bot") or not text:
-            continue
+    for event, text in customer_saw(tracker.get("events") or []):
+        kind = event.get("event")
         staff = (event.get("metadata") or {}).get("staff") if kind == "bot" else None
         who, css = ((t["customer"], "customer") if kind == "user"
                     else (staff, "staff") if staff else (t["bot"], "bot"))  # fmt: skip
         at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, dt.timezone.utc)
         lines.append(Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>')
-                     .format(css, who, at.astimezone(zone).strftime("%H:%M:%S"), text))  # fmt: skip
+                     .format(css, who, local_datetime(at, zone, lang, "time"), text))  # fmt: skip
     return Markup("").join(lines)
 
 
@@ -222,6 +215,12 @@ def whatsapp_window_closed(tracker: dict | None, now: dt.datetime) -> bool:
     if not times:
         return True
     return now.timestamp() - max(times) > WHATSAPP_WINDOW.total_seconds()
+
+
+def not_found(request: web.Request) -> web.HTTPException:
+    """The 404 page of an item that is not there or not the user's, in the page's language."""
+    lang = page_language(request, request.match_info.get("dealer"))
+    return http_error(web.HTTPNotFound, texts_of_dashboard(lang)["not_found"], lang, request)
 
 
 class Inbox:
@@ -239,10 +238,11 @@ class Inbox:
         return self._rasa
 
     # -- helpers ---------------------------------------------------------------------------
-    def _page(self, title: str, body: Markup, user: auth.User, cookie: str) -> web.Response:
+    def _page(self, title: str, body: Markup, user: auth.User, cookie: str,
+              request: web.Request, lang: str) -> web.Response:  # fmt: skip
         response = page(title, Markup('<div class="inbox">{}</div>'
                                       '<script src="/static/inbox.js"></script>').format(body),
-                        user, auth.csrf_token(cookie))  # fmt: skip
+                        user, auth.csrf_token(cookie), lang=lang, request=request)  # fmt: skip
         response.headers["Content-Security-Policy"] = CSP
         return response
 
@@ -251,7 +251,7 @@ class Inbox:
         dealer_id = self.dash.location(request, user)
         lead = await self.dash.db(self._get, Lead, request.match_info["id"])
         if lead is None or lead.dealer_id != dealer_id:
-            raise web.HTTPNotFound(text="no such item")
+            raise not_found(request)
         return user, cookie, dealer_id, lead
 
     def _get(self, model: type, item_id: str) -> Any:
@@ -261,12 +261,12 @@ class Inbox:
                 session.expunge(row)
             return row
 
-    def _lists(self, dealer_id: str, csrf: str) -> Markup:
+    def _lists(self, dealer_id: str, csrf: str, lang: str) -> Markup:
         now = utc_now()  # the project's clock (DEALERBOT_FIXED_NOW in tests and demos)
         zone = dealer_timezone(dealer_id)
         day_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
         lists = store.inbox_lists(self.dash.session_factory, dealer_id, now, day_start)
-        return lists_html(lists, dealer_id, dealer_language(dealer_id), now, csrf)
+        return lists_html(lists, dealer_id, lang, now, csrf)
 
     async def _stream(self, request: web.Request, cookie: str,
                       render: Callable[[], Awaitable[str]]) -> web.StreamResponse:  # fmt: skip
@@ -303,21 +303,23 @@ class Inbox:
     async def page(self, request: web.Request) -> web.Response:
         user, cookie = self.dash.current(request)
         dealer_id = self.dash.location(request, user)
-        t = texts(dealer_language(dealer_id))
-        lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie))
+        lang = page_language(request, dealer_id)
+        t = texts(lang)
+        lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie), lang)
         body = Markup(
-            '<p><a href="/d/{d}">← {d}</a></p><h1 id="inbox-title">{title} · {d}</h1>'
+            '<p><a href="/d/{d}">← {name}</a></p><h1 id="inbox-title">{title} · {name}</h1>'
             '<div id="inbox-lists" data-events="/d/{d}/inbox/events">{lists}</div>'
-        ).format(d=dealer_id, title=t["inbox"], lists=lists)
-        return self._page(f"{t['inbox']} {dealer_id}", body, user, cookie)
+        ).format(d=dealer_id, name=dealer_name(dealer_id), title=t["inbox"], lists=lists)
+        return self._page(f"{t['inbox']} · {dealer_name(dealer_id)}", body, user, cookie,
+                          request, lang)  # fmt: skip
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         user, cookie = self.dash.current(request)
         dealer_id = self.dash.location(request, user)
-        csrf = auth.csrf_token(cookie)
+        csrf, lang = auth.csrf_token(cookie), page_language(request, dealer_id)
 
         async def render() -> str:
-            return str(await self.dash.db(self._lists, dealer_id, csrf))
+            return str(await self.dash.db(self._lists, dealer_id, csrf, lang))
 
         return await self._stream(request, cookie, render)
 
@@ -330,9 +332,9 @@ class Inbox:
         row = await self.dash.db(self._get, model, item_id)
         if kind not in ("handoff", "lead", "appointment") or row is None or (
                 row.dealer_id != dealer_id):  # fmt: skip
-            raise web.HTTPNotFound(text="no such item")
+            raise not_found(request)
         if model is Lead and store.item_kind_of(row) != kind:
-            raise web.HTTPNotFound(text="no such item")
+            raise not_found(request)
         try:
             await self.dash.db(lambda: store.record_event(
                 self.dash.session_factory, dealer_id=dealer_id, kind=kind, item_id=item_id,
@@ -347,7 +349,7 @@ class Inbox:
     # -- one conversation ------------------------------------------------------------------
     async def conversation(self, request: web.Request) -> web.Response:
         user, cookie, dealer_id, lead = await self._lead(request)
-        lang = dealer_language(dealer_id)
+        lang = page_language(request, dealer_id)
         t, zone, base = texts(lang), dealer_timezone(dealer_id), f"/d/{dealer_id}"
         csrf = auth.csrf_token(cookie)
         kind = store.item_kind_of(lead)
@@ -364,8 +366,8 @@ class Inbox:
                 (t["channel"], lead.channel), (t["name"], lead.customer_name or ""),
                 (t["phone"], lead.phone or ""), (t["email"], lead.email or ""),
                 (t["car"], lead.car or ""), (t["note"], note_text(lead, t)),
-                (t["created"], _at(lead.created_at, zone)),
-                (t["status"], status_text(status, t, zone)),
+                (t["created"], _at(lead.created_at, zone, lang)),
+                (t["status"], status_text(status, t, zone, lang)),
             ))  # fmt: skip
         hidden = Markup('<input type="hidden" name="csrf" value="{}">').format(csrf)
         url = f"{base}/inbox/lead/{lead.id}"
@@ -378,8 +380,9 @@ class Inbox:
                 '<form method="post" action="{url}/handback">{hidden}'
                 '<button id="handback">{handback}</button></form>'
             ).format(staff=held.staff, held=t["held_by"].format(staff=held.staff,
-                     at=_at(held.since, zone)), url=url, hidden=hidden, label=t["reply_label"],
-                     max=MAX_REPLY_CHARS, send=t["send"], handback=t["handback"])  # fmt: skip
+                     at=_at(held.since, zone, lang)), url=url, hidden=hidden,
+                     label=t["reply_label"], max=MAX_REPLY_CHARS, send=t["send"],
+                     handback=t["handback"])  # fmt: skip
         else:
             control = Markup(
                 '<p id="takeover-state">{}</p><form method="post" action="{}/takeover">{}'
@@ -392,7 +395,7 @@ class Inbox:
         changes = sorted([*events, *talk], key=lambda e: (e.at, e.id))
         rows = Markup("").join(
             Markup("<tr><td>{}</td><td>{}</td></tr>").format(
-                _at(e.at, zone), t[e.action].format(staff=e.staff, at=_at(e.at, zone)))
+                _at(e.at, zone, lang), t[e.action].format(staff=e.staff, at=_at(e.at, zone, lang)))
             for e in changes
         )  # fmt: skip
         notice = request.query.get("error")
@@ -411,11 +414,11 @@ class Inbox:
                  history=t["history"],
                  rows=rows or Markup('<tr><td class="muted">{}</td></tr>').format(
                      t["no_history"]))  # fmt: skip
-        return self._page(lead.reference, body, user, cookie)
+        return self._page(lead.reference, body, user, cookie, request, lang)
 
     async def conversation_events(self, request: web.Request) -> web.StreamResponse:
         _user, cookie, dealer_id, lead = await self._lead(request)
-        lang, zone = dealer_language(dealer_id), dealer_timezone(dealer_id)
+        lang, zone = page_language(request, dealer_id), dealer_timezone(dealer_id)
 
         async def render() -> str:
             return str(transcript_html(await self._tracker(lead.sender_id), lang, zone))

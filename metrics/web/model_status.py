@@ -19,7 +19,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from core.store.model_loads import live_since
-from metrics.report.render import local_time
+from dealer.i18n import DEFAULT_LANGUAGE
+from metrics.report.dates import local_datetime
+from metrics.web.texts import texts
 
 TIMEOUT = aiohttp.ClientTimeout(total=3)
 
@@ -60,19 +62,21 @@ async def server_models(
     return models
 
 
-def model_status_html(models: list[ServerModel], tz: ZoneInfo) -> Markup:
-    """The dashboard's "Assistant model" section."""
+def model_status_html(models: list[ServerModel], tz: ZoneInfo,
+                      lang: str = DEFAULT_LANGUAGE) -> Markup:  # fmt: skip
+    """The dashboard's "Assistant model" section, in ``lang``."""
+    t = texts(lang)
     rows = Markup("")
     for item in models:
         if item.model_file is None:
-            rows += Markup('<tr><td>{}</td><td class="error" colspan="2">not answering</td></tr>'
-                           ).format(item.server)  # fmt: skip
+            rows += Markup('<tr><td>{}</td><td class="error" colspan="2">{}</td></tr>'
+                           ).format(item.server, t["not_answering"])  # fmt: skip
             continue
-        since = local_time(item.since, tz) if item.since else "not recorded"
+        since = local_datetime(item.since, tz, lang) if item.since else t["not_recorded"]
         rows += Markup(
             '<tr><td>{}</td><td class="model">{}</td><td class="since">{}</td></tr>'
         ).format(item.server, item.model_file, since)
     return Markup(
-        '<h2>Assistant model</h2><table id="model"><tr><th>Rasa server</th><th>Live model</th>'
-        "<th>Live since</th></tr>{}</table>"
-    ).format(rows)
+        '<h2>{}</h2><div class="scroll"><table id="model"><tr><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr>{}</table></div>"
+    ).format(t["model"], t["server"], t["live_model"], t["live_since"], rows)

@@ -173,6 +173,11 @@ def tracker_events(sender: str, started: dt.datetime) -> list[dict]:
          "timestamp": t + 60, "input_channel": "socketio",
          "parse_data": {"intent": {"name": "thank"}}},
         {"event": "bot", "text": "Graag gedaan!", "timestamp": t + 61},
+        {"event": "bot", "text": "Hoe tevreden bent u?", "timestamp": t + 62,
+         "data": {"buttons": [{"title": f"{n} ster", "payload": f'/inform{{"csat": "{n}"}}'}
+                              for n in range(1, 6)]}},
+        {"event": "user", "text": '/inform{"csat": "1"}', "timestamp": t + 70,
+         "input_channel": "socketio", "parse_data": {"intent": {"name": "inform"}}},
     ]  # fmt: skip
 
 
@@ -260,13 +265,33 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         page.fill("input[name=token]", "devries-token")
         page.click("button")
         page.goto(f"{base}/d/{OWN}?week={WEEK}")
-        assert page.inner_text("#title") == f"{OWN} · {WEEK}"
+        # In the dealer's language (reports.language: nl), titled with its name and the days.
+        assert page.inner_text("#title") == "Autohuis De Vries · week 47, 16–22 november"
+        assert page.get_attribute("html", "lang") == "nl"
         mec = page.inner_text("#headline tr[data-figure=mec] .value")
         assert int(mec) == own[0]
-        assert f"{own[1]} qualifying" in page.inner_text("#volume")
+        assert f"waarvan {own[1]} kwalificerend" in page.inner_text("#volume")
         chart = page.evaluate("document.querySelector('img.chart').naturalWidth")
         assert chart > 0
+        assert page.locator("#headline abbr[title]").count() > 0  # MEC, CSAT, CES explained
+        assert_contrast(page)
         screenshot(page, "dashboard.png", docs=True)
+        page.click(".lang-switch a[lang=en]")
+        assert page.inner_text("#title") == "Autohuis De Vries · week 47, 16–22 November"
+        assert "At a glance" in page.content() and page.inner_text("button.logout") == "Log out"
+        page.locator("img.chart").evaluate("img => img.decode()")  # drawn before the screenshot
+        assert_contrast(page)
+        screenshot(page, "dashboard-en.png", docs=True)
+        page.goto(f"{base}/d/{OWN}?week={WEEK}")
+        assert "At a glance" in page.content()  # the choice is remembered
+        page.click(".lang-switch a[lang=nl]")
+        assert page.inner_text("button.logout") == "Uitloggen"
+
+        # On a phone the page does not scroll sideways: wide tables scroll inside themselves.
+        page.set_viewport_size({"width": 390, "height": 800})
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width
+        page.set_viewport_size({"width": 1100, "height": 1400})
 
         # Drill-down: CSAT -> the low-rated list -> one transcript.
         page.click("#headline tr[data-figure=csat] a")
@@ -276,6 +301,7 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         page.click(f"a[href='/conversations/{dashboard['transcript']}']")
         transcript = page.inner_text("#transcript")
         assert "wanneer zijn jullie open" in transcript and "Graag gedaan!" in transcript
+        assert "1 ster" in transcript and "/inform" not in transcript  # what the customer saw
         assert page.locator("#transcript img").count() == 0  # customer HTML stays text
         assert page.inner_text("#contact").startswith("contact-")
         assert dashboard["sender"] not in page.content()
@@ -288,7 +314,7 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         )
         assert download.headers["content-type"].startswith("text/csv")
         csv_text = download.text()
-        assert csv_text.splitlines()[0].startswith("conversation_id,")
+        assert csv_text.splitlines()[0].startswith("Gesprek,Begonnen,")  # read by people
         assert len(csv_text.strip().splitlines()) == low + 1
 
         # Another dealer's location, list and conversation are refused.
@@ -305,9 +331,10 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         page.goto(f"{base}/d/{OWN}?week={WEEK}")
         page.fill("input[name=service_appointments]", "30")
         page.fill("input[name=sales_leads]", "10")
-        page.click("form[action$=potential] button")
+        page.click("form[action*=potential] button")
         assert page.locator("#notice").count() == 1, page.content()[:300]
-        assert "MEC potential saved" in page.inner_text("#notice")
+        assert "MEC-potentieel opgeslagen" in page.inner_text("#notice")
+        assert page.inner_text("#title").startswith("Autohuis De Vries · week 47,")
         assert page.inner_text("#headline tr[data-figure=mec_potential] .value") == "40"
         context.close()
 
@@ -329,6 +356,33 @@ def test_no_login_no_dashboard(dashboard):
     with pytest.raises(urllib.error.HTTPError) as answer:
         opener.open(forged, timeout=10)
     assert answer.value.code == 302
+
+
+CONTRAST_JS = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => { for (; el; el = el.parentElement) {
+    const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const worst = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) worst.push(el.tagName + "." + el.className + ": " + ratio.toFixed(2));
+  }
+  return worst;
+}"""
+
+
+def assert_contrast(page) -> None:
+    """Every visible text on the page, the "Log out" button included, passes WCAG AA (4.5:1)
+    against the background it is drawn on (computed styles: what the browser shows)."""
+    assert page.locator("button.logout").count() == 1
+    assert page.evaluate(CONTRAST_JS) == []
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -49,15 +49,20 @@ def test_summary_email_has_subject_both_parts_and_inline_chart(seeded, smtp, tmp
     assert sorted(r[0] for r, _ in smtp.received) == sorted(RECIPIENTS)  # one message each
 
     message = smtp.to(RECIPIENTS[0])[0]
-    assert message["Subject"] == "Weekoverzicht Autohuis De Vries: week 47 (16-22 november 2026)"
+    assert message["Subject"] == "Weekoverzicht chat: Autohuis De Vries · week 47, 16–22 november"
     assert message["From"] == "Autohuis De Vries <rapportage@dealerbot.example>"
     assert message["To"] == RECIPIENTS[0]
     assert message.get_content_type() == "multipart/alternative"
     text, html, images = parts(message)
+    lines = text.get_content().splitlines()
+    assert lines[0].startswith("Deze week 4 klanten gesproken via chat")  # the action first
+    assert "Autohuis De Vries · week 47, 16–22 november" in lines  # then the week's title
     assert "MEC (klanten in gesprek)" in text.get_content()
+    assert "Afkortingen" in text.get_content() and "MEC: Klanten in gesprek" in text.get_content()
     assert "6 gesprekken, waarvan 5 kwalificerend" in text.get_content()
     body = html.get_content()
-    assert "<h1>Weekoverzicht chat</h1>" in body
+    assert "<h1>Autohuis De Vries · week 47, 16–22 november</h1>" in body
+    assert '<abbr title="Klanttevredenheid' in body and 'id="legend"' in body
     assert len(images) == 1
     cid = images[0]["Content-ID"]
     assert cid.startswith("<") and f'src="cid:{cid[1:-1]}"' in body

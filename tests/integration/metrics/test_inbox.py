@@ -348,7 +348,7 @@ def test_the_week_page_shows_the_human_part(store, users):
                              action="replied", staff="anna", at=at + dt.timedelta(minutes=12))  # fmt: skip
 
     async def scenario(client, _csrf, _inbox):
-        return await (await client.get(f"/d/{DEALER}?week=2026-W47")).text()
+        return await (await client.get(f"/d/{DEALER}?week=2026-W47&lang=en")).text()
 
     page = run(store, users, scenario)
     assert ('<tr data-figure="human_first_response_p50"><td>First staff response (median)</td>'

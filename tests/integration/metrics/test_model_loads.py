@@ -30,9 +30,12 @@ def test_the_dashboard_section_shows_each_server_in_the_dealers_time_zone():
         ServerModel("http://127.0.0.1:5007", None),
     ], ZoneInfo("Europe/Amsterdam")))  # fmt: skip
     assert '<td>http://127.0.0.1:5005</td><td class="model">dealerbot-new.tar.gz</td>' in html
-    assert '<td class="since">2026-12-05 14:30</td>' in html
-    assert "dealerbot-&lt;b&gt;.tar.gz" in html and "not recorded" in html
-    assert "not answering" in html
+    assert '<td class="since">5 dec 2026 14:30</td>' in html  # Dutch, the default
+    assert "dealerbot-&lt;b&gt;.tar.gz" in html and "niet vastgelegd" in html
+    assert "antwoordt niet" in html
+    english = str(model_status_html([ServerModel("http://127.0.0.1:5007", None)],
+                                    ZoneInfo("Europe/Amsterdam"), "en"))  # fmt: skip
+    assert "<h2>Assistant model</h2>" in english and "not answering" in english
 
 
 def test_the_week_page_shows_the_live_model_of_each_server_and_since_when(store, tmp_path):
@@ -64,7 +67,7 @@ def test_the_week_page_shows_the_live_model_of_each_server_and_since_when(store,
         page = asyncio.run(week_page())
     finally:
         rasa.stop()
-    assert "<h2>Assistant model</h2>" in page
+    assert "<h2>Assistentmodel</h2>" in page
     assert (f'<td>{rasa.url}</td><td class="model">dealerbot-new.tar.gz</td>'
-            '<td class="since">2026-12-05 14:30</td>') in page  # fmt: skip
-    assert f'<td>{dead}</td><td class="error" colspan="2">not answering</td>' in page
+            '<td class="since">5 dec 2026 14:30</td>') in page  # fmt: skip
+    assert f'<td>{dead}</td><td class="error" colspan="2">antwoordt niet</td>' in page

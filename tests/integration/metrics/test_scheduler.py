@@ -113,7 +113,7 @@ def test_the_monday_job_fires_at_seven_in_the_dealer_time_zone(store_url, clock,
 
     clock(dt.datetime(2026, 11, 23, 7, 0, 1, tzinfo=AMS))
     sched.tick()
-    week47 = "Weekoverzicht Autohuis De Vries: week 47 (16-22 november 2026)"
+    week47 = "Weekoverzicht chat: Autohuis De Vries · week 47, 16–22 november"
     assert subjects(smtp) == sorted((r, week47) for r in RECIPIENTS)
     assert sched.get_job(WEEKLY).next_run_time == dt.datetime(2026, 11, 30, 7, 0, tzinfo=AMS)
 
@@ -130,7 +130,7 @@ def test_a_missed_monday_is_caught_up_once(store_url, clock, smtp):  # noqa: F81
     back = started(dt.datetime(2026, 12, 9, 10, 0, tzinfo=AMS), clock)  # Wednesday
     assert back.get_job(WEEKLY).next_run_time == dt.datetime(2026, 11, 23, 7, 0, tzinfo=AMS)
     back.tick()
-    week49 = "Weekoverzicht Autohuis De Vries: week 49 (30 november - 6 december 2026)"
+    week49 = "Weekoverzicht chat: Autohuis De Vries · week 49, 30 november – 6 december"
     assert subjects(smtp) == sorted((r, week49) for r in RECIPIENTS)  # once, the last week
     assert back.get_job(WEEKLY).next_run_time == dt.datetime(2026, 12, 14, 7, 0, tzinfo=AMS)
     back.tick()

@@ -20,14 +20,15 @@ def test_summary_prints_the_table(seeded, capsys):
     assert main(["metrics", "summary", "--dealer", DEALER, "--week", WEEK]) == 0
     out = capsys.readouterr().out
     mec = next(line for line in out.splitlines() if line.startswith("MEC (klanten in gesprek)"))
-    assert mec.split()[-3:] == ["4", "+100%", "4"]  # 4 contacts, 2 the week before
+    # 4 contacts, 2 the week before: below the minimum n both counts, not "+100%"
+    assert mec.split()[-5:] == ["4", "2", "→", "4", "4"]
     assert main(["metrics", "summary", "--dealer", DEALER, "--week", WEEK, "--language", "en"]) == 0
     assert "MEC (engaged contacts)" in capsys.readouterr().out
 
 
 def test_the_week_defaults_to_last_week(seeded, capsys):
     assert main(["metrics", "summary", "--dealer", DEALER]) == 0  # frozen clock: Monday W48
-    assert "week 47 (16-22 november 2026)" in capsys.readouterr().out
+    assert "Autohuis De Vries · week 47, 16–22 november" in capsys.readouterr().out
 
 
 def test_bad_input_gets_a_clear_error(seeded):

@@ -173,11 +173,14 @@ def test_five_wrong_tokens_lock_the_user_out_with_retry_after(users):
     for status, retry, page in answers[:-1]:
         assert (status, retry) == (403, None)
         # A real log-in page: the error and the form again, with the name filled in.
-        assert "<!doctype html>" in page and 'id="login-error">Wrong name or token.<' in page
+        assert (
+            "<!doctype html>" in page
+            and 'id="login-error" role="alert">Onbekende naam of verkeerd token.<' in page
+        )
         assert '<form method="post" action="/login">' in page and 'value="devries"' in page
     status, retry, page = answers[-1]
     assert (status, retry) == (429, str(auth.LOCKOUT_SECONDS))
-    assert "Too many failed log-ins. Try again in 15 minutes." in page
+    assert "Te vaak mislukt. Probeer het over 15 minuten opnieuw." in page  # Dutch by default
     assert (locked, retry_after) == (429, str(auth.LOCKOUT_SECONDS))
     assert after == 303
 
@@ -294,7 +297,7 @@ def test_forwarded_headers_from_an_untrusted_peer_are_ignored(users):
         return login.status, await login.text()
 
     status, page = serve(users, scenario, trusted_proxies=["10.0.0.1"])
-    assert status == 403 and "This log-in form came from another site." in page
+    assert status == 403 and "Dit inlogformulier kwam van een andere site." in page
 
 
 def test_a_bad_trusted_proxies_setting_is_a_clear_error(users, monkeypatch, capsys):
@@ -327,7 +330,7 @@ def test_logout_ends_the_session_on_the_server(users):
         return before, logout.status, replayed, await home(client, other), removal
 
     before, status, replayed, other, removal = serve(users, scenario)
-    assert (before, status, replayed, other) == ("/d/autohuis-demo", 303, "/login",
+    assert (before, status, replayed, other) == ("/d/autohuis-demo", 303, "/login?expired=1",
                                                  "/d/autohuis-demo")  # fmt: skip
     assert "max-age=0" in removal and "httponly" in removal and "samesite=strict" in removal
 
@@ -340,4 +343,4 @@ def test_sessions_expire(users):
         clock.now += auth.SESSION_SECONDS + 1
         return await home(client, cookie)
 
-    assert serve(users, scenario, clock) == "/login"
+    assert serve(users, scenario, clock) == "/login?expired=1"  # the page says why

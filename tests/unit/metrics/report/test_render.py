@@ -3,14 +3,16 @@
 import datetime as dt
 import html
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from metrics.report.chart import render_chart
+from metrics.report.chart import chart_figure, render_chart, with_data
 from metrics.report.render import (
+    MIN_N_FOR_CHANGE,
+    change_text,
     format_change,
-    format_period,
     format_value,
     render_html,
     render_markdown,
@@ -149,18 +151,16 @@ def test_changes_relative_for_counts_points_for_shares():
     assert format_change("count", None, "en") == "–"  # nothing to compare with
 
 
-def test_period_text_across_months_and_years():
-    assert (
-        format_period(dt.date(2026, 11, 16), dt.date(2026, 11, 22), "nl") == "16-22 november 2026"
-    )
-    assert (
-        format_period(dt.date(2026, 11, 30), dt.date(2026, 12, 6), "en")
-        == "30 November - 6 December 2026"
-    )
-    assert (
-        format_period(dt.date(2026, 12, 28), dt.date(2027, 1, 3), "nl")
-        == "28 december 2026 - 3 januari 2027"
-    )
+def test_a_change_below_the_minimum_n_shows_both_values_not_a_percentage():
+    small = Figure("leads_sales", 5.0, 5, 2.0, 1.5, "count")
+    assert change_text(small, "en") == "2 → 5"  # not "+150%"
+    big = Figure("mec", 40.0, 40, 32.0, 0.25, "count")
+    assert change_text(big, "en") == "+25%"
+    few = Figure("csat", 0.8, MIN_N_FOR_CHANGE - 1, 0.5, 0.3, "share")
+    assert change_text(few, "nl") == "50% → 80%"
+    enough = Figure("csat", 0.8, MIN_N_FOR_CHANGE, 0.5, 0.3, "share")
+    assert change_text(enough, "en") == "+30 pp"
+    assert change_text(Figure("mec", 3.0, 3, None, None, "count"), "en") == "–"
 
 
 def test_text_table_shows_headline_with_change_and_n(dealer):
@@ -178,7 +178,7 @@ def test_text_table_shows_headline_with_change_and_n(dealer):
     assert automation.split()[-4:] == ["90%", "+10", "pp", "40"]
     assert "Appointments by chat" in text and "Sales leads by chat" in text
     assert "Trade-in leads by chat" in text
-    assert "week 47 (16-22 November 2026)" in text
+    assert text.splitlines()[0] == "Autohuis De Vries · week 47, 16–22 November"
     assert "55 conversations, 44 of them qualifying" in text
     assert "NPS" not in text  # not asked: no NPS row at all
     assert "(estimated)" not in text
@@ -187,7 +187,8 @@ def test_text_table_shows_headline_with_change_and_n(dealer):
 def test_dutch_by_default_from_the_dealer_file(dealer):
     assert dealer.report_language == "nl"
     rendered = render_summary(make_summary(), dealer, chart=False)
-    assert rendered.subject == "Weekoverzicht Autohuis De Vries: week 47 (16-22 november 2026)"
+    assert rendered.subject == "Weekoverzicht chat: Autohuis De Vries · week 47, 16–22 november"
+    assert "<h1>Autohuis De Vries · week 47, 16–22 november</h1>" in rendered.html
     assert "In één oogopslag" in rendered.text
     assert "Tevredenheid (CSAT, % 4-5)" in rendered.text
     assert "4,3" in rendered.text  # Dutch decimal comma
@@ -226,7 +227,7 @@ def test_nps_shown_only_when_asked(dealer):
     line = next(
         x for x in render_text(summary, dealer, language="en").splitlines() if x.startswith("NPS")
     )
-    assert line.split()[-3:] == ["+20", "+10", "15"]
+    assert line.split()[-5:] == ["+20", "+10", "→", "+20", "15"]  # n 15: no change in points
 
 
 def test_estimated_potential_is_marked_everywhere(dealer):
@@ -234,7 +235,7 @@ def test_estimated_potential_is_marked_everywhere(dealer):
         make_summary(potential_estimated=True), dealer, language="nl", chart=False
     )
     for body in (rendered.text, rendered.markdown, rendered.html):
-        assert "MEC-potentieel (geschat)" in body
+        assert "MEC-potentieel (geschat)" in re.sub(r"<[^>]+>", "", body)  # <abbr> in HTML
         assert "Het potentieel is geschat" in body
 
 
@@ -244,12 +245,12 @@ def test_customer_text_is_escaped_in_html(dealer):
     assert html.escape(NASTY) in page
     assert '<a href="https://dash.example/conversations/' + "c" * 32 + '">' in page
     assert "WhatsApp" in page and "handed off" in page
-    assert "2026-11-18 12:05" in page  # the dealer's local time
+    assert "Wed 18 Nov 12:05" in page  # the dealer's local time, in the local style
 
 
 def test_customer_text_is_inert_in_markdown(dealer):
     md = render_markdown(make_summary(), dealer, language="en")
-    row = next(line for line in md.splitlines() if "2026-11-18 12:05" in line)
+    row = next(line for line in md.splitlines() if "Wed 18 Nov 12:05" in line)
     assert "<img" not in row and "](http://evil)" not in row
     assert row.count(" | ") == 5  # the comment's pipe does not add a column
     assert "\\|" in row and "&lt;img" in row
@@ -403,3 +404,24 @@ def test_digest_escapes_customer_text_and_links_only_with_a_dashboard():
     assert "- CSAT 1 · 2026-11-18 14:05 · website · " in text
     assert "- financing · new · since 2026-11-18 14:05 · a@b.example · conversation abc\n" in text
     assert f'- "{SCRIPT}" (4×)' in text
+
+
+def test_the_chart_leaves_out_the_weeks_before_the_first_data_and_labels_both_axes():
+    pytest.importorskip("matplotlib")
+    empty = [TrendPoint(f"2026-W{w}", 0, None, None, None) for w in range(36, 44)]
+    data = [TrendPoint(f"2026-W{w}", 5, 10, 0.8, 5.5) for w in range(44, 48)]
+    assert with_data(empty + data) == data
+    figure = chart_figure(empty + data, "nl")
+    top, bottom, right = figure.axes
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["44", "45", "46", "47"]
+    assert right.get_ylabel() == "CES (1-7)" and bottom.get_ylabel() == "CSAT (% 4-5)"
+
+
+def test_an_empty_chart_has_no_axis_around_zero():
+    pytest.importorskip("matplotlib")
+    empty = [TrendPoint(f"2026-W{w}", 0, None, None, None) for w in range(36, 48)]
+    top = chart_figure(empty, "en").axes[0]
+    low, high = top.get_ylim()
+    assert low == 0 and high >= 1  # not -0.04 .. 0.04
+    assert any("No data" in t.get_text() for t in top.texts)
+    assert render_chart(empty, "en").startswith(b"\x89PNG")
