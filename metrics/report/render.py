@@ -882,7 +882,7 @@ def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> d
         if todo.kind == "csat_low":
             parts = (
                 f"CSAT {todo.score}",
-                local_time(todo.at, tz),
+                local_datetime(todo.at, tz, lang, "short"),
                 channel_label(todo.channel, lang),
                 *_contact_parts(todo.contact, t),
             )
@@ -893,7 +893,7 @@ def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> d
             parts = (
                 kind,
                 status,
-                t["since"].format(at=local_time(todo.at, tz)),
+                t["since"].format(at=local_datetime(todo.at, tz, lang, "short")),
                 *_contact_parts(todo.contact, t),
             )
             if base is not None:

@@ -145,16 +145,16 @@ def test_the_dutch_email_opens_with_the_sentence_then_the_todo_list(seeded, mail
         "Te doen",
         "",
         "Ontevreden klanten (CSAT 1-2): neem contact op:",
-        "- CSAT 1 · 2026-11-19 17:00 · WhatsApp · geen contactgegevens bekend · gesprek c4: "
+        "- CSAT 1 · do 19 nov 17:00 · WhatsApp · geen contactgegevens bekend · gesprek c4: "
         "https://dash.example/conversations/c4",
     ]
     assert lines[6] == (
-        f'- CSAT 2 · 2026-11-17 10:00 · WhatsApp · {NAME} · {PHONE} · "te traag" · gesprek c3: '
+        f'- CSAT 2 · di 17 nov 10:00 · WhatsApp · {NAME} · {PHONE} · "te traag" · gesprek c3: '
         "https://dash.example/conversations/c3"
     )
     text = "\n".join(lines)
     assert "Nog open in de inbox: overdrachten en leads:" in text
-    assert "- proefrit · opgepakt door Piet · sinds 2026-11-19 17:05" in text
+    assert "- proefrit · opgepakt door Piet · sinds do 19 nov 17:05" in text
     assert text.index("Te doen") < text.index("Weekoverzicht chat") < text.index("MEC (klanten")
     html = message.get_body(("html",)).get_content()
     assert html.index('id="digest-sentence"') < html.index("<h1>")

@@ -401,8 +401,8 @@ def test_digest_escapes_customer_text_and_links_only_with_a_dashboard():
     assert 'href="https://dash.example/d/autohuis-demo/inbox/lead/lead1"' in page
     text = render_digest_text(digest, "en", None, AMS)
     assert "http" not in text.replace("http://evil", "")  # no dashboard: no links
-    assert "- CSAT 1 · 2026-11-18 14:05 · website · " in text
-    assert "- financing · new · since 2026-11-18 14:05 · a@b.example · conversation abc\n" in text
+    assert "- CSAT 1 · Wed 18 Nov 14:05 · website · " in text
+    assert "- financing · new · since Wed 18 Nov 14:05 · a@b.example · conversation abc\n" in text
     assert f'- "{SCRIPT}" (4×)' in text
 
 
