@@ -135,6 +135,8 @@ def _conversation_cells(days) -> Select:
     counts = {
         "conversations": func.count(),
         "qualifying": func.count().filter(qualifying),
+        # qualifying or not: a conversation of fallbacks only never qualifies
+        "fallback_conversations": func.count().filter(c.fallback_messages > 0),
         **{name: among_qualifying(c.outcome == value) for value, name in OUTCOME_COLUMNS.items()},
         # An answered survey was offered, even if the offer itself was not recorded.
         "surveys_offered": among_qualifying(
@@ -250,6 +252,20 @@ def _refresh_dirty_days(session: Session, first: dt.date, last: dt.date) -> int:
     ).all()
     _refresh_days(session, [dt.date.fromisoformat(key) for key in keys])
     return len(keys)
+
+
+def has_dirty_days(
+    session_factory: sessionmaker, dealer_id: str | None, first: dt.date, last: dt.date
+) -> bool:
+    """Whether a day of ``first`` .. ``last`` (of ``dealer_id``; None: any dealer) is marked
+    dirty: its summary rows miss a change (a new message, a late answer, an erasure)."""
+    query = select(DirtyDay.day_key).where(
+        DirtyDay.day_key >= first.isoformat(), DirtyDay.day_key <= last.isoformat()
+    )
+    if dealer_id is not None:
+        query = query.where(DirtyDay.dealer_id == dealer_id)
+    with session_factory() as session:
+        return session.execute(query.limit(1)).first() is not None
 
 
 def _contact_cells(days) -> list[Select]:

@@ -103,12 +103,32 @@ def nps(n: int, promoters: int, detractors: int) -> Value:
     return Value(100.0 * (promoters - detractors) / n, n)
 
 
-def automation_rate(qualifying: int, handoffs: int) -> Value:
-    """Automation rate = qualifying conversations finished without a handoff / qualifying ones.
+def automation_rate(qualifying: int, handoffs: int, abandoned: int) -> Value:
+    """Automation rate = resolved by the bot / qualifying conversations.
 
-    A conversation counts as handed off when its outcome is ``handed_off``.
+    Resolved by the bot: a qualifying conversation that reached a task outcome other than a
+    handoff (booked, changed, cancelled, test drive, lead) or a self-served answer
+    (``self_served``). Handed off (``handed_off``) and abandoned (``abandoned``) conversations
+    are not automated. Resolved + handed off + abandoned = qualifying (an ``out_of_scope``
+    conversation never qualifies), so the three shares add up to 100%.
     """
-    return Value(_ratio(qualifying - handoffs, qualifying), qualifying)
+    return Value(_ratio(qualifying - handoffs - abandoned, qualifying), qualifying)
+
+
+def resolved_by_bot(qualifying: int, handoffs: int, abandoned: int) -> Value:
+    """Resolved by the bot: the count of qualifying conversations neither handed off nor
+    abandoned (see :func:`automation_rate`, its share); ``n`` is the qualifying conversations."""
+    return Value(float(qualifying - handoffs - abandoned), qualifying)
+
+
+def fallback_rate(conversations: int, fallback_conversations: int) -> Value:
+    """Fallback rate = conversations with at least one customer message the bot did not
+    understand (NLU's ``nlu_fallback``) / conversations.
+
+    Over all non-test conversations, qualifying or not: a conversation of fallbacks only never
+    qualifies, and it is the one the rate must see. ``n`` is the conversations.
+    """
+    return Value(_ratio(fallback_conversations, conversations), conversations)
 
 
 def handoff_rate(qualifying: int, handoffs: int) -> Value:
@@ -119,7 +139,8 @@ def handoff_rate(qualifying: int, handoffs: int) -> Value:
 def abandonment_rate(qualifying: int, abandoned: int) -> Value:
     """Abandonment rate = qualifying conversations with outcome ``abandoned`` / qualifying ones.
 
-    Abandoned: a task (booking, test drive, lead ...) was started and not finished.
+    Abandoned: a task (booking, test drive, lead ...) was started and not finished and no
+    question was answered (``core.engagement.outcome_of``: an answered question is served).
     """
     return Value(_ratio(abandoned, qualifying), qualifying)
 

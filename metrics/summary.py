@@ -113,6 +113,8 @@ class WeeklySummary:
     automation_rate: Figure
     handoff_rate: Figure
     abandonment_rate: Figure
+    resolved_by_bot: Figure
+    fallback_rate: Figure
     first_response_p50: Figure
     first_response_p90: Figure
     answered_within_30s: Figure

@@ -141,7 +141,7 @@ class Lead(Base):
 # The columns a rollup reads; channel and language first, so GROUP BY needs no sort.
 ROLLUP_COLUMNS = (
     "channel", "language", "qualifies", "is_test", "outcome", "first_response_bucket",
-    "survey_offered_at", "csat", "ces", "nps", "contact_key", "id",
+    "survey_offered_at", "csat", "ces", "nps", "contact_key", "id", "fallback_messages",
 )  # fmt: skip
 SURVEY_SCORE_COLUMNS = ("csat", "ces", "nps")  # survey_answers.question -> conversations column
 CONTACT_PERIOD_COLUMNS = (
@@ -186,6 +186,8 @@ class Conversation(Base):
     csat = Column(SmallInteger)
     ces = Column(SmallInteger)
     nps = Column(SmallInteger)
+    # Customer messages NLU did not understand (core.engagement.FALLBACK_INTENT): the fallback rate.
+    fallback_messages = Column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_conversations_dealer_started", "dealer_id", "started_at"),
@@ -326,6 +328,9 @@ class MetricSummary(Base):
     handoffs = Column(Integer, nullable=False, default=0)
     self_served = Column(Integer, nullable=False, default=0)
     abandoned = Column(Integer, nullable=False, default=0)
+    # Non-test conversations with at least one message NLU did not understand (all, not only
+    # qualifying ones: a fallback-only conversation never qualifies).
+    fallback_conversations = Column(Integer, nullable=False, default=0, server_default="0")
     surveys_offered = Column(Integer, nullable=False, default=0)
     csat_n = Column(Integer, nullable=False, default=0)
     csat_sum = Column(Integer, nullable=False, default=0)
@@ -366,7 +371,7 @@ CELL_COUNTS = (
     "abandoned", "surveys_offered", "csat_n", "csat_sum", "csat_top2", "ces_n", "ces_sum",
     "ces_top3", "nps_n", "nps_promoters", "nps_detractors", "first_response_n",
     "first_response_30s", *(f"h{i}" for i in range(11)), "bot_appointments", "leads_test_drive",
-    "leads_trade_in", "leads_sales", "leads_handoff", *CONTACT_COUNTS,
+    "leads_trade_in", "leads_sales", "leads_handoff", *CONTACT_COUNTS, "fallback_conversations",
 )  # fmt: skip
 
 
@@ -451,9 +456,12 @@ def mark_conversation_day(connection, conversation_id: str | None) -> None:
 # these (a new message's counts and times, the intents list) leaves the cells as they are.
 CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
                "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
-               "first_response_bucket", "csat", "ces", "nps")  # fmt: skip
-# Of those, what decides whether a contact is new or returning in its later conversations.
-_CONTACT_INPUTS = tuple(name for name in CELL_INPUTS if name not in SURVEY_SCORE_COLUMNS)
+               "first_response_bucket", "csat", "ces", "nps", "fallback_messages")  # fmt: skip
+# Of those, what decides whether a contact is new or returning in its later conversations (not
+# the survey scores, nor how many messages the bot did not understand).
+_CONTACT_INPUTS = tuple(
+    name for name in CELL_INPUTS if name not in (*SURVEY_SCORE_COLUMNS, "fallback_messages")
+)
 
 
 class Dirty(NamedTuple):
@@ -487,8 +495,9 @@ def dirty_days(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> 
 
     - no ``CELL_INPUTS`` value changed (a new message's counts and times): nothing;
     - otherwise the row's day before and after, each of its own dealer;
-    - and, unless only survey scores changed, the contact's later days of that dealer: the
-      first conversation of a contact in a day, week or month makes the later ones returning.
+    - and, unless only survey scores or the not-understood count changed, the contact's later
+      days of that dealer: the first conversation of a contact in a day, week or month makes
+      the later ones returning.
 
     Pure and cheap (the recorder calls it for every written conversation).
     """

@@ -199,6 +199,7 @@ class _Batch:
 
     def _conversation(self, op: dict, erasures: dict, seen: set) -> None:
         data = {k: v for k, v in op["data"].items() if k in _CONVERSATION_FIELDS or k == "id"}
+        data.setdefault("fallback_messages", 0)  # spooled before migration 0013
         for key in ("started_at", "last_message_at", "survey_offered_at"):
             data[key] = _time(data.get(key))
         cid = data.pop("id")

@@ -33,6 +33,7 @@ from core.periods import (
 from core.settings import get_settings, rasa_api_token, utc_now
 from core.store.session import default_session_factory
 from metrics.figures import FIGURE_DRILLS
+from metrics.jobs import current_weekly_summary
 from metrics.potential import (
     PotentialImportError,
     import_potential,
@@ -360,7 +361,8 @@ class Dashboard:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         week = self.week_of(request, dealer_id)
-        summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
+        # rolls up the week's dirty days first: the figures include this morning's chats
+        summary = await self.db(current_weekly_summary, self.session_factory, dealer_id, week)
         base = f"/d/{dealer_id}"
         models = await self.live_models()
 

@@ -43,14 +43,16 @@ def test_headline_figures_with_n_previous_and_change(seeded):
                       "appointments_cancelled": 0, "test_drives": 1, "leads_trade_in": 1,
                       "leads_sales": 0, "handoffs": 1}  # fmt: skip
     assert s.appointments_booked.previous == 1.0 and s.appointments_booked.change == 0.0
-    assert s.automation_rate.value == pytest.approx(6 / 7) and s.automation_rate.n == 7
+    # 7 qualifying: c3 handed off and c5 abandoned are not automated (issue 20)
+    assert s.automation_rate.value == pytest.approx(5 / 7) and s.automation_rate.n == 7
+    assert (s.resolved_by_bot.value, s.abandonment_rate.value) == (5.0, pytest.approx(1 / 7))
     assert s.handoff_rate.value == pytest.approx(1 / 7)
     assert s.abandonment_rate.value == pytest.approx(1 / 7)
     assert s.first_response_p50.value == pytest.approx(2250) and s.first_response_p50.n == 7
     assert s.first_response_p90.value == pytest.approx(39_000)
     assert s.answered_within_30s.value == pytest.approx(6 / 7)
     assert (s.returning_contacts.value, s.returning_contacts.n) == (1.0, 6)
-    assert s.headline()[0] is s.mec and len(s.headline()) == 28
+    assert s.headline()[0] is s.mec and len(s.headline()) == 30
     assert s.mec_share.text == "200%" and s.nps.text == "100.0"
 
 

@@ -42,13 +42,27 @@ def test_nps_only_when_asked():
 
 
 def test_rates_with_and_without_conversations():
-    assert f.automation_rate(0, 0) == f.Value(None, 0)
+    assert f.automation_rate(0, 0, 0) == f.Value(None, 0)
     assert f.handoff_rate(0, 0) == f.Value(None, 0)
     assert f.abandonment_rate(0, 0) == f.Value(None, 0)
-    assert f.automation_rate(7, 1) == f.Value(6 / 7, 7)
+    assert f.automation_rate(7, 1, 0) == f.Value(6 / 7, 7)
     assert f.handoff_rate(7, 1) == f.Value(1 / 7, 7)
     assert f.abandonment_rate(7, 1) == f.Value(1 / 7, 7)
-    assert f.automation_rate(1, 0).value == 1.0 and f.automation_rate(1, 1).value == 0.0
+    assert f.automation_rate(1, 0, 0).value == 1.0 and f.automation_rate(1, 1, 0).value == 0.0
+
+
+def test_resolved_handed_off_and_abandoned_add_up_to_the_qualifying_conversations():
+    # 10 qualifying: 2 handed off, 1 abandoned -> 7 resolved by the bot; abandoned is not automated
+    assert f.automation_rate(10, 2, 1) == f.Value(0.7, 10)
+    assert f.resolved_by_bot(10, 2, 1) == f.Value(7.0, 10)
+    shares = (f.automation_rate(10, 2, 1), f.handoff_rate(10, 2), f.abandonment_rate(10, 1))
+    assert sum(v.value for v in shares) == pytest.approx(1.0)
+    assert f.automation_rate(4, 0, 4).value == 0.0  # all abandoned: nothing automated
+
+
+def test_fallback_rate_is_over_all_conversations():
+    assert f.fallback_rate(0, 0) == f.Value(None, 0)
+    assert f.fallback_rate(20, 5) == f.Value(0.25, 20)
     assert f.share(0, 0) == f.Value(None, 0) and f.share(1, 4) == f.Value(0.25, 4)
     assert f.returning_contacts(6, 1) == f.Value(1.0, 6)
 
@@ -101,5 +115,6 @@ def test_display_shows_na_never_zero_percent():
 
 def test_every_formula_states_its_definition():
     for name in ("mec", "mec_share", "csat", "ces", "nps", "automation_rate", "handoff_rate",
-                 "abandonment_rate", "first_response", "change", "returning_contacts"):  # fmt: skip
+                 "abandonment_rate", "first_response", "change", "returning_contacts",
+                 "resolved_by_bot", "fallback_rate"):  # fmt: skip
         assert len(getattr(f, name).__doc__.strip()) > 40, name

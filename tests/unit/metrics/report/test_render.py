@@ -44,6 +44,8 @@ FIGURES = {
     "automation_rate": (0.9, 40, 0.8, 0.1, "share"),
     "handoff_rate": (0.1, 40, 0.2, -0.1, "share"),
     "abandonment_rate": (0.05, 40, 0.05, 0.0, "share"),
+    "resolved_by_bot": (34.0, 40, 30.0, 0.1333, "count"),
+    "fallback_rate": (0.1, 50, 0.12, -0.02, "share"),
     "first_response_p50": (1500.0, 40, 2000.0, -500.0, "ms"),
     "first_response_p90": (4200.0, 40, 4200.0, 0.0, "ms"),
     "answered_within_30s": (0.975, 40, 1.0, -0.025, "share"),
