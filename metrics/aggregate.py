@@ -159,8 +159,12 @@ def _conversation_cells(days) -> Select:
 
 
 def _created_cells(days) -> list[Select]:
-    """Appointments and leads created in each day's non-test conversations."""
+    """Appointments and leads created in each day's customer conversations: on a one-to-one
+    customer channel (``DEALERBOT_CUSTOMER_CHANNELS``, web and WhatsApp) and not from a test
+    sender. A lead made through the REST channel or by a test sender is never counted, in the
+    leads by chat nor in the estimated MEC potential."""
     c, lead_kind = Conversation, Lead.kind
+    customer = and_(c.is_test.is_(False), c.channel.in_(get_settings().customer_channels))
     appointments = _cell_select({"bot_appointments": func.count()}, days(c.day_key))
     leads = _cell_select(
         {
@@ -173,8 +177,8 @@ def _created_cells(days) -> list[Select]:
     return [
         appointments.select_from(Appointment)
         .join(c, c.id == Appointment.conversation_id)
-        .where(c.is_test.is_(False)),
-        leads.select_from(Lead).join(c, c.id == Lead.conversation_id).where(c.is_test.is_(False)),
+        .where(customer),
+        leads.select_from(Lead).join(c, c.id == Lead.conversation_id).where(customer),
     ]
 
 

@@ -61,12 +61,17 @@ def mec(distinct_contacts: int) -> Value:
     return Value(float(distinct_contacts), distinct_contacts)
 
 
-def mec_share(mec_count: int, potential: int | None) -> Value:
-    """MEC share = MEC / MEC potential (service appointments + sales leads, all sources).
+def mec_share(mec_count: int, potential: int | None, estimated: bool = False) -> Value:
+    """MEC share = MEC / MEC potential (service appointments + sales leads, imported from the
+    dealer system).
 
-    None when the potential is 0 or unknown. It can exceed 1 when more contacts chatted than
-    the dealer system recorded appointments and leads. ``n`` is the potential.
+    None when the potential is 0 or unknown, and when it is only the estimate from the bot's own
+    appointments and leads (``estimated``): that is a floor of the potential, not the potential,
+    and a share of it could read 400%. It can exceed 1 when more contacts chatted than the dealer
+    system recorded appointments and leads. ``n`` is the potential (0 when estimated).
     """
+    if estimated:
+        return Value(None, 0)
     return Value(_ratio(mec_count, potential or 0), potential or 0)
 
 

@@ -149,7 +149,9 @@ class _Counts:
 
     @property
     def potential(self) -> int | None:
-        return None if self.row is None else self.row.potential
+        """The week's potential; a week without a row has the estimate of a week without
+        bookings and leads, 0 (so an empty week reads like an equal week with a row)."""
+        return 0 if self.row is None else self.row.potential
 
     @property
     def potential_estimated(self) -> bool:

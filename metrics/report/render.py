@@ -55,10 +55,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation": "Gesprek",
         "question": "Vraag",
         "count": "Aantal",
-        "estimated": "geschat",
+        "estimated": "minstens, uit de chat",
         "estimated_note": (
-            "Het potentieel is geschat uit de afspraken en leads via de chat, omdat er geen "
-            "aantallen uit het dealersysteem zijn aangeleverd."
+            "Er zijn geen aantallen uit het dealersysteem aangeleverd: het potentieel is minstens "
+            "het aantal afspraken en leads via de chat (een ondergrens, niet het potentieel). "
+            "Het MEC-aandeel volgt zodra de aantallen zijn aangeleverd."
         ),
         "returning": "Terugkerende contacten",
         "n_a": "n.v.t.",
@@ -99,10 +100,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation": "Conversation",
         "question": "Question",
         "count": "Count",
-        "estimated": "estimated",
+        "estimated": "at least, from chat",
         "estimated_note": (
-            "The potential is estimated from the appointments and leads made in chat, because "
-            "no counts were supplied from the dealer system."
+            "No counts were supplied from the dealer system: the potential is at least the "
+            "appointments and leads made in chat (a floor, not the potential). The MEC share "
+            "follows once the counts are supplied."
         ),
         "returning": "Returning contacts",
         "n_a": "n/a",

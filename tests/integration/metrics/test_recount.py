@@ -18,20 +18,23 @@ from sqlalchemy import select
 
 from core.engagement import ConversationRecord, qualifies
 from core.periods import parse_period, period_key
-from core.store.models import Conversation, SurveyAnswer, from_utc_naive
+from core.store.models import Appointment, Conversation, Lead, SurveyAnswer, from_utc_naive
 from core.store.recorder import answer, apply, conversation_op
+from core.store.repositories import create_lead
 from metrics import aggregate
 from metrics.figures import BY_NAME
 from metrics.summary import _Counts
 from metrics.web.data import conversation_list
-from tests.integration.metrics.test_aggregate import DEALER
+from tests.integration.metrics.test_aggregate import DEALER, appointment
 
 TASKS = ("appointment_booked", "test_drive_booked", "lead_created", "handed_off")
 OUTCOMES = (*TASKS, "self_served", "self_served", "abandoned", "out_of_scope")
 FIRST, LAST = dt.date(2026, 10, 19), dt.date(2027, 1, 10)  # DST end, W53, Oct/Nov/Dec/Jan
 # The figures whose definitions issue 20 changed or added, and their recount from raw rows.
 NEW_FIGURES = ("automation_rate", "resolved_by_bot", "handoff_rate", "abandonment_rate",
-               "fallback_rate", "csat", "mec")  # fmt: skip
+               "fallback_rate", "csat", "mec", "leads_sales", "leads_trade_in",
+               "mec_potential")  # fmt: skip
+LEAD_KINDS = ("sales", "financing", "trade_in", "test_drive", "handoff")
 
 
 def random_conversations(seed_value: int = 20, n: int = 220) -> list[ConversationRecord]:
@@ -67,7 +70,8 @@ def random_conversations(seed_value: int = 20, n: int = 220) -> list[Conversatio
 
 
 def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
-    """Each new figure per period of ``kind``, from the raw rows, as (value, n)."""
+    """Each new figure per period of ``kind``, from the raw rows, as (value, n). Each row
+    carries its leads' kinds and its appointments (``created``)."""
     by_period: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if not row["is_test"]:
@@ -85,6 +89,11 @@ def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
         unclear = sum(r["fallback_messages"] > 0 for r in items)
         scores = [r["csat"] for r in engaged if r["csat"] is not None]
         contacts = {r["contact_key"] for r in engaged}
+        # made by customers (web, WhatsApp; never REST), whether the conversation qualified or not
+        made = [k for r in items if r["channel"] in ("web", "whatsapp") for k in r["created"]]
+        sales = sum(k in ("sales", "financing") for k in made)
+        trade_in = sum(k == "trade_in" for k in made)
+        floor = sum(k != "handoff" for k in made)  # appointments, test drives, sales, trade-in
         result[key] = {
             "automation_rate": (resolved / q if q else None, q),
             "resolved_by_bot": (float(resolved), q),
@@ -93,6 +102,9 @@ def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
             "fallback_rate": (unclear / len(items), len(items)),
             "csat": (sum(s >= 4 for s in scores) / len(scores) if scores else None, len(scores)),
             "mec": (float(len(contacts)), len(contacts)),
+            "leads_sales": (float(sales), sales),
+            "leads_trade_in": (float(trade_in), trade_in),
+            "mec_potential": (float(floor), floor),
         }
     return result
 
@@ -113,9 +125,15 @@ def raw_rows(factory) -> list[dict]:
     from core.periods import dealer_timezone
 
     zone = dealer_timezone(DEALER)
+    created = defaultdict(list)
     with factory() as session:
+        for cid, kind in session.execute(select(Lead.conversation_id, Lead.kind)):
+            created[cid].append(kind)
+        for (cid,) in session.execute(select(Appointment.conversation_id)):
+            created[cid].append("appointment")
         conversations = session.scalars(select(Conversation)).all()
         return [{"zone": zone, "intents": [i for i in c.intents.split(",") if i],
+                 "created": created[c.id],
                  **{col.name: getattr(c, col.name) for col in Conversation.__table__.columns
                     if col.name != "intents"}} for c in conversations]  # fmt: skip
 
@@ -131,6 +149,16 @@ def recorded(store):
     for item in random_conversations():
         answers = [answer("csat", score=rng.randint(1, 5))] if rng.random() < 0.4 else []
         apply(store, conversation_op(item, answers))
+        if item.outcome in ("lead_created", "handed_off", "test_drive_booked"):
+            kind = {"handed_off": "handoff", "test_drive_booked": "test_drive"}.get(
+                item.outcome, rng.choice(LEAD_KINDS[:3])
+            )
+            create_lead(store, key_parts=(item.id, kind), dealer_id=DEALER, kind=kind,
+                        language="nl", channel=item.channel, sender_id=item.id,
+                        conversation_id=item.id)  # fmt: skip
+        if item.outcome == "appointment_booked":
+            with store.begin() as session:
+                session.add(appointment(item.id, item.started_at))
     aggregate.backfill(store, FIRST, LAST, progress=None)
     return store
 
@@ -144,6 +172,7 @@ def test_every_new_figure_equals_its_recount_from_the_raw_conversations(recorded
         assert {"2026-W43", "2026-W53"} <= set(got)
         assert any(v["abandonment_rate"][0] for v in got.values())
         assert any(v["fallback_rate"][0] for v in got.values())
+        assert any(v["leads_sales"][0] for v in got.values())
     if kind == "month":
         assert {"2026-10", "2026-11", "2026-12", "2027-01"} <= set(got)
 

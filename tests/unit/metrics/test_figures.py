@@ -65,7 +65,11 @@ def test_each_formula_reads_the_weeks_counts():
     assert values["fallback_rate"] == (0.25, 16)
     assert values["returning_contacts"] == (3.0, 8) and values["leads_sales"] == (5.0, 5)
     assert values["first_response_p50"] == (None, 0)
-    assert BY_NAME["mec_potential"].formula(_Counts(None)) == (None, 0)
+    # a week without a row reads like an equal week with one: potential 0, estimated
+    assert BY_NAME["mec_potential"].formula(_Counts(None)) == (0.0, 0)
+    assert BY_NAME["mec_share"].formula(_Counts(None)) == (None, 0)
+    floor = _Counts(Row(**{**row.__dict__, "potential": 2, "potential_estimated": True}))
+    assert BY_NAME["mec_share"].formula(floor) == (None, 0)
 
 
 def test_the_human_part_reads_the_staff_inbox_figures():

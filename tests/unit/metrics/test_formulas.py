@@ -10,6 +10,8 @@ def test_mec_share_none_without_potential():
     assert f.mec_share(6, 0) == f.Value(None, 0)
     assert f.mec_share(0, None) == f.Value(None, 0)
     assert f.mec_share(6, 3).value == 2.0  # more contacts than the dealer system counted
+    # a floor from the bot's own bookings is not the potential: no share of it (issue 20)
+    assert f.mec_share(6, 2, estimated=True) == f.Value(None, 0)
     assert f.mec(7) == f.Value(7.0, 7)
 
 

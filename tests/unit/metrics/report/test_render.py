@@ -216,7 +216,7 @@ def test_zero_denominators_show_n_a_in_every_format(dealer):
     share = next(line for line in text.splitlines() if line.startswith("MEC share"))
     assert share.split()[-3:] == ["n/a", "–", "0"]
     assert "0%" not in text
-    assert "MEC potential (estimated)" in text
+    assert "MEC potential (at least, from chat)" in text
     assert "No conversations rated 1 or 2 this week." in text
     assert "n.v.t." in render_markdown(summary, dealer, language="nl")
     assert "n/a" in render_html(summary, dealer, language="en")
@@ -236,8 +236,8 @@ def test_estimated_potential_is_marked_everywhere(dealer):
         make_summary(potential_estimated=True), dealer, language="nl", chart=False
     )
     for body in (rendered.text, rendered.markdown, rendered.html):
-        assert "MEC-potentieel (geschat)" in body
-        assert "Het potentieel is geschat" in body
+        assert "MEC-potentieel (minstens, uit de chat)" in body
+        assert "het potentieel is minstens" in body
 
 
 def test_customer_text_is_escaped_in_html(dealer):
