@@ -75,7 +75,7 @@ from core.store.models import (
     mark_days,
 )
 from core.store.session import default_session_factory
-from metrics.formulas import WITHIN_MS
+from metrics.formulas import WITHIN_MS, spread_potential
 
 OUTCOME_COLUMNS = {
     "appointment_booked": "appointments_booked",
@@ -437,6 +437,55 @@ def _potential_only_rows(session: Session, kind: str, first: str, last: str) -> 
     return len(rows)
 
 
+def _spread_potentials(session: Session, kind: str, periods: list[Period]) -> int:
+    """Periods without an imported potential of their own kind take one spread by days from the
+    imports of the other kind (``metrics.formulas.spread_potential``): an imported month over
+    its weeks, imported weeks into a month. Replaces the estimate on the ``all`` row (or writes
+    a row for a period without conversations); returns the rows written."""
+    if kind not in ("week", "month"):
+        return 0
+    other = "month" if kind == "week" else "week"
+    first, last = periods[0].start, periods[-1].last_day
+    around = periods_between(other, first, last)
+    m = MecPotential
+    total = m.service_appointments + m.sales_leads
+    imports: dict[str, list] = {}
+    for dealer_id, key, value in session.execute(
+        select(m.dealer_id, m.period_key, total).where(
+            m.period_kind == other, m.period_key.in_([p.key for p in around])
+        )
+    ):
+        span = parse_period(key)
+        imports.setdefault(dealer_id, []).append((key, span.start, span.last_day, value))
+    if not imports:
+        return 0
+    own = set(session.execute(
+        select(m.dealer_id, m.period_key).where(
+            m.period_kind == kind, m.period_key.in_([p.key for p in periods]))
+    ).all())  # fmt: skip
+    s, written = MetricSummary, 0
+    for dealer_id, items in sorted(imports.items()):
+        for period in periods:
+            if (dealer_id, period.key) in own:
+                continue
+            spread = spread_potential(period.start, period.last_day, items)
+            if spread is None:
+                continue
+            values = {"potential": round(spread.value), "potential_estimated": False,
+                      "potential_spread": spread.text[:200]}  # fmt: skip
+            where = (s.dealer_id == dealer_id, s.period_kind == kind,
+                     s.period_key == period.key, s.dimension == ALL)  # fmt: skip
+            if not session.execute(update(s).where(*where).values(**values)).rowcount:
+                session.execute(insert(s).values(
+                    dealer_id=dealer_id, period_kind=kind, period_key=period.key, dimension=ALL,
+                    dimension_value="", **dict.fromkeys(_SUMMED, 0), mec=0,
+                    first_response_histogram=",".join("0" * _BUCKETS), returning_contacts=0,
+                    **values,
+                ))  # fmt: skip
+                written += 1
+    return written
+
+
 def retention_floor(now: dt.datetime | None = None) -> dt.date:
     """The first local day whose conversations the retention purge has not touched."""
     settings = get_settings()
@@ -504,6 +553,7 @@ def rebuild(
             )
         )
         rows = _write_summaries(session, kind, first, last)
+        rows += _spread_potentials(session, kind, kept)
     return RebuildResult(kind, first, last, rows, skipped)
 
 

@@ -7,6 +7,7 @@ report shows as "n/a", never as 0%.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -148,6 +149,51 @@ def abandonment_rate(qualifying: int, abandoned: int) -> Value:
     question was answered (``core.engagement.outcome_of``: an answered question is served).
     """
     return Value(_ratio(abandoned, qualifying), qualifying)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A potential spread from imported figures of other periods: the value and how it was made
+    (one part per import: its period key, its total, its days here and its length in days)."""
+
+    value: float
+    parts: tuple[tuple[str, int, int, int], ...]
+
+    @property
+    def text(self) -> str:
+        """E.g. ``2026-11: 120 × 7/30`` (several parts joined with ``+``)."""
+        return " + ".join(
+            f"{key}: {total}" if here == length else f"{key}: {total} × {here}/{length}"
+            for key, total, here, length in self.parts
+        )
+
+
+def spread_potential(
+    first: dt.date, last: dt.date, imports: Iterable[tuple[str, dt.date, dt.date, int]]
+) -> Spread | None:
+    """MEC potential of the days ``first`` .. ``last`` (inclusive) from imported potentials of
+    other periods, spread by days: each import ``(key, first day, last day, total)`` adds
+    ``total × (its days within first..last) / (its days)``.
+
+    An imported month is spread over its weeks (a week of 7 days in a 30-day month of 120 gets
+    28), and imported weeks add up into a month (a week across two months adds its days in each).
+    None unless the imports cover every day of ``first`` .. ``last``: a part of a period is no
+    potential.
+    """
+    covered: set[dt.date] = set()
+    parts = []
+    value = 0.0
+    for key, start, end, total in sorted(imports, key=lambda item: item[1]):
+        low, high = max(start, first), min(end, last)
+        if low > high:
+            continue
+        here, length = (high - low).days + 1, (end - start).days + 1
+        covered.update(low + dt.timedelta(days=i) for i in range(here))
+        value += total * here / length
+        parts.append((key, total, here, length))
+    if len(covered) != (last - first).days + 1:
+        return None
+    return Spread(value, tuple(parts))
 
 
 def returning_contacts(mec_count: int, returning: int) -> Value:

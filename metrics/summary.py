@@ -125,6 +125,8 @@ class WeeklySummary:
     human_first_response_p90: Figure
     human_within_promised: Figure
     handoffs_unanswered: Figure
+    # how an imported month was spread over this week ("2026-11: 120 × 7/30"); None otherwise
+    potential_spread: str | None = None
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
     by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     trend: list[TrendPoint] = field(default_factory=list)
@@ -156,6 +158,10 @@ class _Counts:
     @property
     def potential_estimated(self) -> bool:
         return True if self.row is None else bool(self.row.potential_estimated)
+
+    @property
+    def potential_spread(self) -> str | None:
+        return None if self.row is None else self.row.potential_spread
 
     @property
     def histogram(self) -> list[int]:
@@ -225,6 +231,7 @@ def build_weekly_summary(
         conversations=now.conversations,
         qualifying=now.qualifying,
         potential_estimated=now.potential_estimated,
+        potential_spread=now.potential_spread,
         **{figure.name: _figure(figure, *sources[figure.source]) for figure in FIGURES},
         by_channel=_breakdown(this_week, CHANNEL),
         by_language=_breakdown(this_week, LANGUAGE),

@@ -353,6 +353,9 @@ class MetricSummary(Base):
     leads_handoff = Column(Integer, nullable=False, default=0)
     potential = Column(Integer)  # MEC potential; only on the ``all`` row
     potential_estimated = Column(Boolean, nullable=False, default=False)
+    # How a potential spread from imports of the other period kind was made (an imported month
+    # over its weeks, imported weeks into a month), e.g. "2026-11: 120 × 7/30"; else NULL.
+    potential_spread = Column(String(200))
 
     __table_args__ = (
         Index("ix_metric_summaries_period", "period_kind", "period_key", "dealer_id"),

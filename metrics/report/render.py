@@ -56,6 +56,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "question": "Vraag",
         "count": "Aantal",
         "estimated": "minstens, uit de chat",
+        "spread": "verdeeld naar dagen",
         "estimated_note": (
             "Er zijn geen aantallen uit het dealersysteem aangeleverd: het potentieel is minstens "
             "het aantal afspraken en leads via de chat (een ondergrens, niet het potentieel). "
@@ -101,6 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "question": "Question",
         "count": "Count",
         "estimated": "at least, from chat",
+        "spread": "spread by days",
         "estimated_note": (
             "No counts were supplied from the dealer system: the potential is at least the "
             "appointments and leads made in chat (a floor, not the potential). The MEC share "
@@ -294,6 +296,8 @@ def _row(summary: Any, key: str, lang: str) -> Row | None:
     label = BY_NAME[key].labels[lang] if key in BY_NAME else key
     if key == "mec_potential" and summary.potential_estimated:
         label = f"{label} ({TEXTS[lang]['estimated']})"
+    elif key == "mec_potential" and getattr(summary, "potential_spread", None):
+        label = f"{label} ({TEXTS[lang]['spread']}: {summary.potential_spread})"
     return Row(
         key=key,
         label=label,

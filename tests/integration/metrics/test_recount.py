@@ -23,6 +23,7 @@ from core.store.recorder import answer, apply, conversation_op
 from core.store.repositories import create_lead
 from metrics import aggregate
 from metrics.figures import BY_NAME
+from metrics.potential import import_potential
 from metrics.summary import _Counts
 from metrics.web.data import conversation_list
 from tests.integration.metrics.test_aggregate import DEALER, appointment
@@ -33,8 +34,9 @@ FIRST, LAST = dt.date(2026, 10, 19), dt.date(2027, 1, 10)  # DST end, W53, Oct/N
 # The figures whose definitions issue 20 changed or added, and their recount from raw rows.
 NEW_FIGURES = ("automation_rate", "resolved_by_bot", "handoff_rate", "abandonment_rate",
                "fallback_rate", "csat", "mec", "leads_sales", "leads_trade_in",
-               "mec_potential")  # fmt: skip
+               "mec_potential", "mec_share")  # fmt: skip
 LEAD_KINDS = ("sales", "financing", "trade_in", "test_drive", "handoff")
+NOVEMBER = 150  # the imported potential of 2026-11 (100 appointments + 50 leads)
 
 
 def random_conversations(seed_value: int = 20, n: int = 220) -> list[ConversationRecord]:
@@ -94,6 +96,14 @@ def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
         sales = sum(k in ("sales", "financing") for k in made)
         trade_in = sum(k == "trade_in" for k in made)
         floor = sum(k != "handoff" for k in made)  # appointments, test drives, sales, trade-in
+        period = parse_period(key) if kind != "day" else None
+        if kind == "month" and key == "2026-11":
+            potential, share = NOVEMBER, len(contacts) / NOVEMBER
+        elif kind == "week" and period.start.month == period.last_day.month == 11:
+            potential = round(NOVEMBER * 7 / 30)  # November spread by days over its weeks
+            share = len(contacts) / potential
+        else:  # the floor from chat: no share of it
+            potential, share = floor, None
         result[key] = {
             "automation_rate": (resolved / q if q else None, q),
             "resolved_by_bot": (float(resolved), q),
@@ -104,7 +114,8 @@ def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
             "mec": (float(len(contacts)), len(contacts)),
             "leads_sales": (float(sales), sales),
             "leads_trade_in": (float(trade_in), trade_in),
-            "mec_potential": (float(floor), floor),
+            "mec_potential": (float(potential), potential),
+            "mec_share": (share, potential if share is not None else 0),
         }
     return result
 
@@ -159,6 +170,8 @@ def recorded(store):
         if item.outcome == "appointment_booked":
             with store.begin() as session:
                 session.add(appointment(item.id, item.started_at))
+    import_potential(store, [{"dealer": DEALER, "period": "2026-11", "service_appointments": 100,
+                              "sales_leads": 50}], rebuild=False)  # fmt: skip
     aggregate.backfill(store, FIRST, LAST, progress=None)
     return store
 
@@ -173,6 +186,7 @@ def test_every_new_figure_equals_its_recount_from_the_raw_conversations(recorded
         assert any(v["abandonment_rate"][0] for v in got.values())
         assert any(v["fallback_rate"][0] for v in got.values())
         assert any(v["leads_sales"][0] for v in got.values())
+        assert got["2026-W46"]["mec_potential"] == (35.0, 35)  # 150 × 7/30
     if kind == "month":
         assert {"2026-10", "2026-11", "2026-12", "2027-01"} <= set(got)
 

@@ -120,3 +120,22 @@ def test_every_formula_states_its_definition():
                  "abandonment_rate", "first_response", "change", "returning_contacts",
                  "resolved_by_bot", "fallback_rate"):  # fmt: skip
         assert len(getattr(f, name).__doc__.strip()) > 40, name
+
+
+def test_an_imported_period_is_spread_by_days():
+    import datetime as dt
+
+    november = ("2026-11", dt.date(2026, 11, 1), dt.date(2026, 11, 30), 120)
+    december = ("2026-12", dt.date(2026, 12, 1), dt.date(2026, 12, 31), 62)
+    week = f.spread_potential(dt.date(2026, 11, 16), dt.date(2026, 11, 22), [november])
+    assert week.value == pytest.approx(28.0) and week.text == "2026-11: 120 × 7/30"
+    across = f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 12, 6), [december, november])
+    assert across.value == pytest.approx(4.0 + 12.0)
+    assert across.text == "2026-11: 120 × 1/30 + 2026-12: 62 × 6/31"
+    assert f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 12, 6), [november]) is None
+    # the weeks of a month add up to the month
+    weeks = [f.spread_potential(dt.date(2026, 11, d), dt.date(2026, 11, d + 6), [november]).value
+             for d in (2, 9, 16, 23)]  # fmt: skip
+    ends = f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 11, 30), [november]).value
+    start = f.spread_potential(dt.date(2026, 11, 1), dt.date(2026, 11, 1), [november]).value
+    assert sum(weeks) + ends + start == pytest.approx(120)

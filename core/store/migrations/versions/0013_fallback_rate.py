@@ -1,5 +1,6 @@
 """The fallback rate: per conversation the customer messages NLU did not understand, and per
-rollup cell and summary row the conversations with at least one (issue 20).
+rollup cell and summary row the conversations with at least one (issue 20). And how a summary
+row's MEC potential was spread from imports of the other period kind (``potential_spread``).
 
 ``conversations.fallback_messages`` is back-filled from the NLU inbox's ``fallback`` items (the
 same messages, kept by the inbox), and the covering day index takes the new column, so the day
@@ -45,6 +46,8 @@ def upgrade() -> None:
                 sa.Column("fallback_conversations", sa.Integer(), nullable=False,
                           server_default="0")
             )  # fmt: skip
+    with op.batch_alter_table("metric_summaries") as batch:
+        batch.add_column(sa.Column("potential_spread", sa.String(200)))
     op.execute(
         "UPDATE conversations SET fallback_messages = (SELECT count(*) FROM nlu_inbox i "
         "WHERE i.conversation_id = conversations.id AND i.reason = 'fallback') "
@@ -63,6 +66,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _day_index(ROLLUP)
+    with op.batch_alter_table("metric_summaries") as batch:
+        batch.drop_column("potential_spread")
     for name in ("metric_summaries", "metric_cells"):
         with op.batch_alter_table(name) as batch:
             batch.drop_column("fallback_conversations")
