@@ -61,6 +61,11 @@ def _ces(c: Any) -> f.Ces:
 
 
 def _speed(c: Any) -> f.FirstResponse:
+    """Exact when the week's times were read (``_Counts.first_responses``); the histogram of the
+    summary row only for a week whose conversations were purged."""
+    exact = getattr(c, "first_responses", None)
+    if exact:
+        return f.first_response_exact(exact)
     return f.first_response(c.histogram, c.first_response_30s)
 
 
@@ -127,13 +132,13 @@ FIGURES: tuple[FigureDef, ...] = (
               lambda c: _value(f.fallback_rate(c.conversations, c.fallback_conversations)),
               drill="fallback"),
     FigureDef("first_response_p50",
-              {"nl": "Eerste antwoord (mediaan)", "en": "First response (median)"},
+              {"nl": "Eerste antwoord bot (mediaan)", "en": "Bot's first response (median)"},
               "ms", lambda c: (_speed(c).p50_ms, _speed(c).n)),
     FigureDef("first_response_p90",
-              {"nl": "Eerste antwoord (p90)", "en": "First response (p90)"},
+              {"nl": "Eerste antwoord bot (p90)", "en": "Bot's first response (p90)"},
               "ms", lambda c: (_speed(c).p90_ms, _speed(c).n)),
     FigureDef("answered_within_30s",
-              {"nl": "Binnen 30 s beantwoord", "en": "Answered within 30 s"},
+              {"nl": "Bot binnen 30 s", "en": "Bot answered within 30 s"},
               "share", lambda c: (_speed(c).within_30s, _speed(c).n)),
     FigureDef("returning_contacts", {"nl": "Terugkerende contacten", "en": "Returning contacts"},
               "count", lambda c: (float(c.returning_contacts), c.mec)),

@@ -8,6 +8,7 @@ report shows as "n/a", never as 0%.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -236,6 +237,33 @@ def histogram_percentile(counts: Sequence[int], q: float) -> float | None:
             return low + (high - low) * (rank - seen) / count
         seen += count
     return float(FIRST_RESPONSE_BUCKETS_MS[-1])
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` percentile (0 < q <= 1) by the nearest-rank method: the smallest value with at
+    least ``q`` of the values at or below it (the ceil(q * n)-th smallest); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def first_response_exact(values_ms: Sequence[int]) -> FirstResponse:
+    """Bot first-response time from the exact stored times: p50 and p90 (ms) by nearest rank
+    (the value itself, no error), and the share answered within 30 seconds (inclusive).
+
+    Measured from the customer's first message to the bot's first reply (never a person's
+    message: that is the human part, ``metrics.human``), over qualifying conversations with a
+    reply. The weekly summary reads these times from the week's conversations; the histogram
+    (:func:`first_response`) is left for weeks whose conversations the retention purge removed.
+    """
+    n = len(values_ms)
+    return FirstResponse(
+        p50_ms=nearest_rank(values_ms, 0.5),
+        p90_ms=nearest_rank(values_ms, 0.9),
+        within_30s=_ratio(sum(v <= WITHIN_MS for v in values_ms), n),
+        n=n,
+    )
 
 
 def first_response(counts: Sequence[int], within_30s: int | None = None) -> FirstResponse:

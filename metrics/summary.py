@@ -142,8 +142,10 @@ class WeeklySummary:
 class _Counts:
     """One summary row's counts (zeros when the period has no row) and the formulas over them."""
 
-    def __init__(self, row: MetricSummary | None) -> None:
+    def __init__(self, row: MetricSummary | None, first_responses: list[int] | None = None) -> None:
         self.row = row
+        # the exact bot first-response times (ms) of the period's qualifying conversations
+        self.first_responses = first_responses
 
     def __getattr__(self, name: str) -> int:
         value = getattr(self.row, name, None) if self.row is not None else None
@@ -216,7 +218,10 @@ def build_weekly_summary(
         low_rated = _low_rated(session, dealer_id, period)
         top_intents = _top_intents(session, dealer_id, period)
         top_fallbacks = _top_fallbacks(session, dealer_id, period)
-    now, before = _Counts(by_key.get(period.key)), _Counts(by_key.get(period.previous().key))
+        speeds = {p.key: _first_responses(session, dealer_id, p)
+                  for p in (period, period.previous())}  # fmt: skip
+    now = _Counts(by_key.get(period.key), speeds[period.key])
+    before = _Counts(by_key.get(period.previous().key), speeds[period.previous().key])
     sources = {
         "counts": (now, before),
         "human": (human_figures(session_factory, dealer_id, period),
@@ -282,6 +287,17 @@ def _low_rated(session, dealer_id: str, period: Period) -> list[LowRated]:
         LowRated(cid, from_utc_naive(started).astimezone(zone), channel, outcome, csat, text)
         for cid, started, channel, outcome, csat, text in session.execute(query)
     ]
+
+
+def _first_responses(session, dealer_id: str, period: Period) -> list[int]:
+    """The bot's exact first-response times (ms) of the week's qualifying conversations with a
+    reply: the same conversations the summary row's histogram counts."""
+    c = Conversation
+    query = select(c.first_response_ms).where(
+        c.dealer_id == dealer_id, c.week_key == period.key, c.qualifies,
+        c.is_test.is_(False), c.first_response_ms.isnot(None),
+    )  # fmt: skip
+    return [int(ms) for (ms,) in session.execute(query)]
 
 
 def _top_intents(session, dealer_id: str, period: Period) -> list[tuple[str, int]]:

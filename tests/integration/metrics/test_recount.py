@@ -245,3 +245,21 @@ def test_migration_0013_back_fills_the_fallbacks_from_the_nlu_inbox(store):
         assert session.execute(select(DirtyDay.day_key)).scalars().all() == ["2026-11-16"]
     aggregate.rebuild_period(store, "2026-W47")
     assert stored(store, "week")["2026-W47"]["fallback_rate"] == (1.0, 1)
+
+
+def test_the_weekly_summary_has_the_exact_bot_first_response(recorded):
+    """p50/p90 by nearest rank and the 30 s share, recounted from the raw rows of each week."""
+    from metrics.summary import build_weekly_summary
+
+    weeks: dict[str, list[int]] = defaultdict(list)
+    for row in raw_rows(recorded):
+        if row["qualifies"] and row["first_response_ms"] is not None:
+            weeks[row["week_key"]].append(row["first_response_ms"])
+    assert {"2026-W43", "2026-W53"} <= set(weeks)
+    for week, times in weeks.items():
+        times.sort()
+        s = build_weekly_summary(recorded, DEALER, week)
+        rank = [times[max(1, -(-q * len(times) // 10)) - 1] for q in (5, 9)]
+        assert [s.first_response_p50.value, s.first_response_p90.value] == rank, week
+        within = sum(t <= 30_000 for t in times) / len(times)
+        assert (s.answered_within_30s.value, s.answered_within_30s.n) == (within, len(times))

@@ -139,3 +139,13 @@ def test_an_imported_period_is_spread_by_days():
     ends = f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 11, 30), [november]).value
     start = f.spread_potential(dt.date(2026, 11, 1), dt.date(2026, 11, 1), [november]).value
     assert sum(weeks) + ends + start == pytest.approx(120)
+
+
+def test_the_bot_first_response_is_exact():
+    times = [400, 900, 1200, 2500, 3100, 9000, 12_000, 31_000, 45_000, 70_000]
+    exact = f.first_response_exact(times)
+    assert (exact.p50_ms, exact.p90_ms, exact.within_30s, exact.n) == (3100, 45_000, 0.7, 10)
+    # the histogram's p90 of the same times is off by more than 10 %; the exact one is the value
+    assert abs(f.first_response(f.histogram(times)).p90_ms - 45_000) / 45_000 > 0.1
+    assert f.first_response_exact([]) == f.FirstResponse(None, None, None, 0)
+    assert f.nearest_rank([4, 1, 3, 2], 0.5) == 2
