@@ -70,6 +70,37 @@ def contact_key(secret: str, channel: str, sender_id: str) -> str:
     return hmac.new(secret.encode(), f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()
 
 
+WHATSAPP_SENDER_PREFIX = "whatsapp:"  # bot.channels.common.sender_id: whatsapp:+<digits>/<dealer>
+
+
+def person_key(secret: str, identifier: str | None) -> str | None:
+    """One person across channels: HMAC-SHA256 (with the contact-key secret) of a normalised
+    phone number (E.164, ``+31612345678``) or e-mail address (case-folded); never the raw value.
+
+    None when ``identifier`` is neither. The same number given on the web and used on WhatsApp
+    gives the same key; a phone number and an e-mail address of one person give two keys.
+    """
+    text = (identifier or "").strip()
+    if text.startswith("+") and text[1:].isdigit() and len(text) > 6:
+        value = f"phone:{text}"
+    elif "@" in text and " " not in text:
+        value = f"email:{text.casefold()}"
+    else:
+        return None
+    return hmac.new(secret.encode(), f"person|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def customer_identifier(channel: str, sender_id: str, slots: dict[str, Any]) -> str | None:
+    """The phone number or e-mail address that identifies the customer of a session: on
+    WhatsApp the number the sender id holds; elsewhere the ``contact`` slot (the E.164 phone or
+    e-mail address the customer gave for a booking or lead), if any."""
+    if channel == "whatsapp" and sender_id.casefold().startswith(WHATSAPP_SENDER_PREFIX):
+        number = sender_id[len(WHATSAPP_SENDER_PREFIX) :].split("/", 1)[0]
+        return number if number.startswith("+") else f"+{number}"
+    contact = slots.get("contact")
+    return contact if isinstance(contact, str) else None
+
+
 def channel_name(input_channel: str | None) -> str:
     """Our channel names: web (socketio), whatsapp (Twilio or Cloud API), or the raw name."""
     name = (input_channel or "rest").lower()
@@ -207,6 +238,9 @@ class ConversationRecord:
     survey_offered_at: dt.datetime | None
     outcomes: tuple[str, ...] = field(default=())
     fallback_messages: int = 0  # customer messages NLU did not understand (FALLBACK_INTENT)
+    # The person behind the contact, when this session shows it (``person_key``): WhatsApp's
+    # number, or the phone or e-mail address given on the web. None: not known from this session.
+    person_key: str | None = None
 
 
 def _utc(timestamp: float | None) -> dt.datetime | None:
@@ -255,6 +289,8 @@ def summarize(
     outcome = outcome_of(outcomes, intents, off_topic, bool(forms_started & TASK_FORMS))
     channel = channel_name(users[0].get("input_channel"))
     is_test = any(sender_id.startswith(prefix) for prefix in test_senders)
+    contact = slots.get("contact") or _last_slot(events, "contact")
+    identifier = customer_identifier(channel, sender_id, {"contact": contact})
     ok, reason = qualifies(
         channel=channel,
         is_test=is_test,
@@ -288,6 +324,7 @@ def summarize(
         survey_offered_at=_utc(survey_offered),
         outcomes=outcomes,
         fallback_messages=fallbacks,
+        person_key=person_key(secret, identifier),
     )
 
 

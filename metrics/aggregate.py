@@ -282,17 +282,25 @@ def _contact_cells(days) -> list[Select]:
     an earlier week makes it a returning contact of the week (likewise for days and months).
     A contact is counted in the cell of its first language that day; the ``_lang`` counts are
     per language, so a contact who wrote in both languages counts once in each language row.
+
+    A "contact" here is the person (``Conversation.person``): the contact key, or the person
+    key that links a contact's channels (one phone number on the web and on WhatsApp). A person
+    is counted in the cell of the first channel (by name) of its first day in the period, so
+    the channel rows still add up to the total.
     """
     c = Conversation
     earlier = aliased(Conversation)
     rows = []
     for per_language in (False, True):
         language = c.language if per_language else func.min(c.language)
-        group = [c.day_key, c.dealer_id, c.channel, c.contact_key]
+        # One person across channels: a person who wrote on the web and on WhatsApp the same
+        # day is one row, in the cell of the first channel by name.
+        group = [c.day_key, c.dealer_id, c.person]
         if per_language:
             group.append(c.language)
         contact = (
-            select(*group[:4], language.label("language"),
+            select(c.day_key, c.dealer_id, func.min(c.channel).label("channel"),
+                   c.person.label("contact_key"), language.label("language"),
                    func.min(c.week_key).label("week_key"),
                    func.min(c.month_key).label("month_key"))
             .where(days(c.day_key), c.qualifies)  # never a test sender (the qualifying rule)
@@ -300,7 +308,7 @@ def _contact_cells(days) -> list[Select]:
             .subquery()
         )  # fmt: skip
         join = [
-            earlier.contact_key == contact.c.contact_key,
+            earlier.person == contact.c.contact_key,
             earlier.dealer_id == contact.c.dealer_id,
             earlier.qualifies,
             earlier.day_key < contact.c.day_key,

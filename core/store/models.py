@@ -147,6 +147,8 @@ SURVEY_SCORE_COLUMNS = ("csat", "ces", "nps")  # survey_answers.question -> conv
 CONTACT_PERIOD_COLUMNS = (
     "contact_key", "dealer_id", "qualifies", "day_key", "week_key", "month_key", "language",
 )  # fmt: skip
+# The same for the person (MEC counts persons): a person's earlier conversations at a dealer.
+PERSON_PERIOD_COLUMNS = ("person", *CONTACT_PERIOD_COLUMNS[1:], "channel")
 
 
 class Conversation(Base):
@@ -188,12 +190,19 @@ class Conversation(Base):
     nps = Column(SmallInteger)
     # Customer messages NLU did not understand (core.engagement.FALLBACK_INTENT): the fallback rate.
     fallback_messages = Column(Integer, nullable=False, default=0, server_default="0")
+    # One person across channels (migration 0013): ``person_key`` is what this session showed
+    # (core.engagement.person_key: HMAC of WhatsApp's number or the phone or e-mail given on the
+    # web); ``person`` is whom MEC counts: the contact's person key once any of its
+    # conversations showed one (the recorder links them all), else the contact key.
+    person_key = Column(String(64))
+    person = Column(String(64))
 
     __table_args__ = (
         Index("ix_conversations_dealer_started", "dealer_id", "started_at"),
         # Erasure finds a contact by its key; the rollup looks up each contact's earlier
         # conversations (new or returning, first in its week or month).
         Index("ix_conversations_contact_periods", *CONTACT_PERIOD_COLUMNS),
+        Index("ix_conversations_person_periods", *PERSON_PERIOD_COLUMNS),
         # Covering index: the day cells of the rollup (metrics.aggregate) read only the index.
         Index(
             "ix_conversations_day", "day_key", "dealer_id", *ROLLUP_COLUMNS, "week_key", "month_key"
@@ -217,6 +226,14 @@ class SurveyAnswer(Base):
     answered_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("conversation_id", "question", name="uq_survey_answer"),)
+
+
+@event.listens_for(Conversation, "before_insert")
+def _person(_mapper, _connection, target: Conversation) -> None:
+    """A conversation written through the ORM counts as its own person unless told otherwise
+    (the recorder links a contact's conversations to its person key)."""
+    if target.person is None:
+        target.person = target.person_key or target.contact_key
 
 
 @event.listens_for(Conversation, "before_insert")
@@ -459,7 +476,8 @@ def mark_conversation_day(connection, conversation_id: str | None) -> None:
 # these (a new message's counts and times, the intents list) leaves the cells as they are.
 CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
                "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
-               "first_response_bucket", "csat", "ces", "nps", "fallback_messages")  # fmt: skip
+               "first_response_bucket", "csat", "ces", "nps", "fallback_messages",
+               "person")  # fmt: skip
 # Of those, what decides whether a contact is new or returning in its later conversations (not
 # the survey scores, nor how many messages the bot did not understand).
 _CONTACT_INPUTS = tuple(
@@ -469,7 +487,8 @@ _CONTACT_INPUTS = tuple(
 
 class Dirty(NamedTuple):
     """What a write puts out of date: ``days`` as ``(day_key, dealer_id)``, and ``since`` as
-    ``(contact_key, dealer_id, day_key)``: that contact's days after that day."""
+    ``(person, dealer_id, day_key)``: that person's days after that day (MEC counts persons;
+    ``Conversation.person``, the contact key when no person is known)."""
 
     days: frozenset
     since: frozenset
@@ -515,15 +534,14 @@ def dirty_days(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> 
     for row in (old, new):
         if row is not None and row.get("day_key") is not None:
             days.add((row["day_key"], row["dealer_id"]))
-            if later and row.get("contact_key") is not None:
-                since.add((row["contact_key"], row["dealer_id"], row["day_key"]))
+            person = row.get("person") or row.get("contact_key")
+            if later and person is not None:
+                since.add((person, row["dealer_id"], row["day_key"]))
     return Dirty(frozenset(days), frozenset(since))
 
 
-_CONTACT_DAYS = select(
-    Conversation.contact_key, Conversation.dealer_id, Conversation.day_key
-).where(
-    Conversation.contact_key.in_(bindparam("keys", expanding=True)),
+_CONTACT_DAYS = select(Conversation.person, Conversation.dealer_id, Conversation.day_key).where(
+    Conversation.person.in_(bindparam("keys", expanding=True)),
     Conversation.day_key.isnot(None),
 )
 

@@ -42,6 +42,9 @@ NOVEMBER = 150  # the imported potential of 2026-11 (100 appointments + 50 leads
 def random_conversations(seed_value: int = 20, n: int = 220) -> list[ConversationRecord]:
     rng = random.Random(seed_value)
     contacts = {f"P{i:02d}": rng.choice(("web", "whatsapp", "rest")) for i in range(24)}
+    # one person across channels: contacts P00/P01, P02/P03 ... P10/P11 share a phone number,
+    # always shown on WhatsApp, on the web only in the conversations that gave it
+    people = {f"P{i:02d}": f"X{i // 2}".ljust(64, "x") for i in range(12)}
     span = int((dt.datetime.combine(LAST, dt.time()) - dt.datetime.combine(FIRST, dt.time()))
                .total_seconds() // 60)  # fmt: skip
     rows = []
@@ -67,6 +70,8 @@ def random_conversations(seed_value: int = 20, n: int = 220) -> list[Conversatio
             intents=intents, outcome=outcome, qualifies=ok, qualify_reason=reason,
             is_test=is_test, survey_offered_at=None,
             fallback_messages=rng.choice((0, 0, 0, 1, 2)),
+            person_key=people.get(contact) if channel == "whatsapp" or rng.random() < 0.3
+            else None,
         ))  # fmt: skip
     return rows
 
@@ -75,6 +80,8 @@ def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
     """Each new figure per period of ``kind``, from the raw rows, as (value, n). Each row
     carries its leads' kinds and its appointments (``created``)."""
     by_period: dict[str, list[dict]] = defaultdict(list)
+    # a contact is its person once any of its conversations showed a person key
+    person = {r["contact_key"]: r["person_key"] for r in rows if r["person_key"]}
     for row in rows:
         if not row["is_test"]:
             local = from_utc_naive(row["started_at"]).astimezone(row["zone"]).date()
@@ -90,7 +97,7 @@ def recount(rows: list[dict], kind: str) -> dict[str, dict[str, tuple]]:
         abandoned = sum(r["outcome"] == "abandoned" for r in engaged)
         unclear = sum(r["fallback_messages"] > 0 for r in items)
         scores = [r["csat"] for r in engaged if r["csat"] is not None]
-        contacts = {r["contact_key"] for r in engaged}
+        contacts = {person.get(r["contact_key"], r["contact_key"]) for r in engaged}
         # made by customers (web, WhatsApp; never REST), whether the conversation qualified or not
         made = [k for r in items if r["channel"] in ("web", "whatsapp") for k in r["created"]]
         sales = sum(k in ("sales", "financing") for k in made)
@@ -227,7 +234,8 @@ def test_migration_0013_back_fills_the_fallbacks_from_the_nlu_inbox(store):
     downgrade(engine, "0012")
     item = record(*SEED[0])  # c1, Monday 16 November
     values = {c.name: getattr(item, c.name) for c in Conversation.__table__.columns
-              if hasattr(item, c.name) and c.name != "fallback_messages"}  # fmt: skip
+              if hasattr(item, c.name)
+              and c.name not in ("fallback_messages", "person_key", "person")}  # fmt: skip
     values.update(intents="", updated_at=dt.datetime(2026, 11, 23), day_key="2026-11-16",
                   week_key="2026-W47", month_key="2026-11")  # fmt: skip
     old = table("conversations", *[column(name) for name in values])
@@ -263,3 +271,16 @@ def test_the_weekly_summary_has_the_exact_bot_first_response(recorded):
         assert [s.first_response_p50.value, s.first_response_p90.value] == rank, week
         within = sum(t <= 30_000 for t in times) / len(times)
         assert (s.answered_within_30s.value, s.answered_within_30s.n) == (within, len(times))
+
+
+def test_one_person_across_channels_counts_once(recorded):
+    rows = raw_rows(recorded)
+    linked = {r["contact_key"] for r in rows if r["person_key"]}
+    assert all(r["person"] == next(x["person_key"] for x in rows if x["person_key"]
+                                   and x["contact_key"] == r["contact_key"])
+               for r in rows if r["contact_key"] in linked)  # fmt: skip
+    assert all(r["person"] == r["contact_key"] for r in rows if r["contact_key"] not in linked)
+    weekly = recount(rows, "week")
+    by_contact = {key: len({r["contact_key"] for r in rows if r["qualifies"]
+                            and r["week_key"] == key}) for key in weekly}  # fmt: skip
+    assert any(weekly[key]["mec"][1] < by_contact[key] for key in weekly)  # persons did merge

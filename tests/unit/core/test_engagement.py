@@ -221,3 +221,23 @@ def test_a_conversation_held_by_staff_counts_like_any_other():
     bot = {**bot_event("Ik verbind u door."), "timestamp": ask["timestamp"] + 2}
     replied = summary([ask, staff, bot, later])  # staff wrote 1 s, the bot 2 s after the ask
     assert (replied.bot_messages, replied.first_response_ms) == (1, 2000)
+
+
+def test_one_person_key_for_a_number_on_the_web_and_on_whatsapp():
+    from core.engagement import person_key
+
+    whatsapp = summary(session(user_event("prijs golf?", "ask_price", channel="whatsapp")),
+                       sender="whatsapp:+31612345678/autohuis-demo")  # fmt: skip
+    web = summary(session(user_event("apk", "book_service", channel="socketio"),
+                          slot_event("contact", "+31612345678")))  # fmt: skip
+    assert whatsapp.person_key == web.person_key == person_key(SECRET, "+31612345678")
+    assert whatsapp.contact_key != web.contact_key  # two contacts, one person
+    assert "31612345678" not in whatsapp.person_key
+    mail = summary(session(user_event("apk", "book_service", channel="socketio"),
+                           slot_event("contact", "Jan@Example.nl")))  # fmt: skip
+    assert mail.person_key == person_key(SECRET, "jan@example.nl") != web.person_key
+    assert (
+        summary(session(user_event("prijs?", "ask_price", channel="socketio"))).person_key is None
+    )
+    assert person_key(SECRET, "0612345678") is None  # only normalised numbers (E.164)
+    assert person_key(SECRET, None) is None and person_key(SECRET, "hallo") is None

@@ -2,6 +2,11 @@
 rollup cell and summary row the conversations with at least one (issue 20). And how a summary
 row's MEC potential was spread from imports of the other period kind (``potential_spread``).
 
+One person across channels: ``conversations.person_key`` (the person a session showed) and
+``person`` (whom MEC counts), back-filled with the contact key: a stored conversation never kept
+the number or address, so older conversations are linked only when their contact shows one
+again. The index of a person's earlier conversations serves the rollup's distinct counts.
+
 ``conversations.fallback_messages`` is back-filled from the NLU inbox's ``fallback`` items (the
 same messages, kept by the inbox), and the covering day index takes the new column, so the day
 cells still read only the index. Every day with such a conversation is marked dirty, so the next
@@ -27,6 +32,11 @@ ROLLUP = [
 ]  # fmt: skip
 
 
+PERSON_PERIODS = [
+    "person", "dealer_id", "qualifies", "day_key", "week_key", "month_key", "language", "channel",
+]  # fmt: skip
+
+
 def _day_index(columns: list[str]) -> None:
     op.drop_index("ix_conversations_day", table_name="conversations")
     op.create_index(
@@ -48,6 +58,11 @@ def upgrade() -> None:
             )  # fmt: skip
     with op.batch_alter_table("metric_summaries") as batch:
         batch.add_column(sa.Column("potential_spread", sa.String(200)))
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("person_key", sa.String(64)))
+        batch.add_column(sa.Column("person", sa.String(64)))
+    op.execute("UPDATE conversations SET person = contact_key")
+    op.create_index("ix_conversations_person_periods", "conversations", PERSON_PERIODS)
     op.execute(
         "UPDATE conversations SET fallback_messages = (SELECT count(*) FROM nlu_inbox i "
         "WHERE i.conversation_id = conversations.id AND i.reason = 'fallback') "
@@ -65,6 +80,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversations_person_periods", table_name="conversations")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("person")
+        batch.drop_column("person_key")
     _day_index(ROLLUP)
     with op.batch_alter_table("metric_summaries") as batch:
         batch.drop_column("potential_spread")
