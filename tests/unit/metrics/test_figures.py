@@ -81,3 +81,11 @@ def test_the_human_part_reads_the_staff_inbox_figures():
         "human_first_response_p90": (9.5, 4), "human_within_promised": (0.75, 4),
         "handoffs_unanswered": (1.0, 5),
     }  # fmt: skip
+
+
+def test_a_spread_potential_says_how_it_was_spread():
+    summary = make_summary(potential_spread="2026-11: 120 × 7/30")
+    rows = {row.key: row.label for row in headline_rows(summary, "nl")}
+    assert rows["mec_potential"] == "MEC-potentieel (verdeeld naar dagen: 2026-11: 120 × 7/30)"
+    floor = make_summary(potential_estimated=True, potential_spread=None)
+    assert "minstens" in {row.key: row.label for row in headline_rows(floor, "nl")}["mec_potential"]
