@@ -29,14 +29,13 @@ def _dealer_and_week(args: argparse.Namespace):  # noqa: ANN202
 def cmd_metrics_summary(args: argparse.Namespace) -> int:
     from core.store.session import default_session_factory
     from metrics.digest import build_digest
-    from metrics.jobs import rollup_summary_weeks
+    from metrics.jobs import current_weekly_summary
     from metrics.report.render import render_text
-    from metrics.summary import build_weekly_summary
 
     dealer, week = _dealer_and_week(args)
+    # what the store holds now: the dirty days (new messages, late answers, erasures) first
     factory = default_session_factory()
-    rollup_summary_weeks(factory, week)  # what the store holds now, late answers included
-    summary = build_weekly_summary(factory, dealer.id, week)
+    summary = current_weekly_summary(factory, dealer.id, week)
     sys.stdout.write(
         render_text(
             summary,

@@ -24,6 +24,13 @@ BUSINESS_INTENTS = frozenset(
         "request_human", "ask_unanswerable",
     }
 )  # fmt: skip
+# Questions the bot answers in its reply (dealer info, stock, price, financing): a conversation
+# that got one of these answered was served, even when a task started later was left unfinished.
+ANSWERED_INTENTS = frozenset(
+    {"ask_opening_hours", "ask_location", "ask_car_availability", "ask_price", "ask_financing"}
+)
+# Customer messages NLU could not place (the FallbackClassifier's intent): "not understood".
+FALLBACK_INTENT = "nlu_fallback"
 # Most valuable first: a conversation's outcome is the best one it reached.
 TASK_OUTCOMES = (
     "appointment_booked",
@@ -61,6 +68,37 @@ def bucket_index(value_ms: int) -> int:
 def contact_key(secret: str, channel: str, sender_id: str) -> str:
     """Pseudonymous contact: HMAC-SHA256 of channel + sender id (hex, 64 chars)."""
     return hmac.new(secret.encode(), f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()
+
+
+WHATSAPP_SENDER_PREFIX = "whatsapp:"  # bot.channels.common.sender_id: whatsapp:+<digits>/<dealer>
+
+
+def person_key(secret: str, identifier: str | None) -> str | None:
+    """One person across channels: HMAC-SHA256 (with the contact-key secret) of a normalised
+    phone number (E.164, ``+31612345678``) or e-mail address (case-folded); never the raw value.
+
+    None when ``identifier`` is neither. The same number given on the web and used on WhatsApp
+    gives the same key; a phone number and an e-mail address of one person give two keys.
+    """
+    text = (identifier or "").strip()
+    if text.startswith("+") and text[1:].isdigit() and len(text) > 6:
+        value = f"phone:{text}"
+    elif "@" in text and " " not in text:
+        value = f"email:{text.casefold()}"
+    else:
+        return None
+    return hmac.new(secret.encode(), f"person|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def customer_identifier(channel: str, sender_id: str, slots: dict[str, Any]) -> str | None:
+    """The phone number or e-mail address that identifies the customer of a session: on
+    WhatsApp the number the sender id holds; elsewhere the ``contact`` slot (the E.164 phone or
+    e-mail address the customer gave for a booking or lead), if any."""
+    if channel == "whatsapp" and sender_id.casefold().startswith(WHATSAPP_SENDER_PREFIX):
+        number = sender_id[len(WHATSAPP_SENDER_PREFIX) :].split("/", 1)[0]
+        return number if number.startswith("+") else f"+{number}"
+    contact = slots.get("contact")
+    return contact if isinstance(contact, str) else None
 
 
 def channel_name(input_channel: str | None) -> str:
@@ -123,25 +161,28 @@ def qualifies(
     A conversation qualifies when all of these hold:
     1. it is on a one-to-one customer channel (web or WhatsApp by default) and not from a test or
        demo sender;
-    2. the customer sent at least two messages;
-    3. at least one business intent was recognised (appointments, sales, dealer info, handoff)
-       or a task outcome was reached (booked, changed, cancelled, test drive, lead, handoff);
-    4. its outcome is not ``out_of_scope`` (see :func:`outcome_of`): off-topic chat, spam, a
+    2. its outcome is not ``out_of_scope`` (see :func:`outcome_of`): off-topic chat, spam, a
        supplier, a sales pitch or a job applicant, even when one of their messages was read as a
-       business intent or they were handed off.
-    Greeting-only, spam and fallback-only conversations therefore do not qualify.
+       business intent or they were handed off;
+    3. it reached a task outcome (booked, changed, cancelled, test drive, lead, handoff), with
+       any number of customer messages: a one-shot booking request the bot completes in the next
+       turns, or one message that gets the customer to a person, is a meaningful conversation;
+    4. or, without a task outcome, the customer sent at least two messages and at least one
+       business intent was recognised (appointments, sales, dealer info, handoff).
+    Greeting-only, spam, fallback-only and one-message questions without an outcome therefore do
+    not qualify.
     """
     if channel not in set(customer_channels):
         return False, f"channel '{channel}' is not a one-to-one customer channel"
     if is_test:
         return False, "test or demo sender"
-    if customer_messages < 2:
-        return False, "fewer than two customer messages"
     if outcome == OUT_OF_SCOPE:
         return False, "out of scope: not a customer's conversation"
-    intents = sorted(set(business_intents) & BUSINESS_INTENTS)
     if outcome in TASK_OUTCOMES:
         return True, f"outcome {outcome}"
+    if customer_messages < 2:
+        return False, "fewer than two customer messages and no task outcome"
+    intents = sorted(set(business_intents) & BUSINESS_INTENTS)
     if intents:
         return True, "business intent " + ", ".join(intents)
     return False, "no business intent and no outcome"
@@ -150,9 +191,15 @@ def qualifies(
 def outcome_of(
     outcomes: Sequence[str], intents: Sequence[str], off_topic: Iterable[str], task_started: bool
 ) -> str:
-    """What a conversation achieved: its best task outcome; else ``out_of_scope`` when only
-    off-topic messages were recognised; else ``abandoned`` (a task started, or nothing asked)
-    or ``self_served``.
+    """What a conversation achieved, the one definition of its outcome:
+
+    - its best task outcome (``TASK_OUTCOMES``, most valuable first);
+    - else ``out_of_scope`` when only off-topic messages were recognised;
+    - else ``self_served`` when the bot answered a question (``ANSWERED_INTENTS``: opening hours,
+      address, stock, price, financing), even when a task started afterwards was left
+      unfinished: an answered question counts as served;
+    - else ``abandoned`` when a task was started and not finished, or nothing was asked;
+    - else (a business intent handled without starting a task) ``self_served``.
 
     A supplier, sales pitch or job applicant (``not_a_customer``) makes it ``out_of_scope``
     unless a customer task was completed: a pitch misread as a financing question, or a pitch
@@ -166,6 +213,8 @@ def outcome_of(
         return best
     if off_topic and not intents:
         return OUT_OF_SCOPE
+    if ANSWERED_INTENTS.intersection(intents):
+        return "self_served"
     return "abandoned" if task_started or not intents else "self_served"
 
 
@@ -188,6 +237,10 @@ class ConversationRecord:
     is_test: bool
     survey_offered_at: dt.datetime | None
     outcomes: tuple[str, ...] = field(default=())
+    fallback_messages: int = 0  # customer messages NLU did not understand (FALLBACK_INTENT)
+    # The person behind the contact, when this session shows it (``person_key``): WhatsApp's
+    # number, or the phone or e-mail address given on the web. None: not known from this session.
+    person_key: str | None = None
 
 
 def _utc(timestamp: float | None) -> dt.datetime | None:
@@ -224,8 +277,10 @@ def summarize(
                 survey_offered = event.get("timestamp")
     intents = []
     off_topic = set()
+    fallbacks = 0
     for user in users:
         name = ((user.get("parse_data") or {}).get("intent") or {}).get("name")
+        fallbacks += name == FALLBACK_INTENT
         if name in BUSINESS_INTENTS and name not in intents:
             intents.append(name)
         elif name in OUT_OF_SCOPE_INTENTS:
@@ -234,6 +289,8 @@ def summarize(
     outcome = outcome_of(outcomes, intents, off_topic, bool(forms_started & TASK_FORMS))
     channel = channel_name(users[0].get("input_channel"))
     is_test = any(sender_id.startswith(prefix) for prefix in test_senders)
+    contact = slots.get("contact") or _last_slot(events, "contact")
+    identifier = customer_identifier(channel, sender_id, {"contact": contact})
     ok, reason = qualifies(
         channel=channel,
         is_test=is_test,
@@ -266,6 +323,8 @@ def summarize(
         is_test=is_test,
         survey_offered_at=_utc(survey_offered),
         outcomes=outcomes,
+        fallback_messages=fallbacks,
+        person_key=person_key(secret, identifier),
     )
 
 

@@ -75,7 +75,7 @@ from core.store.models import (
     mark_days,
 )
 from core.store.session import default_session_factory
-from metrics.formulas import WITHIN_MS
+from metrics.formulas import WITHIN_MS, spread_potential
 
 OUTCOME_COLUMNS = {
     "appointment_booked": "appointments_booked",
@@ -135,6 +135,8 @@ def _conversation_cells(days) -> Select:
     counts = {
         "conversations": func.count(),
         "qualifying": func.count().filter(qualifying),
+        # qualifying or not: a conversation of fallbacks only never qualifies
+        "fallback_conversations": func.count().filter(c.fallback_messages > 0),
         **{name: among_qualifying(c.outcome == value) for value, name in OUTCOME_COLUMNS.items()},
         # An answered survey was offered, even if the offer itself was not recorded.
         "surveys_offered": among_qualifying(
@@ -157,8 +159,12 @@ def _conversation_cells(days) -> Select:
 
 
 def _created_cells(days) -> list[Select]:
-    """Appointments and leads created in each day's non-test conversations."""
+    """Appointments and leads created in each day's customer conversations: on a one-to-one
+    customer channel (``DEALERBOT_CUSTOMER_CHANNELS``, web and WhatsApp) and not from a test
+    sender. A lead made through the REST channel or by a test sender is never counted, in the
+    leads by chat nor in the estimated MEC potential."""
     c, lead_kind = Conversation, Lead.kind
+    customer = and_(c.is_test.is_(False), c.channel.in_(get_settings().customer_channels))
     appointments = _cell_select({"bot_appointments": func.count()}, days(c.day_key))
     leads = _cell_select(
         {
@@ -171,8 +177,8 @@ def _created_cells(days) -> list[Select]:
     return [
         appointments.select_from(Appointment)
         .join(c, c.id == Appointment.conversation_id)
-        .where(c.is_test.is_(False)),
-        leads.select_from(Lead).join(c, c.id == Lead.conversation_id).where(c.is_test.is_(False)),
+        .where(customer),
+        leads.select_from(Lead).join(c, c.id == Lead.conversation_id).where(customer),
     ]
 
 
@@ -252,6 +258,20 @@ def _refresh_dirty_days(session: Session, first: dt.date, last: dt.date) -> int:
     return len(keys)
 
 
+def has_dirty_days(
+    session_factory: sessionmaker, dealer_id: str | None, first: dt.date, last: dt.date
+) -> bool:
+    """Whether a day of ``first`` .. ``last`` (of ``dealer_id``; None: any dealer) is marked
+    dirty: its summary rows miss a change (a new message, a late answer, an erasure)."""
+    query = select(DirtyDay.day_key).where(
+        DirtyDay.day_key >= first.isoformat(), DirtyDay.day_key <= last.isoformat()
+    )
+    if dealer_id is not None:
+        query = query.where(DirtyDay.dealer_id == dealer_id)
+    with session_factory() as session:
+        return session.execute(query.limit(1)).first() is not None
+
+
 def _contact_cells(days) -> list[Select]:
     """The contacts each day adds to the MEC and returning contacts of its day, week and month.
 
@@ -262,17 +282,25 @@ def _contact_cells(days) -> list[Select]:
     an earlier week makes it a returning contact of the week (likewise for days and months).
     A contact is counted in the cell of its first language that day; the ``_lang`` counts are
     per language, so a contact who wrote in both languages counts once in each language row.
+
+    A "contact" here is the person (``Conversation.person``): the contact key, or the person
+    key that links a contact's channels (one phone number on the web and on WhatsApp). A person
+    is counted in the cell of the first channel (by name) of its first day in the period, so
+    the channel rows still add up to the total.
     """
     c = Conversation
     earlier = aliased(Conversation)
     rows = []
     for per_language in (False, True):
         language = c.language if per_language else func.min(c.language)
-        group = [c.day_key, c.dealer_id, c.channel, c.contact_key]
+        # One person across channels: a person who wrote on the web and on WhatsApp the same
+        # day is one row, in the cell of the first channel by name.
+        group = [c.day_key, c.dealer_id, c.person]
         if per_language:
             group.append(c.language)
         contact = (
-            select(*group[:4], language.label("language"),
+            select(c.day_key, c.dealer_id, func.min(c.channel).label("channel"),
+                   c.person.label("contact_key"), language.label("language"),
                    func.min(c.week_key).label("week_key"),
                    func.min(c.month_key).label("month_key"))
             .where(days(c.day_key), c.qualifies)  # never a test sender (the qualifying rule)
@@ -280,7 +308,7 @@ def _contact_cells(days) -> list[Select]:
             .subquery()
         )  # fmt: skip
         join = [
-            earlier.contact_key == contact.c.contact_key,
+            earlier.person == contact.c.contact_key,
             earlier.dealer_id == contact.c.dealer_id,
             earlier.qualifies,
             earlier.day_key < contact.c.day_key,
@@ -417,6 +445,55 @@ def _potential_only_rows(session: Session, kind: str, first: str, last: str) -> 
     return len(rows)
 
 
+def _spread_potentials(session: Session, kind: str, periods: list[Period]) -> int:
+    """Periods without an imported potential of their own kind take one spread by days from the
+    imports of the other kind (``metrics.formulas.spread_potential``): an imported month over
+    its weeks, imported weeks into a month. Replaces the estimate on the ``all`` row (or writes
+    a row for a period without conversations); returns the rows written."""
+    if kind not in ("week", "month"):
+        return 0
+    other = "month" if kind == "week" else "week"
+    first, last = periods[0].start, periods[-1].last_day
+    around = periods_between(other, first, last)
+    m = MecPotential
+    total = m.service_appointments + m.sales_leads
+    imports: dict[str, list] = {}
+    for dealer_id, key, value in session.execute(
+        select(m.dealer_id, m.period_key, total).where(
+            m.period_kind == other, m.period_key.in_([p.key for p in around])
+        )
+    ):
+        span = parse_period(key)
+        imports.setdefault(dealer_id, []).append((key, span.start, span.last_day, value))
+    if not imports:
+        return 0
+    own = set(session.execute(
+        select(m.dealer_id, m.period_key).where(
+            m.period_kind == kind, m.period_key.in_([p.key for p in periods]))
+    ).all())  # fmt: skip
+    s, written = MetricSummary, 0
+    for dealer_id, items in sorted(imports.items()):
+        for period in periods:
+            if (dealer_id, period.key) in own:
+                continue
+            spread = spread_potential(period.start, period.last_day, items)
+            if spread is None:
+                continue
+            values = {"potential": round(spread.value), "potential_estimated": False,
+                      "potential_spread": spread.text[:200]}  # fmt: skip
+            where = (s.dealer_id == dealer_id, s.period_kind == kind,
+                     s.period_key == period.key, s.dimension == ALL)  # fmt: skip
+            if not session.execute(update(s).where(*where).values(**values)).rowcount:
+                session.execute(insert(s).values(
+                    dealer_id=dealer_id, period_kind=kind, period_key=period.key, dimension=ALL,
+                    dimension_value="", **dict.fromkeys(_SUMMED, 0), mec=0,
+                    first_response_histogram=",".join("0" * _BUCKETS), returning_contacts=0,
+                    **values,
+                ))  # fmt: skip
+                written += 1
+    return written
+
+
 def retention_floor(now: dt.datetime | None = None) -> dt.date:
     """The first local day whose conversations the retention purge has not touched."""
     settings = get_settings()
@@ -484,6 +561,7 @@ def rebuild(
             )
         )
         rows = _write_summaries(session, kind, first, last)
+        rows += _spread_potentials(session, kind, kept)
     return RebuildResult(kind, first, last, rows, skipped)
 
 

@@ -61,6 +61,11 @@ def _ces(c: Any) -> f.Ces:
 
 
 def _speed(c: Any) -> f.FirstResponse:
+    """Exact when the week's times were read (``_Counts.first_responses``); the histogram of the
+    summary row only for a week whose conversations were purged."""
+    exact = getattr(c, "first_responses", None)
+    if exact:
+        return f.first_response_exact(exact)
     return f.first_response(c.histogram, c.first_response_30s)
 
 
@@ -72,10 +77,11 @@ FIGURES: tuple[FigureDef, ...] = (
               "count", _potential, headline=True),
     FigureDef("mec_share",
               {"nl": "MEC-aandeel (MEC / potentieel)", "en": "MEC share (MEC / potential)"},
-              "share", lambda c: _value(f.mec_share(c.mec, c.potential)), headline=True),
+              "share", lambda c: _value(f.mec_share(c.mec, c.potential, c.potential_estimated)),
+              headline=True),
     FigureDef("csat", {"nl": "Tevredenheid (CSAT, % 4-5)", "en": "Satisfaction (CSAT, % 4-5)"},
               "share", lambda c: (_csat(c).share_4_5, _csat(c).n), headline=True,
-              drill="csat_low"),
+              drill="csat"),
     FigureDef("ces_mean", {"nl": "Gemak (CES, gemiddeld 1-7)", "en": "Ease (CES, mean 1-7)"},
               "mean", lambda c: (_ces(c).mean, _ces(c).n), headline=True),
     FigureDef("appointments_booked", {"nl": "Afspraken via chat", "en": "Appointments by chat"},
@@ -86,11 +92,12 @@ FIGURES: tuple[FigureDef, ...] = (
               {"nl": "Inruilaanvragen via chat", "en": "Trade-in leads by chat"},
               "count", _count("leads_trade_in"), headline=True),
     FigureDef("automation_rate",
-              {"nl": "Zelf afgehandeld (automatisering)", "en": "Automation rate"},
-              "share", lambda c: _value(f.automation_rate(c.qualifying, c.handoffs)),
-              headline=True, drill="qualifying"),
+              {"nl": "Automatisering (opgelost door de bot)",
+               "en": "Automation rate (resolved by the bot)"},
+              "share", lambda c: _value(f.automation_rate(c.qualifying, c.handoffs, c.abandoned)),
+              headline=True, drill="resolved"),
     FigureDef("csat_mean", {"nl": "CSAT gemiddeld (1-5)", "en": "CSAT mean (1-5)"},
-              "mean", lambda c: (_csat(c).mean, _csat(c).n), drill="csat_low"),
+              "mean", lambda c: (_csat(c).mean, _csat(c).n), drill="csat"),
     FigureDef("csat_response_rate",
               {"nl": "Respons op de enquête", "en": "Survey response rate"},
               "share", lambda c: (_csat(c).response_rate, _csat(c).offered)),
@@ -114,14 +121,24 @@ FIGURES: tuple[FigureDef, ...] = (
     FigureDef("abandonment_rate", {"nl": "Afgebroken", "en": "Abandonment rate"},
               "share", lambda c: _value(f.abandonment_rate(c.qualifying, c.abandoned)),
               drill="abandoned"),
+    FigureDef("resolved_by_bot",
+              {"nl": "Gesprekken opgelost door de bot", "en": "Conversations resolved by the bot"},
+              "count", lambda c: _value(f.resolved_by_bot(c.qualifying, c.handoffs, c.abandoned)),
+              drill="resolved"),
+    FigureDef("fallback_rate",
+              {"nl": "Gesprekken met een niet-begrepen bericht",
+               "en": "Conversations with a message not understood (fallback rate)"},
+              "share",
+              lambda c: _value(f.fallback_rate(c.conversations, c.fallback_conversations)),
+              drill="fallback"),
     FigureDef("first_response_p50",
-              {"nl": "Eerste antwoord (mediaan)", "en": "First response (median)"},
+              {"nl": "Eerste antwoord bot (mediaan)", "en": "Bot's first response (median)"},
               "ms", lambda c: (_speed(c).p50_ms, _speed(c).n)),
     FigureDef("first_response_p90",
-              {"nl": "Eerste antwoord (p90)", "en": "First response (p90)"},
+              {"nl": "Eerste antwoord bot (p90)", "en": "Bot's first response (p90)"},
               "ms", lambda c: (_speed(c).p90_ms, _speed(c).n)),
     FigureDef("answered_within_30s",
-              {"nl": "Binnen 30 s beantwoord", "en": "Answered within 30 s"},
+              {"nl": "Bot binnen 30 s", "en": "Bot answered within 30 s"},
               "share", lambda c: (_speed(c).within_30s, _speed(c).n)),
     FigureDef("returning_contacts", {"nl": "Terugkerende contacten", "en": "Returning contacts"},
               "count", lambda c: (float(c.returning_contacts), c.mec)),

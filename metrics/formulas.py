@@ -7,6 +7,8 @@ report shows as "n/a", never as 0%.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -61,12 +63,17 @@ def mec(distinct_contacts: int) -> Value:
     return Value(float(distinct_contacts), distinct_contacts)
 
 
-def mec_share(mec_count: int, potential: int | None) -> Value:
-    """MEC share = MEC / MEC potential (service appointments + sales leads, all sources).
+def mec_share(mec_count: int, potential: int | None, estimated: bool = False) -> Value:
+    """MEC share = MEC / MEC potential (service appointments + sales leads, imported from the
+    dealer system).
 
-    None when the potential is 0 or unknown. It can exceed 1 when more contacts chatted than
-    the dealer system recorded appointments and leads. ``n`` is the potential.
+    None when the potential is 0 or unknown, and when it is only the estimate from the bot's own
+    appointments and leads (``estimated``): that is a floor of the potential, not the potential,
+    and a share of it could read 400%. It can exceed 1 when more contacts chatted than the dealer
+    system recorded appointments and leads. ``n`` is the potential (0 when estimated).
     """
+    if estimated:
+        return Value(None, 0)
     return Value(_ratio(mec_count, potential or 0), potential or 0)
 
 
@@ -103,12 +110,32 @@ def nps(n: int, promoters: int, detractors: int) -> Value:
     return Value(100.0 * (promoters - detractors) / n, n)
 
 
-def automation_rate(qualifying: int, handoffs: int) -> Value:
-    """Automation rate = qualifying conversations finished without a handoff / qualifying ones.
+def automation_rate(qualifying: int, handoffs: int, abandoned: int) -> Value:
+    """Automation rate = resolved by the bot / qualifying conversations.
 
-    A conversation counts as handed off when its outcome is ``handed_off``.
+    Resolved by the bot: a qualifying conversation that reached a task outcome other than a
+    handoff (booked, changed, cancelled, test drive, lead) or a self-served answer
+    (``self_served``). Handed off (``handed_off``) and abandoned (``abandoned``) conversations
+    are not automated. Resolved + handed off + abandoned = qualifying (an ``out_of_scope``
+    conversation never qualifies), so the three shares add up to 100%.
     """
-    return Value(_ratio(qualifying - handoffs, qualifying), qualifying)
+    return Value(_ratio(qualifying - handoffs - abandoned, qualifying), qualifying)
+
+
+def resolved_by_bot(qualifying: int, handoffs: int, abandoned: int) -> Value:
+    """Resolved by the bot: the count of qualifying conversations neither handed off nor
+    abandoned (see :func:`automation_rate`, its share); ``n`` is the qualifying conversations."""
+    return Value(float(qualifying - handoffs - abandoned), qualifying)
+
+
+def fallback_rate(conversations: int, fallback_conversations: int) -> Value:
+    """Fallback rate = conversations with at least one customer message the bot did not
+    understand (NLU's ``nlu_fallback``) / conversations.
+
+    Over all non-test conversations, qualifying or not: a conversation of fallbacks only never
+    qualifies, and it is the one the rate must see. ``n`` is the conversations.
+    """
+    return Value(_ratio(fallback_conversations, conversations), conversations)
 
 
 def handoff_rate(qualifying: int, handoffs: int) -> Value:
@@ -119,9 +146,55 @@ def handoff_rate(qualifying: int, handoffs: int) -> Value:
 def abandonment_rate(qualifying: int, abandoned: int) -> Value:
     """Abandonment rate = qualifying conversations with outcome ``abandoned`` / qualifying ones.
 
-    Abandoned: a task (booking, test drive, lead ...) was started and not finished.
+    Abandoned: a task (booking, test drive, lead ...) was started and not finished and no
+    question was answered (``core.engagement.outcome_of``: an answered question is served).
     """
     return Value(_ratio(abandoned, qualifying), qualifying)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A potential spread from imported figures of other periods: the value and how it was made
+    (one part per import: its period key, its total, its days here and its length in days)."""
+
+    value: float
+    parts: tuple[tuple[str, int, int, int], ...]
+
+    @property
+    def text(self) -> str:
+        """E.g. ``2026-11: 120 × 7/30`` (several parts joined with ``+``)."""
+        return " + ".join(
+            f"{key}: {total}" if here == length else f"{key}: {total} × {here}/{length}"
+            for key, total, here, length in self.parts
+        )
+
+
+def spread_potential(
+    first: dt.date, last: dt.date, imports: Iterable[tuple[str, dt.date, dt.date, int]]
+) -> Spread | None:
+    """MEC potential of the days ``first`` .. ``last`` (inclusive) from imported potentials of
+    other periods, spread by days: each import ``(key, first day, last day, total)`` adds
+    ``total × (its days within first..last) / (its days)``.
+
+    An imported month is spread over its weeks (a week of 7 days in a 30-day month of 120 gets
+    28), and imported weeks add up into a month (a week across two months adds its days in each).
+    None unless the imports cover every day of ``first`` .. ``last``: a part of a period is no
+    potential.
+    """
+    covered: set[dt.date] = set()
+    parts = []
+    value = 0.0
+    for key, start, end, total in sorted(imports, key=lambda item: item[1]):
+        low, high = max(start, first), min(end, last)
+        if low > high:
+            continue
+        here, length = (high - low).days + 1, (end - start).days + 1
+        covered.update(low + dt.timedelta(days=i) for i in range(here))
+        value += total * here / length
+        parts.append((key, total, here, length))
+    if len(covered) != (last - first).days + 1:
+        return None
+    return Spread(value, tuple(parts))
 
 
 def returning_contacts(mec_count: int, returning: int) -> Value:
@@ -164,6 +237,33 @@ def histogram_percentile(counts: Sequence[int], q: float) -> float | None:
             return low + (high - low) * (rank - seen) / count
         seen += count
     return float(FIRST_RESPONSE_BUCKETS_MS[-1])
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` percentile (0 < q <= 1) by the nearest-rank method: the smallest value with at
+    least ``q`` of the values at or below it (the ceil(q * n)-th smallest); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def first_response_exact(values_ms: Sequence[int]) -> FirstResponse:
+    """Bot first-response time from the exact stored times: p50 and p90 (ms) by nearest rank
+    (the value itself, no error), and the share answered within 30 seconds (inclusive).
+
+    Measured from the customer's first message to the bot's first reply (never a person's
+    message: that is the human part, ``metrics.human``), over qualifying conversations with a
+    reply. The weekly summary reads these times from the week's conversations; the histogram
+    (:func:`first_response`) is left for weeks whose conversations the retention purge removed.
+    """
+    n = len(values_ms)
+    return FirstResponse(
+        p50_ms=nearest_rank(values_ms, 0.5),
+        p90_ms=nearest_rank(values_ms, 0.9),
+        within_30s=_ratio(sum(v <= WITHIN_MS for v in values_ms), n),
+        n=n,
+    )
 
 
 def first_response(counts: Sequence[int], within_30s: int | None = None) -> FirstResponse:

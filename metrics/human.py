@@ -20,7 +20,6 @@ messages out and stays a separate figure.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,17 +30,9 @@ from core.periods import Period, dealer_timezone
 from core.settings import get_settings
 from core.store.models import Lead
 from core.store.staff_inbox import first_replies
+from metrics.formulas import nearest_rank
 
 DEFAULT_PROMISED_MIN = 15  # the dealer file's default for handoff.reply_within_min
-
-
-def nearest_rank(values: Sequence[float], q: float) -> float | None:
-    """The ``q`` percentile (0 < q <= 1) by the nearest-rank method: the smallest value with at
-    least ``q`` of the values at or below it (the ceil(q * n)-th smallest); None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
 def first_response_minutes(

@@ -32,12 +32,12 @@ from core.store.privacy import (
 )
 from core.store.session import default_session_factory
 from dealer.config import DealerConfigError, all_dealers
-from metrics.aggregate import rebuild, rollup
+from metrics.aggregate import has_dirty_days, rebuild, rollup
 from metrics.digest import build_digest
 from metrics.report.deliver import deliver_summary, deliveries, failed_deliveries
 from metrics.report.export import export_csv, top_csv
 from metrics.report.render import render_summary
-from metrics.summary import build_weekly_summary
+from metrics.summary import WeeklySummary, build_weekly_summary
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +260,20 @@ def rollup_summary_weeks(
     with job_lock(session_factory, ROLLUP_LOCK) as held:
         if held:  # else another process is rebuilding right now
             rebuild(session_factory, "week", trend[0].start, trend[-1].last_day)
+
+
+def current_weekly_summary(
+    session_factory: sessionmaker, dealer_id: str, week: Period | str, weeks: int = 12
+) -> WeeklySummary:
+    """The weekly summary as the store holds it now: the dashboard's page view and
+    ``dealerbot metrics summary`` read it. When a day of the summary's weeks is marked dirty (a
+    message since the last rollup, a late answer, an erasure), those weeks are rolled up first
+    (``rollup_summary_weeks``, the hourly job's rebuild); with no mark the rows are current and
+    the summary is read at once."""
+    trend = last_weeks(week, weeks)
+    if has_dirty_days(session_factory, dealer_id, trend[0].start, trend[-1].last_day):
+        rollup_summary_weeks(session_factory, week, weeks)
+    return build_weekly_summary(session_factory, dealer_id, week, weeks=weeks)
 
 
 def hourly_rollup_job(*, session_factory: sessionmaker | None = None) -> dict:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import sessionmaker
 from core.periods import Period, PeriodError, parse_period
 from core.store.models import MecPotential, utcnow
 from core.store.session import default_session_factory
+from metrics.aggregate import rebuild as rebuild_range
 from metrics.aggregate import rebuild_period
 
 COLUMNS = ("dealer", "period", "service_appointments", "sales_leads")
@@ -191,4 +192,7 @@ def import_potential(
     if rebuild:
         for period in sorted({r.period for r in checked}):
             rebuild_period(session_factory, period)
+            # an imported month is spread over its weeks, imported weeks add up into the month
+            other = "month" if period.kind == "week" else "week"
+            rebuild_range(session_factory, other, period.start, period.last_day)
     return checked

@@ -114,6 +114,8 @@ class WeeklySummary:
     automation_rate: Figure
     handoff_rate: Figure
     abandonment_rate: Figure
+    resolved_by_bot: Figure
+    fallback_rate: Figure
     first_response_p50: Figure
     first_response_p90: Figure
     answered_within_30s: Figure
@@ -124,6 +126,8 @@ class WeeklySummary:
     human_first_response_p90: Figure
     human_within_promised: Figure
     handoffs_unanswered: Figure
+    # how an imported month was spread over this week ("2026-11: 120 × 7/30"); None otherwise
+    potential_spread: str | None = None
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
     by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     trend: list[TrendPoint] = field(default_factory=list)
@@ -139,8 +143,10 @@ class WeeklySummary:
 class _Counts:
     """One summary row's counts (zeros when the period has no row) and the formulas over them."""
 
-    def __init__(self, row: MetricSummary | None) -> None:
+    def __init__(self, row: MetricSummary | None, first_responses: list[int] | None = None) -> None:
         self.row = row
+        # the exact bot first-response times (ms) of the period's qualifying conversations
+        self.first_responses = first_responses
 
     def __getattr__(self, name: str) -> int:
         value = getattr(self.row, name, None) if self.row is not None else None
@@ -148,11 +154,17 @@ class _Counts:
 
     @property
     def potential(self) -> int | None:
-        return None if self.row is None else self.row.potential
+        """The week's potential; a week without a row has the estimate of a week without
+        bookings and leads, 0 (so an empty week reads like an equal week with a row)."""
+        return 0 if self.row is None else self.row.potential
 
     @property
     def potential_estimated(self) -> bool:
         return True if self.row is None else bool(self.row.potential_estimated)
+
+    @property
+    def potential_spread(self) -> str | None:
+        return None if self.row is None else self.row.potential_spread
 
     @property
     def histogram(self) -> list[int]:
@@ -207,7 +219,10 @@ def build_weekly_summary(
         low_rated = _low_rated(session, dealer_id, period)
         top_intents = _top_intents(session, dealer_id, period)
         top_fallbacks = _top_fallbacks(session, dealer_id, period)
-    now, before = _Counts(by_key.get(period.key)), _Counts(by_key.get(period.previous().key))
+        speeds = {p.key: _first_responses(session, dealer_id, p)
+                  for p in (period, period.previous())}  # fmt: skip
+    now = _Counts(by_key.get(period.key), speeds[period.key])
+    before = _Counts(by_key.get(period.previous().key), speeds[period.previous().key])
     sources = {
         "counts": (now, before),
         "human": (human_figures(session_factory, dealer_id, period),
@@ -222,6 +237,7 @@ def build_weekly_summary(
         conversations=now.conversations,
         qualifying=now.qualifying,
         potential_estimated=now.potential_estimated,
+        potential_spread=now.potential_spread,
         **{figure.name: _figure(figure, *sources[figure.source]) for figure in FIGURES},
         by_channel=_breakdown(this_week, CHANNEL),
         by_language=_breakdown(this_week, LANGUAGE),
@@ -286,6 +302,17 @@ def _low_rated(
         LowRated(cid, from_utc_naive(started).astimezone(zone), channel, outcome, csat, text)
         for cid, started, channel, outcome, csat, text in session.execute(query)
     ]
+
+
+def _first_responses(session, dealer_id: str, period: Period) -> list[int]:
+    """The bot's exact first-response times (ms) of the week's qualifying conversations with a
+    reply: the same conversations the summary row's histogram counts."""
+    c = Conversation
+    query = select(c.first_response_ms).where(
+        c.dealer_id == dealer_id, c.week_key == period.key, c.qualifies,
+        c.is_test.is_(False), c.first_response_ms.isnot(None),
+    )  # fmt: skip
+    return [int(ms) for (ms,) in session.execute(query)]
 
 
 def _top_intents(session, dealer_id: str, period: Period) -> list[tuple[str, int]]:

@@ -141,12 +141,14 @@ class Lead(Base):
 # The columns a rollup reads; channel and language first, so GROUP BY needs no sort.
 ROLLUP_COLUMNS = (
     "channel", "language", "qualifies", "is_test", "outcome", "first_response_bucket",
-    "survey_offered_at", "csat", "ces", "nps", "contact_key", "id",
+    "survey_offered_at", "csat", "ces", "nps", "contact_key", "id", "fallback_messages",
 )  # fmt: skip
 SURVEY_SCORE_COLUMNS = ("csat", "ces", "nps")  # survey_answers.question -> conversations column
 CONTACT_PERIOD_COLUMNS = (
     "contact_key", "dealer_id", "qualifies", "day_key", "week_key", "month_key", "language",
 )  # fmt: skip
+# The same for the person (MEC counts persons): a person's earlier conversations at a dealer.
+PERSON_PERIOD_COLUMNS = ("person", *CONTACT_PERIOD_COLUMNS[1:], "channel")
 
 
 class Conversation(Base):
@@ -186,12 +188,21 @@ class Conversation(Base):
     csat = Column(SmallInteger)
     ces = Column(SmallInteger)
     nps = Column(SmallInteger)
+    # Customer messages NLU did not understand (core.engagement.FALLBACK_INTENT): the fallback rate.
+    fallback_messages = Column(Integer, nullable=False, default=0, server_default="0")
+    # One person across channels (migration 0013): ``person_key`` is what this session showed
+    # (core.engagement.person_key: HMAC of WhatsApp's number or the phone or e-mail given on the
+    # web); ``person`` is whom MEC counts: the contact's person key once any of its
+    # conversations showed one (the recorder links them all), else the contact key.
+    person_key = Column(String(64))
+    person = Column(String(64))
 
     __table_args__ = (
         Index("ix_conversations_dealer_started", "dealer_id", "started_at"),
         # Erasure finds a contact by its key; the rollup looks up each contact's earlier
         # conversations (new or returning, first in its week or month).
         Index("ix_conversations_contact_periods", *CONTACT_PERIOD_COLUMNS),
+        Index("ix_conversations_person_periods", *PERSON_PERIOD_COLUMNS),
         # Covering index: the day cells of the rollup (metrics.aggregate) read only the index.
         Index(
             "ix_conversations_day", "day_key", "dealer_id", *ROLLUP_COLUMNS, "week_key", "month_key"
@@ -215,6 +226,14 @@ class SurveyAnswer(Base):
     answered_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("conversation_id", "question", name="uq_survey_answer"),)
+
+
+@event.listens_for(Conversation, "before_insert")
+def _person(_mapper, _connection, target: Conversation) -> None:
+    """A conversation written through the ORM counts as its own person unless told otherwise
+    (the recorder links a contact's conversations to its person key)."""
+    if target.person is None:
+        target.person = target.person_key or target.contact_key
 
 
 @event.listens_for(Conversation, "before_insert")
@@ -326,6 +345,9 @@ class MetricSummary(Base):
     handoffs = Column(Integer, nullable=False, default=0)
     self_served = Column(Integer, nullable=False, default=0)
     abandoned = Column(Integer, nullable=False, default=0)
+    # Non-test conversations with at least one message NLU did not understand (all, not only
+    # qualifying ones: a fallback-only conversation never qualifies).
+    fallback_conversations = Column(Integer, nullable=False, default=0, server_default="0")
     surveys_offered = Column(Integer, nullable=False, default=0)
     csat_n = Column(Integer, nullable=False, default=0)
     csat_sum = Column(Integer, nullable=False, default=0)
@@ -348,6 +370,9 @@ class MetricSummary(Base):
     leads_handoff = Column(Integer, nullable=False, default=0)
     potential = Column(Integer)  # MEC potential; only on the ``all`` row
     potential_estimated = Column(Boolean, nullable=False, default=False)
+    # How a potential spread from imports of the other period kind was made (an imported month
+    # over its weeks, imported weeks into a month), e.g. "2026-11: 120 × 7/30"; else NULL.
+    potential_spread = Column(String(200))
 
     __table_args__ = (
         Index("ix_metric_summaries_period", "period_kind", "period_key", "dealer_id"),
@@ -366,7 +391,7 @@ CELL_COUNTS = (
     "abandoned", "surveys_offered", "csat_n", "csat_sum", "csat_top2", "ces_n", "ces_sum",
     "ces_top3", "nps_n", "nps_promoters", "nps_detractors", "first_response_n",
     "first_response_30s", *(f"h{i}" for i in range(11)), "bot_appointments", "leads_test_drive",
-    "leads_trade_in", "leads_sales", "leads_handoff", *CONTACT_COUNTS,
+    "leads_trade_in", "leads_sales", "leads_handoff", *CONTACT_COUNTS, "fallback_conversations",
 )  # fmt: skip
 
 
@@ -451,14 +476,19 @@ def mark_conversation_day(connection, conversation_id: str | None) -> None:
 # these (a new message's counts and times, the intents list) leaves the cells as they are.
 CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
                "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
-               "first_response_bucket", "csat", "ces", "nps")  # fmt: skip
-# Of those, what decides whether a contact is new or returning in its later conversations.
-_CONTACT_INPUTS = tuple(name for name in CELL_INPUTS if name not in SURVEY_SCORE_COLUMNS)
+               "first_response_bucket", "csat", "ces", "nps", "fallback_messages",
+               "person")  # fmt: skip
+# Of those, what decides whether a contact is new or returning in its later conversations (not
+# the survey scores, nor how many messages the bot did not understand).
+_CONTACT_INPUTS = tuple(
+    name for name in CELL_INPUTS if name not in (*SURVEY_SCORE_COLUMNS, "fallback_messages")
+)
 
 
 class Dirty(NamedTuple):
     """What a write puts out of date: ``days`` as ``(day_key, dealer_id)``, and ``since`` as
-    ``(contact_key, dealer_id, day_key)``: that contact's days after that day."""
+    ``(person, dealer_id, day_key)``: that person's days after that day (MEC counts persons;
+    ``Conversation.person``, the contact key when no person is known)."""
 
     days: frozenset
     since: frozenset
@@ -487,8 +517,9 @@ def dirty_days(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> 
 
     - no ``CELL_INPUTS`` value changed (a new message's counts and times): nothing;
     - otherwise the row's day before and after, each of its own dealer;
-    - and, unless only survey scores changed, the contact's later days of that dealer: the
-      first conversation of a contact in a day, week or month makes the later ones returning.
+    - and, unless only survey scores or the not-understood count changed, the contact's later
+      days of that dealer: the first conversation of a contact in a day, week or month makes
+      the later ones returning.
 
     Pure and cheap (the recorder calls it for every written conversation).
     """
@@ -503,15 +534,14 @@ def dirty_days(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> 
     for row in (old, new):
         if row is not None and row.get("day_key") is not None:
             days.add((row["day_key"], row["dealer_id"]))
-            if later and row.get("contact_key") is not None:
-                since.add((row["contact_key"], row["dealer_id"], row["day_key"]))
+            person = row.get("person") or row.get("contact_key")
+            if later and person is not None:
+                since.add((person, row["dealer_id"], row["day_key"]))
     return Dirty(frozenset(days), frozenset(since))
 
 
-_CONTACT_DAYS = select(
-    Conversation.contact_key, Conversation.dealer_id, Conversation.day_key
-).where(
-    Conversation.contact_key.in_(bindparam("keys", expanding=True)),
+_CONTACT_DAYS = select(Conversation.person, Conversation.dealer_id, Conversation.day_key).where(
+    Conversation.person.in_(bindparam("keys", expanding=True)),
     Conversation.day_key.isnot(None),
 )
 

@@ -22,6 +22,7 @@ from core.periods import conversation_keys
 from core.settings import get_settings
 from core.store.inbox import REVISED, inbox_row, recorded_items, revised
 from core.store.models import (
+    CELL_INPUTS,
     SURVEY_SCORE_COLUMNS,
     Conversation,
     Erasure,
@@ -124,7 +125,7 @@ _E = Erasure.__table__
 _I = NluInboxItem.__table__
 _KEYS = ("day_key", "week_key", "month_key")
 # What a conversation op writes on its row: the record, the period keys, the speed bucket.
-_WRITTEN = (*_CONVERSATION_FIELDS, *_KEYS, "first_response_bucket")
+_WRITTEN = (*_CONVERSATION_FIELDS, *_KEYS, "first_response_bucket", "person")
 # With the survey scores stored on the row: what ``dirty_days`` compares.
 _ROWS = select(_C.c.id, *(_C.c[name] for name in (*_WRITTEN, *SURVEY_SCORE_COLUMNS))).where(
     _C.c.id.in_(bindparam("ids", expanding=True))
@@ -134,6 +135,21 @@ _ERASURES = (
     select(_E.c.contact_key, func.max(_E.c.requested_at))
     .where(_E.c.contact_key.in_(bindparam("keys", expanding=True)))
     .group_by(_E.c.contact_key)
+)
+# Per contact the person its conversations are linked to (core.engagement.person_key).
+_PERSONS = (
+    select(_C.c.contact_key, func.max(_C.c.person))
+    .where(_C.c.contact_key.in_(bindparam("keys", expanding=True)), _C.c.person_key.isnot(None))
+    .group_by(_C.c.contact_key)
+)
+# A contact's conversations not yet linked to its person, with what the dirty-day rule reads.
+_UNLINKED = select(*(_C.c[name] for name in CELL_INPUTS)).where(
+    _C.c.contact_key == bindparam("contact"), _C.c.person != bindparam("person")
+)
+_LINK = (
+    update(_C)
+    .where(_C.c.contact_key == bindparam("contact"), _C.c.person != bindparam("person"))
+    .values(person=bindparam("person"))
 )
 _ANSWERS = select(_A.c.conversation_id, _A.c.question, _A.c.answered_at).where(
     _A.c.conversation_id.in_(bindparam("ids", expanding=True))
@@ -175,6 +191,8 @@ class _Batch:
         self.item_updates: dict[int, dict[str, Any]] = {}  # item id -> columns to change
         self.days: set[tuple[str, str]] = set()  # models.dirty_days of every write, joined
         self.since: set[tuple[str, str, str]] = set()
+        self.persons: dict[str, str] = {}  # contact key -> the person it is linked to
+        self.links: dict[str, str] = {}  # contacts whose stored conversations to link
 
     def run(self) -> None:
         ids = {op["data"]["id"] if op["op"] == "conversation" else op["conversation_id"]
@@ -184,6 +202,8 @@ class _Batch:
         for row in execute(_ROWS, {"ids": sorted(ids)}).mappings():
             self.rows[row["id"]] = dict(row)
         erasures = dict(execute(_ERASURES, {"keys": sorted(keys)}).all()) if keys else {}
+        if keys:
+            self.persons = dict(execute(_PERSONS, {"keys": sorted(keys)}).all())
         if any(op.get("answers") for op in self.ops):
             for cid, question, answered_at in execute(_ANSWERS, {"ids": sorted(ids)}):
                 self.stored_answers[cid, question] = answered_at
@@ -201,12 +221,15 @@ class _Batch:
 
     def _conversation(self, op: dict, erasures: dict) -> None:
         data = {k: v for k, v in op["data"].items() if k in _CONVERSATION_FIELDS or k == "id"}
+        data.setdefault("fallback_messages", 0)  # spooled before migration 0013
+        data.setdefault("person_key", None)
         for key in ("started_at", "last_message_at", "survey_offered_at"):
             data[key] = _time(data.get(key))
         cid = data.pop("id")
         erased_at = erasures.get(data["contact_key"])
         if erased_at is not None and erased_at >= data["started_at"]:
             return  # the contact asked to be forgotten after this conversation
+        data["person"] = self._person(data["contact_key"], data.get("person_key"))
         row = self.rows.get(cid)
         if row is None:
             row = {**data, **conversation_keys(data["dealer_id"], data["started_at"])}
@@ -237,6 +260,16 @@ class _Batch:
             elif changes := revised(stored, row):
                 stored.update(changes)
                 self.item_updates.setdefault(stored["id"], {}).update(changes)
+
+    def _person(self, contact: str, learned: str | None) -> str:
+        """Whom MEC counts for a conversation of ``contact``: the person key it showed, else the
+        one an earlier conversation of the contact showed, else the contact itself. A new
+        person key links the contact's stored conversations too (in ``_write``)."""
+        linked = self.persons.get(contact)
+        if learned and learned != linked:
+            self.persons[contact] = self.links[contact] = learned
+            return learned
+        return linked or contact
 
     def _late_answers(self, op: dict) -> None:
         """Late answers for a conversation recorded earlier (e.g. after its session expired)."""
@@ -304,6 +337,11 @@ class _Batch:
                 execute(_INSERT_ITEM, rows)
         for item_id, changes in self.item_updates.items():
             execute(_UPDATE_ITEM, {"_id": item_id, **changes})
+        for contact, person in sorted(self.links.items()):
+            params = {"contact": contact, "person": person}
+            for row in execute(_UNLINKED, params).mappings():
+                self._dirty(dict(row), {**row, "person": person})
+            execute(_LINK, params)
         if self.days:
             mark_dirty(self.connection, self.days, self.since)
 

@@ -14,7 +14,7 @@ LABELS = {
     "nl": {
         "mec": "MEC",
         "potential": "Potentieel",
-        "potential_estimated": "Potentieel (geschat)",
+        "potential_estimated": "Potentieel (minstens, uit de chat)",
         "title_top": "MEC tegenover potentieel",
         "title_bottom": "Klanttevredenheid en klantinspanning",
         "csat": "CSAT (% 4-5)",
@@ -28,7 +28,7 @@ LABELS = {
     "en": {
         "mec": "MEC",
         "potential": "Potential",
-        "potential_estimated": "Potential (estimated)",
+        "potential_estimated": "Potential (at least, from chat)",
         "title_top": "MEC against potential",
         "title_bottom": "Satisfaction and effort",
         "csat": "CSAT (% 4-5)",

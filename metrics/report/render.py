@@ -59,10 +59,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation": "Gesprek",
         "question": "Vraag",
         "count": "Aantal",
-        "estimated": "geschat",
+        "estimated": "minstens, uit de chat",
+        "spread": "verdeeld naar dagen",
         "estimated_note": (
-            "Het potentieel is geschat uit de afspraken en leads via de chat, omdat er geen "
-            "aantallen uit het dealersysteem zijn aangeleverd."
+            "Er zijn geen aantallen uit het dealersysteem aangeleverd: het potentieel is minstens "
+            "het aantal afspraken en leads via de chat (een ondergrens, niet het potentieel). "
+            "Het MEC-aandeel volgt zodra de aantallen zijn aangeleverd."
         ),
         "returning": "Terugkerende contacten",
         "n_a": "n.v.t.",
@@ -103,10 +105,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation": "Conversation",
         "question": "Question",
         "count": "Count",
-        "estimated": "estimated",
+        "estimated": "at least, from chat",
+        "spread": "spread by days",
         "estimated_note": (
-            "The potential is estimated from the appointments and leads made in chat, because "
-            "no counts were supplied from the dealer system."
+            "No counts were supplied from the dealer system: the potential is at least the "
+            "appointments and leads made in chat (a floor, not the potential). The MEC share "
+            "follows once the counts are supplied."
         ),
         "returning": "Returning contacts",
         "n_a": "n/a",
@@ -272,6 +276,8 @@ def _row(summary: Any, key: str, lang: str) -> Row | None:
     label = BY_NAME[key].labels[lang] if key in BY_NAME else key
     if key == "mec_potential" and summary.potential_estimated:
         label = f"{label} ({TEXTS[lang]['estimated']})"
+    elif key == "mec_potential" and getattr(summary, "potential_spread", None):
+        label = f"{label} ({TEXTS[lang]['spread']}: {summary.potential_spread})"
     return Row(
         key=key,
         label=label,
@@ -752,7 +758,8 @@ DIGEST_TEXTS: dict[str, dict[str, str]] = {
         "fewer": "{n} minder dan vorige week",
         "same": "evenveel als vorige week",
         "share": "; dat is {share} van uw potentieel van {potential}",
-        "share_estimated": "; dat is {share} van uw geschatte potentieel van {potential}",
+        "potential_floor": "; uw potentieel is minstens {potential} (geschat uit de chat: "
+        "geef uw aantallen op voor een echt aandeel)",
         "potential_zero": "; uw potentieel voor deze week is 0",
         "potential_unknown": "; uw potentieel voor deze week is niet bekend",
         "todo": "Te doen",
@@ -787,7 +794,8 @@ DIGEST_TEXTS: dict[str, dict[str, str]] = {
         "fewer": "{n} fewer than last week",
         "same": "as many as last week",
         "share": "; that is {share} of your potential of {potential}",
-        "share_estimated": "; that is {share} of your estimated potential of {potential}",
+        "potential_floor": "; your potential is at least {potential} (estimated from the chat: "
+        "import your counts for a real share)",
         "potential_zero": "; your potential for this week is 0",
         "potential_unknown": "; your potential for this week is not known",
         "todo": "To do",
@@ -831,12 +839,13 @@ def digest_sentence(digest: Digest, lang: str) -> str:
         difference = t["same"]
     if s.potential is None:
         potential = t["potential_unknown"]
+    elif s.potential_estimated:  # a floor from the chat's own bookings and leads, no share
+        potential = t["potential_floor"].format(potential=s.potential)
     elif s.share is None:
         potential = t["potential_zero"]
     else:
-        key = "share_estimated" if s.potential_estimated else "share"
-        potential = t[key].format(share=format_value("share", s.share, lang),
-                                  potential=s.potential)  # fmt: skip
+        potential = t["share"].format(share=format_value("share", s.share, lang),
+                                      potential=s.potential)  # fmt: skip
     return t["sentence"].format(
         mec=s.mec, customers=t["customer"] if s.mec == 1 else t["customers"],
         difference=difference, potential=potential,

@@ -30,6 +30,7 @@ from core.settings import get_settings, rasa_api_token, utc_now
 from core.store.session import default_session_factory
 from metrics.digest import build_digest
 from metrics.figures import FIGURE_DRILLS
+from metrics.jobs import current_weekly_summary
 from metrics.potential import (
     PotentialImportError,
     import_potential,
@@ -377,7 +378,8 @@ class Dashboard:
         week = self.week_of(request, dealer_id)
         lang = page_language(request, dealer_id)
         t = texts(lang)
-        summary = await self.db(build_weekly_summary, self.session_factory, dealer_id, week)
+        # rolls up the week's dirty days first: the figures include this morning's chats
+        summary = await self.db(current_weekly_summary, self.session_factory, dealer_id, week)
         digest = await self.digest_html(dealer_id, week, summary, lang)  # the action first
         base = f"/d/{dealer_id}"
         models = await self.live_models()

@@ -18,11 +18,20 @@ from core.store.tracker_events import events_of, senders_writing_between, tracke
 DRILLS: dict[str, tuple[str, Callable]] = {
     "all": ("All conversations", lambda c, s: c.is_test.is_(False)),
     "qualifying": ("Qualifying conversations (MEC)", lambda c, s: c.qualifies),
+    "csat": ("CSAT answers (1-5)", lambda c, s: and_(c.qualifies, s.score.isnot(None))),
     "csat_low": ("CSAT 1-2", lambda c, s: and_(c.qualifies, s.score <= 2)),
     "csat_high": ("CSAT 4-5", lambda c, s: and_(c.qualifies, s.score >= 4)),
-    "booked": ("Appointments booked", lambda c, s: c.outcome == "appointment_booked"),
+    "booked": (
+        "Appointments booked",
+        lambda c, s: and_(c.qualifies, c.outcome == "appointment_booked"),
+    ),
     "handoffs": ("Handed off", lambda c, s: and_(c.qualifies, c.outcome == "handed_off")),
     "abandoned": ("Abandoned", lambda c, s: and_(c.qualifies, c.outcome == "abandoned")),
+    "resolved": (
+        "Resolved by the bot",
+        lambda c, s: and_(c.qualifies, c.outcome.notin_(("handed_off", "abandoned"))),
+    ),
+    "fallback": ("With a message not understood", lambda c, s: c.fallback_messages > 0),
 }
 LIST_LIMIT = 1000
 

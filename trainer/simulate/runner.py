@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from core.engagement import BUSINESS_INTENTS, contact_key
+from core.engagement import BUSINESS_INTENTS, TASK_OUTCOMES, contact_key
 from core.settings import get_settings
 from core.store.migrate import upgrade
 from core.store.models import (
@@ -172,6 +172,11 @@ def check(factory: sessionmaker, t: Transcript, secret: str) -> list[str]:
             problems.append(f"outcome {row.outcome}, expected {expect['outcome']}")
         if p.flow == "off_topic" and row.qualifies:
             problems.append(f"an off-topic conversation qualifies ({row.qualify_reason})")
+        # the qualifying rule: a task outcome qualifies, however few messages it took (a
+        # one-message handoff included; docs/metrics.md)
+        if row.outcome in TASK_OUTCOMES and not row.qualifies:
+            problems.append(f"a conversation with outcome {row.outcome} does not qualify "
+                            f"({row.qualify_reason})")  # fmt: skip
     if "appointment" in expect:
         problems += _appointment_problems(p, expect["appointment"], own, by_plate, t)
     elif own:

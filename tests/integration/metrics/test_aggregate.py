@@ -289,6 +289,7 @@ def test_backfill_is_quiet_when_stderr_is_not_a_terminal(store, capsys):
 # Conversation columns that migrations after 0002 add (0003 keys, 0007 bucket and scores).
 ADDED_AFTER_0002 = (
     "day_key", "week_key", "month_key", "first_response_bucket", "csat", "ces", "nps",
+    "fallback_messages", "person_key", "person",
 )  # fmt: skip
 
 

@@ -222,3 +222,24 @@ def test_a_conversation_page_shows_the_outcome_and_the_survey_in_words(seeded, u
     assert "Tevredenheid (<abbr" in dutch[2] and "<td>5</td>" in dutch[2]
     assert "Autohuis De Vries · week 47, 16–22 november" in dutch[2]  # the way back
     assert '<td id="outcome">appointment booked</td>' in english[2]
+
+
+def test_a_page_view_rolls_up_the_weeks_dirty_days_first(store, users):
+    """The current week is current (issue 20): conversations recorded since the last rollup, and
+    an erasure, show on the next page view without waiting for the hourly job."""
+    from sqlalchemy import delete as sql_delete
+
+    from core.store.models import SurveyAnswer, delete_conversations
+    from tests.integration.metrics.test_aggregate import summaries
+
+    seed(store)  # recorded, never rolled up: the week's days are marked dirty
+    assert (DEALER, WEEK, "all", "") not in summaries(store)
+    ((status, _type, _page),) = get(store, users, f"/d/{DEALER}?week={WEEK}")
+    assert status == 200
+    assert summaries(store)[(DEALER, WEEK, "all", "")]["mec"] == 6
+    with store.begin() as session:  # the erasure of contact G (c9)
+        session.execute(sql_delete(SurveyAnswer).where(SurveyAnswer.conversation_id == "c9"))
+        delete_conversations(session.connection(), ["c9"])
+    get(store, users, f"/d/{DEALER}?week={WEEK}")
+    assert summaries(store)[(DEALER, WEEK, "all", "")]["mec"] == 5
+    assert build_weekly_summary(store, DEALER, WEEK).mec.value == 5.0

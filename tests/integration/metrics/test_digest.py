@@ -20,7 +20,7 @@ from metrics.aggregate import rebuild
 from metrics.digest import Contact, build_digest
 from metrics.jobs import weekly_summary_job
 from metrics.potential import import_potential
-from metrics.report.render import render_digest_html, render_digest_text
+from metrics.report.render import digest_sentence, render_digest_html, render_digest_text
 from tests.integration.metrics.smtp_server import RECIPIENTS, dealers_dir, smtp  # noqa: F401
 from tests.integration.metrics.summary_seed import seed_inbox
 from tests.integration.metrics.test_aggregate import DEALER, late_answer, seed, utc
@@ -99,7 +99,11 @@ def test_sentence_from_the_figures(seeded):
     s = build_digest(seeded, DEALER, WEEK).sentence
     # MEC 6 against 2 in W46; potential estimated from the chat's bookings and leads: 3
     assert (s.mec, s.mec_previous, s.difference) == (6, 2, 4)
-    assert (s.potential, s.potential_estimated, s.share) == (3, True, 2.0)
+    # the estimate is a floor: no share against it (issue 20, "Every figure means what it says")
+    assert (s.potential, s.potential_estimated, s.share) == (3, True, None)
+    assert "minstens 3 (geschat uit de chat" in digest_sentence(
+        build_digest(seeded, DEALER, WEEK), "nl"
+    )
     import_potential(seeded, [{"dealer": DEALER, "period": WEEK,
                                "service_appointments": 20, "sales_leads": 10}])  # fmt: skip
     digest = build_digest(seeded, DEALER, WEEK)
@@ -139,8 +143,8 @@ def test_the_dutch_email_opens_with_the_sentence_then_the_todo_list(seeded, mail
     message = mail.to(RECIPIENTS[0])[0]
     lines = message.get_body(("plain",)).get_content().splitlines()
     assert lines[:6] == [
-        "Deze week 6 klanten gesproken via chat, 4 meer dan vorige week; dat is 200% van uw "
-        "geschatte potentieel van 3.",
+        "Deze week 6 klanten gesproken via chat, 4 meer dan vorige week; uw potentieel is "
+        "minstens 3 (geschat uit de chat: geef uw aantallen op voor een echt aandeel).",
         "",
         "Te doen",
         "",

@@ -48,7 +48,9 @@ def test_good_file_is_imported_and_summaries_rebuilt(store, tmp_path):
     with store() as session:
         potentials = {(r.period_key, r.potential, r.potential_estimated)
                       for r in session.scalars(select(MetricSummary))}  # fmt: skip
-    assert potentials == {("2026-W47", 30, False), ("2026-11", 125, False), ("2026-W53", 3, False)}
+    # November's 125 is spread by days over its whole weeks without their own import (7/30 each)
+    assert potentials == {("2026-W47", 30, False), ("2026-11", 125, False), ("2026-W53", 3, False),
+                          ("2026-W45", 29, False), ("2026-W46", 29, False), ("2026-W48", 29, False)}  # fmt: skip
 
 
 def test_re_import_replaces_the_earlier_numbers(store):
@@ -138,3 +140,35 @@ def test_cli_import_and_backfill(tmp_path, capsys):
     assert main(["metrics", "backfill", "--from", "2026-11-22", "--to", "2026-11-01"]) == 2
     assert "before" in capsys.readouterr().err
     assert main(["metrics", "backfill", "--from", "22-11-2026", "--to", "2026-11-30"]) == 2
+
+
+def summary_rows(factory, kind):
+    with factory() as session:
+        return {r.period_key: (r.potential, r.potential_estimated, r.potential_spread)
+                for r in session.scalars(select(MetricSummary).where(
+                    MetricSummary.period_kind == kind, MetricSummary.dimension == "all"))}  # fmt: skip
+
+
+def test_an_imported_month_is_spread_over_its_weeks_by_days_and_the_spread_is_visible(store):
+    from metrics.summary import build_weekly_summary
+
+    months = [{"dealer": "autohuis-demo", "period": p, "service_appointments": a, "sales_leads": b}
+              for p, a, b in (("2026-11", 90, 30), ("2026-12", 62, 0))]  # fmt: skip
+    import_potential(store, months)
+    weeks = summary_rows(store, "week")
+    assert weeks["2026-W47"] == (28, False, "2026-11: 120 × 7/30")
+    # W49: Monday 30 November - Sunday 6 December, 1 day of November and 6 of December
+    assert weeks["2026-W49"] == (16, False, "2026-11: 120 × 1/30 + 2026-12: 62 × 6/31")
+    assert "2026-W44" not in weeks  # 25-31 October has no import: no spread, no row
+    week = build_weekly_summary(store, "autohuis-demo", "2026-W49")
+    assert (week.mec_potential.value, week.potential_estimated) == (16.0, False)
+    assert week.potential_spread == "2026-11: 120 × 1/30 + 2026-12: 62 × 6/31"
+
+
+def test_imported_weeks_add_up_into_the_month(store):
+    weeks = [{"dealer": "autohuis-demo", "period": f"2027-W{n:02d}", "service_appointments": 7,
+              "sales_leads": 7} for n in range(5, 10)]  # 1 February - 7 March 2027  # fmt: skip
+    import_potential(store, weeks)
+    months = summary_rows(store, "month")
+    assert months["2027-02"] == (56, False, " + ".join(f"2027-W{n:02d}: 14" for n in range(5, 9)))
+    assert "2027-03" not in months  # March is only partly covered

@@ -20,7 +20,13 @@ def rule(**kw):
         ({"channel": "rest"}, False, "not a one-to-one customer channel"),
         ({"is_test": True}, False, "test or demo sender"),
         ({"customer_messages": 1}, False, "fewer than two"),
-        ({"customer_messages": 1, "outcome": "handed_off"}, False, "fewer than two"),
+        # a task outcome qualifies with one customer message (issue 20)
+        ({"customer_messages": 1, "outcome": "handed_off"}, True, "outcome handed_off"),
+        ({"customer_messages": 1, "outcome": "appointment_booked"}, True, "outcome"),
+        ({"customer_messages": 1, "outcome": "abandoned"}, False, "fewer than two"),
+        ({"customer_messages": 1, "outcome": "out_of_scope"}, False, "out of scope"),
+        ({"customer_messages": 1, "outcome": "handed_off", "is_test": True}, False, "test"),
+        ({"customer_messages": 1, "outcome": "lead_created", "channel": "rest"}, False, "channel"),
         ({"business_intents": ["greet", "goodbye"], "outcome": "abandoned"}, False, "no business"),
         ({"business_intents": ["nlu_fallback"], "outcome": "abandoned"}, False, "no business"),
         ({"business_intents": [], "outcome": "handed_off"}, True, "outcome handed_off"),
@@ -78,6 +84,51 @@ def test_outcome_priority_abandoned_and_self_served():
     assert summary(hours).outcome == "self_served"
     greeting = session(user_event("hoi", "greet"), user_event("doei", "goodbye"))
     assert (summary(greeting).outcome, summary(greeting).qualifies) == ("abandoned", False)
+
+
+def test_an_answered_question_counts_as_served_even_after_an_unfinished_task():
+    """The 13-message conversation of issue 20: opening hours, address, prices and financing
+    answered, then a call back accepted and left unfinished. Served, not abandoned."""
+    asked = [("open?", "ask_opening_hours"), ("waar?", "ask_location"), ("prijs?", "ask_price"),
+             ("lease?", "ask_financing")]  # fmt: skip
+    events = [user_event("hoi", "greet", channel="socketio")]
+    for text, intent in asked:
+        events += [user_event(text, intent), bot_event("antwoord")]
+    events += [user_event("ja bel me", "affirm"),
+               {"event": "active_loop", "name": "callback_form"}]  # fmt: skip
+    events += [user_event(f"x{i}", "inform") for i in range(7)]
+    record = summary(session(*events))
+    assert record.customer_messages == 13
+    assert (record.outcome, record.qualifies) == ("self_served", True)
+    # without an answered question, the unfinished task stays abandoned
+    booking = session(user_event("apk", "book_service", channel="socketio"),
+                      {"event": "active_loop", "name": "appointment_form"},
+                      user_event("12", "inform"))  # fmt: skip
+    assert (summary(booking).outcome, summary(booking).qualifies) == ("abandoned", True)
+
+
+def test_a_one_shot_booking_completed_in_the_next_turns_qualifies():
+    events = session(
+        user_event(
+            "APK voor XX-123-Y morgen 9:00, Jan, 0612345678", "book_service", channel="socketio"
+        ),
+        {"event": "active_loop", "name": "appointment_form"},
+        bot_event("Geboekt!"),
+        slot_event("outcomes", ["appointment_booked"]),
+    )
+    record = summary(events)
+    assert record.customer_messages == 1
+    assert (record.outcome, record.qualifies) == ("appointment_booked", True)
+    assert record.qualify_reason == "outcome appointment_booked"
+    question = session(user_event("Wanneer open?", "ask_opening_hours", channel="socketio"))
+    assert summary(question).qualifies is False  # one question, no task: not yet engaged
+
+
+def test_messages_the_bot_did_not_understand_are_counted():
+    events = session(user_event("blrp", "nlu_fallback"), bot_event("Sorry?"),
+                     user_event("prijs golf", "ask_price"), user_event("qq", "nlu_fallback"))  # fmt: skip
+    assert summary(events).fallback_messages == 2
+    assert summary(session(user_event("prijs", "ask_price"))).fallback_messages == 0
 
 
 def test_one_session_is_one_conversation_and_ids_are_stable():
@@ -170,3 +221,23 @@ def test_a_conversation_held_by_staff_counts_like_any_other():
     bot = {**bot_event("Ik verbind u door."), "timestamp": ask["timestamp"] + 2}
     replied = summary([ask, staff, bot, later])  # staff wrote 1 s, the bot 2 s after the ask
     assert (replied.bot_messages, replied.first_response_ms) == (1, 2000)
+
+
+def test_one_person_key_for_a_number_on_the_web_and_on_whatsapp():
+    from core.engagement import person_key
+
+    whatsapp = summary(session(user_event("prijs golf?", "ask_price", channel="whatsapp")),
+                       sender="whatsapp:+31612345678/autohuis-demo")  # fmt: skip
+    web = summary(session(user_event("apk", "book_service", channel="socketio"),
+                          slot_event("contact", "+31612345678")))  # fmt: skip
+    assert whatsapp.person_key == web.person_key == person_key(SECRET, "+31612345678")
+    assert whatsapp.contact_key != web.contact_key  # two contacts, one person
+    assert "31612345678" not in whatsapp.person_key
+    mail = summary(session(user_event("apk", "book_service", channel="socketio"),
+                           slot_event("contact", "Jan@Example.nl")))  # fmt: skip
+    assert mail.person_key == person_key(SECRET, "jan@example.nl") != web.person_key
+    assert (
+        summary(session(user_event("prijs?", "ask_price", channel="socketio"))).person_key is None
+    )
+    assert person_key(SECRET, "0612345678") is None  # only normalised numbers (E.164)
+    assert person_key(SECRET, None) is None and person_key(SECRET, "hallo") is None

@@ -13,7 +13,7 @@ from tests.unit.metrics.report.test_render import make_summary
 
 
 def test_every_figure_has_a_label_per_language_a_unit_and_a_known_drill_down():
-    assert len(BY_NAME) == len(FIGURES) == 28
+    assert len(BY_NAME) == len(FIGURES) == 30
     for figure in FIGURES:
         assert set(figure.labels) == set(LANGUAGES) and all(figure.labels.values())
         assert figure.unit in UNITS
@@ -50,7 +50,8 @@ def test_each_formula_reads_the_weeks_counts():
     row = Row(mec=8, potential=40, potential_estimated=False, csat_n=4, csat_sum=17, csat_top2=3,
               surveys_offered=8, ces_n=2, ces_sum=11, ces_top3=1, nps_n=0, nps_promoters=0,
               nps_detractors=0, qualifying=10, handoffs=2, abandoned=1, returning_contacts=3,
-              first_response_histogram="", first_response_30s=0, leads_sales=5)  # fmt: skip
+              first_response_histogram="", first_response_30s=0, leads_sales=5,
+              conversations=16, fallback_conversations=4)  # fmt: skip
     counts = _Counts(row)
     values = {figure.name: figure.formula(counts) for figure in FIGURES
               if figure.source == "counts"}  # fmt: skip
@@ -59,11 +60,16 @@ def test_each_formula_reads_the_weeks_counts():
     assert values["csat"] == (0.75, 4) and values["csat_mean"] == (4.25, 4)
     assert values["csat_response_rate"] == (0.5, 8)
     assert values["ces_mean"] == (5.5, 2) and values["nps"] == (None, 0)
-    assert values["automation_rate"] == (0.8, 10) and values["handoff_rate"] == (0.2, 10)
-    assert values["abandonment_rate"] == (0.1, 10)
+    assert values["automation_rate"] == (0.7, 10) and values["handoff_rate"] == (0.2, 10)
+    assert values["abandonment_rate"] == (0.1, 10) and values["resolved_by_bot"] == (7.0, 10)
+    assert values["fallback_rate"] == (0.25, 16)
     assert values["returning_contacts"] == (3.0, 8) and values["leads_sales"] == (5.0, 5)
     assert values["first_response_p50"] == (None, 0)
-    assert BY_NAME["mec_potential"].formula(_Counts(None)) == (None, 0)
+    # a week without a row reads like an equal week with one: potential 0, estimated
+    assert BY_NAME["mec_potential"].formula(_Counts(None)) == (0.0, 0)
+    assert BY_NAME["mec_share"].formula(_Counts(None)) == (None, 0)
+    floor = _Counts(Row(**{**row.__dict__, "potential": 2, "potential_estimated": True}))
+    assert BY_NAME["mec_share"].formula(floor) == (None, 0)
 
 
 def test_the_human_part_reads_the_staff_inbox_figures():
@@ -75,3 +81,11 @@ def test_the_human_part_reads_the_staff_inbox_figures():
         "human_first_response_p90": (9.5, 4), "human_within_promised": (0.75, 4),
         "handoffs_unanswered": (1.0, 5),
     }  # fmt: skip
+
+
+def test_a_spread_potential_says_how_it_was_spread():
+    summary = make_summary(potential_spread="2026-11: 120 × 7/30")
+    rows = {row.key: row.label for row in headline_rows(summary, "nl")}
+    assert rows["mec_potential"] == "MEC-potentieel (verdeeld naar dagen: 2026-11: 120 × 7/30)"
+    floor = make_summary(potential_estimated=True, potential_spread=None)
+    assert "minstens" in {row.key: row.label for row in headline_rows(floor, "nl")}["mec_potential"]

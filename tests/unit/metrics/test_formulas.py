@@ -10,6 +10,8 @@ def test_mec_share_none_without_potential():
     assert f.mec_share(6, 0) == f.Value(None, 0)
     assert f.mec_share(0, None) == f.Value(None, 0)
     assert f.mec_share(6, 3).value == 2.0  # more contacts than the dealer system counted
+    # a floor from the bot's own bookings is not the potential: no share of it (issue 20)
+    assert f.mec_share(6, 2, estimated=True) == f.Value(None, 0)
     assert f.mec(7) == f.Value(7.0, 7)
 
 
@@ -42,13 +44,27 @@ def test_nps_only_when_asked():
 
 
 def test_rates_with_and_without_conversations():
-    assert f.automation_rate(0, 0) == f.Value(None, 0)
+    assert f.automation_rate(0, 0, 0) == f.Value(None, 0)
     assert f.handoff_rate(0, 0) == f.Value(None, 0)
     assert f.abandonment_rate(0, 0) == f.Value(None, 0)
-    assert f.automation_rate(7, 1) == f.Value(6 / 7, 7)
+    assert f.automation_rate(7, 1, 0) == f.Value(6 / 7, 7)
     assert f.handoff_rate(7, 1) == f.Value(1 / 7, 7)
     assert f.abandonment_rate(7, 1) == f.Value(1 / 7, 7)
-    assert f.automation_rate(1, 0).value == 1.0 and f.automation_rate(1, 1).value == 0.0
+    assert f.automation_rate(1, 0, 0).value == 1.0 and f.automation_rate(1, 1, 0).value == 0.0
+
+
+def test_resolved_handed_off_and_abandoned_add_up_to_the_qualifying_conversations():
+    # 10 qualifying: 2 handed off, 1 abandoned -> 7 resolved by the bot; abandoned is not automated
+    assert f.automation_rate(10, 2, 1) == f.Value(0.7, 10)
+    assert f.resolved_by_bot(10, 2, 1) == f.Value(7.0, 10)
+    shares = (f.automation_rate(10, 2, 1), f.handoff_rate(10, 2), f.abandonment_rate(10, 1))
+    assert sum(v.value for v in shares) == pytest.approx(1.0)
+    assert f.automation_rate(4, 0, 4).value == 0.0  # all abandoned: nothing automated
+
+
+def test_fallback_rate_is_over_all_conversations():
+    assert f.fallback_rate(0, 0) == f.Value(None, 0)
+    assert f.fallback_rate(20, 5) == f.Value(0.25, 20)
     assert f.share(0, 0) == f.Value(None, 0) and f.share(1, 4) == f.Value(0.25, 4)
     assert f.returning_contacts(6, 1) == f.Value(1.0, 6)
 
@@ -101,5 +117,35 @@ def test_display_shows_na_never_zero_percent():
 
 def test_every_formula_states_its_definition():
     for name in ("mec", "mec_share", "csat", "ces", "nps", "automation_rate", "handoff_rate",
-                 "abandonment_rate", "first_response", "change", "returning_contacts"):  # fmt: skip
+                 "abandonment_rate", "first_response", "change", "returning_contacts",
+                 "resolved_by_bot", "fallback_rate"):  # fmt: skip
         assert len(getattr(f, name).__doc__.strip()) > 40, name
+
+
+def test_an_imported_period_is_spread_by_days():
+    import datetime as dt
+
+    november = ("2026-11", dt.date(2026, 11, 1), dt.date(2026, 11, 30), 120)
+    december = ("2026-12", dt.date(2026, 12, 1), dt.date(2026, 12, 31), 62)
+    week = f.spread_potential(dt.date(2026, 11, 16), dt.date(2026, 11, 22), [november])
+    assert week.value == pytest.approx(28.0) and week.text == "2026-11: 120 × 7/30"
+    across = f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 12, 6), [december, november])
+    assert across.value == pytest.approx(4.0 + 12.0)
+    assert across.text == "2026-11: 120 × 1/30 + 2026-12: 62 × 6/31"
+    assert f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 12, 6), [november]) is None
+    # the weeks of a month add up to the month
+    weeks = [f.spread_potential(dt.date(2026, 11, d), dt.date(2026, 11, d + 6), [november]).value
+             for d in (2, 9, 16, 23)]  # fmt: skip
+    ends = f.spread_potential(dt.date(2026, 11, 30), dt.date(2026, 11, 30), [november]).value
+    start = f.spread_potential(dt.date(2026, 11, 1), dt.date(2026, 11, 1), [november]).value
+    assert sum(weeks) + ends + start == pytest.approx(120)
+
+
+def test_the_bot_first_response_is_exact():
+    times = [400, 900, 1200, 2500, 3100, 9000, 12_000, 31_000, 45_000, 70_000]
+    exact = f.first_response_exact(times)
+    assert (exact.p50_ms, exact.p90_ms, exact.within_30s, exact.n) == (3100, 45_000, 0.7, 10)
+    # the histogram's p90 of the same times is off by more than 10 %; the exact one is the value
+    assert abs(f.first_response(f.histogram(times)).p90_ms - 45_000) / 45_000 > 0.1
+    assert f.first_response_exact([]) == f.FirstResponse(None, None, None, 0)
+    assert f.nearest_rank([4, 1, 3, 2], 0.5) == 2

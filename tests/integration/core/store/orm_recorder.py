@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.periods import conversation_keys
@@ -33,6 +33,14 @@ def _conversation(session: Session, op: dict) -> None:
         is_erased = session.scalar(select(erased))
     if is_erased:
         return
+    # one person across channels: the person key shown, else the contact's linked one
+    linked = session.scalar(
+        select(func.max(Conversation.person)).where(
+            Conversation.contact_key == data["contact_key"], Conversation.person_key.isnot(None)
+        )
+    )
+    learned = data.get("person_key")
+    data["person"] = learned or linked or data["contact_key"]
     if row is None:
         row = Conversation(id=data["id"])
         session.add(row)
@@ -47,6 +55,14 @@ def _conversation(session: Session, op: dict) -> None:
         for key, value in conversation_keys(row.dealer_id, row.started_at).items():
             setattr(row, key, value)
     if changed or row in session.new:
+        session.flush()
+    if learned and learned != linked:  # link the contact's other conversations
+        for other in session.scalars(
+            select(Conversation).where(
+                Conversation.contact_key == data["contact_key"], Conversation.person != learned
+            )
+        ):
+            other.person = learned
         session.flush()
     for item in op.get("answers") or []:
         _answer(session, row.id, item)

@@ -197,6 +197,37 @@ def scenario() -> list[dict]:
                 intents=("ask_price", "book_service"),
             )
         ),
+        # one person across channels: a web contact without a number, the same person on
+        # WhatsApp, then the web contact gives the number (its earlier conversation is linked),
+        # and comes back without it (linked at once)
+        conversation_op(
+            record(
+                cid="p1",
+                contact_key="p" * 64,
+                started_at=T0 - dt.timedelta(days=2),
+                last_message_at=T0 - dt.timedelta(days=2, minutes=-2),
+            )
+        ),
+        conversation_op(
+            record(cid="w1", contact_key="w" * 64, channel="whatsapp", person_key="P" * 64)
+        ),
+        conversation_op(
+            record(
+                cid="p2",
+                contact_key="p" * 64,
+                person_key="P" * 64,
+                started_at=T0 + dt.timedelta(hours=1),
+                last_message_at=T0 + dt.timedelta(hours=1, minutes=2),
+            )
+        ),
+        conversation_op(
+            record(
+                cid="p3",
+                contact_key="p" * 64,
+                started_at=T0 + dt.timedelta(hours=5),
+                last_message_at=T0 + dt.timedelta(hours=5, minutes=2),
+            )
+        ),
         {  # the same item time written otherwise, and a new item
             **conversation_op(a[3]),
             "inbox": [
@@ -271,6 +302,9 @@ def test_batches_store_what_the_orm_stored_op_by_op(two_stores, tmp_path, size):
     assert stored_state(batched) == stored_state(reference)
     (a,) = [r for r in rows(batched) if r.id == "a"]
     assert (a.csat, a.ces, a.first_response_bucket) == (4, 6, 9)  # the check checks something
+    persons = {r.id: r.person for r in rows(batched) if r.id in ("p1", "p2", "p3", "w1", "b")}
+    assert persons == {"p1": "P" * 64, "p2": "P" * 64, "p3": "P" * 64, "w1": "P" * 64,
+                       "b": "k" * 64}  # fmt: skip
 
 
 def test_one_batch_with_every_op_uncoalesced_stores_the_same(two_stores, tmp_path):

@@ -46,6 +46,8 @@ FIGURES = {
     "automation_rate": (0.9, 40, 0.8, 0.1, "share"),
     "handoff_rate": (0.1, 40, 0.2, -0.1, "share"),
     "abandonment_rate": (0.05, 40, 0.05, 0.0, "share"),
+    "resolved_by_bot": (34.0, 40, 30.0, 0.1333, "count"),
+    "fallback_rate": (0.1, 50, 0.12, -0.02, "share"),
     "first_response_p50": (1500.0, 40, 2000.0, -500.0, "ms"),
     "first_response_p90": (4200.0, 40, 4200.0, 0.0, "ms"),
     "answered_within_30s": (0.975, 40, 1.0, -0.025, "share"),
@@ -215,7 +217,7 @@ def test_zero_denominators_show_n_a_in_every_format(dealer):
     share = next(line for line in text.splitlines() if line.startswith("MEC share"))
     assert share.split()[-3:] == ["n/a", "–", "0"]
     assert "0%" not in text
-    assert "MEC potential (estimated)" in text
+    assert "MEC potential (at least, from chat)" in text
     assert "No conversations rated 1 or 2 this week." in text
     assert "n.v.t." in render_markdown(summary, dealer, language="nl")
     assert "n/a" in render_html(summary, dealer, language="en")
@@ -235,8 +237,8 @@ def test_estimated_potential_is_marked_everywhere(dealer):
         make_summary(potential_estimated=True), dealer, language="nl", chart=False
     )
     for body in (rendered.text, rendered.markdown, rendered.html):
-        assert "MEC-potentieel (geschat)" in re.sub(r"<[^>]+>", "", body)  # <abbr> in HTML
-        assert "Het potentieel is geschat" in body
+        assert "MEC-potentieel (minstens, uit de chat)" in re.sub(r"<[^>]+>", "", body)
+        assert "het potentieel is minstens" in body
 
 
 def test_customer_text_is_escaped_in_html(dealer):
@@ -365,9 +367,14 @@ def test_digest_sentence_variants():
         "This week you spoke with 5 customers by chat, as many as last week; your potential "
         "for this week is 0."
     )
-    assert digest_sentence(make_digest(42, 34, 135, True, 42 / 135), "nl") == (
+    assert digest_sentence(make_digest(42, 34, 135, False, 42 / 135), "nl") == (
         "Deze week 42 klanten gesproken via chat, 8 meer dan vorige week; dat is 31% van uw "
-        "geschatte potentieel van 135."
+        "potentieel van 135."
+    )
+    # an estimate from the chat is a floor: no share against it (not "200 %")
+    assert digest_sentence(make_digest(6, 2, 3, True, None), "en") == (
+        "This week you spoke with 6 customers by chat, 4 more than last week; your potential is "
+        "at least 3 (estimated from the chat: import your counts for a real share)."
     )
 
 

@@ -116,3 +116,13 @@ def test_a_dead_end_or_a_missing_reply_fails_whatever_the_store_says(sqlite_fact
 )
 def test_business_share_counts_business_intents_only(intents, share):
     assert business_share(intents) == share
+
+
+def test_a_task_outcome_that_does_not_qualify_fails(sqlite_factory):
+    t = transcript(flow="handoff", outcome="handed_off", lead={"kind": "handoff"})
+    with sqlite_factory.begin() as session:
+        add_conversation(session, "sim-handoff", outcome="handed_off", qualifies=False)
+        session.add(Lead(reference="L1", dealer_id="autohuis-demo", kind="handoff",
+                         sender_id="sim-handoff", idempotency_key="l1"))  # fmt: skip
+    problems = check(sqlite_factory, t, SECRET)
+    assert problems == ["a conversation with outcome handed_off does not qualify (test)"]
