@@ -97,7 +97,7 @@ class Webhook:
 NOTIFICATION_GROUPS = {
     "workshop": ("booking", "change", "cancellation"),
     "sales": ("test_drive", "trade_in", "financing", "callback"),
-    "handoff": ("handoff",),
+    "handoff": ("handoff", "handoff_contact"),
 }
 NOTIFICATION_KEYS = (*NOTIFICATION_GROUPS, *(k for ks in NOTIFICATION_GROUPS.values() for k in ks))
 

@@ -77,7 +77,7 @@ def summary_line(
             f"{_service_name(dealer, row.service_id, lang)} {row.plate}, "
             f"{format_moment(start, dealer, lang)}"
         )
-    elif notification.kind == "handoff":
+    elif notification.kind in ("handoff", "handoff_contact"):
         reason = t.get(f"reason.{row.note}")
         if reason:
             parts.append(reason)
