@@ -157,9 +157,10 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
             lead.customer_name or "",
             lead.car or "",
         ]
-        if waiting:
+        if waiting:  # a handoff: who, and where to call back (contact details, issue 19)
             minutes = waiting_minutes(lead.created_at, real_now())
-            cells = [*cells[:3], Markup('<span class="waiting">{}</span>').format(
+            who = " · ".join(x for x in (lead.customer_name, lead.phone, lead.email) if x)
+            cells = [*cells[:3], who, Markup('<span class="waiting">{}</span>').format(
                 t["minutes"].format(n=minutes))]  # fmt: skip
         cells += [Markup('<span class="status">{}</span>').format(state),
                   status_forms(base, kind, lead.id, status, csrf, t)]  # fmt: skip
@@ -180,7 +181,8 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
     lead_head = [t["reference"], t["kind"], t["channel"], t["customer"], t["car"], t["status"], ""]
     return (
         table("handoffs", t["handoffs"],
-              [t["reference"], t["kind"], t["channel"], t["waiting"], t["status"], ""],
+              [t["reference"], t["kind"], t["channel"], t["customer"], t["waiting"], t["status"],
+               ""],
               [lead_row(lead, s, True) for lead, s in lists.handoffs])
         + table("leads", t["leads"], lead_head,
                 [lead_row(lead, s, False) for lead, s in lists.leads])

@@ -361,3 +361,14 @@ def test_the_week_page_shows_the_human_part(store, users):
         '<tr data-figure="handoffs_unanswered"><td>Handoffs nobody answered</td>'
         '<td class="num value">0</td>' in page
     )
+
+
+def test_a_handoff_row_shows_where_to_call_back(store):
+    """The contact details a customer left after the handoff are in its row (escaped)."""
+    handoff = lead(store, DEALER, "s-call", note="requested", customer_name="Anna <b>",
+                   phone="+31612345678", email="anna@example.nl")  # fmt: skip
+    now = dt.datetime.now(dt.timezone.utc)
+    lists = inbox_store.inbox_lists(store, DEALER, now, now - dt.timedelta(days=1))
+    html = str(lists_html(lists, DEALER, "nl", now, "c"))
+    row = re.search(rf"<tr data-id=\"{handoff.id}\".*?</tr>", html, re.S).group(0)
+    assert "Anna &lt;b&gt; · +31612345678 · anna@example.nl" in row
