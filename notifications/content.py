@@ -219,6 +219,13 @@ def reminder_parameters(appointment: Appointment, dealer: Dealer, lang: str) -> 
     ]
 
 
+def handoff_template_parameters(lead: Lead, dealer: Dealer, lang: str) -> list[str]:
+    """The inbox's WhatsApp template's parameters {{1}}..{{3}} in the customer's language: name
+    (or "klant"), the dealer's name, the handoff's reference (docs/staff.md)."""
+    t = TEXTS[lang_or_default(lang)]
+    return [lead.customer_name or t["customer.name_anonymous"], dealer.name, lead.reference]
+
+
 def _iso(moment: dt.datetime | None) -> str | None:
     return from_utc_naive(moment).isoformat() if moment else None
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core.settings import get_settings
 from core.store.models import Notification, OutboxMessage, utcnow
 from core.store.outbox import STALE_CLAIM, claim
+from core.store.repositories import add_lead_contact, create_lead
 from notifications.worker import run_once
 from tests.integration.notifications.seed import (
     CUSTOMER,
@@ -158,8 +159,6 @@ def test_contact_details_after_a_handoff_reach_the_handoff_address(
 ):
     """The handoff's e-mail goes out at once, before the customer answers the contact question;
     the details follow in a second e-mail to the same people, once."""
-    from core.store.repositories import add_lead_contact, create_lead
-
     handoff = create_lead(
         store, key_parts=("web-anna", "handoff"), dealer_id=dealer.id, kind="handoff",
         note="requested", language="nl", channel="web", sender_id="web-anna",
