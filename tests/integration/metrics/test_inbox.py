@@ -182,6 +182,9 @@ def test_takeover_reply_and_hand_back_go_through_rasas_api(store, users):
         ("pause", False), ("bot", True), ("bot", True), ("resume", False)]  # fmt: skip
     assert {s for s, _e, _d in rasa.calls} == {"sender-1"}
     assert rasa.calls[1][1][0]["metadata"] == {"staff": "anna"}
+    assert rasa.calls[0][1][1:] == [  # a form the bot was asking ends with the takeover
+        {"event": "active_loop", "name": None},
+        {"event": "slot", "name": "requested_slot", "value": None}]  # fmt: skip
     assert "teruggegeven aan de digitale assistent" in rasa.calls[2][1][0]["text"]
     with store() as session:
         actions = session.scalars(select(InboxEvent.action).order_by(InboxEvent.id)).all()
