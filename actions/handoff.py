@@ -58,9 +58,15 @@ def needs_contact_details(channel: str, has_contact: bool, has_name: bool) -> bo
 
 
 def hand_off(
-    dispatcher: CollectingDispatcher, tracker: Tracker, session_factory: sessionmaker, reason: str
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    session_factory: sessionmaker,
+    reason: str,
+    ask_contact: bool = True,
 ) -> list[EventType]:
-    """Create a handoff lead with a short transcript and tell the customer when a person replies."""
+    """Create a handoff lead with a short transcript and the name and contact the customer gave
+    before, and tell the customer when and how a person replies. With ``ask_contact`` the
+    ``handoff_pending`` slot tells the contact form (rules) whether to ask for details."""
     dealer, lang = dealer_of(tracker), language(tracker)
     channel = channel_of(tracker)
     name, contact = tracker.get_slot("customer_name"), tracker.get_slot("contact")
@@ -96,7 +102,7 @@ def hand_off(
     pending = {
         "lead_id": lead.id,
         "reference": lead.reference,
-        "needed": needs_contact_details(channel, bool(contact), bool(name)),
+        "needed": ask_contact and needs_contact_details(channel, bool(contact), bool(name)),
     }
     return [add_outcome(tracker, "handed_off"), SlotSet("handoff_pending", pending)]
 
@@ -146,7 +152,8 @@ class ActionHandleFallback(StoreMixin, Action):
             and intents[-1] in FALLBACK_INTENTS
             and intents[-2] in FALLBACK_INTENTS
         ):
-            events = hand_off(dispatcher, tracker, self.session_factory, reason="two_fallbacks")
+            events = hand_off(dispatcher, tracker, self.session_factory, reason="two_fallbacks",
+                              ask_contact=False)  # no contact form follows (rules)  # fmt: skip
             self.record(tracker, events)
             return events
         dispatcher.utter_message(response="utter_default")

@@ -62,8 +62,10 @@ def test_two_fallbacks_in_a_row_hand_off(sqlite_factory, dispatcher, run):
     action = ActionHandleFallback(session_factory=sqlite_factory)
     first = [user_event("hallo", "greet"), user_event("blurp", "nlu_fallback")]
     run(action, make_tracker(*first))
-    run(action, make_tracker(*first, user_event("zzz", "nlu_fallback")))
+    events = run(action, make_tracker(*first, user_event("zzz", "nlu_fallback")))
     assert responses(dispatcher) == ["utter_default", "utter_handoff_open"]
+    (pending,) = [e["value"] for e in events if e.get("name") == "handoff_pending"]
+    assert pending["needed"] is False  # no contact form follows a fallback (rules)
 
 
 def test_a_question_without_an_answer_offers_a_colleague_and_yes_hands_off(
