@@ -86,6 +86,9 @@ def test_contact_answers_after_a_handoff_keep_the_language(agent, text, intent):
 
 @pytest.mark.parametrize("text", ["mn nummer is 0612345678", "bel me maar op 0687654321"])
 def test_a_number_as_customers_type_it_is_found(agent, text):
+    """The contact form takes the phone entity whatever the intent, unless the intent is one
+    its rules answer instead (a refusal, a person, another question)."""
     parsed = asyncio.run(agent.parse_message(text))
-    assert parsed["intent"]["name"] == "inform"
+    assert parsed["intent"]["name"] not in ("deny", "stop", "request_human", "ask_opening_hours",
+                                            "ask_location", "bot_challenge")  # fmt: skip
     assert [e["entity"] for e in parsed["entities"]] == ["phone"]
