@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -97,7 +98,7 @@ class Webhook:
 NOTIFICATION_GROUPS = {
     "workshop": ("booking", "change", "cancellation"),
     "sales": ("test_drive", "trade_in", "financing", "callback"),
-    "handoff": ("handoff",),
+    "handoff": ("handoff", "handoff_contact"),
 }
 NOTIFICATION_KEYS = (*NOTIFICATION_GROUPS, *(k for ks in NOTIFICATION_GROUPS.values() for k in ks))
 
@@ -135,27 +136,44 @@ def _webhooks(data: dict, where: str) -> tuple[Webhook, ...]:
 
 @dataclass(frozen=True)
 class WhatsAppTemplate:
-    """The approved WhatsApp template of the day-before reminder (``reminders.whatsapp`` in the
-    dealer file, docs/staff.md). Cloud API: the template's ``name`` and its language code per
-    conversation language; Twilio: the Content SID per conversation language. The body takes
-    four parameters: the customer's name, the date and time, the service, the dealer and its
-    address."""
+    """An approved WhatsApp template (docs/staff.md): the day-before reminder
+    (``reminders.whatsapp`` in the dealer file; four body parameters: the customer's name, the
+    date and time, the service, the dealer and its address) or the message staff send from the
+    inbox outside the 24-hour window (``handoff.whatsapp``; three: the customer's name, the
+    dealer's name, the reference). Cloud API: the template's ``name`` and its language code per
+    conversation language; Twilio: the Content SID per conversation language."""
 
     name: str = ""
     languages: dict[str, str] = field(default_factory=dict)  # nl -> "nl", en -> "en_GB"
     twilio_content_sids: dict[str, str] = field(default_factory=dict)  # nl -> "HX..."
 
 
+def template_route(dealer: Dealer, template: WhatsAppTemplate | None, lang: str) -> str | None:
+    """``cloud`` or ``twilio``: how ``template`` reaches a customer writing in ``lang`` through
+    the dealer's WhatsApp; None when the dealer file gives no way."""
+    if template is None:
+        return None
+    if template.name and dealer.whatsapp_phone_number_ids:
+        return "cloud"
+    if template.twilio_content_sids.get(lang) and dealer.whatsapp_numbers:
+        return "twilio"
+    return None
+
+
 def _reminder_template(data: dict, where: str) -> WhatsAppTemplate | None:
-    raw = (data.get("reminders") or {}).get("whatsapp")
+    return _whatsapp_template((data.get("reminders") or {}).get("whatsapp"), where, "reminders")
+
+
+def _whatsapp_template(raw: Any, where: str, section: str) -> WhatsAppTemplate | None:
+    """``<section>.whatsapp`` of a dealer file: a template name and/or Twilio Content SIDs."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise DealerConfigError(f"{where}: reminders.whatsapp must be a mapping")
+        raise DealerConfigError(f"{where}: {section}.whatsapp must be a mapping")
     name = str(raw.get("template") or "")
     if name and not re.fullmatch(r"[a-z0-9_]{1,512}", name):
         raise DealerConfigError(
-            f"{where}: reminders.whatsapp.template '{name}' is no WhatsApp template name "
+            f"{where}: {section}.whatsapp.template '{name}' is no WhatsApp template name "
             "(lower case letters, digits and _)"
         )
     codes = raw.get("languages") or {"nl": "nl", "en": "en"}
@@ -164,11 +182,11 @@ def _reminder_template(data: dict, where: str) -> WhatsAppTemplate | None:
     for lang, sid in sids.items():
         if not re.fullmatch(r"HX[0-9a-fA-F]{32}", sid):
             raise DealerConfigError(
-                f"{where}: reminders.whatsapp.twilio_content_sid.{lang} is no Content SID (HX...)"
+                f"{where}: {section}.whatsapp.twilio_content_sid.{lang} is no Content SID (HX...)"
             )
     if not name and not sids:
         raise DealerConfigError(
-            f"{where}: reminders.whatsapp needs a template (Cloud API) or twilio_content_sid"
+            f"{where}: {section}.whatsapp needs a template (Cloud API) or twilio_content_sid"
         )
     return WhatsAppTemplate(name, languages, sids)
 
@@ -211,6 +229,8 @@ class Dealer:
     webhooks: tuple[Webhook, ...] = ()
     # The day-before reminder on WhatsApp (an approved template); None: e-mail only
     reminder_whatsapp: WhatsAppTemplate | None = None
+    # the template staff may send from the inbox outside WhatsApp's 24-hour window
+    handoff_whatsapp: WhatsAppTemplate | None = None
     privacy_url: str = ""  # the dealer's privacy statement, linked from the chat's greeting
     # the dealer's own days closed every year: (month, day) -> name per language
     closed_every_year: dict[tuple[int, int], dict[str, str]] = field(default_factory=dict)
@@ -507,6 +527,7 @@ def _dealer_from(folder: Path, data: dict, where: str) -> Dealer:
         notifications=_notifications(data, where),
         webhooks=_webhooks(data, where),
         reminder_whatsapp=_reminder_template(data, where),
+        handoff_whatsapp=_whatsapp_template(handoff.get("whatsapp"), where, "handoff"),
     )
 
 

@@ -77,7 +77,7 @@ def summary_line(
             f"{_service_name(dealer, row.service_id, lang)} {row.plate}, "
             f"{format_moment(start, dealer, lang)}"
         )
-    elif notification.kind == "handoff":
+    elif notification.kind in ("handoff", "handoff_contact"):
         reason = t.get(f"reason.{row.note}")
         if reason:
             parts.append(reason)
@@ -217,6 +217,13 @@ def reminder_parameters(appointment: Appointment, dealer: Dealer, lang: str) -> 
         _service_name(dealer, appointment.service_id, lang),
         f"{dealer.name}, {dealer.address_line}",
     ]
+
+
+def handoff_template_parameters(lead: Lead, dealer: Dealer, lang: str) -> list[str]:
+    """The inbox's WhatsApp template's parameters {{1}}..{{3}} in the customer's language: name
+    (or "klant"), the dealer's name, the handoff's reference (docs/staff.md)."""
+    t = TEXTS[lang_or_default(lang)]
+    return [lead.customer_name or t["customer.name_anonymous"], dealer.name, lead.reference]
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

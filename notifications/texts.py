@@ -5,6 +5,7 @@ from __future__ import annotations
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "kind.handoff": "Klant wil een medewerker spreken",
+        "kind.handoff_contact": "Contactgegevens bij doorverwijzing",
         "kind.test_drive": "Proefrit aangevraagd",
         "kind.trade_in": "Inruil-taxatie aangevraagd",
         "kind.financing": "Terugbelverzoek financiering",
@@ -56,6 +57,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "kind.handoff": "Customer wants to talk to a person",
+        "kind.handoff_contact": "Contact details for a handoff",
         "kind.test_drive": "Test drive requested",
         "kind.trade_in": "Trade-in appraisal requested",
         "kind.financing": "Financing call-back requested",

@@ -1,7 +1,9 @@
-"""The day-before reminder on WhatsApp: an approved template, sent by the outbox worker.
+"""Approved WhatsApp templates, sent by the outbox worker: the day-before reminder, and the
+message staff send from the inbox outside the 24-hour window (``handoff.whatsapp``).
 
 Outside WhatsApp's 24-hour window only an approved template may start a conversation, so the
-reminder is one (``reminders.whatsapp`` in the dealer file, docs/staff.md). It goes through the
+reminder is one (``reminders.whatsapp`` in the dealer file, docs/staff.md), and so is what staff
+send to a customer whose window has closed. It goes through the
 route the dealer's WhatsApp runs on:
 
 - Cloud API (the dealer has ``channels.whatsapp.phone_number_ids`` and the template a name):
@@ -24,7 +26,7 @@ import urllib.parse
 import urllib.request
 
 from bot.channels.common import ChannelSettings, digits, provider_error_code
-from dealer.config import Dealer
+from dealer.config import Dealer, WhatsAppTemplate, template_route
 
 
 class WhatsAppError(RuntimeError):
@@ -63,27 +65,20 @@ def _post(url: str, data: bytes, headers: dict, timeout: float) -> dict:
 def route(dealer: Dealer, lang: str) -> str | None:
     """``cloud`` or ``twilio``: how the dealer's reminder template reaches a customer writing in
     ``lang``; None when the dealer file gives no way."""
-    template = dealer.reminder_whatsapp
-    if template is None:
-        return None
-    if template.name and dealer.whatsapp_phone_number_ids:
-        return "cloud"
-    if template.twilio_content_sids.get(lang) and dealer.whatsapp_numbers:
-        return "twilio"
-    return None
+    return template_route(dealer, dealer.reminder_whatsapp, lang)
 
 
-def send_reminder(
+def send_template(
     settings: ChannelSettings,
     dealer: Dealer,
+    template: WhatsAppTemplate | None,
     customer_digits: str,
     lang: str,
     parameters: list[str],
 ) -> str:
-    """Send the reminder template with its body ``parameters`` ({{1}}, {{2}}, ...;
-    ``notifications.content.reminder_parameters``) to one customer; returns the provider's
-    message id."""
-    template, way = dealer.reminder_whatsapp, route(dealer, lang)
+    """Send an approved ``template`` with its body ``parameters`` to one customer through the
+    dealer's WhatsApp route; returns the provider's message id."""
+    way = template_route(dealer, template, lang)
     if way == "cloud":
         if not settings.cloud_access_token:
             raise WhatsAppError("DEALERBOT_WHATSAPP_ACCESS_TOKEN is not set")
@@ -121,7 +116,7 @@ def send_reminder(
         )
         return str(answer.get("sid") or "")
     raise WhatsAppError(
-        f"no WhatsApp route for the reminder in '{lang}' (Cloud API: template and "
+        f"no WhatsApp route for the template in '{lang}' (Cloud API: template and "
         "channels.whatsapp.phone_number_ids; Twilio: twilio_content_sid and "
         "channels.whatsapp.numbers)"
     )

@@ -32,9 +32,22 @@ from sqlalchemy.orm import sessionmaker
 from bot.channels.common import channel_settings, customer_number, sender_namespace
 from core.settings import Settings, get_settings
 from core.store import outbox
-from core.store.models import Appointment, Lead, Notification, OutboxMessage, utcnow
+from core.store.models import (
+    CUSTOMER_ONLY_KINDS,
+    Appointment,
+    Lead,
+    Notification,
+    OutboxMessage,
+    utcnow,
+)
 from core.store.session import default_session_factory
-from dealer.config import NOTIFICATION_GROUPS, Dealer, DealerConfigError, get_dealer
+from dealer.config import (
+    NOTIFICATION_GROUPS,
+    Dealer,
+    DealerConfigError,
+    get_dealer,
+    template_route,
+)
 from dealer.i18n import lang_or_default
 from metrics.report.deliver import DeliveryError
 from metrics.report.deliver import _connect as smtp_connect
@@ -69,7 +82,7 @@ def deliveries_for(
     if row is None:  # erased meanwhile: nothing to tell
         return []
     result = []
-    if notification.kind != "reminder":
+    if notification.kind not in CUSTOMER_ONLY_KINDS:
         result += [
             outbox.Delivery("staff_email", address)
             for address in staff_addresses(dealer, notification.kind)
@@ -79,7 +92,18 @@ def deliveries_for(
         result.append(outbox.Delivery("customer_email", row.email))
     if notification.kind == "reminder" and reminds_on_whatsapp(row, dealer):
         result.append(outbox.Delivery("customer_whatsapp", customer_number(row.sender_id)))
+    if notification.kind == "handoff_template" and template_reaches(row, dealer):
+        result.append(outbox.Delivery("customer_whatsapp", customer_number(row.sender_id)))
     return result
+
+
+def template_reaches(row: Appointment | Lead, dealer: Dealer) -> bool:
+    """The inbox's template (``handoff.whatsapp``) has a route to this WhatsApp customer."""
+    return (
+        sender_namespace(row.sender_id) == "whatsapp"
+        and template_route(dealer, dealer.handoff_whatsapp, lang_or_default(row.language))
+        is not None
+    )
 
 
 def reminds_on_whatsapp(row: Appointment | Lead, dealer: Dealer) -> bool:
@@ -253,9 +277,14 @@ def send_message(
             return outbox.finish(session_factory, message.id, now, sent_as="obsolete")
         if message.channel == "customer_whatsapp":
             lang = lang_or_default(row.language)
-            parameters = content.reminder_parameters(row, dealer, lang)
-            sent_as = whatsapp.send_reminder(
-                channel_settings(), dealer, message.recipient, lang, parameters
+            if notification.kind == "handoff_template":
+                template = dealer.handoff_whatsapp
+                parameters = content.handoff_template_parameters(row, dealer, lang)
+            else:
+                template = dealer.reminder_whatsapp
+                parameters = content.reminder_parameters(row, dealer, lang)
+            sent_as = whatsapp.send_template(
+                channel_settings(), dealer, template, message.recipient, lang, parameters
             )
             return outbox.finish(session_factory, message.id, now, sent_as=sent_as or "sent")
         if message.channel == "customer_email":

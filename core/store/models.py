@@ -690,10 +690,21 @@ class NluInboxItem(Base):
 
 # Notification kinds: a lead's kind (handoff, test_drive, trade_in, financing; other call-back
 # topics are "callback"), an appointment's booking, change or cancellation, and the customer's
-# reminder the day before (notifications/).
+# reminder the day before (notifications/), and the contact details a customer left after a
+# handoff (``handoff_contact``: the handoff's e-mail went out before the customer gave them), and
+# the approved WhatsApp template staff send from the inbox outside the 24-hour window
+# (``handoff_template``: to the customer only).
 LEAD_NOTIFICATION_KINDS = ("handoff", "test_drive", "trade_in", "financing", "callback")
 APPOINTMENT_NOTIFICATION_KINDS = ("booking", "change", "cancellation")
-NOTIFICATION_KINDS = (*LEAD_NOTIFICATION_KINDS, *APPOINTMENT_NOTIFICATION_KINDS, "reminder")
+NOTIFICATION_KINDS = (
+    *LEAD_NOTIFICATION_KINDS,
+    *APPOINTMENT_NOTIFICATION_KINDS,
+    "reminder",
+    "handoff_contact",
+    "handoff_template",
+)
+# Kinds that go to the customer only: no staff e-mail, no webhook.
+CUSTOMER_ONLY_KINDS = ("reminder", "handoff_template")
 
 
 class Notification(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import now as clock
 from core.store.models import Appointment, Lead, SlotReservation, utc_naive, utcnow
-from core.store.outbox import enqueue_for_appointment, enqueue_for_lead
+from core.store.outbox import enqueue_for_appointment, enqueue_for_lead, enqueue_lead_contact
 from dealer.config import Dealer
 from dealer.hours import slot_starts
 
@@ -248,6 +248,34 @@ def cancel_appointment(session_factory: sessionmaker, appointment_id: str) -> Ap
             )
             enqueue_for_appointment(session, appointment, "cancellation")
         return appointment
+
+
+def add_lead_contact(
+    session_factory: sessionmaker,
+    lead_id: str,
+    *,
+    customer_name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+) -> Lead | None:
+    """Add the name, phone or e-mail a customer gave after their handoff was stored. Values the
+    lead has are kept; when one is new, staff are told (a ``handoff_contact`` notification, once).
+    None when the lead is gone (erased)."""
+    given = {"customer_name": customer_name, "phone": phone, "email": email}
+
+    def work() -> Lead | None:
+        with session_factory.begin() as session:
+            lead = session.get(Lead, lead_id)
+            if lead is None:
+                return None
+            new = {k: v for k, v in given.items() if v and not getattr(lead, k)}
+            for column, value in new.items():
+                setattr(lead, column, value)
+            if new:
+                enqueue_lead_contact(session, lead)
+            return lead
+
+    return _with_retries(work)
 
 
 def create_lead(session_factory: sessionmaker, *, key_parts: tuple, **fields) -> Lead:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.store.models import Appointment, InboxEvent, Lead, utc_naive, utcnow
+from core.store.outbox import enqueue_handoff_template
 
 # The actions staff may take on each kind of item. A lead closes as won or lost; a handoff (a
 # lead of kind ``handoff``) and an appointment as done. ``reopened`` puts an item back to new.
@@ -24,7 +25,7 @@ ITEM_ACTIONS: dict[str, frozenset[str]] = {
     "handoff": frozenset({"claimed", "done", "reopened"}),
     "lead": frozenset({"claimed", "won", "lost", "reopened"}),
     "appointment": frozenset({"claimed", "done", "reopened"}),
-    "conversation": frozenset({"taken_over", "handed_back", "replied"}),
+    "conversation": frozenset({"taken_over", "handed_back", "replied", "template_sent"}),
 }
 CLOSED = frozenset({"done", "won", "lost"})
 MAX_STAFF_CHARS = 100
@@ -94,6 +95,32 @@ def record_event(
         )
         session.add(row)
     return row
+
+
+def send_template(session_factory: sessionmaker, lead_id: str, staff: str) -> bool:
+    """Queue the approved WhatsApp template for a handoff's customer (the outbox sends it) and
+    keep who asked for it, in one unit of work. False when it was queued before."""
+    staff = staff.strip()[:MAX_STAFF_CHARS]
+    if not staff:
+        raise InboxError("a change needs the staff member's name")
+    with session_factory.begin() as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None or enqueue_handoff_template(session, lead) is None:
+            return False
+        session.add(InboxEvent(dealer_id=lead.dealer_id, item_kind="conversation",
+                               item_id=lead.sender_id, action="template_sent", staff=staff,
+                               at=utcnow()))  # fmt: skip
+    return True
+
+
+def template_sent(session_factory: sessionmaker, sender_id: str) -> bool:
+    """Whether staff sent the WhatsApp template in the conversation of ``sender_id``."""
+    with session_factory() as session:
+        return session.scalar(
+            select(InboxEvent.id).where(
+                InboxEvent.item_kind == "conversation", InboxEvent.item_id == sender_id,
+                InboxEvent.action == "template_sent").limit(1)
+        ) is not None  # fmt: skip
 
 
 def statuses(session: Session, kind: str, ids: list[str]) -> dict[str, Status]:
@@ -264,5 +291,5 @@ def first_replies(session: Session, dealer_id: str, senders: list[str]) -> dict[
 __all__ = [
     "CLOSED", "ITEM_ACTIONS", "InboxError", "InboxLists", "Status", "Takeover", "expired_takeovers",
     "first_replies", "history", "inbox_lists", "item_kind_of", "latest_handoff", "record_event",
-    "statuses", "statuses_of", "takeover_of",
+    "send_template", "statuses", "statuses_of", "takeover_of", "template_sent",
 ]  # fmt: skip

@@ -35,7 +35,8 @@ from core.store import staff_inbox as store
 from core.store.models import Appointment, Lead
 from core.store.recorder import Recorder, record_session, spool_path
 from core.store.spool import Spool
-from dealer.i18n import DEFAULT_LANGUAGE
+from dealer.config import DealerConfigError, all_dealers, template_route
+from dealer.i18n import DEFAULT_LANGUAGE, lang_or_default
 from metrics.report.dates import local_datetime
 from metrics.web import auth
 from metrics.web.data import customer_saw
@@ -77,6 +78,19 @@ CSS = """
 
 def real_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def template_offered(dealer_id: str, lead: Lead) -> bool:
+    """The dealer file names an approved template (``handoff.whatsapp``) with a route to this
+    customer's language: staff may send it outside WhatsApp's 24-hour window."""
+    try:
+        dealer = all_dealers().get(dealer_id)
+    except DealerConfigError:
+        return False
+    if dealer is None:
+        return False
+    lang = lang_or_default(lead.language)
+    return template_route(dealer, dealer.handoff_whatsapp, lang) is not None
 
 
 def _at(moment: dt.datetime | None, zone: Any, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -152,9 +166,10 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
             lead.customer_name or "",
             lead.car or "",
         ]
-        if waiting:
+        if waiting:  # a handoff: who, and where to call back (contact details, issue 19)
             minutes = waiting_minutes(lead.created_at, real_now())
-            cells = [*cells[:3], Markup('<span class="waiting">{}</span>').format(
+            who = " · ".join(x for x in (lead.customer_name, lead.phone, lead.email) if x)
+            cells = [*cells[:3], who, Markup('<span class="waiting">{}</span>').format(
                 t["minutes"].format(n=minutes))]  # fmt: skip
         cells += [Markup('<span class="status">{}</span>').format(state),
                   status_forms(base, kind, lead.id, status, csrf, t)]  # fmt: skip
@@ -175,7 +190,8 @@ def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datet
     lead_head = [t["reference"], t["kind"], t["channel"], t["customer"], t["car"], t["status"], ""]
     return (
         table("handoffs", t["handoffs"],
-              [t["reference"], t["kind"], t["channel"], t["waiting"], t["status"], ""],
+              [t["reference"], t["kind"], t["channel"], t["customer"], t["waiting"], t["status"],
+               ""],
               [lead_row(lead, s, True) for lead, s in lists.handoffs])
         + table("leads", t["leads"], lead_head,
                 [lead_row(lead, s, False) for lead, s in lists.leads])
@@ -390,8 +406,16 @@ class Inbox:
             ).format(t["bot_active"], url, hidden, t["takeover"])
         if whatsapp_window_closed(tracker, real_now()):
             contact = ", ".join(x for x in (lead.phone, lead.email) if x) or t["no_contact"]
-            control = Markup('<p class="notice" id="window-closed">{} {}</p>').format(
-                t["window_closed"], contact) + control  # fmt: skip
+            offer = Markup("")
+            if template_offered(dealer_id, lead):
+                sent = await self.dash.db(store.template_sent, self.dash.session_factory,
+                                          lead.sender_id)  # fmt: skip
+                offer = (Markup('<p id="template-sent">{}</p>').format(t["template_is_sent"])
+                         if sent else Markup(
+                    '<form method="post" action="{}/template">{}<button id="send-template">{}'
+                    '</button></form>').format(url, hidden, t["send_template"]))  # fmt: skip
+            control = Markup('<p class="notice" id="window-closed">{} {}</p>{}').format(
+                t["window_closed"], contact, offer) + control  # fmt: skip
         changes = sorted([*events, *talk], key=lambda e: (e.at, e.id))
         rows = Markup("").join(
             Markup("<tr><td>{}</td><td>{}</td></tr>").format(
@@ -400,7 +424,7 @@ class Inbox:
         )  # fmt: skip
         notice = request.query.get("error")
         error = ""
-        if notice in ("not_held", "empty_reply", "chat_unavailable"):
+        if notice in ("not_held", "empty_reply", "chat_unavailable", "no_template"):
             error = Markup('<p class="error" id="notice">{}</p>').format(t[notice])
         body = Markup(
             '<p><a href="{base}/inbox">← {back}</a></p><h1>{ref}</h1>{error}'
@@ -497,6 +521,18 @@ class Inbox:
                 raise web.HTTPSeeOther(f"{url}?error=chat_unavailable") from exc
         raise web.HTTPSeeOther(url)
 
+    async def template(self, request: web.Request) -> web.Response:
+        """Queue the approved WhatsApp template for the customer (outside the 24-hour window);
+        the outbox sends it, once per handoff."""
+        user, cookie, dealer_id, lead = await self._lead(request)
+        await self.dash.check_form(request, cookie)
+        url = f"/d/{dealer_id}/inbox/lead/{lead.id}"
+        if not template_offered(dealer_id, lead):
+            raise web.HTTPSeeOther(f"{url}?error=no_template")
+        await self.dash.db(store.send_template, self.dash.session_factory, lead.id, user.name)
+        log.info("inbox: WhatsApp template queued (lead %s)", lead.id)
+        raise web.HTTPSeeOther(url)
+
     async def script(self, _request: web.Request) -> web.Response:
         return web.Response(text=SCRIPT, content_type="application/javascript")
 
@@ -573,6 +609,7 @@ def add_routes(app: web.Application, dash: Any, rasa: RasaAPI | None = None) -> 
         web.post("/d/{dealer}/inbox/lead/{id}/takeover", inbox.takeover),
         web.post("/d/{dealer}/inbox/lead/{id}/reply", inbox.reply),
         web.post("/d/{dealer}/inbox/lead/{id}/handback", inbox.handback),
+        web.post("/d/{dealer}/inbox/lead/{id}/template", inbox.template),
     ])  # fmt: skip
     app.cleanup_ctx.append(inbox.background)
     app[INBOX] = inbox

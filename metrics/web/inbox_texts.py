@@ -34,6 +34,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "taken_over": "overgenomen door {staff} om {at}",
         "handed_back": "teruggegeven aan de bot door {staff} om {at}",
         "replied": "bericht van {staff} om {at}",
+        "template_sent": "sjabloonbericht op WhatsApp verstuurd door {staff} om {at}",
         "do_claimed": "Oppakken",
         "do_done": "Afgehandeld",
         "do_won": "Gewonnen",
@@ -61,6 +62,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "goedgekeurde sjabloonberichten toe. Bel of mail de klant:"
         ),
         "no_contact": "geen telefoon of e-mail bekend",
+        "send_template": "Sjabloonbericht sturen (WhatsApp)",
+        "template_is_sent": "Het goedgekeurde sjabloonbericht is verstuurd; antwoordt de klant, "
+        "dan kunt u weer gewoon schrijven.",
+        "no_template": "Er is geen goedgekeurd WhatsApp-sjabloon ingesteld (handoff.whatsapp).",
         "not_held": "Neem het gesprek eerst over.",
         "empty_reply": "Het bericht is leeg.",
         "back": "Terug naar de inbox",
@@ -101,6 +106,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "taken_over": "taken over by {staff} at {at}",
         "handed_back": "handed back to the bot by {staff} at {at}",
         "replied": "message from {staff} at {at}",
+        "template_sent": "WhatsApp template message sent by {staff} at {at}",
         "do_claimed": "Claim",
         "do_done": "Done",
         "do_won": "Won",
@@ -130,6 +136,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "approved template messages only. Call or e-mail the customer:"
         ),
         "no_contact": "no phone or e-mail known",
+        "send_template": "Send the template message (WhatsApp)",
+        "template_is_sent": "The approved template message was sent; when the customer answers "
+        "you can write as usual again.",
+        "no_template": "No approved WhatsApp template is set up (handoff.whatsapp).",
         "not_held": "Take the conversation over first.",
         "empty_reply": "The message is empty.",
         "back": "Back to the inbox",

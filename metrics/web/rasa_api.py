@@ -23,6 +23,9 @@ import aiohttp
 log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 SENDER_SAFE = ":/+@-_.~"  # besides letters and digits: the characters our sender ids use
+# Rasa's events that end an active form (``ActiveLoop(None)`` and no requested slot).
+END_FORM = ({"event": "active_loop", "name": None},
+            {"event": "slot", "name": "requested_slot", "value": None})  # fmt: skip
 
 
 class RasaAPIError(RuntimeError):
@@ -65,7 +68,10 @@ class RasaAPI:
                                    params=params, json=events)  # fmt: skip
 
     async def pause(self, sender_id: str) -> None:
-        await self.append(sender_id, [{"event": "pause"}])
+        """Silence the bot. A form it was asking (e.g. the contact details after a handoff)
+        ends too: the person takes it from there, and after the hand-back the bot does not
+        read the customer's next message as the answer to a question asked before."""
+        await self.append(sender_id, [{"event": "pause"}, *END_FORM])
 
     async def resume(self, sender_id: str) -> None:
         await self.append(sender_id, [{"event": "resume"}])

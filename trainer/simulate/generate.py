@@ -63,7 +63,7 @@ GOALS = {
     "book": ("utter_appointment_booked",), "move": ("utter_appointment_rescheduled",),
     "cancel": ("utter_appointment_cancelled",), "test_drive": ("utter_test_drive_booked",),
     "trade_in": ("utter_trade_in_lead",), "financing": ("utter_callback_lead",),
-    "handoff": ("utter_handoff_open", "utter_handoff_closed"),
+    "handoff": ("utter_handoff_open", "utter_handoff_closed", "utter_handoff_closed_callback"),
     "stock": EXPECTED_REPLIES["stock"], "price": EXPECTED_REPLIES["price"],
     "hours": EXPECTED_REPLIES["hours"], "location": EXPECTED_REPLIES["location"],
     "erase": EXPECTED_REPLIES["erase"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 from pathlib import Path
@@ -68,3 +69,26 @@ def test_conversation_stories_pass(model, tmp_path):
     failed = Path(tmp_path / "results" / "failed_test_stories.yml")
     report = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:] + report
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("0612345678", "inform"), ("jan@example.nl", "inform"), ("jan de vries", "inform"),
+     ("John Smith", "inform"), ("nee", "deny")],
+)  # fmt: skip
+def test_contact_answers_after_a_handoff_keep_the_language(agent, text, intent):
+    """A number, an address or a name is no evidence of a language: the conversation keeps its
+    own (the contact questions after a handoff, issue 19)."""
+    parsed = asyncio.run(agent.parse_message(text))
+    assert parsed["intent"]["name"] == intent
+    assert parsed["language"]["code"] is None
+
+
+@pytest.mark.parametrize("text", ["mn nummer is 0612345678", "bel me maar op 0687654321"])
+def test_a_number_as_customers_type_it_is_found(agent, text):
+    """The contact form takes the phone entity whatever the intent, unless the intent is one
+    its rules answer instead (a refusal, a person, another question)."""
+    parsed = asyncio.run(agent.parse_message(text))
+    assert parsed["intent"]["name"] not in ("deny", "stop", "request_human", "ask_opening_hours",
+                                            "ask_location", "bot_challenge")  # fmt: skip
+    assert [e["entity"] for e in parsed["entities"]] == ["phone"]

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import shutil
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from core.settings import REPO_ROOT
 from core.store import staff_inbox as inbox_store
 from core.store.models import Appointment, InboxEvent, Lead
 from core.store.repositories import create_lead
@@ -179,6 +182,9 @@ def test_takeover_reply_and_hand_back_go_through_rasas_api(store, users):
         ("pause", False), ("bot", True), ("bot", True), ("resume", False)]  # fmt: skip
     assert {s for s, _e, _d in rasa.calls} == {"sender-1"}
     assert rasa.calls[1][1][0]["metadata"] == {"staff": "anna"}
+    assert rasa.calls[0][1][1:] == [  # a form the bot was asking ends with the takeover
+        {"event": "active_loop", "name": None},
+        {"event": "slot", "name": "requested_slot", "value": None}]  # fmt: skip
     assert "teruggegeven aan de digitale assistent" in rasa.calls[2][1][0]["text"]
     with store() as session:
         actions = session.scalars(select(InboxEvent.action).order_by(InboxEvent.id)).all()
@@ -361,3 +367,66 @@ def test_the_week_page_shows_the_human_part(store, users):
         '<tr data-figure="handoffs_unanswered"><td>Handoffs nobody answered</td>'
         '<td class="num value">0</td>' in page
     )
+
+
+def test_a_handoff_row_shows_where_to_call_back(store):
+    """The contact details a customer left after the handoff are in its row (escaped)."""
+    handoff = lead(store, DEALER, "s-call", note="requested", customer_name="Anna <b>",
+                   phone="+31612345678", email="anna@example.nl")  # fmt: skip
+    now = dt.datetime.now(dt.timezone.utc)
+    lists = inbox_store.inbox_lists(store, DEALER, now, now - dt.timedelta(days=1))
+    html = str(lists_html(lists, DEALER, "nl", now, "c"))
+    row = re.search(rf"<tr data-id=\"{handoff.id}\".*?</tr>", html, re.S).group(0)
+    assert "Anna &lt;b&gt; · +31612345678 · anna@example.nl" in row
+
+
+class OldWhatsAppRasa(RecordingRasa):
+    """A WhatsApp customer whose last message is two days old: outside the 24-hour window."""
+
+    async def tracker(self, sender_id):  # noqa: ANN001, ANN201
+        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        return {"latest_input_channel": "whatsapp_cloud",
+                "events": [{"event": "user", "text": "hallo", "timestamp": old.timestamp()}]}  # fmt: skip
+
+
+def test_outside_the_whatsapp_window_staff_can_send_the_template_once(
+    store, users, tmp_path, monkeypatch
+):
+    folder = tmp_path / "dealers"
+    shutil.copytree(REPO_ROOT / "data" / "dealers", folder)
+    path = folder / DEALER / "dealer.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.setdefault("handoff", {})["whatsapp"] = {"template": "nog_vragen"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("DEALERBOT_DEALERS_DIR", str(folder))
+    handoff = lead(store, DEALER, "whatsapp:+31612340077/autohuis-demo", phone="+31612340077")
+
+    async def scenario(client, csrf, _inbox):
+        url = f"/d/{DEALER}/inbox/lead/{handoff.id}"
+        page = await (await client.get(url)).text()
+        assert 'id="window-closed"' in page and "+31612340077" in page
+        assert 'id="send-template"' in page and "Sjabloonbericht sturen" in page
+        page = await (await client.post(f"{url}/template", data={"csrf": csrf})).text()
+        assert 'id="template-sent"' in page and 'id="send-template"' not in page
+        assert "sjabloonbericht op WhatsApp verstuurd door anna" in page
+        refused = await client.post(f"{url}/template", data={"csrf": "wrong"},
+                                    allow_redirects=False)  # fmt: skip
+        assert refused.status in (400, 403)
+
+    run(store, users, scenario, OldWhatsAppRasa())
+    with store() as session:
+        actions = session.scalars(select(InboxEvent.action)).all()
+    assert actions == ["template_sent"]
+
+
+def test_without_a_template_the_page_offers_no_button(store, users):
+    handoff = lead(store, DEALER, "whatsapp:+31612340078/autohuis-demo")
+
+    async def scenario(client, csrf, _inbox):
+        url = f"/d/{DEALER}/inbox/lead/{handoff.id}"
+        page = await (await client.get(url)).text()
+        assert 'id="window-closed"' in page and 'id="send-template"' not in page
+        response = await client.post(f"{url}/template", data={"csrf": csrf})
+        assert "error=no_template" in str(response.url)
+
+    run(store, users, scenario, OldWhatsAppRasa())

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core.settings import get_settings
 from core.store.models import Notification, OutboxMessage, utcnow
 from core.store.outbox import STALE_CLAIM, claim
+from core.store.repositories import add_lead_contact, create_lead
 from notifications.worker import run_once
 from tests.integration.notifications.seed import (
     CUSTOMER,
@@ -151,3 +152,27 @@ def test_customer_invite_follows_the_appointment(store, dealer, mail, notify_dea
     assert [e.decoded("DTSTART").hour for e in events] == [10, 10, 10]
     assert [e.decoded("DTSTART").day for e in events] == [24, 25, 25]
     assert str(events[2]["STATUS"]) == "CANCELLED"
+
+
+def test_contact_details_after_a_handoff_reach_the_handoff_address(
+    store, dealer, mail, notify_dealers
+):
+    """The handoff's e-mail goes out at once, before the customer answers the contact question;
+    the details follow in a second e-mail to the same people, once."""
+    handoff = create_lead(
+        store, key_parts=("web-anna", "handoff"), dealer_id=dealer.id, kind="handoff",
+        note="requested", language="nl", channel="web", sender_id="web-anna",
+        conversation_id="e" * 32, transcript="customer: mag ik iemand spreken",
+    )  # fmt: skip
+    now = utcnow()
+    run_once(store, get_settings(), now)
+    first = mail.inbox.to(HANDOFF)
+    assert len(first) == 1 and "Telefoon: -" in first[0].get_body(("plain",)).get_content()
+    add_lead_contact(store, handoff.id, customer_name="Anna", phone="+31612345678")
+    add_lead_contact(store, handoff.id, customer_name="Anna", phone="+31612345678")  # again
+    run_once(store, get_settings(), now + dt.timedelta(seconds=5))
+    run_once(store, get_settings(), now + dt.timedelta(seconds=10))
+    details = [m for m in mail.inbox.to(HANDOFF) if "Contactgegevens" in m["Subject"]]
+    assert len(details) == 1
+    assert "Anna" in details[0]["Subject"] and handoff.reference in details[0]["Subject"]
+    assert "+31612345678" in details[0].get_body(("plain",)).get_content()

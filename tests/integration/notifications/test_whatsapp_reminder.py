@@ -10,9 +10,9 @@ import yaml
 from sqlalchemy import select
 
 from core.settings import get_settings
-from core.store import outbox
+from core.store import outbox, staff_inbox
 from core.store.models import Notification, utcnow
-from core.store.repositories import book_appointment, reschedule_appointment
+from core.store.repositories import book_appointment, create_lead, reschedule_appointment
 from dealer.config import load_dealer
 from notifications.jobs import enqueue_reminders
 from notifications.worker import run_once
@@ -138,3 +138,41 @@ def test_twilio_content_template(store, notify_dealers, twilio, monkeypatch, tmp
     assert variables["1"] == "Jan <b>de Vries</b>"  # plain text: WhatsApp shows no markup
     assert variables["2"] == "dinsdag 24 november 2026 10:00"
     assert set(variables) == {"1", "2", "3", "4"}
+
+
+def test_the_inbox_template_reaches_a_whatsapp_customer_once(store, notify_dealers, graph,
+                                                             monkeypatch, tmp_path):  # fmt: skip
+    """Outside the 24-hour window staff send the approved ``handoff.whatsapp`` template: to the
+    customer only (no staff e-mail, no webhook), once, with name, dealer and reference."""
+    monkeypatch.delenv("DEALERBOT_SMTP_HOST", raising=False)
+    monkeypatch.setenv("DEALERBOT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    data = yaml.safe_load(notify_dealers.read_text(encoding="utf-8"))
+    data.setdefault("handoff", {})["whatsapp"] = {"template": "nog_vragen"}
+    notify_dealers.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    dealer = load_dealer(notify_dealers.parent)
+    handoff = create_lead(store, key_parts=(SENDER, "handoff"), dealer_id=dealer.id,
+                          kind="handoff", language="nl", channel="whatsapp", sender_id=SENDER,
+                          customer_name="Anna")  # fmt: skip
+    web = create_lead(store, key_parts=("web-9", "handoff"), dealer_id=dealer.id, kind="handoff",
+                      language="nl", channel="web", sender_id="web-9")  # fmt: skip
+    now = utcnow()
+    run_once(store, get_settings(), now)  # the handoffs' staff e-mails
+    assert staff_inbox.send_template(store, handoff.id, "Bert")
+    assert not staff_inbox.send_template(store, handoff.id, "Bert")  # once per handoff
+    assert staff_inbox.send_template(store, web.id, "Bert")  # queued, but no WhatsApp to use
+    assert staff_inbox.template_sent(store, SENDER)
+    result = run_once(store, get_settings(), now + dt.timedelta(seconds=5))
+    assert len(result.sent) == 1 and not result.failed
+    (delivered,) = graph.delivered()
+    template = delivered.body["template"]
+    assert delivered.body["to"] == WA_ID and template["name"] == "nog_vragen"
+    assert template["language"] == {"code": "nl"}
+    params = [p["text"] for p in template["components"][0]["parameters"]]
+    assert params == ["Anna", dealer.name, handoff.reference]
+    with store() as session:
+        ids = session.scalars(select(Notification.id).where(
+            Notification.kind == "handoff_template")).all()  # fmt: skip
+    channels = [m.channel for i in ids for m in outbox.messages_of(store, i)]
+    assert channels == ["customer_whatsapp"]  # no staff e-mail, no webhook, nothing for web
+    history = staff_inbox.history(store, "conversation", SENDER)
+    assert [(e.action, e.staff) for e in history] == [("template_sent", "Bert")]

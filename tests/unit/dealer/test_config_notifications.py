@@ -5,7 +5,7 @@ import shutil
 import pytest
 import yaml
 
-from dealer.config import DealerConfigError, Webhook, load_dealer
+from dealer.config import DealerConfigError, Webhook, load_dealer, template_route
 
 
 def folder_with(tmp_path, **fields):
@@ -45,6 +45,15 @@ def test_whatsapp_reminder_template_is_read(tmp_path):
     assert template.twilio_content_sids == {"nl": sid}
 
 
+def test_inbox_template_for_the_24_hour_window_is_read(tmp_path, dealer):
+    assert dealer.handoff_whatsapp is None  # the demo: the inbox shows phone and e-mail only
+    found = load_dealer(folder_with(tmp_path, handoff={
+        "reply_within_min": 15, "whatsapp": {"template": "nog_vragen"}}))  # fmt: skip
+    assert found.handoff_whatsapp.name == "nog_vragen"
+    assert template_route(found, found.handoff_whatsapp, "nl") == "cloud"
+    assert template_route(found, None, "nl") is None
+
+
 def test_demo_dealer_reminds_by_email_only(dealer):
     assert dealer.reminder_whatsapp is None  # the demo has no approved template
 
@@ -59,6 +68,7 @@ def test_demo_dealer_reminds_by_email_only(dealer):
         ({"reminders": {"whatsapp": {"template": "Afspraak herinnering"}}}, "no WhatsApp template"),
         ({"reminders": {"whatsapp": {"twilio_content_sid": {"nl": "abc"}}}}, "no Content SID"),
         ({"reminders": {"whatsapp": {"languages": {"nl": "nl"}}}}, "needs a template"),
+        ({"handoff": {"whatsapp": {"template": "Nog vragen"}}}, "handoff.whatsapp.template"),
     ],
 )
 def test_unusable_entries_are_refused_clearly(tmp_path, fields, message):

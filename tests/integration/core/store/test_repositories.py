@@ -6,10 +6,11 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from core.store.models import Appointment, Lead, SlotReservation
+from core.store.models import Appointment, Lead, Notification, SlotReservation
 from core.store.repositories import (
     AppointmentRequest,
     SlotTaken,
+    add_lead_contact,
     book_appointment,
     cancel_appointment,
     create_lead,
@@ -94,3 +95,20 @@ def test_leads_are_idempotent(store, dealer):
     assert first.id == again.id and count(store, Lead) == 1
     with store() as session:
         assert session.get(Lead, first.id).note == fields["note"]  # stored as plain data
+
+
+def test_contact_details_added_to_a_handoff_keep_what_was_known(store, dealer):
+    handoff = create_lead(store, key_parts=("web-1", "handoff"), dealer_id=dealer.id,
+                          kind="handoff", language="nl", channel="web", sender_id="web-1",
+                          email="anna@example.nl")  # fmt: skip
+    add_lead_contact(store, handoff.id, customer_name="Anna", phone="+31612345678",
+                     email="other@example.nl")  # fmt: skip
+    with store() as session:
+        lead = session.get(Lead, handoff.id)
+        kinds = sorted(session.scalars(select(Notification.kind)))
+    assert (lead.customer_name, lead.phone, lead.email) == (
+        "Anna", "+31612345678", "anna@example.nl")  # fmt: skip
+    assert kinds == ["handoff", "handoff_contact"]
+    add_lead_contact(store, handoff.id, customer_name="Anna")  # nothing new: nobody told
+    assert count(store, Notification) == 2
+    assert add_lead_contact(store, "no-such-lead", phone="+31612345678") is None
