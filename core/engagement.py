@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from dealer.i18n import DEFAULT_LANGUAGE
 
@@ -243,6 +243,10 @@ class ConversationRecord:
     person_key: str | None = None
 
 
+@overload
+def _utc(timestamp: float) -> dt.datetime: ...
+@overload
+def _utc(timestamp: None) -> None: ...
 def _utc(timestamp: float | None) -> dt.datetime | None:
     if timestamp is None:
         return None
@@ -270,7 +274,8 @@ def summarize(
     survey_offered = None
     for event in session:
         if event.get("event") == "slot":
-            slots[event.get("name")] = event.get("value")
+            if event.get("name") is not None:  # a slot event without a name sets nothing read
+                slots[event["name"]] = event.get("value")
         elif event.get("event") == "active_loop" and event.get("name"):
             forms_started.add(event["name"])
             if event["name"] == SURVEY_FORM and survey_offered is None:

@@ -82,13 +82,14 @@ def decide_time(
             around = dt.datetime.combine(when.date, dt.time(12), tz)
             return TimeDecision(problem=SlotProblem.CLOSED_DAY, day=when.date, context=read,
                                 alternatives=nearest(around))  # fmt: skip
-        low, high = _PART_HOURS.get(when.part_of_day, (0, 24))
+        low, high = _PART_HOURS.get(when.part_of_day or "", (0, 24))  # no part: the whole day
         per_day = 3 if len(when.days) == 1 else PER_DAY
         free: list[dt.datetime] = []
         for day in open_days:
-            hours = hours_on(dealer, department, day)
+            span = hours_on(dealer, department, day).span
+            assert span is not None  # open_days holds only the days the department is open
             start = dt.datetime.combine(day, dt.time(0), tz).replace(hour=low)
-            around = max(dt.datetime.combine(day, hours.opens, tz), start)
+            around = max(dt.datetime.combine(day, span[0], tz), start)
             same_day = sorted(
                 s
                 for s in nearest_free(
@@ -112,8 +113,10 @@ def decide_time(
             fits = check_moment(dealer, department, moment, duration_min, now, lead_minutes)
             if fits is None and is_free(moment):
                 return TimeDecision(start=moment, requested=moment, day=day, context=read)
-    day = when.date
-    if day is None:  # a time without a day: today if still possible, else the next day
+    assert when.time is not None  # a day or window without a time returned above
+    if when.date is not None:
+        day = when.date
+    else:  # a time without a day: today if still possible, else the next day
         day = now.date()
         if dt.datetime.combine(day, when.time, tz) < now + dt.timedelta(minutes=lead_minutes):
             day += dt.timedelta(days=1)

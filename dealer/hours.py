@@ -22,6 +22,13 @@ class DayHours:
     def is_open(self) -> bool:
         return self.opens is not None
 
+    @property
+    def span(self) -> tuple[dt.time, dt.time] | None:
+        """Opening and closing time, or None on a closed day (``hours_on`` sets both or none)."""
+        if self.opens is None or self.closes is None:
+            return None
+        return self.opens, self.closes
+
 
 def hours_on(dealer: Dealer, department: str, day: dt.date) -> DayHours:
     closed = dealer.closed_on(day)
@@ -33,8 +40,8 @@ def hours_on(dealer: Dealer, department: str, day: dt.date) -> DayHours:
 
 def is_open_at(dealer: Dealer, department: str, moment: dt.datetime) -> bool:
     local = moment.astimezone(dealer.timezone)
-    hours = hours_on(dealer, department, local.date())
-    return hours.is_open and hours.opens <= local.time() < hours.closes
+    span = hours_on(dealer, department, local.date()).span
+    return span is not None and span[0] <= local.time() < span[1]
 
 
 def next_opening(dealer: Dealer, department: str, after: dt.datetime) -> dt.datetime | None:
@@ -42,10 +49,10 @@ def next_opening(dealer: Dealer, department: str, after: dt.datetime) -> dt.date
     local = after.astimezone(dealer.timezone)
     for offset in range(32):
         day = local.date() + dt.timedelta(days=offset)
-        hours = hours_on(dealer, department, day)
-        if not hours.is_open:
+        span = hours_on(dealer, department, day).span
+        if span is None:
             continue
-        opens = dt.datetime.combine(day, hours.opens, dealer.timezone)
+        opens = dt.datetime.combine(day, span[0], dealer.timezone)
         if opens > local:
             return opens
     return None
@@ -89,12 +96,12 @@ def check_moment(
         return SlotProblem.TOO_SOON
     if local.date() > now.date() + dt.timedelta(days=dealer.booking_horizon_days):
         return SlotProblem.TOO_FAR
-    hours = hours_on(dealer, department, local.date())
-    if not hours.is_open:
+    span = hours_on(dealer, department, local.date()).span
+    if span is None:
         return SlotProblem.CLOSED_DAY
     end = local + dt.timedelta(minutes=duration_min)
-    opens = dt.datetime.combine(local.date(), hours.opens, dealer.timezone)
-    closes = dt.datetime.combine(local.date(), hours.closes, dealer.timezone)
+    opens = dt.datetime.combine(local.date(), span[0], dealer.timezone)
+    closes = dt.datetime.combine(local.date(), span[1], dealer.timezone)
     if local < opens or end > closes:
         return SlotProblem.OUTSIDE_HOURS
     return None
@@ -115,10 +122,10 @@ def candidate_starts(
     starts = []
     day = first_day
     while day <= last_day and day <= around.date() + dt.timedelta(days=21):
-        hours = hours_on(dealer, department, day)
-        if hours.is_open:
-            moment = dt.datetime.combine(day, hours.opens, dealer.timezone)
-            closes = dt.datetime.combine(day, hours.closes, dealer.timezone)
+        span = hours_on(dealer, department, day).span
+        if span is not None:
+            moment = dt.datetime.combine(day, span[0], dealer.timezone)
+            closes = dt.datetime.combine(day, span[1], dealer.timezone)
             while moment + dt.timedelta(minutes=duration_min) <= closes:
                 if (
                     check_moment(dealer, department, moment, duration_min, now, lead_minutes)

@@ -185,7 +185,9 @@ def number_from_words(text: str) -> int | None:
 def _spell_out_numbers(text: str) -> tuple[str, list[int]]:
     """The text with number words replaced by digits, and for every character of the new text
     the index of the character it came from (to map spans back)."""
-    out, origin, pos = [], [], 0
+    out: list[str] = []
+    origin: list[int] = []
+    pos = 0
     for match in _NUMBER_WORD_RUN.finditer(text):
         words = match.group(1)
         # The longest run of leading words that is a number ("zo'n tachtig duizend km").
@@ -498,10 +500,12 @@ def parse_when(text: str, now: dt.datetime) -> When:
     if time is None and (m := re.fullmatch(r"\s*(\d{1,2})\s*", t)) and 7 <= int(m.group(1)) <= 20:
         time = dt.time(int(m.group(1)), 0)  # a bare "10" answers "what time?"
     part = None if time else _parse_part_of_day(t.replace("morgen ", " "))
-    if part is None and time is None and re.search(r"morgen(ochtend|middag|avond)", t):
-        part = {"ochtend": "morning", "middag": "afternoon", "avond": "evening"}[
-            re.search(r"morgen(ochtend|middag|avond)", t).group(1)
-        ]
+    if (
+        part is None
+        and time is None
+        and (tomorrow := re.search(r"morgen(ochtend|middag|avond)", t))
+    ):
+        part = {"ochtend": "morning", "middag": "afternoon", "avond": "evening"}[tomorrow.group(1)]
     until = None
     window = _parse_week_window(t, today)
     if window and date == window[0] and not any(w in t for w in _WEEKDAY_NAMES):

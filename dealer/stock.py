@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dealer.config import Car, Dealer
@@ -104,7 +105,7 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).strip()
 
 
-def _lookup(words: dict[str, tuple[str, ...]], text: str) -> str | None:
+def _lookup(words: Mapping[str, tuple[str, ...]], text: str) -> str | None:
     t = f" {_norm(text)} "
     for value, aliases in words.items():
         if any(f" {_norm(a)} " in t for a in aliases):
