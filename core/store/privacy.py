@@ -225,7 +225,9 @@ def erase_contact(
             execution_options=_NO_SYNC,
         ).rowcount
         now = utcnow()
-        hashed = {key: None for key in keys}  # a key seen only on a conversation: no sender
+        hashed: dict[str, str | None] = {
+            key: None for key in keys
+        }  # a key seen only on a conversation: no sender
         for sender in contact.senders:
             for channel in channels:
                 hashed[contact_key(secret, channel, sender)] = sender_hash(secret, sender)
@@ -352,9 +354,11 @@ def _op_time(op: dict) -> dt.datetime | None:
     moments += [a.get("answered_at") for a in op.get("answers") or [] if isinstance(a, dict)]
     parsed = []
     for value in moments:
+        if not isinstance(value, str):  # missing or not a time
+            continue
         try:
             parsed.append(dt.datetime.fromisoformat(value).replace(tzinfo=None))
-        except (TypeError, ValueError):
+        except ValueError:
             continue
     return max(parsed) if parsed else None
 

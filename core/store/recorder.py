@@ -179,7 +179,7 @@ class _Batch:
     def __init__(self, connection: Connection, ops: list[dict]) -> None:
         self.connection = connection
         self.ops = ops
-        self.rows: dict[str, dict[str, Any] | None] = {}  # conversation id -> its row as written
+        self.rows: dict[str, dict[str, Any]] = {}  # conversation id -> its row as written
         self.inserts: dict[str, dict[str, Any]] = {}
         self.updates: dict[str, dict[str, Any]] = {}
         self.answers: dict[tuple[str, str], dict[str, Any]] = {}  # (conversation, question) ->
@@ -252,11 +252,12 @@ class _Batch:
         for item in op.get("answers") or []:
             self._answer(cid, item)
         for item in op.get("inbox") or []:  # a session's items come again with every message
-            key = (cid, _time(item["sent_at"]))
-            row = {**inbox_row(item), "conversation_id": cid, "sent_at": key[1]}
-            stored = self.stored_items.get(key)
+            sent_at = _time(item["sent_at"])
+            assert sent_at is not None  # inbox.item_dicts always writes the message's time
+            row = {**inbox_row(item), "conversation_id": cid, "sent_at": sent_at}
+            stored = self.stored_items.get((cid, sent_at))
             if stored is None:
-                self.items[key] = row  # the latest finding of a message not stored yet
+                self.items[cid, sent_at] = row  # the latest finding of a message not stored yet
             elif changes := revised(stored, row):
                 stored.update(changes)
                 self.item_updates.setdefault(stored["id"], {}).update(changes)
@@ -282,6 +283,7 @@ class _Batch:
     def _answer(self, cid: str, item: dict) -> None:
         key = (cid, item["question"])
         answered_at = _time(item["answered_at"])
+        assert answered_at is not None  # ``answer`` always writes the time of the answer
         stored = self.stored_answers.get(key)
         if stored is not None and answered_at < stored:
             return  # an earlier answer than the stored one

@@ -75,6 +75,7 @@ class WriteBehind:
                 raise RuntimeError("write after close")
             if self._thread is None:
                 self._start()
+            assert self._journal is not None  # _start opened the first segment
             self._journal.write(line)
             self._journal.flush()  # into the kernel: survives this process being killed
             self._pending += 1
@@ -94,6 +95,7 @@ class WriteBehind:
             self._closed = True
         self._queue.put(_STOP)
         self._thread.join()
+        assert self._journal is not None  # opened by _start, with the thread
         self._journal.close()
         Path(self._journal.name).unlink(missing_ok=True)
 
@@ -127,6 +129,7 @@ class WriteBehind:
                     except queue.Empty:
                         break
                 sealed, self._journal = self._journal, self._new_segment()
+            assert sealed is not None  # the thread runs only after _start opened a segment
             ops = [op for op in batch if op is not _STOP]
             stored = all([self._store(ops[i : i + self.max_batch])
                           for i in range(0, len(ops), self.max_batch)])  # fmt: skip
