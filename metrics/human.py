@@ -20,7 +20,7 @@ messages out and stays a separate figure.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -78,7 +78,7 @@ def summarize_handoffs(times: Sequence[float | None], promised_min: int) -> Huma
 def response_times(
     handoffs: Sequence[tuple[str, dt.datetime]],
     later_handoffs: Sequence[tuple[str, dt.datetime]],
-    replies: dict[str, Sequence[dt.datetime]],
+    replies: Mapping[str, Sequence[dt.datetime]],
 ) -> list[float | None]:
     """The first human response time (minutes, None: unanswered) of each of ``handoffs``
     ((sender id, time) pairs); ``later_handoffs`` are the same senders' handoffs up to now, which

@@ -34,7 +34,12 @@ from core.store.session import default_session_factory
 from dealer.config import DealerConfigError, all_dealers
 from metrics.aggregate import has_dirty_days, rebuild, rollup
 from metrics.digest import build_digest
-from metrics.report.deliver import deliver_summary, deliveries, failed_deliveries
+from metrics.report.deliver import (
+    DeliveryResult,
+    deliver_summary,
+    deliveries,
+    failed_deliveries,
+)
 from metrics.report.export import export_csv, top_csv
 from metrics.report.render import render_summary
 from metrics.summary import WeeklySummary, build_weekly_summary
@@ -146,7 +151,7 @@ class WeeklyRun:
     dealer_id: str
     week: str
     status: str  # delivered | already_delivered | locked
-    delivery: object | None = None  # metrics.report.deliver.DeliveryResult
+    delivery: DeliveryResult | None = None
     files: list = field(default_factory=list)
 
     def as_text(self) -> str:

@@ -27,7 +27,7 @@ from core.store.session import default_session_factory
 from metrics import formulas as f
 from metrics.aggregate import ALL, CHANNEL, LANGUAGE
 from metrics.figures import BY_NAME, FIGURES, FigureDef
-from metrics.human import human_figures
+from metrics.human import HumanFigures, human_figures
 
 TOP_INTENTS = 10
 LOW_RATED = 5
@@ -172,7 +172,11 @@ class _Counts:
         return [int(x) for x in text.split(",")] if text else []
 
 
-def _figure(figure: FigureDef, now: _Counts, before: _Counts) -> Figure:
+# what a figure's formula reads (FigureDef.source): the row's counts or the handoffs' figures
+_Source = _Counts | HumanFigures
+
+
+def _figure(figure: FigureDef, now: _Source, before: _Source) -> Figure:
     value, n = figure.formula(now)
     previous = figure.formula(before)[0]
     change = f.change(value, previous, relative=figure.unit == "count")
@@ -223,7 +227,7 @@ def build_weekly_summary(
                   for p in (period, period.previous())}  # fmt: skip
     now = _Counts(by_key.get(period.key), speeds[period.key])
     before = _Counts(by_key.get(period.previous().key), speeds[period.previous().key])
-    sources = {
+    sources: dict[str, tuple[_Source, _Source]] = {
         "counts": (now, before),
         "human": (human_figures(session_factory, dealer_id, period),
                   human_figures(session_factory, dealer_id, period.previous())),

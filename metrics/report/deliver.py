@@ -204,7 +204,7 @@ def build_message(
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     if rendered.chart_png:
-        html_part = message.get_payload()[1]
+        html_part = list(message.iter_parts())[1]  # the parts: plain text, HTML
         html_part.add_related(
             rendered.chart_png,
             maintype="image",
@@ -257,7 +257,9 @@ def send_email(
     todo = []
     for recipient in dict.fromkeys(r.strip() for r in recipients if r.strip()):
         key = {"dealer_id": dealer_id, "week": week, "recipient": recipient, "channel": "email"}
-        if claim_delivery(session_factory, **key):
+        if claim_delivery(
+            session_factory, dealer_id=dealer_id, week=week, recipient=recipient, channel="email"
+        ):
             todo.append(key)
         else:
             result.skipped.append(recipient)

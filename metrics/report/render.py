@@ -423,25 +423,25 @@ def render_text(
     head = render_digest_text(digest, c.lang, c.dashboard_url, c.tz) if digest else ""
     out = [c.week_title, t["title"], c.volume, ""]
     headers = (t["figure"], t["value"], t["change"], t["n"])
-    for title, rows in (
+    for title, figures in (
         (t["headline"], headline_rows(summary, c.lang)),
         (t["details"], detail_rows(summary, c.lang)),
     ):
         out += [
             title,
-            *_table(headers, [(r.label, r.value, r.change, r.n) for r in rows], {1, 2, 3}),
+            *_table(headers, [(r.label, r.value, r.change, r.n) for r in figures], {1, 2, 3}),
             "",
         ]
     if getattr(summary, "potential_estimated", False):
         out += [f"* {t['estimated_note']}", ""]
     for attribute in ("by_channel", "by_language"):
-        rows = breakdown_rows(summary, attribute, c.lang)
-        if rows:
+        breakdown = breakdown_rows(summary, attribute, c.lang)
+        if breakdown:
             out += [
                 t[attribute],
                 *_table(
                     ("", *BREAKDOWN_HEADERS[c.lang]),
-                    [(lb, *cells) for lb, cells in rows],
+                    [(lb, *cells) for lb, cells in breakdown],
                     {1, 2, 3, 4, 5, 6},
                 ),
                 "",
@@ -529,25 +529,25 @@ def render_markdown(
         return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
     headers = (t["figure"], t["value"], t["change"], t["n"])
-    for title, rows in (
+    for title, figures in (
         (t["headline"], headline_rows(summary, c.lang)),
         (t["details"], detail_rows(summary, c.lang)),
     ):
         out += [
             f"## {title}",
             "",
-            *table(headers, [(r.label, r.value, r.change, r.n) for r in rows]),
+            *table(headers, [(r.label, r.value, r.change, r.n) for r in figures]),
             "",
         ]
     if getattr(summary, "potential_estimated", False):
         out += [f"*{t['estimated_note']}*", ""]
     for attribute in ("by_channel", "by_language"):
-        rows = breakdown_rows(summary, attribute, c.lang)
-        if rows:
+        breakdown = breakdown_rows(summary, attribute, c.lang)
+        if breakdown:
             out += [
                 f"## {t[attribute]}",
                 "",
-                *table(("", *BREAKDOWN_HEADERS[c.lang]), [(lb, *cl) for lb, cl in rows]),
+                *table(("", *BREAKDOWN_HEADERS[c.lang]), [(lb, *cl) for lb, cl in breakdown]),
                 "",
             ]
     if chart_file:
@@ -585,17 +585,17 @@ def render_markdown(
     out += ["", f"## {t['fallbacks']}", ""]
     fallbacks = _fallbacks(summary)
     if fallbacks:
-        rows = []
+        fallback_rows = []
         for x in fallbacks:
             ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
-            rows.append(
+            fallback_rows.append(
                 (
                     _md(_single_line(x.text, FALLBACK_CHARS)),
                     str(x.count),
                     f"[{ref}]({link})" if link else f"`{ref}`",
                 )
             )
-        out += table((t["message"], t["count"], t["conversation"]), rows)
+        out += table((t["message"], t["count"], t["conversation"]), fallback_rows)
     else:
         out.append(t["no_fallbacks"])
     out += ["", f"## {t['legend']}", "", *(f"- **{a}**: {text}" for a, text in
@@ -651,7 +651,7 @@ def render_html(
     if digest is not None:  # the action first: right after <body>, before the title
         parts.insert(1, render_digest_html(digest, c.lang, c.dashboard_url, c.tz))
     headers = [e(h) for h in (t["figure"], t["value"], t["change"], t["n"])]
-    for title_text, rows in (
+    for title_text, figures in (
         (t["headline"], headline_rows(summary, c.lang)),
         (t["details"], detail_rows(summary, c.lang)),
     ):
@@ -659,7 +659,7 @@ def render_html(
         parts.append(
             table(
                 headers,
-                [(explain(r.label, c.lang), e(r.value), e(r.change), e(r.n)) for r in rows],
+                [(explain(r.label, c.lang), e(r.value), e(r.change), e(r.n)) for r in figures],
                 {1, 2, 3},
             )  # fmt: skip
         )
@@ -669,13 +669,13 @@ def render_html(
         parts.append(f"<h2>{e(t['chart'])}</h2>")
         parts.append(f'<img src="{e(chart_src)}" alt="{e(t["chart_alt"])}" width="640">')
     for attribute in ("by_channel", "by_language"):
-        rows = breakdown_rows(summary, attribute, c.lang)
-        if rows:
+        breakdown = breakdown_rows(summary, attribute, c.lang)
+        if breakdown:
             parts.append(f"<h2>{e(t[attribute])}</h2>")
             parts.append(
                 table(
                     ["", *(explain(h, c.lang) for h in BREAKDOWN_HEADERS[c.lang])],
-                    [(e(lb), *(e(x) for x in cl)) for lb, cl in rows],
+                    [(e(lb), *(e(x) for x in cl)) for lb, cl in breakdown],
                     {1, 2, 3, 4, 5, 6},
                 )
             )
@@ -730,13 +730,15 @@ def render_html(
     parts.append(f"<h2>{e(t['fallbacks'])}</h2>")
     fallbacks = _fallbacks(summary)
     if fallbacks:
-        rows = []
+        fallback_rows = []
         for x in fallbacks:
             ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
             ref_html = f'<a href="{e(link)}">{e(ref)}</a>' if link else f"<code>{e(ref)}</code>"
-            rows.append((e(_single_line(x.text, FALLBACK_CHARS)), e(str(x.count)), ref_html))
+            fallback_rows.append(
+                (e(_single_line(x.text, FALLBACK_CHARS)), e(str(x.count)), ref_html)
+            )
         parts.append(
-            table([e(h) for h in (t["message"], t["count"], t["conversation"])], rows, {1})
+            table([e(h) for h in (t["message"], t["count"], t["conversation"])], fallback_rows, {1})
         )
     else:
         parts.append(f"<p>{e(t['no_fallbacks'])}</p>")
@@ -889,6 +891,7 @@ def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> d
     for todo in digest.todos:
         quoted, item_link = None, None
         if todo.kind == "csat_low":
+            assert todo.at is not None and todo.channel is not None  # filled for this kind (ToDo)
             parts = (
                 f"CSAT {todo.score}",
                 local_datetime(todo.at, tz, lang, "short"),
@@ -897,6 +900,7 @@ def digest_lines(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> d
             )
             quoted = _single_line(todo.comment, 200) or None
         elif todo.kind == "open_item":
+            assert todo.at is not None and todo.item_id is not None  # filled for this kind (ToDo)
             kind = t.get(f"kind_{todo.lead_kind}", str(todo.lead_kind).replace("_", " "))
             status = t["claimed"].format(staff=todo.staff) if todo.status == "claimed" else t["new"]
             parts = (

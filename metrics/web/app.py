@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
@@ -141,6 +141,14 @@ def current_week(dealer_id: str) -> Period:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class _Forwarded(TypedDict, total=False):
+    """What the trusted proxy's headers change in a request (``web.Request.clone``)."""
+
+    scheme: str
+    host: str
+    remote: str
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -191,7 +199,7 @@ def forwarded_middleware(trusted: tuple[Network, ...]) -> Callable:
     @web.middleware
     async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         if trusted and _in(request.remote, trusted):
-            changes: dict[str, str] = {}
+            changes: _Forwarded = {}
             proto = _last(request.headers.get("X-Forwarded-Proto")).lower()
             if proto in ("http", "https"):
                 changes["scheme"] = proto
@@ -271,6 +279,7 @@ class Dashboard:
         user = self.sessions.user(self.users(), cookie)
         if user is None:  # no cookie: the log-in page; a dead or forged one: with the reason
             raise web.HTTPFound("/login?expired=1" if cookie else "/login")
+        assert cookie is not None  # a user is found only by the session cookie
         return user, cookie
 
     def location(self, request: web.Request, user: auth.User) -> str:

@@ -293,7 +293,7 @@ class Sessions:
         """The logged-in user, or None for a missing, forged, expired, ended or outdated one."""
         key = self._id(cookie, secret)
         session = self._live.get(key) if key else None
-        if session is None:
+        if key is None or session is None:
             return None
         user = users.get(session.name)
         if session.expires <= self.clock() or user is None:
