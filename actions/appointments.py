@@ -235,6 +235,21 @@ class LookupFormValidation(BaseFormValidation):
         contact, plate = result["contact"], tracker.get_slot("plate")
         if contact is None or plate is None:
             return result
+        return self.look_up(dispatcher, tracker, plate, contact)
+
+    def validate_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                       domain: dict) -> dict[str, Any]:  # fmt: skip
+        result = super().validate_plate(value, dispatcher, tracker, domain)
+        plate, contact = result["plate"], tracker.get_slot("contact")
+        if plate is None or contact is None or "contact" in tracker.slots_to_validate():
+            return result  # the contact's own validation looks it up
+        # The contact is known from an earlier task in this conversation: look up now (the
+        # appointment was never found when only the plate was asked).
+        return {**result, **self.look_up(dispatcher, tracker, plate, contact)}
+
+    def look_up(self, dispatcher: CollectingDispatcher, tracker: Tracker, plate: str,
+                contact: str) -> dict[str, Any]:  # fmt: skip
+        """Find the appointment by plate and contact; offer the way out after two misses."""
         dealer, lang = dealer_of(tracker), language(tracker)
         found = find_appointment(
             self.session_factory, dealer.id, plate, now=now_for(dealer), **contact_fields(contact)

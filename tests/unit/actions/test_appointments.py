@@ -159,6 +159,24 @@ def test_ask_time_offers_free_slots(sqlite_factory, dispatcher, run):
                                                         "ma 23 nov 12:00"]  # fmt: skip
 
 
+def test_a_contact_known_from_an_earlier_task_looks_up_on_the_plate(
+    sqlite_factory, booked, dispatcher, domain
+):
+    """A second change in one conversation: the contact is still known, so only the plate is
+    asked; the look-up must run on the plate (it never ran, and the form asked a time for an
+    appointment it had not found)."""
+    form = ValidateRescheduleForm(session_factory=sqlite_factory)
+    known = make_tracker(user_event("0612345678", "inform"), slots={"plate": "12-ABC-3"},
+                         active_loop="reschedule_form")  # fmt: skip
+    contact = form.validate_contact("06 12345678", dispatcher, known, domain)["contact"]
+    again = make_tracker(user_event("12-abc-3", "inform"), slot_event("plate", "12-abc-3"),
+                         slots={"plate": "12-abc-3", "contact": contact},
+                         active_loop="reschedule_form")  # fmt: skip
+    result = form.validate_plate("12-abc-3", dispatcher, again, domain)
+    assert result["plate"] == "12-ABC-3" and result["appointment_id"] == booked.id
+    assert responses(dispatcher)[-1] == "utter_appointment_found"
+
+
 @pytest.fixture
 def booked(sqlite_factory, run):
     run(ActionSubmitAppointment(session_factory=sqlite_factory), booking_tracker())
