@@ -268,6 +268,14 @@ def test_the_dashboard_shows_only_the_dealers_own_figures(dashboard):
         # In the dealer's language (reports.language: nl), titled with its name and the days.
         assert page.inner_text("#title") == "Autohuis De Vries · week 47, 16–22 november"
         assert page.get_attribute("html", "lang") == "nl"
+        # The action first: the sentence and the to-do list above the figures, the low ratings
+        # listed one per line (issue 20).
+        assert page.locator("#digest").is_visible()
+        assert page.inner_text("#digest-sentence").startswith("Deze week")
+        above = "el => el.compareDocumentPosition(document.querySelector('#headline')) & 4"
+        assert page.locator("#digest").evaluate(above)
+        if low:
+            assert page.locator("#todo-csat_low li").count() == min(low, 20) + (low > 20)
         mec = page.inner_text("#headline tr[data-figure=mec] .value")
         assert int(mec) == own[0]
         assert f"waarvan {own[1]} kwalificerend" in page.inner_text("#volume")
