@@ -169,7 +169,7 @@ def render_markdown(
     """The report: per section accuracy, a precision / recall / F1 table, the top confusions,
     the confusion matrix image, better and worse intents; then per language the simulated
     conversations (:func:`simulation_view`); then the failed stories."""
-    lines = ["# NLU quality report", ""]
+    lines = ["# Quality report", ""]
     if generated:
         lines += [f"Generated {generated:%Y-%m-%d %H:%M}.", ""]
     for name, scores in sections.items():

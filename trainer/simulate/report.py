@@ -9,6 +9,8 @@ from dealer.i18n import LANGUAGES
 from trainer.simulate.generate import FLOWS
 from trainer.simulate.runner import Run, business_share
 
+NO_QUESTION = "(no question)"  # a bot turn that asked nothing: an answer, information
+
 
 def figures(run: Run) -> dict[str, Any]:
     """The headline figures of a run, per language:
@@ -22,7 +24,8 @@ def figures(run: Run) -> dict[str, Any]:
     - ``redundant_asks``: questions asked although the opening message answered them;
     - ``oos_business``: share of the out-of-scope messages the NLU gave a business intent;
     - ``seconds_by_question``: the bot's mean reply time (seconds, over every turn of every
-      conversation) per question it asked in the reply, slowest first (``-``: no question).
+      conversation) per question it asked in the reply, slowest first (:data:`NO_QUESTION`:
+      a reply that asked none, an answer or information).
     """
     result: dict[str, Any] = {"conversations": len(run.results), "seconds": round(run.seconds)}
     for lang in LANGUAGES:
@@ -40,7 +43,7 @@ def figures(run: Run) -> dict[str, Any]:
         seconds: dict[str, list[float]] = defaultdict(list)
         for r in rows:
             for question, values in r.transcript.reply_seconds.items():
-                seconds[question or "-"] += values
+                seconds[question or NO_QUESTION] += values
         oos = run.out_of_scope.get(lang) or []
         result[lang] = {
             "conversations": len(rows),

@@ -72,7 +72,7 @@ def test_figures_per_language():
     run.results[0].transcript.reply_seconds = {"plate": [1.0, 3.0], None: [0.5]}
     run.results[1].transcript.reply_seconds = {"mileage": [1.0]}
     f = figures(run)
-    assert f["nl"]["seconds_by_question"] == {"plate": 2.0, "mileage": 1.0, "-": 0.5}
+    assert f["nl"]["seconds_by_question"] == {"plate": 2.0, "mileage": 1.0, "(no question)": 0.5}
     assert list(f["nl"]["seconds_by_question"])[0] == "plate"  # slowest first
     assert f["en"]["seconds_by_question"] == {}
     nl, en = f["nl"], f["en"]
