@@ -182,23 +182,34 @@ def report_options(args: argparse.Namespace) -> dict:
     }
 
 
+def _report_simulation(options: dict, model: Path):
+    """The report's simulation step: the figures of a ``--simulation`` file, a sample run on a
+    fresh stack, or None."""
+    if options["simulation"]:
+        figures = load_simulation(options["simulation"])
+
+        def read(_progress):
+            return figures
+
+        return read
+    if not options["sample"]:
+        return None
+    from bot.runtime import start_stack
+    from trainer.simulate.command import run_sample
+
+    def simulate(progress):
+        return run_sample(model, conversations=options["sample"],
+                          out_of_scope=options["out_of_scope"], start_stack=start_stack,
+                          progress=progress)  # fmt: skip
+
+    return simulate
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     options = report_options(args)
     try:
         model = args.model or latest_model()
-        simulate = None
-        if options["simulation"]:
-            figures = load_simulation(options["simulation"])
-            simulate = lambda _progress: figures  # noqa: E731
-        elif options["sample"]:
-            from bot.runtime import start_stack
-            from trainer.simulate.command import run_sample
-
-            def simulate(progress):
-                return run_sample(model, conversations=options["sample"],
-                                  out_of_scope=options["out_of_scope"], start_stack=start_stack,
-                                  progress=progress)  # fmt: skip
-
+        simulate = _report_simulation(options, model)
         path = run_report(
             out=args.out,
             folds=options["folds"],

@@ -294,3 +294,20 @@ def test_the_report_is_quiet_when_stderr_is_not_a_terminal(fake_rasa, tmp_path, 
     run_report(out=tmp_path, model=tmp_path / "m.tar.gz", stories=False)
     assert fake_rasa == [] and capsys.readouterr().err == ""
     assert (tmp_path / "report.html").exists()
+
+
+def test_the_command_reads_a_simulation_file_and_prints_the_markdown(fake_rasa, tmp_path, capsys):
+    from cli.main import main
+
+    sim = tmp_path / "sim.json"
+    sim.write_text(json.dumps(SIMULATION))
+    out = tmp_path / "out"
+    argv = ["trainer", "report", "--quick", "--simulation", str(sim), "--model", "m.tar.gz",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "## Held-out nl" in printed and "## Simulated conversations nl" in printed
+    assert fake_rasa == []  # --quick: no stories, no cross-validation
+    assert "Simulated conversations en" in (out / "report.html").read_text()
+    assert main([*argv[:4], str(tmp_path / "missing.json"), *argv[5:]]) == 1
+    assert "cannot be read" in capsys.readouterr().err
