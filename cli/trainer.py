@@ -8,7 +8,14 @@ from pathlib import Path
 
 from core.settings import REPO_ROOT, get_settings, utc_now
 from trainer.lint import lint_project
-from trainer.report import ReportError, run_report
+from trainer.report import (
+    FULL_SAMPLE,
+    QUICK_SAMPLE,
+    ReportError,
+    latest_model,
+    load_simulation,
+    run_report,
+)
 
 
 def _factory():
@@ -160,20 +167,62 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_options(args: argparse.Namespace) -> dict:
+    """What ``trainer report`` runs: ``--quick`` is the held-out set and a small simulated
+    sample (no out-of-scope sets, no stories); the full report adds the out-of-scope sets and the
+    stories; ``--simulation FILE`` reads the simulator's figures instead of running it;
+    ``--folds N`` adds a cross-validation."""
+    sample = args.sample or (QUICK_SAMPLE if args.quick else FULL_SAMPLE)
+    return {
+        "folds": args.folds,
+        "stories": not (args.quick or args.no_stories),
+        "simulation": args.simulation,
+        "sample": 0 if args.no_simulation or args.simulation else sample,
+        "out_of_scope": not args.quick,
+    }
+
+
+def _report_simulation(options: dict, model: Path):
+    """The report's simulation step: the figures of a ``--simulation`` file, a sample run on a
+    fresh stack, or None."""
+    if options["simulation"]:
+        figures = load_simulation(options["simulation"])
+
+        def read(_progress):
+            return figures
+
+        return read
+    if not options["sample"]:
+        return None
+    from bot.runtime import start_stack
+    from trainer.simulate.command import run_sample
+
+    def simulate(progress):
+        return run_sample(model, conversations=options["sample"],
+                          out_of_scope=options["out_of_scope"], start_stack=start_stack,
+                          progress=progress)  # fmt: skip
+
+    return simulate
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    options = report_options(args)
     try:
+        model = args.model or latest_model()
+        simulate = _report_simulation(options, model)
         path = run_report(
             out=args.out,
-            folds=args.folds,
-            model=args.model,
-            cross_validation=not args.no_cross_validation,
-            stories=not args.no_stories,
+            folds=options["folds"],
+            model=model,
+            stories=options["stories"],
+            simulate=simulate,
             accept=args.accept,
         )
     except ReportError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 1
-    print(f"report written: {path}")
+    print(path.read_text(encoding="utf-8"))
+    print(f"report written: {path} and {path.with_suffix('.html')}")
     return 0
 
 
@@ -230,15 +279,29 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     done.set_defaults(func=cmd_mark_done)
 
     report = trainer_sub.add_parser(
-        "report", help="NLU quality report: cross-validation, held-out set, failed stories"
+        "report",
+        help="quality report per language: held-out set, simulated conversations, stories "
+        "(HTML and Markdown)",
     )
     report.add_argument(
         "--out", type=Path, default=REPO_ROOT / "results" / "trainer",
         help="folder for the report (default: results/trainer)",
     )  # fmt: skip
-    report.add_argument("--folds", type=int, default=5, help="cross-validation folds")
-    report.add_argument("--model", type=Path, help="model for the held-out set and stories")
-    report.add_argument("--no-cross-validation", action="store_true", help="skip the slow part")
+    report.add_argument(
+        "--quick", action="store_true",
+        help=f"held-out set and {QUICK_SAMPLE} simulated conversations only (after every edit)",
+    )  # fmt: skip
+    report.add_argument("--folds", type=int, help="also cross-validate with N folds (slow)")
+    report.add_argument("--model", type=Path, help="model (default: the newest in models/)")
+    report.add_argument(
+        "--sample", type=int,
+        help=f"simulated conversations (default {FULL_SAMPLE}; --quick: {QUICK_SAMPLE})",
+    )  # fmt: skip
+    report.add_argument(
+        "--simulation", type=Path,
+        help="read the figures of `trainer simulate --json FILE` instead of simulating",
+    )  # fmt: skip
+    report.add_argument("--no-simulation", action="store_true", help="no simulated conversations")
     report.add_argument("--no-stories", action="store_true", help="skip the story test")
     report.add_argument(
         "--accept", action="store_true", help="record the held-out recall as the accepted one"

@@ -214,16 +214,21 @@ class GateResult:
         return not self.failures
 
 
-def check_model(model: Path, floor_file: Path = FLOOR_FILE) -> GateResult:
-    """The held-out gate for a trained model file: load it, parse the held-out set, and compare
-    with the floors (:func:`gate_failures`). Loading takes a while (about as long as a Rasa
-    server's start), parsing the set a few seconds."""
+def parse_model_holdout(model: Path) -> list[Parsed]:
+    """Load a trained model file and parse the held-out set with it. Loading takes a while
+    (about as long as a Rasa server's start), parsing the set a few seconds."""
     import logging
 
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # not a debug line per parsed message
+    return parse_holdout(Agent.load(str(model)))
+
+
+def check_model(model: Path, floor_file: Path = FLOOR_FILE) -> GateResult:
+    """The held-out gate for a trained model file: parse the held-out set with it
+    (:func:`parse_model_holdout`) and compare with the floors (:func:`gate_failures`)."""
     floor = load_floor(floor_file)
-    scores = score(outcomes(parse_holdout(Agent.load(str(model)))))
+    scores = score(outcomes(parse_model_holdout(model)))
     return GateResult(scores, gate_failures(floor, scores))

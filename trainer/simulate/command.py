@@ -30,6 +30,29 @@ def load_out_of_scope(folder: Path = OUT_OF_SCOPE) -> dict[str, list[str]]:
     return result
 
 
+def run_sample(
+    model: Path,
+    *,
+    conversations: int,
+    start_stack: Callable[..., Any],
+    out_of_scope: bool = False,
+    seed: int = 16,
+    workers: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """The figures (:func:`figures`) of ``conversations`` tuning-set conversations spread over the
+    flows and languages, with the out-of-scope sets when ``out_of_scope``: what
+    ``dealerbot trainer report`` shows."""
+    profiles, seeds = generate(held_out=False, seed=seed)
+    profiles = sample(profiles, conversations, seed)
+    with tempfile.TemporaryDirectory(prefix="dealerbot-sim-") as tmp:
+        run = runner.simulate(profiles, seeds, model,
+                              out_of_scope=load_out_of_scope() if out_of_scope else None,
+                              workers=workers, progress=progress, work_dir=Path(tmp),
+                              start_stack=start_stack)  # fmt: skip
+    return figures(run)
+
+
 def run_command(args: argparse.Namespace, *, model: Path, start_stack: Callable[..., Any]) -> int:
     """Run the simulation against ``model`` on a stack from ``start_stack`` (both given by the
     command line: :func:`bot.runtime.train_if_needed` and :func:`bot.runtime.start_stack`)."""

@@ -133,6 +133,8 @@ class Transcript:
     dead_end: str | None = None  # the field the customer gave up on
     error: str | None = None
     names: list[str] = field(default_factory=list)  # every identified reply, in order
+    # question asked in a bot turn (None: no question) -> seconds the bot took for that turn
+    reply_seconds: dict[str | None, list[float]] = field(default_factory=dict)
 
 
 def question_of(replies: list[Reply]) -> tuple[str | None, Reply | None]:

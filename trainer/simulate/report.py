@@ -9,6 +9,8 @@ from dealer.i18n import LANGUAGES
 from trainer.simulate.generate import FLOWS
 from trainer.simulate.runner import Run, business_share
 
+NO_QUESTION = "(no question)"  # a bot turn that asked nothing: an answer, information
+
 
 def figures(run: Run) -> dict[str, Any]:
     """The headline figures of a run, per language:
@@ -20,7 +22,10 @@ def figures(run: Run) -> dict[str, Any]:
     - ``wrong_language``: bot replies in the other language than the customer's;
     - ``max_reprompts``: the most times one question was asked again in one conversation;
     - ``redundant_asks``: questions asked although the opening message answered them;
-    - ``oos_business``: share of the out-of-scope messages the NLU gave a business intent.
+    - ``oos_business``: share of the out-of-scope messages the NLU gave a business intent;
+    - ``seconds_by_question``: the bot's mean reply time (seconds, over every turn of every
+      conversation) per question it asked in the reply, slowest first (:data:`NO_QUESTION`:
+      a reply that asked none, an answer or information).
     """
     result: dict[str, Any] = {"conversations": len(run.results), "seconds": round(run.seconds)}
     for lang in LANGUAGES:
@@ -35,6 +40,10 @@ def figures(run: Run) -> dict[str, Any]:
         for r in rows:
             for name, count in r.transcript.reprompts.items():
                 reprompts[name] = max(reprompts[name], count)
+        seconds: dict[str, list[float]] = defaultdict(list)
+        for r in rows:
+            for question, values in r.transcript.reply_seconds.items():
+                seconds[question or NO_QUESTION] += values
         oos = run.out_of_scope.get(lang) or []
         result[lang] = {
             "conversations": len(rows),
@@ -53,8 +62,15 @@ def figures(run: Run) -> dict[str, Any]:
             "oos_messages": len(oos),
             "oos_business": round(business_share([i for _m, i in oos]), 3) if oos else None,
             "oos_intents": dict(Counter(i for _m, i in oos).most_common(8)),
+            "seconds_by_question": mean_seconds(seconds),
         }  # fmt: skip
     return result
+
+
+def mean_seconds(seconds: dict[str, list[float]]) -> dict[str, float]:
+    """The mean of each list (rounded to ms), slowest first."""
+    means = {q: round(sum(v) / len(v), 3) for q, v in seconds.items() if v}
+    return dict(sorted(means.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _share(part: int, whole: int) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,7 +41,7 @@ from core.store.repositories import AppointmentRequest, book_appointment
 from core.store.session import make_engine, make_session_factory
 from dealer.config import get_dealer
 from dealer.parsing import normalize_plate
-from trainer.simulate.customer import Customer, Profile, Transcript
+from trainer.simulate.customer import Customer, Profile, Transcript, question_of
 from trainer.simulate.generate import SIM_NOW, Seed
 from trainer.simulate.responses import Catalog
 
@@ -80,13 +81,17 @@ def converse(
     turns = 0
     while message is not None and turns < MAX_TURNS:
         turns += 1
+        started = time.monotonic()
         try:
             raw = send(profile.id, message)
         except (OSError, ValueError) as exc:
             customer.t.error = f"REST call failed: {type(exc).__name__}"
             break
+        seconds = time.monotonic() - started
         replies = catalog.replies(raw)
         customer.observe(message, replies)
+        question = question_of(replies)[0]
+        customer.t.reply_seconds.setdefault(question, []).append(seconds)
         message = customer.respond(replies)
     if message is not None and turns >= MAX_TURNS:
         customer.t.error = f"no end after {MAX_TURNS} messages"
@@ -277,8 +282,6 @@ def simulate(
     ``start_stack`` is :func:`bot.runtime.start_stack`, passed in by the caller (the command
     line, the gate test): the trainer's tools do not import the bot (README, "What is where").
     """
-    import time
-
     started = time.monotonic()
     tmp = Path(work_dir or tempfile.mkdtemp(prefix="dealerbot-sim-"))
     tmp.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The conversation loop with a scripted bot, the figures of a run, and the command."""
 
 import json
+from pathlib import Path
 
 from cli.main import main
 from trainer.simulate import runner
@@ -31,6 +32,9 @@ def test_converse_answers_each_question_until_the_customer_stops():
     assert sent == ["ik wil een apk", "12-abc-3", "85k", "85000"]
     assert t.reprompts == {"mileage": 1} and t.asks == {"plate": 1, "mileage": 2}
     assert (t.did_not_understand, t.wrong_language, t.error) == (0, 0, None)
+    # each bot turn's reply time, by the question it asked (the hours turn asks none)
+    assert {q: len(v) for q, v in t.reply_seconds.items()} == {"plate": 1, "mileage": 2, None: 1}
+    assert all(s >= 0 for v in t.reply_seconds.values() for s in v)
 
 
 def test_a_failing_server_ends_the_conversation_with_an_error():
@@ -64,7 +68,13 @@ def sample_run():
 
 
 def test_figures_per_language():
-    f = figures(sample_run())
+    run = sample_run()
+    run.results[0].transcript.reply_seconds = {"plate": [1.0, 3.0], None: [0.5]}
+    run.results[1].transcript.reply_seconds = {"mileage": [1.0]}
+    f = figures(run)
+    assert f["nl"]["seconds_by_question"] == {"plate": 2.0, "mileage": 1.0, "(no question)": 0.5}
+    assert list(f["nl"]["seconds_by_question"])[0] == "plate"  # slowest first
+    assert f["en"]["seconds_by_question"] == {}
     nl, en = f["nl"], f["en"]
     assert (nl["success"], nl["flows"]) == (0.667, {"book": [1, 2], "off_topic": [1, 1]})
     assert nl["did_not_understand"] == 0.5  # one of the two in-scope conversations
@@ -78,6 +88,23 @@ def test_markdown_report_names_the_failures():
     assert "| book | 1/2 | – |" in text
     assert "outcome abandoned, expected appointment_booked (1)" in text
     assert "### sim-nl-book" in text
+
+
+def test_a_sample_for_the_quality_report(monkeypatch):
+    from trainer.simulate.command import run_sample
+
+    calls = {}
+
+    def fake_simulate(profiles, seeds, model, **kwargs):
+        calls.update(n=len(profiles), oos=kwargs["out_of_scope"], stack=kwargs["start_stack"])
+        return sample_run()
+
+    monkeypatch.setattr(runner, "simulate", fake_simulate)
+    f = run_sample(Path("m.tar.gz"), conversations=28, start_stack=print)
+    assert calls == {"n": 28, "oos": None, "stack": print}
+    assert {p for p in f if p in ("nl", "en")} == {"nl", "en"} and f["nl"]["success"] == 0.667
+    run_sample(Path("m.tar.gz"), conversations=4, start_stack=print, out_of_scope=True)
+    assert len(calls["oos"]["en"]) >= 300
 
 
 def test_the_command_prints_the_report_and_writes_json(monkeypatch, tmp_path, capsys):
