@@ -52,6 +52,7 @@ REASONS = (
     "fallback",  # the NLU could not place it (nlu_fallback)
     "fallback_reply",  # answered "did not understand" although the NLU placed it (the policy)
     "wrong_language",  # a reply in another language than the customer's
+    "language_switch",  # the conversation's language changed at this message: was it right?
     "reprompt",  # the same question asked again twice in a row after it
     "low_csat",  # the conversation was rated CSAT 1-2: its last typed message before the rating
     "no_outcome",  # a confident business intent in a conversation that ended without task/answer
@@ -365,6 +366,9 @@ def inbox_items(
       customer's language is the bot's language rule (``dealer.language.message_language``)
       over the session's messages, a reply's language is the variation Rasa chose
       (``reply_language``);
+    - the conversation's language changed at it (``language_switch``): the bot's rule read a
+      language other than the one the conversation had, so the bot goes on in that language;
+      a Dutch customer answered in English after one misread message is this item;
     - after it the bot asked the question it had asked before it for the second time in a row
       (``reprompt``: the same ``requested_slot`` asked three times in succession);
     - it was the last typed message before a CSAT rating of 1 or 2 (``low_csat``; the item sits
@@ -411,6 +415,9 @@ def inbox_items(
                         if (lang := reply_language(b)) and lang != turn.language})  # fmt: skip
         if wrong:
             add(i, "wrong_language", f"customer {turn.language}, reply {', '.join(wrong)}")
+        if i and turn.language != turns[i - 1].language:
+            add(i, "language_switch", f"the conversation went from {turns[i - 1].language} "
+                f"to {turn.language} here")  # fmt: skip
         previous = turns[i - 1].question if i else None
         streak = streak + 1 if turn.question and turn.question == previous else 0
         if streak == REPROMPTS:

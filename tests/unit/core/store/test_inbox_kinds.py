@@ -132,6 +132,20 @@ def test_the_language_follows_the_bots_rule_so_an_agreed_switch_is_no_item():
     assert reply_language(bot_event("free text")) is None
 
 
+def test_a_conversation_that_switched_language_is_an_item_at_the_switch():
+    """Issue 21: "a Dutch customer whose conversation switched to English" was missed."""
+    events = [
+        *start(),
+        user_event("ik wil een afspraak voor mijn auto maken", "book_service", language="nl"),
+        bot_event("Wat kunnen we voor u doen?", "utter_service_list"),
+        user_event("the engine light is on, diagnosis please", "inform", language="en"),
+        bot_event("What's the licence plate?", "utter_ask_plate", "en"),
+    ]
+    item = only(detect(events, ended=False), "language_switch")
+    assert item.text == "the engine light is on, diagnosis please"
+    assert item.detail.startswith("the conversation went from nl to en here")
+
+
 def test_a_handoff_after_did_not_understand_is_an_item():
     events = [
         *start(),
