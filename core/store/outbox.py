@@ -71,30 +71,24 @@ def enqueue_for_lead(session: Session, lead: Lead) -> Notification:
 def enqueue_lead_contact(session: Session, lead: Lead) -> Notification | None:
     """Add the notification that a handoff's customer left contact details (once per lead) to
     the caller's unit of work; None when it was added before."""
-    key = _key("lead-contact", lead.id)
-    if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
-        return None
-    notification = Notification(
-        dealer_id=lead.dealer_id,
-        kind="handoff_contact",
-        conversation_id=lead.conversation_id,
-        lead_id=lead.id,
-        dedupe_key=key,
-        status="new",
-    )
-    session.add(notification)
-    return notification
+    return _enqueue_once_per_lead(session, lead, "lead-contact", "handoff_contact")
 
 
 def enqueue_handoff_template(session: Session, lead: Lead) -> Notification | None:
     """Add the WhatsApp template staff send to a handoff's customer outside the 24-hour window
     (once per lead) to the caller's unit of work; None when it was added before."""
-    key = _key("handoff-template", lead.id)
+    return _enqueue_once_per_lead(session, lead, "handoff-template", "handoff_template")
+
+
+def _enqueue_once_per_lead(
+    session: Session, lead: Lead, prefix: str, kind: str
+) -> Notification | None:
+    key = _key(prefix, lead.id)
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
         return None
     notification = Notification(
         dealer_id=lead.dealer_id,
-        kind="handoff_template",
+        kind=kind,
         conversation_id=lead.conversation_id,
         lead_id=lead.id,
         dedupe_key=key,
