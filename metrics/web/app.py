@@ -2,8 +2,8 @@
 transcripts, CSV, MEC potential. Each dealer logs in with their token and sees only their own
 locations.
 
-Every page is built from autoescaped Jinja2 templates (``metrics/web/templates``) or
-``markupsafe.Markup`` templates, so every value put in is escaped; every text is in the page's
+Every page is an autoescaped Jinja2 template (``metrics/web/templates``, ``metrics.web.pages``),
+so every value put in is escaped; the handlers gather the data. Every text is in the page's
 language (``metrics.web.texts``: the dealer's ``reports.language`` or the user's switch);
 every response carries a strict CSP, ``X-Frame-Options: DENY``, ``nosniff`` and a
 ``Referrer-Policy``. Database calls run in a worker thread, off the event loop.
@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
@@ -37,9 +38,8 @@ from metrics.potential import (
     read_potential_csv,
     validate_rows,
 )
-from metrics.report.dates import local_datetime, week_span, week_title
+from metrics.report.dates import week_span, week_title
 from metrics.report.export import export_top_csv, safe_cell
-from metrics.report.glossary import explain
 from metrics.report.render import (
     TEXTS,
     channel_label,
@@ -53,8 +53,8 @@ from metrics.report.render import (
 from metrics.summary import build_weekly_summary
 from metrics.web import auth
 from metrics.web.data import DRILLS, conversation_list, get_conversation, transcript
-from metrics.web.model_status import ServerModel, model_status_html, server_models
-from metrics.web.pages import SECURITY_HEADERS, http_error, page, render
+from metrics.web.model_status import ServerModel, server_models
+from metrics.web.pages import SECURITY_HEADERS, http_error, page
 from metrics.web.texts import (
     dealer_name,
     page_language,
@@ -89,42 +89,23 @@ img.chart{width:100%;height:auto}.msg{max-width:92%}label{display:block;margin:4
 """
 
 
-def top_lists_html(summary: Any, lang: str, base: str) -> Markup:
+@dataclass(frozen=True)
+class TopLists:
+    """The week page's top intents and top fallback messages (``_top_lists.html``)."""
+
+    texts: dict[str, str]  # the weekly e-mail's headings (``metrics.report.render.TEXTS``)
+    intents: list[tuple[str, str, int]]  # intent, its label, count
+    fallbacks: list[Any]  # ``metrics.summary.FallbackMessage``
+    csv_url: str
+
+
+def top_lists(summary: Any, lang: str, base: str) -> TopLists:
     """The week's top intents and top fallback messages (``WeeklySummary.top_intents`` /
-    ``top_fallbacks``) with the weekly e-mail's headings, in ``lang`` (nl or en). The fallback
-    texts are customer text: Markup escapes them like every other value."""
+    ``top_fallbacks``) with the weekly e-mail's headings, in ``lang`` (nl or en)."""
     lang = language_of(lang)
-    t = TEXTS[lang]
-    week = summary.week
-    dash = texts(lang)
-    intents = Markup("").join(
-        Markup('<tr data-intent="{}"><td>{}</td><td class="num">{}</td></tr>').format(
-            name, intent_label(name, lang), count)
-        for name, count in summary.top_intents
-    )  # fmt: skip
-    fallbacks = Markup("").join(
-        Markup('<tr><td class="text">{}</td><td class="num">{}</td>'
-               '<td><a href="/conversations/{}">{}</a></td></tr>').format(
-            m.text, m.count, m.conversation_id, m.conversation_id[:12])
-        for m in summary.top_fallbacks
-    )  # fmt: skip
-    if intents:
-        intents = Markup('<table id="top-intents"><tr><th>{}</th><th>{}</th></tr>{}</table>'
-                         ).format(t["question"], t["count"], intents)  # fmt: skip
-    else:
-        intents = Markup('<p class="muted" id="top-intents">{}</p>').format(t["no_intents"])
-    if fallbacks:
-        fallbacks = Markup(
-            '<table id="top-fallbacks"><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>'
-        ).format(t["message"], t["count"], t["conversation"], fallbacks)
-    else:
-        fallbacks = Markup('<p class="muted" id="top-fallbacks">{}</p>').format(
-            t["no_fallbacks"])  # fmt: skip
-    return Markup(
-        '<h2>{asked}</h2>{intents}<h2>{fallbacks_title}</h2>{fallbacks}'
-        '<p><a id="top-csv" href="{base}/top.csv?week={week}">{download}</a></p>'
-    ).format(asked=t["asked"], intents=intents, fallbacks_title=t["fallbacks"],
-             fallbacks=fallbacks, base=base, week=week, download=dash["download_csv"])  # fmt: skip
+    intents = [(name, intent_label(name, lang), count) for name, count in summary.top_intents]
+    return TopLists(TEXTS[lang], intents, list(summary.top_fallbacks),
+                    f"{base}/top.csv?week={summary.week}")  # fmt: skip
 
 
 def drill_label(drill: str, lang: str) -> str:
@@ -308,9 +289,7 @@ class Dashboard:
                    status: int = 200) -> web.Response:  # fmt: skip
         """The log-in form in the user's language, with ``error`` (a text key) above it."""
         lang = page_language(request)
-        t = texts(lang)
-        response = page(t["login_title"], render("login.html", lang, error=error, name=name),
-                        lang=lang, request=request)  # fmt: skip
+        response = page("login.html", lang=lang, request=request, error=error, name=name)
         response.set_status(status)
         return response
 
@@ -387,6 +366,7 @@ class Dashboard:
         week = self.week_of(request, dealer_id)
         lang = page_language(request, dealer_id)
         t = texts(lang)
+        csrf = auth.csrf_token(cookie)
         # rolls up the week's dirty days first: the figures include this morning's chats
         summary = await self.db(current_weekly_summary, self.session_factory, dealer_id, week)
         digest = await self.digest_html(dealer_id, week, summary, lang)  # the action first
@@ -400,8 +380,9 @@ class Dashboard:
         previous, following = week.previous(), week.next()
         title = week_title(dealer_name(dealer_id), week, lang)
         saved = request.query.get("saved")
-        body = render(
-            "week.html", lang, base=base, week=week.key, title=title, digest=digest,
+        return page(
+            "week.html", user, csrf, lang=lang, request=request,
+            base=base, week=week.key, title=title, digest=digest,
             saved=t["saved"].format(saved=saved) if saved else "",
             locations=[(loc, dealer_name(loc)) for loc in user.locations],
             prev=previous.key, next=following.key,
@@ -411,13 +392,10 @@ class Dashboard:
             volume=t["volume"].format(conversations=summary.conversations,
                                       qualifying=summary.qualifying),
             headline=rows(headline_rows(summary, lang)), details=rows(detail_rows(summary, lang)),
-            top=top_lists_html(summary, lang, base),
+            top=top_lists(summary, lang, base),
             drills=[(key, drill_label(key, lang)) for key in DRILLS],
-            csrf=auth.csrf_token(cookie),
-            model=model_status_html(models, dealer_timezone(dealer_id), lang),
+            models=models, zone=dealer_timezone(dealer_id),
         )  # fmt: skip
-        return page(title, body, user, auth.csrf_token(cookie), lang=lang,
-                    request=request)  # fmt: skip
 
     async def digest_html(self, dealer_id: str, week: Period, summary: Any, lang: str) -> Markup:
         """The week's digest (``metrics.digest``: the sentence and the to-do list) in the
@@ -464,42 +442,12 @@ class Dashboard:
     async def conversations(self, request: web.Request) -> web.Response:
         user, cookie, dealer_id, week, rows, drill = await self._listed(request)
         lang = page_language(request, dealer_id)
-        t = texts(lang)
-        table = Markup("").join(
-            Markup(
-                '<tr><td><a href="/conversations/{id}">{short}</a></td><td>{when}</td>'
-                "<td>{channel}</td><td>{lang}</td><td>{outcome}</td><td>{q}</td>"
-                '<td>{contact}</td><td class="num">{csat}</td><td class="num">{ces}</td>'
-                '<td class="text">{comment}</td></tr>'
-            ).format(
-                id=r.id,
-                short=r.id[:12],
-                when=local_datetime(r.started_at, r.started_at.tzinfo, lang, "short"),
-                channel=channel_label(r.channel, lang),
-                lang=r.language,
-                outcome=outcome_label(r.outcome, lang),
-                q=t["yes"] if r.qualifies else t["no"],
-                contact=r.contact,
-                csat="" if r.csat is None else r.csat,
-                ces="" if r.ces is None else r.ces,
-                comment=r.comment or "",
-            )  # fmt: skip
-            for r in rows
-        )
-        title = week_title(dealer_name(dealer_id), week, lang)
-        head = Markup("").join(Markup("<th>{}</th>").format(explain(h, lang))
-                               for h in self.list_headers(lang))  # fmt: skip
-        body = Markup(
-            '<p><a id="back" href="/d/{d}?week={w}">← {title}</a></p><h1>{label}</h1>'
-            '<p><span id="count">{n}</span> {n_conversations} · '
-            '<a href="/d/{d}/conversations.csv?week={w}&amp;list={drill}">{download}</a></p>'
-            '<div class="scroll"><table id="conversations"><tr>{head}</tr>{table}</table></div>'
-        ).format(d=dealer_id, w=week.key, title=title,
-                 label=explain(drill_label(drill, lang), lang), n=len(rows),
-                 n_conversations=t["n_conversations"], drill=drill,
-                 download=t["download_csv"], head=head, table=table)  # fmt: skip
-        return page(f"{drill_label(drill, lang)} · {title}", body, user, auth.csrf_token(cookie),
-                    lang=lang, request=request)  # fmt: skip
+        return page(
+            "conversations.html", user, auth.csrf_token(cookie), lang=lang, request=request,
+            dealer=dealer_id, week=week.key, drill=drill, label=drill_label(drill, lang),
+            title=week_title(dealer_name(dealer_id), week, lang),
+            heads=self.list_headers(lang), rows=rows,
+        )  # fmt: skip
 
     @staticmethod
     def list_headers(lang: str) -> list[str]:
@@ -547,56 +495,22 @@ class Dashboard:
             lang = page_language(request)
             raise http_error(web.HTTPNotFound, texts(lang)["not_found"], lang, request)
         lang = page_language(request, row.dealer_id)
-        t = texts(lang)
         settings = get_settings()
         found = await self.db(
             transcript, self.session_factory, self.tracker_db_url or settings.tracker_db_url,
             row, settings.contact_key_secret,
         )  # fmt: skip
-        zone = dealer_timezone(row.dealer_id)
-        lines = Markup("").join(
-            Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>').format(
-                line.who, line.staff or (t["customer"] if line.who == "customer" else t["bot"]),
-                local_datetime(line.at, zone, lang, "time") if line.at else "", line.text)
-            for line in found.lines
+        return page(
+            "conversation.html", user, auth.csrf_token(cookie), lang=lang, request=request,
+            row=row, found=found, zone=dealer_timezone(row.dealer_id),
+            title=week_title(dealer_name(row.dealer_id), row.week_key, lang),
+            why=reason_text(row.qualify_reason, lang),
         )  # fmt: skip
-        if not found.found:
-            lines = Markup('<p class="muted">{}</p>').format(t["gone"])
-        answers = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(
-                explain(t.get(f"question_{q}", q), lang), a)
-            for q, a in sorted(found.answers.items())
-        )  # fmt: skip
-        title = week_title(dealer_name(row.dealer_id), row.week_key, lang)
-        body = Markup(
-            '<p><a id="back" href="/d/{d}?week={w}">← {title}</a></p>'
-            "<h1>{conversation} {short}</h1>"
-            '<table id="facts"><tr><th>{contact_label}</th><td id="contact">{contact}</td></tr>'
-            "<tr><th>{started}</th><td>{when}</td></tr><tr><th>{channel_label}</th>"
-            '<td>{channel}</td></tr><tr><th>{outcome_label}</th><td id="outcome">{outcome}</td>'
-            "</tr><tr><th>{qualifies}</th><td>{q} ({why})</td></tr></table>"
-            '<h2>{survey}</h2><table id="answers">{answers}</table>'
-            '<h2>{transcript}</h2><div id="transcript">{lines}</div>'
-        ).format(
-            d=row.dealer_id, w=row.week_key, title=title, conversation=t["conversation"],
-            short=row.id[:12], contact_label=t["contact"], contact=found.contact,
-            started=t["started"], when=local_datetime(row.started_at, zone, lang),
-            channel_label=t["channel"], channel=channel_label(row.channel, lang),
-            outcome_label=t["outcome"], outcome=outcome_label(row.outcome, lang),
-            qualifies=explain(t["qualifies"], lang), q=t["yes"] if row.qualifies else t["no"],
-            why=reason_text(row.qualify_reason, lang), survey=t["survey"],
-            answers=answers or Markup('<tr><td class="muted">{}</td></tr>').format(
-                t["no_answers"]),
-            transcript=t["transcript"], lines=lines,
-        )  # fmt: skip
-        return page(f"{t['conversation']} {row.id[:12]}", body, user, auth.csrf_token(cookie),
-                    lang=lang, request=request)  # fmt: skip
 
     async def potential(self, request: web.Request) -> web.Response:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         lang = page_language(request, dealer_id)
-        t = texts(lang)
         form = await self.check_form(request, cookie)
         upload = form.get("file")
         try:
@@ -616,15 +530,11 @@ class Dashboard:
                                          known_dealers=user.locations)
             )  # fmt: skip
         except (PotentialImportError, UnicodeDecodeError) as exc:
-            errors = getattr(exc, "errors", [str(exc)])
-            items = Markup("").join(Markup("<li>{}</li>").format(e) for e in errors)
-            back = request.query.get("week") or ""
-            body = Markup(
-                '<h1>{}</h1><ul class="error" id="errors">{}</ul>'
-                '<p><a href="/d/{}?week={}">{}</a></p>'
-            ).format(t["not_saved"], items, dealer_id, back, t["back"])
-            response = page(t["not_saved"], body, user, auth.csrf_token(cookie), lang=lang,
-                            request=request)  # fmt: skip
+            response = page(
+                "not_saved.html", user, auth.csrf_token(cookie), lang=lang, request=request,
+                errors=getattr(exc, "errors", [str(exc)]), dealer=dealer_id,
+                week=request.query.get("week") or "",
+            )  # fmt: skip
             response.set_status(400)
             return response
         saved = ", ".join(f"{r.dealer_id} {r.period.key}" for r in done)
@@ -648,33 +558,12 @@ class Dashboard:
         user, cookie = self.current(request)
         dealer_id = self.location(request, user)
         lang = page_language(request, dealer_id)
-        t = texts(lang)
-        zone = dealer_timezone(dealer_id)
         attempts = await self.db(webhook_attempts, self.session_factory, dealer_id)
-        rows = Markup("").join(
-            Markup(
-                '<tr><td>{}</td><td class="text">{}</td><td class="num">{}</td>'
-                '<td class="text">{}</td><td class="num">{}</td></tr>'
-            ).format(
-                local_datetime(a.attempted_at, zone, lang, "full_seconds"),
-                a.url,
-                a.status_code or "",
-                a.error or "",
-                a.duration_ms,
-            )  # fmt: skip
-            for a in attempts
-        )
-        name = dealer_name(dealer_id)
-        body = Markup(
-            '<p><a href="/d/{d}">← {name}</a></p><h1>{title}</h1>'
-            '<p class="muted">{intro}</p>'
-            '<div class="scroll"><table id="webhook-attempts"><tr><th>{time}</th><th>URL</th>'
-            "<th>{http}</th><th>{error}</th><th>{ms}</th></tr>{rows}</table></div>"
-        ).format(d=dealer_id, name=name, title=t["webhooks"], intro=t["webhooks_intro"],
-                 time=t["time"], http=t["http"], error=t["error_col"], ms=t["ms"],
-                 rows=rows)  # fmt: skip
-        return page(f"{t['webhooks']} · {name}", body, user, auth.csrf_token(cookie),
-                    lang=lang, request=request)  # fmt: skip
+        return page(
+            "webhooks.html", user, auth.csrf_token(cookie), lang=lang, request=request,
+            dealer=dealer_id, name=dealer_name(dealer_id), attempts=attempts,
+            zone=dealer_timezone(dealer_id),
+        )  # fmt: skip
 
     async def stylesheet(self, _request: web.Request) -> web.Response:
         from metrics.web.inbox import CSS as INBOX_CSS

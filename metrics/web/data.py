@@ -160,6 +160,12 @@ def _line(event: dict, text: str | None = None) -> Line:
     return Line(who, str(event.get("text") or "") if text is None else text, when, staff)
 
 
+def transcript_lines(events: list[dict]) -> list[Line]:
+    """The messages of Rasa ``events`` as the customer saw them (``customer_saw``): the
+    dashboard's transcript and the staff inbox's live conversation."""
+    return [_line(event, text) for event, text in customer_saw(events)]
+
+
 def transcript(
     session_factory: sessionmaker, tracker_db_url: str, conversation: Conversation, secret: str
 ) -> Transcript:
@@ -185,6 +191,6 @@ def transcript(
     for session in sessions(events):
         if conversation_id(sender, session) != conversation.id:
             continue
-        lines = [_line(e, text) for e, text in customer_saw(list(session))]
-        return Transcript(conversation, result.contact, answers, lines, True)
+        return Transcript(conversation, result.contact, answers,
+                          transcript_lines(list(session)), True)  # fmt: skip
     return result

@@ -39,9 +39,9 @@ from dealer.config import DealerConfigError, all_dealers, template_route
 from dealer.i18n import DEFAULT_LANGUAGE, lang_or_default
 from metrics.report.dates import local_datetime
 from metrics.web import auth
-from metrics.web.data import customer_saw
+from metrics.web.data import transcript_lines
 from metrics.web.inbox_texts import customer_text, texts
-from metrics.web.pages import SECURITY_HEADERS, http_error, page
+from metrics.web.pages import SECURITY_HEADERS, http_error, page, render
 from metrics.web.rasa_api import RasaAPI, RasaAPIError
 from metrics.web.texts import dealer_name, page_language
 from metrics.web.texts import texts as texts_of_dashboard
@@ -123,102 +123,58 @@ def waiting_minutes(created_at: dt.datetime, now: dt.datetime) -> int:
     return max(0, int(waited.total_seconds() // 60))
 
 
-def status_forms(base: str, kind: str, item_id: str, status: store.Status, csrf: str,
-                 t: dict[str, str]) -> Markup:  # fmt: skip
-    """The buttons of the actions that fit the item's status."""
-    actions = [a for a in ("claimed", "done", "won", "lost") if a in store.ITEM_ACTIONS[kind]]
-    if status.action == "claimed":
-        actions = [a for a in actions if a != "claimed"]
-    return Markup("").join(
-        Markup(
-            '<form class="inline" method="post" action="{base}/inbox/{kind}/{id}/status">'
-            '<input type="hidden" name="csrf" value="{csrf}">'
-            '<button class="small" name="action" value="{a}" data-action="{a}">{label}'
-            "</button></form> "
-        ).format(base=base, kind=kind, id=item_id, csrf=csrf, a=a, label=t[f"do_{a}"])  # fmt: skip
-        for a in actions
-    )
+def item_actions(kind: str, status: store.Status) -> list[str]:
+    """The status buttons that fit an item's status (``status_forms`` in ``_macros.html``)."""
+    return [a for a in ("claimed", "done", "won", "lost") if a in store.ITEM_ACTIONS[kind]
+            and not (a == "claimed" and status.action == "claimed")]  # fmt: skip
 
 
 def lists_html(lists: store.InboxLists, dealer_id: str, lang: str, now: dt.datetime,
                csrf: str) -> Markup:  # fmt: skip
-    """The four live lists, as the page shows them and the event stream sends them."""
-    t, zone, base = texts(lang), dealer_timezone(dealer_id), f"/d/{dealer_id}"
+    """The four live lists, as the page shows them and the event stream sends them
+    (``templates/_inbox_lists.html``)."""
+    t, zone = texts(lang), dealer_timezone(dealer_id)
 
-    def table(table_id: str, title: str, head: list[str], rows: list[Markup]) -> Markup:
-        if not rows:
-            return Markup('<h2>{}</h2><p class="muted" id="{}">{}</p>').format(
-                title, table_id, t["none"])  # fmt: skip
-        heads = Markup("").join(Markup("<th>{}</th>").format(h) for h in head)
-        return Markup('<h2>{}</h2><table id="{}"><tr>{}</tr>{}</table>').format(
-            title, table_id, heads, Markup("").join(rows))  # fmt: skip
-
-    def lead_row(lead: Lead, status: store.Status, waiting: bool) -> Markup:
+    def lead_row(lead: Lead, status: store.Status, waiting: bool) -> dict[str, Any]:
         kind = store.item_kind_of(lead)
         held = lists.held.get(lead.sender_id)
         state = status_text(status, t, zone, lang)
         if held is not None:
             state = t["taken_over"].format(staff=held.staff, at=_at(held.since, zone, lang))
-        cells = [
-            Markup('<a href="{}/inbox/lead/{}">{}</a>').format(base, lead.id, lead.reference),
-            t.get(f"kind_{lead.kind}", lead.kind),
-            lead.channel,
-            lead.customer_name or "",
-            lead.car or "",
-        ]
-        if waiting:  # a handoff: who, and where to call back (contact details, issue 19)
-            minutes = waiting_minutes(lead.created_at, real_now())
-            who = " · ".join(x for x in (lead.customer_name, lead.phone, lead.email) if x)
-            cells = [*cells[:3], who, Markup('<span class="waiting">{}</span>').format(
-                t["minutes"].format(n=minutes))]  # fmt: skip
-        cells += [Markup('<span class="status">{}</span>').format(state),
-                  status_forms(base, kind, lead.id, status, csrf, t)]  # fmt: skip
-        return Markup('<tr data-id="{}" data-status="{}">{}</tr>').format(
-            lead.id, status.action,
-            Markup("").join(Markup("<td>{}</td>").format(c) for c in cells))  # fmt: skip
+        minutes = waiting_minutes(lead.created_at, real_now())
+        return {
+            "id": lead.id, "item_kind": kind, "status": status.action, "state": state,
+            "actions": item_actions(kind, status), "reference": lead.reference,
+            "kind": t.get(f"kind_{lead.kind}", lead.kind), "channel": lead.channel,
+            "customer": lead.customer_name or "", "car": lead.car or "",
+            # a handoff: who, and where to call back (contact details, issue 19)
+            "who": " · ".join(x for x in (lead.customer_name, lead.phone, lead.email) if x),
+            "waiting": t["minutes"].format(n=minutes) if waiting else None,
+        }  # fmt: skip
 
-    def appointment_row(a: Appointment, status: store.Status) -> Markup:
-        starts = a.starts_at.replace(tzinfo=dt.timezone.utc).astimezone(zone)
-        cells = [a.reference, local_datetime(starts, zone, lang, "short"), a.service_id, a.plate,
-                 a.customer_name, Markup('<span class="status">{}</span>').format(
-                     status_text(status, t, zone, lang)),
-                 status_forms(base, "appointment", a.id, status, csrf, t)]  # fmt: skip
-        return Markup('<tr data-id="{}" data-status="{}">{}</tr>').format(
-            a.id, status.action,
-            Markup("").join(Markup("<td>{}</td>").format(c) for c in cells))  # fmt: skip
+    def appointment_row(a: Appointment, status: store.Status) -> dict[str, Any]:
+        return {
+            "id": a.id, "item_kind": "appointment", "status": status.action,
+            "state": status_text(status, t, zone, lang),
+            "actions": item_actions("appointment", status), "reference": a.reference,
+            "when": local_datetime(a.starts_at, zone, lang, "short"), "service": a.service_id,
+            "plate": a.plate, "customer": a.customer_name,
+        }  # fmt: skip
 
-    lead_head = [t["reference"], t["kind"], t["channel"], t["customer"], t["car"], t["status"], ""]
-    return (
-        table("handoffs", t["handoffs"],
-              [t["reference"], t["kind"], t["channel"], t["customer"], t["waiting"], t["status"],
-               ""],
-              [lead_row(lead, s, True) for lead, s in lists.handoffs])
-        + table("leads", t["leads"], lead_head,
-                [lead_row(lead, s, False) for lead, s in lists.leads])
-        + table("test-drives", t["test_drives"], lead_head,
-                [lead_row(lead, s, False) for lead, s in lists.test_drives])
-        + table("appointments", t["appointments"],
-                [t["reference"], t["when"], t["service"], t["plate"], t["customer"],
-                 t["status"], ""],
-                [appointment_row(a, s) for a, s in lists.appointments])
+    return render(
+        "_inbox_lists.html", lang, inbox_t=t, base=f"/d/{dealer_id}", csrf=csrf,
+        handoffs=[lead_row(lead, s, True) for lead, s in lists.handoffs],
+        leads=[lead_row(lead, s, False) for lead, s in lists.leads],
+        test_drives=[lead_row(lead, s, False) for lead, s in lists.test_drives],
+        appointments=[appointment_row(a, s) for a, s in lists.appointments],
     )  # fmt: skip
 
 
 def transcript_html(tracker: dict | None, lang: str, zone: Any) -> Markup:
-    """The conversation's messages from Rasa's tracker: customer, bot, and staff (named)."""
-    t = texts(lang)
-    if tracker is None:
-        return Markup('<p class="error">{}</p>').format(t["chat_unavailable"])
-    lines = []
-    for event, text in customer_saw(tracker.get("events") or []):
-        kind = event.get("event")
-        staff = (event.get("metadata") or {}).get("staff") if kind == "bot" else None
-        who, css = ((t["customer"], "customer") if kind == "user"
-                    else (staff, "staff") if staff else (t["bot"], "bot"))  # fmt: skip
-        at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, dt.timezone.utc)
-        lines.append(Markup('<div class="msg {}"><span class="muted">{} · {}</span>\n{}</div>')
-                     .format(css, who, local_datetime(at, zone, lang, "time"), text))  # fmt: skip
-    return Markup("").join(lines)
+    """The conversation's messages from Rasa's tracker: customer, bot, and staff (named)
+    (``templates/_inbox_transcript.html``)."""
+    lines = None if tracker is None else transcript_lines(tracker.get("events") or [])
+    return render("_inbox_transcript.html", lang, inbox_t=texts(lang), lines=lines, zone=zone)
 
 
 def whatsapp_window_closed(tracker: dict | None, now: dt.datetime) -> bool:
@@ -254,11 +210,11 @@ class Inbox:
         return self._rasa
 
     # -- helpers ---------------------------------------------------------------------------
-    def _page(self, title: str, body: Markup, user: auth.User, cookie: str,
-              request: web.Request, lang: str) -> web.Response:  # fmt: skip
-        response = page(title, Markup('<div class="inbox">{}</div>'
-                                      '<script src="/static/inbox.js"></script>').format(body),
-                        user, auth.csrf_token(cookie), lang=lang, request=request)  # fmt: skip
+    def _page(self, template: str, user: auth.User, cookie: str, request: web.Request,
+              lang: str, **context: Any) -> web.Response:  # fmt: skip
+        """An inbox page (``template`` extends ``inbox_base.html``), with its own CSP."""
+        response = page(template, user, auth.csrf_token(cookie), lang=lang, request=request,
+                        inbox_t=texts(lang), **context)  # fmt: skip
         response.headers["Content-Security-Policy"] = CSP
         return response
 
@@ -320,14 +276,9 @@ class Inbox:
         user, cookie = self.dash.current(request)
         dealer_id = self.dash.location(request, user)
         lang = page_language(request, dealer_id)
-        t = texts(lang)
         lists = await self.dash.db(self._lists, dealer_id, auth.csrf_token(cookie), lang)
-        body = Markup(
-            '<p><a href="/d/{d}">← {name}</a></p><h1 id="inbox-title">{title} · {name}</h1>'
-            '<div id="inbox-lists" data-events="/d/{d}/inbox/events">{lists}</div>'
-        ).format(d=dealer_id, name=dealer_name(dealer_id), title=t["inbox"], lists=lists)
-        return self._page(f"{t['inbox']} · {dealer_name(dealer_id)}", body, user, cookie,
-                          request, lang)  # fmt: skip
+        return self._page("inbox.html", user, cookie, request, lang, dealer=dealer_id,
+                          name=dealer_name(dealer_id), lists=lists)  # fmt: skip
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         user, cookie = self.dash.current(request)
@@ -367,7 +318,6 @@ class Inbox:
         user, cookie, dealer_id, lead = await self._lead(request)
         lang = page_language(request, dealer_id)
         t, zone, base = texts(lang), dealer_timezone(dealer_id), f"/d/{dealer_id}"
-        csrf = auth.csrf_token(cookie)
         kind = store.item_kind_of(lead)
         held = await self.dash.db(store.takeover_of, self.dash.session_factory, lead.sender_id)
         events = await self.dash.db(store.history, self.dash.session_factory, kind, lead.id)
@@ -375,70 +325,38 @@ class Inbox:
                                   lead.sender_id)  # fmt: skip
         tracker = await self._tracker(lead.sender_id)
         status = store.statuses_of(self.dash.session_factory, kind, lead.id)
-        facts = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(k, v) for k, v in (
-                (t["reference"], lead.reference),
-                (t["kind"], t.get(f"kind_{lead.kind}", lead.kind)),
-                (t["channel"], lead.channel), (t["name"], lead.customer_name or ""),
-                (t["phone"], lead.phone or ""), (t["email"], lead.email or ""),
-                (t["car"], lead.car or ""), (t["note"], note_text(lead, t)),
-                (t["created"], _at(lead.created_at, zone, lang)),
-                (t["status"], status_text(status, t, zone, lang)),
-            ))  # fmt: skip
-        hidden = Markup('<input type="hidden" name="csrf" value="{}">').format(csrf)
-        url = f"{base}/inbox/lead/{lead.id}"
-        if held is not None:
-            control = Markup(
-                '<p id="takeover-state" data-held="{staff}">{held}</p>'
-                '<form method="post" action="{url}/reply" id="reply-form">{hidden}'
-                '<label>{label}<br><textarea name="text" rows="3" cols="60" maxlength="{max}" '
-                'required></textarea></label><br><button id="send">{send}</button></form>'
-                '<form method="post" action="{url}/handback">{hidden}'
-                '<button id="handback">{handback}</button></form>'
-            ).format(staff=held.staff, held=t["held_by"].format(staff=held.staff,
-                     at=_at(held.since, zone, lang)), url=url, hidden=hidden,
-                     label=t["reply_label"], max=MAX_REPLY_CHARS, send=t["send"],
-                     handback=t["handback"])  # fmt: skip
-        else:
-            control = Markup(
-                '<p id="takeover-state">{}</p><form method="post" action="{}/takeover">{}'
-                '<button id="takeover">{}</button></form>'
-            ).format(t["bot_active"], url, hidden, t["takeover"])
+        facts = [
+            (t["reference"], lead.reference),
+            (t["kind"], t.get(f"kind_{lead.kind}", lead.kind)),
+            (t["channel"], lead.channel), (t["name"], lead.customer_name or ""),
+            (t["phone"], lead.phone or ""), (t["email"], lead.email or ""),
+            (t["car"], lead.car or ""), (t["note"], note_text(lead, t)),
+            (t["created"], _at(lead.created_at, zone, lang)),
+            (t["status"], status_text(status, t, zone, lang)),
+        ]  # fmt: skip
+        window, offer = None, ""
         if whatsapp_window_closed(tracker, real_now()):
-            contact = ", ".join(x for x in (lead.phone, lead.email) if x) or t["no_contact"]
-            offer = Markup("")
+            window = ", ".join(x for x in (lead.phone, lead.email) if x)
             if template_offered(dealer_id, lead):
                 sent = await self.dash.db(store.template_sent, self.dash.session_factory,
                                           lead.sender_id)  # fmt: skip
-                offer = (Markup('<p id="template-sent">{}</p>').format(t["template_is_sent"])
-                         if sent else Markup(
-                    '<form method="post" action="{}/template">{}<button id="send-template">{}'
-                    '</button></form>').format(url, hidden, t["send_template"]))  # fmt: skip
-            control = Markup('<p class="notice" id="window-closed">{} {}</p>{}').format(
-                t["window_closed"], contact, offer) + control  # fmt: skip
+                offer = "sent" if sent else "send"
         changes = sorted([*events, *talk], key=lambda e: (e.at, e.id))
-        rows = Markup("").join(
-            Markup("<tr><td>{}</td><td>{}</td></tr>").format(
-                _at(e.at, zone, lang), t[e.action].format(staff=e.staff, at=_at(e.at, zone, lang)))
-            for e in changes
-        )  # fmt: skip
         notice = request.query.get("error")
-        error = ""
-        if notice in ("not_held", "empty_reply", "chat_unavailable", "no_template"):
-            error = Markup('<p class="error" id="notice">{}</p>').format(t[notice])
-        body = Markup(
-            '<p><a href="{base}/inbox">← {back}</a></p><h1>{ref}</h1>{error}'
-            '<table id="facts">{facts}</table>{forms}{control}'
-            '<h2>{transcript}</h2>'
-            '<div id="live-transcript" data-events="{url}/events">{lines}</div>'
-            '<h2>{history}</h2><table id="history">{rows}</table>'
-        ).format(base=base, back=t["back"], ref=lead.reference, error=error, facts=facts,
-                 forms=status_forms(base, kind, lead.id, status, csrf, t), control=control,
-                 transcript=t["transcript"], url=url, lines=transcript_html(tracker, lang, zone),
-                 history=t["history"],
-                 rows=rows or Markup('<tr><td class="muted">{}</td></tr>').format(
-                     t["no_history"]))  # fmt: skip
-        return self._page(lead.reference, body, user, cookie, request, lang)
+        return self._page(
+            "inbox_lead.html", user, cookie, request, lang,
+            lead=lead, base=base, url=f"{base}/inbox/lead/{lead.id}", facts=facts,
+            item_kind=kind, actions=item_actions(kind, status),
+            held=held, window=window, offer=offer, max_reply=MAX_REPLY_CHARS,
+            held_text=t["held_by"].format(staff=held.staff, at=_at(held.since, zone, lang))
+            if held else "",
+            transcript=transcript_html(tracker, lang, zone),
+            history=[(_at(e.at, zone, lang), t[e.action].format(staff=e.staff,
+                                                                 at=_at(e.at, zone, lang)))
+                     for e in changes],
+            notice=notice if notice in ("not_held", "empty_reply", "chat_unavailable",
+                                        "no_template") else None,
+        )  # fmt: skip
 
     async def conversation_events(self, request: web.Request) -> web.StreamResponse:
         _user, cookie, dealer_id, lead = await self._lead(request)

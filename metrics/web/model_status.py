@@ -4,6 +4,7 @@ Which: Rasa's ``GET /status`` (its HTTP API, with the token; ``DEALERBOT_RASA_UR
 when: the store's record of the load (``model_loads``, written by ``dealerbot run`` and
 ``dealerbot reload``); a server started or reloaded otherwise shows the model without a time.
 A server that does not answer is shown as such: the page never waits more than a few seconds.
+The week page shows them with ``templates/_model_status.html``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import aiohttp
-from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from core.store.model_loads import live_since
-from dealer.i18n import DEFAULT_LANGUAGE
-from metrics.report.dates import local_datetime
-from metrics.web.texts import texts
 
 TIMEOUT = aiohttp.ClientTimeout(total=3)
 
@@ -60,23 +56,3 @@ async def server_models(
         since = await asyncio.to_thread(live_since, session_factory, server, model_file, model_id)
         models.append(ServerModel(server, model_file, model_id, since))
     return models
-
-
-def model_status_html(models: list[ServerModel], tz: ZoneInfo,
-                      lang: str = DEFAULT_LANGUAGE) -> Markup:  # fmt: skip
-    """The dashboard's "Assistant model" section, in ``lang``."""
-    t = texts(lang)
-    rows = Markup("")
-    for item in models:
-        if item.model_file is None:
-            rows += Markup('<tr><td>{}</td><td class="error" colspan="2">{}</td></tr>'
-                           ).format(item.server, t["not_answering"])  # fmt: skip
-            continue
-        since = local_datetime(item.since, tz, lang) if item.since else t["not_recorded"]
-        rows += Markup(
-            '<tr><td>{}</td><td class="model">{}</td><td class="since">{}</td></tr>'
-        ).format(item.server, item.model_file, since)
-    return Markup(
-        '<h2>{}</h2><div class="scroll"><table id="model"><tr><th>{}</th><th>{}</th>'
-        "<th>{}</th></tr>{}</table></div>"
-    ).format(t["model"], t["server"], t["live_model"], t["live_since"], rows)

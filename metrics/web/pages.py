@@ -1,5 +1,12 @@
-"""The dashboard's page frame and security headers, shared by its pages (``metrics.web.app``)
-and the staff inbox (``metrics.web.inbox``)."""
+"""The dashboard's templates, page frame and security headers, shared by its pages
+(``metrics.web.app``) and the staff inbox (``metrics.web.inbox``).
+
+Every page is a Jinja2 template in ``metrics/web/templates`` that extends ``base.html`` (the
+header with the user, "Log out" and the language switch); the handlers gather the data and call
+``page``. Parts that are also sent or tested on their own (the inbox's live lists and
+transcript, the week page's top lists and model status) are templates of their own whose names
+start with ``_``, included by the pages; ``_macros.html`` holds what two pages share.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,16 @@ from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from dealer.i18n import DEFAULT_LANGUAGE, lang_or_default
+from metrics.report.dates import local_datetime
 from metrics.report.glossary import explain
+from metrics.report.render import channel_label, outcome_label
 from metrics.web import auth
-from metrics.web.texts import switch_links, texts
+from metrics.web.texts import language_links, texts
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -27,11 +37,20 @@ SECURITY_HEADERS = {
 }
 
 
+@pass_context
+def _local(context: Context, moment: Any, zone: Any, style: str = "full") -> str:
+    """``{{ moment | local(zone, "time") }}``: ``metrics.report.dates.local_datetime`` in the
+    page's language; no moment, no text."""
+    return local_datetime(moment, zone, context["lang"], style) if moment else ""
+
+
 @lru_cache(maxsize=1)
 def templates() -> Environment:
     """The dashboard's Jinja2 templates (``metrics/web/templates``), autoescaped: every value
     put in is escaped unless it is already ``Markup``. The ``explain`` filter wraps the
-    abbreviations of a text in ``<abbr title>`` (``metrics.report.glossary``)."""
+    abbreviations of a text in ``<abbr title>`` (``metrics.report.glossary``); ``local`` puts a
+    moment in the dealer's time zone and the page's language; ``channel_label`` and
+    ``outcome_label`` name a channel and an outcome in words, as the e-mail does."""
     env = Environment(
         loader=PackageLoader("metrics.web", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -40,6 +59,9 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["explain"] = explain
+    env.filters["local"] = _local
+    env.filters["channel_label"] = channel_label
+    env.filters["outcome_label"] = outcome_label
     return env
 
 
@@ -50,29 +72,28 @@ def render(template: str, lang: str, **context: Any) -> Markup:
 
 
 def page(
-    title: str,
-    body: Markup,
+    template: str,
     user: auth.User | None = None,
     csrf: str | None = None,
     *,
     lang: str = DEFAULT_LANGUAGE,
     request: web.Request | None = None,
+    **context: Any,
 ) -> web.Response:
-    """A dashboard page in ``lang``: the header with the user, "Log out" and the language
-    switch (``metrics.web.texts``; links to this ``request``'s page in the other language)."""
+    """The page ``template`` (it extends ``base.html``) in ``lang``, with ``context``: the header
+    with the user, "Log out" and the language switch (``metrics.web.texts``; links to this
+    ``request``'s page in the other language). ``csrf`` is the session's form token."""
     # The switch links to this page again: only a GET page can be asked for again.
-    switch = (switch_links(request.path, dict(request.query), lang)
-              if request is not None and request.method == "GET" else Markup(""))  # fmt: skip
-    html = render("base.html", lang, title=title, switch=switch, user=user, csrf=csrf or "",
-                  body=body)  # fmt: skip
+    switch = (language_links(request.path, dict(request.query), lang)
+              if request is not None and request.method == "GET" else [])  # fmt: skip
+    html = render(template, lang, switch=switch, user=user, csrf=csrf or "", **context)
     return web.Response(text=str(html), content_type="text/html", charset="utf-8")
 
 
 def error_page(status: int, message: str, lang: str = DEFAULT_LANGUAGE,
                request: web.Request | None = None) -> web.Response:  # fmt: skip
     """A real page (not plain text) with the error, in ``lang``."""
-    response = page(f"{status}", render("error.html", lang, message=message), lang=lang,
-                    request=request)  # fmt: skip
+    response = page("error.html", lang=lang, request=request, status=status, message=message)
     response.set_status(status)
     return response
 

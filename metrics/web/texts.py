@@ -11,11 +11,9 @@ from __future__ import annotations
 from urllib.parse import quote_plus
 
 from aiohttp import web
-from markupsafe import Markup
 
 from dealer.config import DealerConfigError, all_dealers
 from dealer.i18n import DEFAULT_LANGUAGE, LANGUAGES, lang_or_default
-from metrics.report.glossary import ABBREVIATIONS, abbreviations_in, explain  # noqa: F401
 from metrics.report.render import intent_label, outcome_label
 
 LANG_COOKIE = "dealerbot_lang"
@@ -282,16 +280,13 @@ async def remember_language(request: web.Request, handler) -> web.StreamResponse
     return response
 
 
-def switch_links(path: str, query: dict[str, str], lang: str) -> Markup:
-    """The header's language switch: ``NL · EN``, the current language not a link."""
-    links = []
+def language_links(path: str, query: dict[str, str], lang: str) -> list[tuple[str, str | None]]:
+    """The header's language switch (``NL · EN``, ``base.html``): (language, the link to this
+    page in it), the current language without a link."""
+    links: list[tuple[str, str | None]] = []
     for code in LANGUAGES:
-        if code == lang:
-            links.append(Markup('<strong lang="{}">{}</strong>').format(code, code.upper()))
-            continue
         params = {k: v for k, v in query.items() if k != LANG_PARAM}
         params[LANG_PARAM] = code
         qs = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params.items())
-        links.append(Markup('<a href="{}?{}" lang="{}" hreflang="{}">{}</a>').format(
-            path, qs, code, code, code.upper()))  # fmt: skip
-    return Markup('<span class="lang-switch">{}</span>').format(Markup(" · ").join(links))
+        links.append((code, None if code == lang else f"{path}?{qs}"))
+    return links

@@ -4,10 +4,16 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from core.store.model_loads import live_since, record_model_load
-from metrics.web.model_status import ServerModel, model_status_html
+from metrics.web.model_status import ServerModel
+from metrics.web.pages import render
 
 A, B = "http://127.0.0.1:5005", "http://127.0.0.1:5006"
 UTC = dt.timezone.utc
+
+
+def model_status_html(models, zone, lang="nl"):
+    """The week page's "Assistant model" section alone, as the week page includes it."""
+    return render("_model_status.html", lang, models=models, zone=zone)
 
 
 def test_the_latest_load_of_a_server_gives_the_time(store):

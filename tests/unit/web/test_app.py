@@ -5,9 +5,15 @@ from types import SimpleNamespace
 import pytest
 
 from metrics.summary import FallbackMessage
-from metrics.web.app import top_lists_html
+from metrics.web.app import top_lists
+from metrics.web.pages import render
 
 NASTY = '=HYPERLINK("x") <img src=x onerror=alert(1)> & "quoted"'
+
+
+def top_lists_html(summary, lang, base):
+    """The week page's top-lists section alone, as the week page includes it."""
+    return render("_top_lists.html", lang, top=top_lists(summary, lang, base))
 
 
 def summary(intents=(), fallbacks=()):

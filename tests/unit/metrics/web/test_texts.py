@@ -3,7 +3,8 @@
 from aiohttp.test_utils import make_mocked_request
 
 from metrics.web import inbox_texts
-from metrics.web.texts import LANG_COOKIE, TEXTS, page_language, reason_text, switch_links
+from metrics.web.pages import page
+from metrics.web.texts import LANG_COOKIE, TEXTS, page_language, reason_text
 
 
 def test_every_dashboard_text_exists_in_dutch_and_english():
@@ -25,7 +26,8 @@ def test_the_dealer_file_decides_unless_the_user_chose(monkeypatch):
 
 
 def test_the_switch_links_to_the_same_page_in_the_other_language():
-    html = str(switch_links("/d/x", {"week": "2026-W47", "lang": "nl"}, "nl"))
+    request = make_mocked_request("GET", "/d/x?week=2026-W47&lang=nl")
+    html = page("error.html", lang="nl", request=request, status=404, message="x").text
     assert '<strong lang="nl">NL</strong>' in html
     assert 'href="/d/x?week=2026-W47&amp;lang=en"' in html
 
