@@ -3,9 +3,11 @@
 
 Every page is a Jinja2 template in ``metrics/web/templates`` that extends ``base.html`` (the
 header with the user, "Log out" and the language switch); the handlers gather the data and call
-``page``. Parts that are also sent or tested on their own (the inbox's live lists and
-transcript, the week page's top lists and model status) are templates of their own whose names
-start with ``_``, included by the pages; ``_macros.html`` holds what two pages share.
+``page``. Parts that are also sent or tested on their own are templates whose names start
+with ``_``: the week page includes its top lists and model status; the inbox's live lists and
+transcript are rendered once (``inbox.lists_html``, ``inbox.transcript_html``) and put in the
+page as they are, the same fragment the event stream sends. ``_macros.html`` holds what two
+pages share.
 """
 
 from __future__ import annotations
