@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from core.whatsapp import WHATSAPP_SENDER_PREFIX
 from dealer.i18n import DEFAULT_LANGUAGE
 
 BUSINESS_INTENTS = frozenset(
@@ -68,9 +69,6 @@ def bucket_index(value_ms: int) -> int:
 def contact_key(secret: str, channel: str, sender_id: str) -> str:
     """Pseudonymous contact: HMAC-SHA256 of channel + sender id (hex, 64 chars)."""
     return hmac.new(secret.encode(), f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()
-
-
-WHATSAPP_SENDER_PREFIX = "whatsapp:"  # bot.channels.common.sender_id: whatsapp:+<digits>/<dealer>
 
 
 def person_key(secret: str, identifier: str | None) -> str | None:
