@@ -53,7 +53,7 @@ CONVERSATION_COLUMNS = (
     "id", "dealer_id", "channel", "contact_key", "language", "started_at", "last_message_at",
     "customer_messages", "bot_messages", "first_response_ms", "intents", "outcome", "qualifies",
     "qualify_reason", "is_test", "survey_offered_at", "updated_at", "day_key", "week_key",
-    "month_key", "first_response_bucket", "csat", "ces", "nps", "person",
+    "month_key", "first_response_bucket", "csat", "ces", "nps", "person", "customer_channel",
 )  # fmt: skip
 ANSWER_COLUMNS = ("conversation_id", "question", "score", "answered_at")
 LEAD_COLUMNS = (
@@ -108,6 +108,7 @@ def generate(dealers: int, per_dealer: int, seed: int = 42):
                 qualifies, "bench", is_test, started + dt.timedelta(minutes=5) if offered else None,
                 started, day, week, month, None if first_ms is None else bucket_index(first_ms),
                 scores.get("csat"), scores.get("ces"), None, contact,  # person: the contact
+                channel != "rest",  # customer_channel: REST is not one
             ))  # fmt: skip
             if outcome in ("test_drive_booked", "lead_created", "handed_off") and not is_test:
                 kind = {"test_drive_booked": "test_drive", "handed_off": "handoff"}.get(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from core.whatsapp import WHATSAPP_SENDER_PREFIX
 from dealer.i18n import DEFAULT_LANGUAGE
 
 BUSINESS_INTENTS = frozenset(
@@ -68,9 +69,6 @@ def bucket_index(value_ms: int) -> int:
 def contact_key(secret: str, channel: str, sender_id: str) -> str:
     """Pseudonymous contact: HMAC-SHA256 of channel + sender id (hex, 64 chars)."""
     return hmac.new(secret.encode(), f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()
-
-
-WHATSAPP_SENDER_PREFIX = "whatsapp:"  # bot.channels.common.sender_id: whatsapp:+<digits>/<dealer>
 
 
 def person_key(secret: str, identifier: str | None) -> str | None:
@@ -147,6 +145,27 @@ def conversation_id(sender_id: str, events: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256(f"{sender_id}|{first}".encode()).hexdigest()[:32]
 
 
+# The qualifying rule's reason for a conversation on another channel (it checks that first).
+NOT_A_CUSTOMER_CHANNEL = "channel '{}' is not a one-to-one customer channel"
+
+
+def is_customer_channel(channel: str, customer_channels: Iterable[str] = CUSTOMER_CHANNELS) -> bool:
+    """Whether ``channel`` is a one-to-one customer channel (``DEALERBOT_CUSTOMER_CHANNELS``).
+
+    Decided once, when a conversation is recorded, and stored with it (``customer_channel``):
+    the rollup counts its appointments and leads by that, so a rebuild of an old period, or a
+    rollup in a process with other settings, counts what the servers decided then.
+    """
+    return channel in set(customer_channels)
+
+
+def recorded_on_customer_channel(qualify_reason: str) -> bool:
+    """``customer_channel`` of a record written before it was stored (an op spooled before
+    migration 0015): the qualifying rule checks the channel first, so its reason tells."""
+    prefix = NOT_A_CUSTOMER_CHANNEL.split("{}", 1)[0]
+    return not qualify_reason.startswith(prefix)
+
+
 def qualifies(
     *,
     channel: str,
@@ -172,8 +191,8 @@ def qualifies(
     Greeting-only, spam, fallback-only and one-message questions without an outcome therefore do
     not qualify.
     """
-    if channel not in set(customer_channels):
-        return False, f"channel '{channel}' is not a one-to-one customer channel"
+    if not is_customer_channel(channel, customer_channels):
+        return False, NOT_A_CUSTOMER_CHANNEL.format(channel)
     if is_test:
         return False, "test or demo sender"
     if outcome == OUT_OF_SCOPE:
@@ -235,6 +254,7 @@ class ConversationRecord:
     qualifies: bool
     qualify_reason: str
     is_test: bool
+    customer_channel: bool  # on a customer channel when recorded (:func:`is_customer_channel`)
     survey_offered_at: dt.datetime | None
     outcomes: tuple[str, ...] = field(default=())
     fallback_messages: int = 0  # customer messages NLU did not understand (FALLBACK_INTENT)
@@ -326,6 +346,7 @@ def summarize(
         qualifies=ok,
         qualify_reason=reason,
         is_test=is_test,
+        customer_channel=is_customer_channel(channel, customer_channels),
         survey_offered_at=_utc(survey_offered),
         outcomes=outcomes,
         fallback_messages=fallbacks,

@@ -34,7 +34,7 @@ class Settings:
     customer_channels: tuple[str, ...]  # channels whose conversations can qualify for MEC
     retention_days: int
     tracker_db_url: str  # Rasa's SQL tracker store, for erasure and retention
-    # Weekly summary delivery (metrics/report/deliver.py). No SMTP host: outbox files only.
+    # SMTP (core/mail.py) for the weekly summary and the notifications. No host: outbox files only.
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_tls: str = "starttls"  # starttls | ssl | none

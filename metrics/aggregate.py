@@ -162,9 +162,11 @@ def _created_cells(days) -> list[Select]:
     """Appointments and leads created in each day's customer conversations: on a one-to-one
     customer channel (``DEALERBOT_CUSTOMER_CHANNELS``, web and WhatsApp) and not from a test
     sender. A lead made through the REST channel or by a test sender is never counted, in the
-    leads by chat nor in the estimated MEC potential."""
+    leads by chat nor in the estimated MEC potential. Whether the channel was a customer
+    channel is the conversation's stored ``customer_channel``, decided when it was recorded
+    (as its ``qualifies``), not the setting of the process that runs the rollup."""
     c, lead_kind = Conversation, Lead.kind
-    customer = and_(c.is_test.is_(False), c.channel.in_(get_settings().customer_channels))
+    customer = and_(c.is_test.is_(False), c.customer_channel.is_(True))
     appointments = _cell_select({"bot_appointments": func.count()}, days(c.day_key))
     leads = _cell_select(
         {

@@ -12,7 +12,7 @@ route the dealer's WhatsApp runs on:
   ``POST .../Messages.json`` with ``ContentSid`` and ``ContentVariables``.
 
 The credentials are the channels' own (``DEALERBOT_WHATSAPP_ACCESS_TOKEN``,
-``DEALERBOT_TWILIO_ACCOUNT_SID``/``_AUTH_TOKEN``, ``bot.channels.common.channel_settings``).
+``DEALERBOT_TWILIO_ACCOUNT_SID``/``_AUTH_TOKEN``, ``core.whatsapp.channel_settings``).
 One HTTP attempt per call: the outbox retries with its backoff. Errors never carry the
 customer's number (they are stored and logged).
 """
@@ -25,7 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from bot.channels.common import ChannelSettings, digits, provider_error_code
+from core.whatsapp import ChannelSettings, digits, provider_error_code
 from dealer.config import Dealer, WhatsAppTemplate, template_route
 
 

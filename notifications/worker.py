@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
 
-from bot.channels.common import channel_settings, customer_number, sender_namespace
+from core.mail import DeliveryError, smtp_connect
 from core.settings import Settings, get_settings
 from core.store import outbox
 from core.store.models import (
@@ -41,6 +41,7 @@ from core.store.models import (
     utcnow,
 )
 from core.store.session import default_session_factory
+from core.whatsapp import channel_settings, customer_number, sender_namespace
 from dealer.config import (
     NOTIFICATION_GROUPS,
     Dealer,
@@ -49,8 +50,6 @@ from dealer.config import (
     template_route,
 )
 from dealer.i18n import lang_or_default
-from metrics.report.deliver import DeliveryError
-from metrics.report.deliver import _connect as smtp_connect
 from notifications import content, webhook, whatsapp
 from notifications.transcript import parse_lines, tracker_lines
 

@@ -18,10 +18,8 @@ from bot.channels.common import (
     MAX_PENDING,
     TEXT_ONLY,
     TOO_FAST,
-    ChannelSettings,
     DeliveryError,
     SenderLimiter,
-    channel_settings,
     guess_language,
     is_survey,
     load_previous_turn,
@@ -32,6 +30,7 @@ from core.engagement import contact_key
 from core.settings import get_settings, utc_now
 from core.store.recorder import DATABASE_DOWN
 from core.store.session import default_session_factory
+from core.whatsapp import ChannelSettings, channel_settings
 
 log = logging.getLogger(__name__)
 

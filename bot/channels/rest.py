@@ -44,9 +44,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from bot.channels.common import MAX_PENDING, SenderLimiter, sender_namespace
+from bot.channels.common import MAX_PENDING, SenderLimiter
 from core.engagement import CUSTOMER_CHANNELS, channel_name
 from core.settings import get_settings
+from core.whatsapp import sender_namespace
 
 log = logging.getLogger(__name__)
 structlogger = structlog.get_logger()

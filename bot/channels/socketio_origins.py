@@ -3,7 +3,9 @@
 Rasa's own channel builds its ``AsyncServer`` with ``cors_allowed_origins=[]``, which switches
 python-engineio's origin check off, so any web site could open the socket. It also calls
 ``sio.enter_room`` without ``await`` (a coroutine since python-socketio 5.10), so with
-``session_persistence`` the replies went to a room nobody had joined. This subclass fixes both:
+``session_persistence`` the replies went to a room nobody had joined. This subclass keeps
+Rasa's blueprint (its server, socket blueprint and health route) and replaces the origin check
+and the event handlers on it (:class:`WebSocketIOInput` says why each), so that:
 
 - a connection must come from an origin that some dealer lists in ``channels.web.allowed_origins``
   (``dealer.yml``) or in ``DEALERBOT_WEB_ORIGINS``; requests without an ``Origin`` are refused;
@@ -43,7 +45,7 @@ from typing import Any
 
 import yaml
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -302,6 +304,25 @@ class WebSocketIOOutput(SocketIOOutput):
         await self._send_message(recipient_id, {"custom": json_message})
 
 
+async def widget_route(request: Request, dealer_id: str) -> HTTPResponse:
+    """``GET /widget/<dealer>``: the widget's config, only to that dealer's origins."""
+    origin = request.headers.get("origin")
+    if not origin_allowed(origin, dealer_id):
+        return response.json({"error": "origin not allowed for this dealer"}, status=403)
+    headers = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET",
+        "Vary": "Origin",
+        "Cache-Control": "no-store",
+    }
+    data = widget_config(dealer_id)
+    if data is None:
+        return response.json({"error": "unknown dealer"}, status=404, headers=headers)
+    if request.method == "OPTIONS":
+        return response.empty(headers=headers)
+    return response.json(data, headers=headers)
+
+
 def client_ip(environ: dict) -> str:
     """The client's address: Sanic's ``remote_addr`` (a trusted proxy's header, when Sanic is
     configured for one), else the socket's peer."""
@@ -312,11 +333,23 @@ def client_ip(environ: dict) -> str:
 
 
 class WebSocketIOInput(SocketIOInput):
-    """Rasa's socketio channel, restricted to the dealers' origins (see the module docstring)."""
+    """Rasa's socketio channel, restricted to the dealers' origins (see the module docstring).
 
-    @classmethod
-    def name(cls) -> str:
-        return "socketio"
+    ``blueprint`` is Rasa's own: its ``AsyncServer``, socket blueprint and health route. What
+    we must change is set on that server afterwards: the engine.io origin check, the widget
+    config route, and the four event handlers, each replaced by a method here, because Rasa
+    defines them as closures inside its ``blueprint`` (nothing to override or call):
+
+    - ``on_connect``: Rasa accepts any origin and, with a ``jwt_key``, any valid token; the
+      widget's token must be signed for a dealer that allows the connection's origin, and
+      connections are capped per address;
+    - ``on_disconnect``: gives back the address's connection slot;
+    - ``on_session_request``: Rasa takes the client's own ``session_id`` and forgets to await
+      ``enter_room``; here the server issues the id, resumed only with its signed token;
+    - ``on_user_message``: Rasa takes the ``session_id`` the message names and has no ack;
+      here the dealer and session are checked, messages are capped, rate limited and
+      deduplicated, and the ack carries the conversation's language.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -328,163 +361,160 @@ class WebSocketIOInput(SocketIOInput):
         self.limits = WebLimits.from_env()
         self.per_ip = IpCounter()
         self.seen = SeenMessages()
-        self.agent_of: Callable[[], Any] = lambda: None
+        self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
+        self.registered_on: Blueprint | None = None  # for the app's agent (language_of)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        # The engine.io layer refuses other origins before socket.io sees them (polling and
-        # websocket); a request without an Origin header is refused in ``connect``.
-        sio = AsyncServer(
-            async_mode="sanic",
-            cors_allowed_origins=lambda origin: origin_allowed(origin),
-        )
-        blueprint = AppSocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
-        self.sio = sio
-        self.agent_of = lambda: getattr(
-            getattr(getattr(blueprint.ctx, "app", None), "ctx", None), "agent", None
-        )
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @blueprint.route("/widget/<dealer_id>", methods=["GET", "OPTIONS"])
-        async def config(request: Request, dealer_id: str) -> HTTPResponse:
-            origin = request.headers.get("origin")
-            if not origin_allowed(origin, dealer_id):
-                return response.json({"error": "origin not allowed for this dealer"}, status=403)
-            headers = {
-                "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": "GET",
-                "Vary": "Origin",
-                "Cache-Control": "no-store",
-            }
-            data = widget_config(dealer_id)
-            if data is None:
-                return response.json({"error": "unknown dealer"}, status=404, headers=headers)
-            if request.method == "OPTIONS":
-                return response.empty(headers=headers)
-            return response.json(data, headers=headers)
-
-        @sio.on("connect", namespace=self.namespace)
-        async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
-            origin = environ.get("HTTP_ORIGIN")
-            if not origin_allowed(origin):
-                log.warning("socketio: refused a connection from origin %r", origin)
-                return False
-            token_dealer = None
-            if self.jwt_key:
-                claims = self.token_claims((auth or {}).get("token"))
-                token_dealer = claims and claims.get("dealer")
-                if not token_dealer or not origin_allowed(origin, token_dealer):
-                    log.warning("socketio: refused a connection without a valid widget token")
-                    return False
-            ip = client_ip(environ)
-            if not self.per_ip.connect(ip, self.limits.connections_per_ip):
-                log.warning("socketio: refused a connection: %d open from one address",
-                            self.limits.connections_per_ip)  # fmt: skip
-                return False
-            state = {"origin": origin.rstrip("/"), "session_id": None, "ip": ip,
-                     "dealer": token_dealer}  # fmt: skip
-            await sio.save_session(sid, state, namespace=self.namespace)
-            return True
-
-        @sio.on("disconnect", namespace=self.namespace)
-        async def disconnect(sid: str, *_: Any) -> None:
-            state = await sio.get_session(sid, namespace=self.namespace)
-            self.per_ip.disconnect(state.get("ip", ""))
-
-        @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: dict | None) -> None:
-            state = await sio.get_session(sid, namespace=self.namespace)
-            secret = get_settings().contact_key_secret
-            session_id = session_from_token((data or {}).get("session_token"), secret)
-            if session_id is None:
-                if not self.per_ip.new_session(state["ip"], self.limits.sessions_per_ip_hour):
-                    log.warning("socketio: refused a new session: %d this hour from one address",
-                                self.limits.sessions_per_ip_hour)  # fmt: skip
-                    await sio.emit("refused", {"reason": "too many new sessions",
-                                               "code": "too_many_sessions"},
-                                   room=sid, namespace=self.namespace)  # fmt: skip
-                    return
-                session_id = uuid.uuid4().hex
-            state["session_id"] = session_id
-            await sio.save_session(sid, state, namespace=self.namespace)
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", {"token": session_token(session_id, secret)},
-                           room=sid, namespace=self.namespace)  # fmt: skip
-
-        @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: dict) -> dict[str, Any]:
-            """Handle one message; the return value is the widget's acknowledgement."""
-            state = await sio.get_session(sid, namespace=self.namespace)
-            data = data if isinstance(data, dict) else {}
-            metadata = data.get(self.metadata_key) or {}
-            if isinstance(metadata, str):
-                try:
-                    metadata = json.loads(metadata)
-                except ValueError:
-                    metadata = {}
-            if not isinstance(metadata, dict):
-                metadata = {}
-            dealer_id = resolve_dealer(metadata)
-            if (dealer_id is None or not origin_allowed(state.get("origin"), dealer_id)
-                    or state.get("dealer") not in (None, dealer_id)):  # fmt: skip
-                log.warning("socketio: refused a message for dealer %r from origin %r",
-                            metadata.get("dealer"), state.get("origin"))  # fmt: skip
-                return await self.refuse(sid, "origin not allowed for this dealer", "origin")
-            if self.session_persistence:
-                sender_id = state.get("session_id")
-                if not sender_id or data.get("session_id") != sender_id:
-                    return await self.refuse(sid, "send session_request first", "no_session")
-            else:
-                sender_id = sid
-            text = data.get("message", "")
-            if not isinstance(text, str) or not text.strip():
-                return {"ok": True}
-            settings = get_settings()
-            if len(text) > settings.max_message_chars:  # the widget's own box stops at 1,000
-                return await self.refuse(sid, "message too long", "message_too_long",
-                                         max_chars=settings.max_message_chars)  # fmt: skip
-            message_id = data.get("message_id")
-            if not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
-                message_id = None
-            record = self.seen.first_time(sender_id, message_id) if message_id else []
-            if record is None:
-                log.info("socketio: message %s of %s already handled", message_id, sender_id)
-                replies = self.seen.replies(sender_id, message_id)
-                return {"ok": True, "duplicate": True, "replies": replies}
-            limiter = self.limiter
-            wait = limiter.acquire(sender_id, settings.sender_rate_per_s, settings.sender_burst)
-            if wait:
-                if message_id:
-                    self.seen.forget(sender_id, message_id)  # the widget tries it again later
-                return await self.refuse(sid, "too many messages", "rate_limited",
-                                         retry_after_s=round(wait, 1))  # fmt: skip
-            message = UserMessage(
-                text,
-                WebSocketIOOutput(sio, self.bot_message_evt, message_id, record),
-                sender_id,
-                input_channel=self.name(),
-                metadata={**metadata, "dealer": dealer_id},
-                message_id=message_id,
-            )
-            try:
-                await on_new_message(message)
-            finally:
-                limiter.release(sender_id)
-            return {"ok": True, "language": await self.language_of(sender_id)}
-
+        blueprint = super().blueprint(on_new_message)  # sets self.sio
+        sio = self.sio
+        assert sio is not None
+        # Rasa passes ``cors_allowed_origins=[]``, which switches engine.io's check off. With
+        # ours the engine.io layer refuses other origins before socket.io sees them (polling
+        # and websocket); a request without an Origin header is refused in ``on_connect``.
+        sio.eio.cors_allowed_origins = lambda origin: origin_allowed(origin)
+        self.on_new_message = on_new_message
+        self.registered_on = blueprint
+        blueprint.route("/widget/<dealer_id>", methods=["GET", "OPTIONS"])(widget_route)
+        for event, handler in (
+            ("connect", self.on_connect),
+            ("disconnect", self.on_disconnect),
+            ("session_request", self.on_session_request),
+            (self.user_message_evt, self.on_user_message),
+        ):
+            sio.on(event, handler, namespace=self.namespace)  # replaces Rasa's handler
+        # A handler a later Rasa adds would skip every check above: refuse to start with one.
+        unchecked = set(sio.handlers.get(self.namespace or "/", {})) - {
+            "connect", "disconnect", "session_request", self.user_message_evt}  # fmt: skip
+        if unchecked:
+            raise RuntimeError(f"Rasa's socketio channel handles {sorted(unchecked)} too: "
+                               "bot/channels/socketio_origins.py must check them")  # fmt: skip
         return blueprint
+
+    @property
+    def server(self) -> AsyncServer:
+        assert self.sio is not None, "blueprint() creates the server"
+        return self.sio
+
+    async def on_connect(self, sid: str, environ: dict, auth: dict | None = None) -> bool:
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin_allowed(origin):
+            log.warning("socketio: refused a connection from origin %r", origin)
+            return False
+        token_dealer = None
+        if self.jwt_key:
+            claims = self.token_claims((auth or {}).get("token"))
+            token_dealer = claims and claims.get("dealer")
+            if not token_dealer or not origin_allowed(origin, token_dealer):
+                log.warning("socketio: refused a connection without a valid widget token")
+                return False
+        ip = client_ip(environ)
+        if not self.per_ip.connect(ip, self.limits.connections_per_ip):
+            log.warning("socketio: refused a connection: %d open from one address",
+                        self.limits.connections_per_ip)  # fmt: skip
+            return False
+        state = {"origin": str(origin).rstrip("/"), "session_id": None, "ip": ip,
+                 "dealer": token_dealer}  # fmt: skip
+        await self.server.save_session(sid, state, namespace=self.namespace)
+        return True
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        state = await self.server.get_session(sid, namespace=self.namespace)
+        self.per_ip.disconnect(state.get("ip", ""))
+
+    async def on_session_request(self, sid: str, data: dict | None) -> None:
+        sio = self.server
+        state = await sio.get_session(sid, namespace=self.namespace)
+        secret = get_settings().contact_key_secret
+        session_id = session_from_token((data or {}).get("session_token"), secret)
+        if session_id is None:
+            if not self.per_ip.new_session(state["ip"], self.limits.sessions_per_ip_hour):
+                log.warning("socketio: refused a new session: %d this hour from one address",
+                            self.limits.sessions_per_ip_hour)  # fmt: skip
+                await sio.emit("refused", {"reason": "too many new sessions",
+                                           "code": "too_many_sessions"},
+                               room=sid, namespace=self.namespace)  # fmt: skip
+                return
+            session_id = uuid.uuid4().hex
+        state["session_id"] = session_id
+        await sio.save_session(sid, state, namespace=self.namespace)
+        if self.session_persistence:
+            await sio.enter_room(sid, session_id, namespace=self.namespace)
+        await sio.emit("session_confirm", {"token": session_token(session_id, secret)},
+                       room=sid, namespace=self.namespace)  # fmt: skip
+
+    async def on_user_message(self, sid: str, data: dict) -> dict[str, Any]:
+        """Handle one message; the return value is the widget's acknowledgement."""
+        assert self.on_new_message is not None, "blueprint() sets the handler"
+        state = await self.server.get_session(sid, namespace=self.namespace)
+        data = data if isinstance(data, dict) else {}
+        metadata = data.get(self.metadata_key) or {}
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                metadata = {}
+        if not isinstance(metadata, dict):
+            metadata = {}
+        dealer_id = resolve_dealer(metadata)
+        if (dealer_id is None or not origin_allowed(state.get("origin"), dealer_id)
+                or state.get("dealer") not in (None, dealer_id)):  # fmt: skip
+            log.warning("socketio: refused a message for dealer %r from origin %r",
+                        metadata.get("dealer"), state.get("origin"))  # fmt: skip
+            return await self.refuse(sid, "origin not allowed for this dealer", "origin")
+        if self.session_persistence:
+            sender_id = state.get("session_id")
+            if not sender_id or data.get("session_id") != sender_id:
+                return await self.refuse(sid, "send session_request first", "no_session")
+        else:
+            sender_id = sid
+        text = data.get("message", "")
+        if not isinstance(text, str) or not text.strip():
+            return {"ok": True}
+        settings = get_settings()
+        if len(text) > settings.max_message_chars:  # the widget's own box stops at 1,000
+            return await self.refuse(sid, "message too long", "message_too_long",
+                                     max_chars=settings.max_message_chars)  # fmt: skip
+        message_id = data.get("message_id")
+        if not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
+            message_id = None
+        record = self.seen.first_time(sender_id, message_id) if message_id else []
+        if record is None:
+            log.info("socketio: message %s of %s already handled", message_id, sender_id)
+            replies = self.seen.replies(sender_id, message_id)
+            return {"ok": True, "duplicate": True, "replies": replies}
+        limiter = self.limiter
+        wait = limiter.acquire(sender_id, settings.sender_rate_per_s, settings.sender_burst)
+        if wait:
+            if message_id:
+                self.seen.forget(sender_id, message_id)  # the widget tries it again later
+            return await self.refuse(sid, "too many messages", "rate_limited",
+                                     retry_after_s=round(wait, 1))  # fmt: skip
+        message = UserMessage(
+            text,
+            WebSocketIOOutput(self.server, self.bot_message_evt, message_id, record),
+            sender_id,
+            input_channel=self.name(),
+            metadata={**metadata, "dealer": dealer_id},
+            message_id=message_id,
+        )
+        try:
+            await self.on_new_message(message)
+        finally:
+            limiter.release(sender_id)
+        return {"ok": True, "language": await self.language_of(sender_id)}
 
     async def refuse(self, sid: str, reason: str, code: str, **extra: Any) -> dict[str, Any]:
         """Tell the widget why a message was not handled: a ``refused`` event and the ack."""
         answer = {"reason": reason, "code": code, **extra}
-        await self.sio.emit("refused", answer, room=sid, namespace=self.namespace)
+        await self.server.emit("refused", answer, room=sid, namespace=self.namespace)
         return {"ok": False, **answer}
 
     def token_claims(self, token: Any) -> dict[str, Any] | None:
-        """The claims of a valid, unexpired widget token; None otherwise (logged without it)."""
+        """The claims of a valid, unexpired widget token; None otherwise (logged without it).
+
+        Not Rasa's ``decode_bearer_token``: that one logs every expired token (routine for a
+        widget left open) at error level with a traceback, and returns no reason we could log.
+        """
         import jwt
 
         if not isinstance(token, str):
@@ -498,7 +528,9 @@ class WebSocketIOInput(SocketIOInput):
     async def language_of(self, sender_id: str) -> str | None:
         """The conversation's language (the ``language`` slot) after a message, for the
         widget's own texts; None when the tracker cannot be read."""
-        agent = self.agent_of()
+        blueprint = self.registered_on
+        apps = blueprint.apps if blueprint is not None and blueprint.registered else ()
+        agent = next((app.ctx.agent for app in apps if getattr(app.ctx, "agent", None)), None)
         store = getattr(agent, "tracker_store", None)
         if store is None:
             return None
@@ -508,11 +540,3 @@ class WebSocketIOInput(SocketIOInput):
             log.warning("socketio: could not read the language of %s", sender_id)
             return None
         return tracker.get_slot("language") if tracker is not None else None
-
-
-class AppSocketBlueprint(SocketBlueprint):
-    """Rasa's socket blueprint, remembering the app it is registered on (for its agent)."""
-
-    def register(self, app: Any, options: dict[str, Any]) -> None:
-        self.ctx.app = app
-        super().register(app, options)

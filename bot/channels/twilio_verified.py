@@ -33,18 +33,9 @@ from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
 
 from bot.channels.base import WhatsAppInput, WhatsAppOutput
-from bot.channels.common import (
-    ChannelSettings,
-    DeliveryError,
-    customer_number,
-    dealer_of_sender,
-    digits,
-    numbered_text,
-    post_with_retry,
-    route,
-    sender_id,
-)
+from bot.channels.common import DeliveryError, numbered_text, post_with_retry, route
 from core.settings import utc_now
+from core.whatsapp import ChannelSettings, customer_number, dealer_of_sender, digits, sender_id
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)

@@ -35,17 +35,14 @@ from sqlalchemy.orm import sessionmaker
 from bot.channels.base import WhatsAppInput, WhatsAppOutput
 from bot.channels.common import (
     CHOOSE,
-    ChannelSettings,
     DeliveryError,
-    customer_number,
-    dealer_of_sender,
     numbered_text,
     post_with_retry,
     route,
-    sender_id,
     webhook_max_age,
 )
 from core.settings import utc_now
+from core.whatsapp import ChannelSettings, customer_number, dealer_of_sender, sender_id
 from dealer.config import get_dealer
 
 log = logging.getLogger(__name__)

@@ -186,6 +186,9 @@ class Conversation(Base):
     qualifies = Column(Boolean, nullable=False)
     qualify_reason = Column(String(200), nullable=False)
     is_test = Column(Boolean, nullable=False, default=False)
+    # On a customer channel (DEALERBOT_CUSTOMER_CHANNELS) when recorded: the rollup counts the
+    # conversation's appointments and leads by this, not by the setting of the day (0015).
+    customer_channel = Column(Boolean, nullable=False)
     survey_offered_at = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     # Period keys in the dealer's time zone (core.periods), so rollups GROUP BY a stored key.
@@ -487,7 +490,7 @@ def mark_conversation_day(connection, conversation_id: str | None) -> None:
 CELL_INPUTS = ("dealer_id", "channel", "language", "contact_key", "day_key", "week_key",
                "month_key", "is_test", "qualifies", "outcome", "survey_offered_at",
                "first_response_bucket", "csat", "ces", "nps", "fallback_messages",
-               "person")  # fmt: skip
+               "person", "customer_channel")  # fmt: skip
 # Of those, what decides whether a contact is new or returning in its later conversations (not
 # the survey scores, nor how many messages the bot did not understand).
 _CONTACT_INPUTS = tuple(

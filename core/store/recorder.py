@@ -17,7 +17,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.engagement import ConversationRecord, bucket_index, summarize
+from core.engagement import (
+    ConversationRecord,
+    bucket_index,
+    recorded_on_customer_channel,
+    summarize,
+)
 from core.periods import conversation_keys
 from core.settings import get_settings
 from core.store.inbox import REVISED, inbox_row, recorded_items, revised
@@ -223,6 +228,8 @@ class _Batch:
         data = {k: v for k, v in op["data"].items() if k in _CONVERSATION_FIELDS or k == "id"}
         data.setdefault("fallback_messages", 0)  # spooled before migration 0013
         data.setdefault("person_key", None)
+        if "customer_channel" not in data:  # spooled before migration 0015
+            data["customer_channel"] = recorded_on_customer_channel(data["qualify_reason"])
         for key in ("started_at", "last_message_at", "survey_offered_at"):
             data[key] = _time(data.get(key))
         cid = data.pop("id")

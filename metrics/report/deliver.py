@@ -12,7 +12,6 @@ import logging
 import os
 import smtplib
 import socket
-import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -23,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from core.mail import DeliveryError, smtp_connect
 from core.settings import Settings
 from core.store.models import ReportDelivery, utcnow
 from metrics.report.render import RenderedSummary
@@ -33,11 +33,6 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"[:64]
 # A claim older than this whose sender never reported back (crash) may be taken over.
 STALE_AFTER = dt.timedelta(hours=1)
 MAX_ATTEMPTS = 5
-SMTP_TIMEOUT = 30
-
-
-class DeliveryError(RuntimeError):
-    """The summary could not be delivered (bad settings or the SMTP server refused)."""
 
 
 @dataclass
@@ -216,31 +211,6 @@ def build_message(
     return message
 
 
-def _connect(settings: Settings) -> smtplib.SMTP:
-    if not settings.smtp_host:
-        raise DeliveryError("no SMTP server configured: set DEALERBOT_SMTP_HOST")
-    try:
-        if settings.smtp_tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host,
-                settings.smtp_port,
-                timeout=SMTP_TIMEOUT,
-                context=ssl.create_default_context(),
-            )
-        else:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT)
-            if settings.smtp_tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_user:
-            smtp.login(settings.smtp_user, settings.smtp_password or "")
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(
-            f"cannot use SMTP server {settings.smtp_host}:{settings.smtp_port} "
-            f"({settings.smtp_tls}): {exc}"
-        ) from exc
-    return smtp
-
-
 def send_email(
     session_factory: sessionmaker,
     rendered: RenderedSummary,
@@ -266,7 +236,7 @@ def send_email(
     if not todo:
         return result
     try:
-        smtp = _connect(settings)
+        smtp = smtp_connect(settings)
     except DeliveryError as exc:
         for key in todo:
             finish_delivery(session_factory, **key, error=str(exc))

@@ -1,4 +1,6 @@
 import json
+import signal
+import subprocess
 import urllib.request
 import uuid
 from contextlib import contextmanager
@@ -79,6 +81,17 @@ def replica_cluster(model: Path, pg_url: str, redis_url: str, work: Path, env: d
             running.stop()
             running.tracker.dispose()
             engine.dispose()
+
+
+def stop_run(process: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Stop a ``dealerbot run`` a test left running (a failed assertion): Ctrl-C, which stops
+    run's servers too; killed when it has not stopped within ``timeout_s``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def say(stack, sender: str, text: str) -> list[dict]:

@@ -148,6 +148,7 @@ def seed(factory, tracker_url: str) -> dict:
             customer_messages=3, bot_messages=3, first_response_ms=800,
             intents="ask_opening_hours", outcome="self_served", qualifies=True,
             qualify_reason="business intent ask_opening_hours", is_test=False,
+            customer_channel=True,
             **conversation_keys(OWN, started.replace(tzinfo=None)),
         ))  # fmt: skip
         session.add(SurveyAnswer(conversation_id=cid, question="csat", score=1))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import free_port
-from tests.e2e.conftest import say, texts
+from tests.e2e.conftest import say, stop_run, texts
 
 pytestmark = pytest.mark.e2e
 DEALERBOT = Path(sys.executable).with_name("dealerbot")
@@ -69,9 +69,4 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypat
         assert "stopped." in process.stdout.read()
         assert (tmp_path / "tracker.sqlite3").exists()  # conversations survive a restart
     finally:
-        if process.poll() is None:  # a failed assertion: Ctrl-C stops run's servers too
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_run(process)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import free_port
-from tests.e2e.conftest import say
+from tests.e2e.conftest import say, stop_run
 
 pytestmark = pytest.mark.e2e
 DEALERBOT = Path(sys.executable).with_name("dealerbot")
@@ -62,9 +62,4 @@ def test_a_handoff_reaches_the_outbox_folder(model, tmp_path, monkeypatch):
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:  # a failed assertion: Ctrl-C stops run's servers too
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_run(process)

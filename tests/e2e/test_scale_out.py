@@ -232,9 +232,7 @@ def booked(cluster):
     rows = rows_for(cluster, sender)
     summary = None
     if len(rows) == 1:
-        with pytest.MonkeyPatch.context() as env:  # the rollup counts the servers' channels
-            env.setenv("DEALERBOT_CUSTOMER_CHANNELS", cluster.env["DEALERBOT_CUSTOMER_CHANNELS"])
-            rebuild_period(cluster.store, rows[0].week_key)
+        rebuild_period(cluster.store, rows[0].week_key)  # counts what the servers recorded
         with cluster.store() as session:
             summary = session.scalars(
                 select(MetricSummary).where(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.common import sender_id
 from bot.runtime import (
     ACTION_REQUEST_MAX_BYTES,
     RASA_REQUEST_MAX_BYTES,
@@ -24,6 +23,7 @@ from bot.runtime import (
     start_stack,
     wait_until_up,
 )
+from core.whatsapp import sender_id
 from tests.conftest import FIXED_NOW, REPO
 
 TOKEN = "e2e-rest-token-5b1c9e"

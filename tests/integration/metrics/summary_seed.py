@@ -49,6 +49,7 @@ def seed_week(session_factory, dealer_id: str = DEALER) -> list[str]:
                     qualifies=ok,
                     qualify_reason="seeded",
                     is_test=False,
+                    customer_channel=True,
                     survey_offered_at=started + dt.timedelta(minutes=4) if csat else None,
                     **conversation_keys(dealer_id, started),
                 )
@@ -102,7 +103,7 @@ def seed_inbox(session_factory) -> None:
                 id="o1", dealer_id=OTHER_DEALER, channel="web", contact_key="o" * 64,
                 language="nl", started_at=started, last_message_at=started,
                 customer_messages=2, bot_messages=2, intents="", outcome="abandoned",
-                qualifies=False, qualify_reason="seeded", is_test=False,
+                qualifies=False, qualify_reason="seeded", is_test=False, customer_channel=True,
                 **conversation_keys(OTHER_DEALER, started),
             )
         )  # fmt: skip

@@ -78,7 +78,7 @@ def record(cid, contact, channel, language, when, qualifies, is_test, outcome, f
         started_at=started, last_message_at=started + dt.timedelta(minutes=5),
         customer_messages=1 if cid == "c7" else 4, bot_messages=4, first_response_ms=first_ms,
         intents=INTENTS[cid], outcome=outcome, qualifies=qualifies,
-        qualify_reason="seeded", is_test=is_test,
+        qualify_reason="seeded", is_test=is_test, customer_channel=channel in ("web", "whatsapp"),
         survey_offered_at=started + dt.timedelta(minutes=4) if offered else None,
     )  # fmt: skip
 
@@ -289,7 +289,7 @@ def test_backfill_is_quiet_when_stderr_is_not_a_terminal(store, capsys):
 # Conversation columns that migrations after 0002 add (0003 keys, 0007 bucket and scores).
 ADDED_AFTER_0002 = (
     "day_key", "week_key", "month_key", "first_response_bucket", "csat", "ces", "nps",
-    "fallback_messages", "person_key", "person",
+    "fallback_messages", "person_key", "person", "customer_channel",
 )  # fmt: skip
 
 

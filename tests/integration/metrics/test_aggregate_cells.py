@@ -2,6 +2,7 @@
 weeks and months folded from cells equal distinct counts over the conversations, and that a
 change reaches the summary rows through its mark."""
 
+import dataclasses
 import datetime as dt
 import random
 from collections import defaultdict
@@ -42,8 +43,29 @@ def conversation(cid, contact, channel, language, started, qualifies=True, is_te
         language=language, started_at=started, last_message_at=started + dt.timedelta(minutes=5),
         customer_messages=3, bot_messages=3, first_response_ms=900, intents=("ask_price",),
         outcome="self_served", qualifies=qualifies, qualify_reason="test", is_test=is_test,
-        survey_offered_at=None,
+        customer_channel=channel in ("web", "whatsapp"), survey_offered_at=None,
     )  # fmt: skip
+
+
+def test_leads_count_by_the_channel_decision_recorded_not_by_the_rollups_setting(store):
+    """Whether a conversation was on a customer channel is decided once, when it is recorded
+    (``customer_channel``). A rollup in a process with other ``DEALERBOT_CUSTOMER_CHANNELS``
+    (here the default, web and WhatsApp) counts the leads by what the servers decided."""
+    started = dt.datetime(2026, 11, 17, 9, 0)
+    # recorded by servers that count REST as a customer channel (the simulator, the e2e stacks)
+    rest = dataclasses.replace(
+        conversation("r1", "R", "rest", "nl", started), customer_channel=True
+    )
+    # recorded by servers that did not count the web (DEALERBOT_CUSTOMER_CHANNELS=whatsapp)
+    web = dataclasses.replace(conversation("w1", "W", "web", "nl", started), customer_channel=False)
+    for record_, kind in ((rest, "sales"), (web, "test_drive")):
+        apply(store, conversation_op(record_))
+        create_lead(store, key_parts=(record_.id, kind), dealer_id=DEALER, kind=kind,
+                    language="nl", channel=record_.channel, sender_id=record_.id,
+                    conversation_id=record_.id)  # fmt: skip
+    aggregate.rebuild_period(store, "2026-W47")
+    row = summaries(store)[(DEALER, "2026-W47", "all", "")]
+    assert (row["leads_sales"], row["leads_test_drive"]) == (1, 0)
 
 
 def test_writes_through_the_store_mark_their_day_and_a_rebuild_clears_the_marks(store):
@@ -217,7 +239,8 @@ def test_migration_0008_marks_every_day_that_has_conversations(store):
     downgrade(engine, "0007")
     values = {c.name: getattr(record(*SEED[0]), c.name, None) for c in Conversation.__table__.columns
               if hasattr(record(*SEED[0]), c.name)
-              and c.name not in ("fallback_messages", "person_key", "person")}  # fmt: skip
+              and c.name not in ("fallback_messages", "person_key", "person",
+                                 "customer_channel")}  # fmt: skip
     values.update(intents="", updated_at=dt.datetime(2026, 11, 23), day_key="2026-11-16",
                   week_key="2026-W47", month_key="2026-11")  # fmt: skip
     old = table("conversations", *[column(name) for name in values])
@@ -227,6 +250,35 @@ def test_migration_0008_marks_every_day_that_has_conversations(store):
     assert marks(store) == {("2026-11-16", DEALER)}
     aggregate.rebuild_period(store, "2026-W47")
     assert summaries(store)[(DEALER, "2026-W47", "all", "")]["mec"] == 1
+
+
+def test_migration_0015_takes_the_customer_channel_from_the_stored_qualifying_reason(store):
+    """The rule checks the channel first: a conversation on another channel says so in its
+    reason, every other one was on a customer channel. Days with leads are marked dirty."""
+    engine = store.kw["bind"]
+    downgrade(engine, "0014")
+    started = dt.datetime(2026, 11, 17, 9, 0)
+    stored = {"r1": ("rest", "channel 'rest' is not a one-to-one customer channel"),
+              "w1": ("web", "outcome lead_created")}  # fmt: skip
+    for cid, (channel, reason) in stored.items():
+        base = conversation(cid, cid.upper(), channel, "nl", started)
+        values = {c.name: getattr(base, c.name) for c in Conversation.__table__.columns
+                  if hasattr(base, c.name) and c.name != "customer_channel"}  # fmt: skip
+        values.update(qualify_reason=reason, intents="", updated_at=started, person=base.contact_key,
+                      day_key="2026-11-17", week_key="2026-W47", month_key="2026-11")  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(insert(table("conversations", *map(column, values))).values(**values))
+        create_lead(store, key_parts=(cid, "sales"), dealer_id=DEALER, kind="sales",
+                    language="nl", channel=channel, sender_id=cid, conversation_id=cid)  # fmt: skip
+    with store.begin() as session:
+        session.execute(delete(DirtyDay))  # as if rolled up before the upgrade
+    upgrade(engine)
+    with store() as session:
+        found = dict(session.execute(select(Conversation.id, Conversation.customer_channel)).all())
+    assert found == {"r1": False, "w1": True}
+    assert marks(store) == {("2026-11-17", DEALER)}
+    aggregate.rebuild_period(store, "2026-W47")
+    assert summaries(store)[(DEALER, "2026-W47", "all", "")]["leads_sales"] == 1
 
 
 def test_a_bad_rollup_work_mem_is_refused_on_postgresql(pg_factory, monkeypatch):

@@ -44,7 +44,8 @@ def test_migration_0007_back_fills_bucket_and_scores(store):
     downgrade(engine, "0006")
     old = table("conversations", *[column(c.name) for c in Conversation.__table__.columns
                                    if c.name not in ("first_response_bucket", "csat", "ces", "nps",
-                                                      "fallback_messages", "person_key", "person")])  # fmt: skip
+                                                      "fallback_messages", "person_key", "person",
+                                                      "customer_channel")])  # fmt: skip
     values = {c.name: getattr(record(*SEED[0]), c.name, None) for c in old.columns}
     values.update(intents="", updated_at=dt.datetime(2026, 11, 23), day_key="2026-11-16",
                   week_key="2026-W47", month_key="2026-11")  # fmt: skip

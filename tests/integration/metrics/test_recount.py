@@ -16,7 +16,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
-from core.engagement import ConversationRecord, qualifies
+from core.engagement import ConversationRecord, is_customer_channel, qualifies
 from core.periods import parse_period, period_key
 from core.store.models import Appointment, Conversation, Lead, SurveyAnswer, from_utc_naive
 from core.store.recorder import answer, apply, conversation_op
@@ -68,7 +68,7 @@ def random_conversations(seed_value: int = 20, n: int = 220) -> list[Conversatio
             last_message_at=started + dt.timedelta(minutes=3), customer_messages=messages,
             bot_messages=messages, first_response_ms=rng.choice((None, 400, 1200, 9000)),
             intents=intents, outcome=outcome, qualifies=ok, qualify_reason=reason,
-            is_test=is_test, survey_offered_at=None,
+            is_test=is_test, customer_channel=is_customer_channel(channel), survey_offered_at=None,
             fallback_messages=rng.choice((0, 0, 0, 1, 2)),
             person_key=people.get(contact) if channel == "whatsapp" or rng.random() < 0.3
             else None,
@@ -235,7 +235,8 @@ def test_migration_0013_back_fills_the_fallbacks_from_the_nlu_inbox(store):
     item = record(*SEED[0])  # c1, Monday 16 November
     values = {c.name: getattr(item, c.name) for c in Conversation.__table__.columns
               if hasattr(item, c.name)
-              and c.name not in ("fallback_messages", "person_key", "person")}  # fmt: skip
+              and c.name not in ("fallback_messages", "person_key", "person",
+                                 "customer_channel")}  # fmt: skip
     values.update(intents="", updated_at=dt.datetime(2026, 11, 23), day_key="2026-11-16",
                   week_key="2026-W47", month_key="2026-11")  # fmt: skip
     old = table("conversations", *[column(name) for name in values])

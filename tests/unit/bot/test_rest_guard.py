@@ -17,8 +17,9 @@ import urllib.error
 import aiohttp
 import pytest
 
-from bot.channels.common import SenderLimiter, sender_id
+from bot.channels.common import SenderLimiter
 from bot.channels.rest import MAX_BODY_BYTES, Refused, authorized, parse_body
+from core.whatsapp import sender_id
 from tests.apps import start_test_app
 
 

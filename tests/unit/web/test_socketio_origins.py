@@ -278,6 +278,36 @@ def test_connections_and_new_sessions_are_capped_per_address(capped_server):
     assert back[0] == ("session_confirm", {"token": token})
 
 
+def test_the_ack_language_is_read_from_the_agent_of_the_app_the_channel_runs_in():
+    """Rasa puts its agent on the app (``app.ctx.agent``); the channel finds it through the
+    blueprint Rasa registered there, so the widget's acknowledgement carries the language."""
+    from types import SimpleNamespace
+
+    from sanic import Sanic
+
+    from bot.channels.socketio_origins import WebSocketIOInput
+
+    class Store:
+        async def retrieve(self, sender_id):
+            return SimpleNamespace(get_slot={"language": "en"}.get) if sender_id == "s1" else None
+
+    async def handle(_message):
+        pass
+
+    channel = WebSocketIOInput.from_credentials({"session_persistence": True})
+    blueprint = channel.blueprint(handle)
+    assert asyncio.run(channel.language_of("s1")) is None  # not registered on an app yet
+    app = Sanic("socketio_language_test")
+    app.blueprint(blueprint, url_prefix="/webhooks/socketio")
+    assert asyncio.run(channel.language_of("s1")) is None  # no agent loaded
+    app.ctx.agent = SimpleNamespace(tracker_store=Store())
+    assert asyncio.run(channel.language_of("s1")) == "en"
+    assert asyncio.run(channel.language_of("s2")) is None  # no such conversation
+    assert sorted(channel.sio.handlers["/"]) == [
+        "connect", "disconnect", "session_request", "user_uttered"]  # fmt: skip
+    assert channel.sio.handlers["/"]["connect"] == channel.on_connect  # Rasa's was replaced
+
+
 def test_seen_messages_are_bounded_and_keep_the_replies_of_the_last_few():
     from bot.channels.socketio_origins import SeenMessages
 

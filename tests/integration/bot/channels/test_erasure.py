@@ -2,12 +2,12 @@
 
 from sqlalchemy import select
 
-from bot.channels.common import sender_id
 from core.engagement import contact_key
 from core.store.models import Conversation
 from core.store.privacy import erase_contact
 from core.store.recorder import Recorder, conversation_op
 from core.store.spool import Spool
+from core.whatsapp import sender_id
 from tests.integration.core.store.test_recorder import record
 
 SECRET = "s3cret"

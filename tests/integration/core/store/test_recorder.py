@@ -26,7 +26,8 @@ def record(cid="c1", messages=2, **kw):
                 language="nl", started_at=T0, last_message_at=T0 + dt.timedelta(minutes=messages),
                 customer_messages=messages, bot_messages=messages, first_response_ms=800,
                 intents=("ask_price",), outcome="self_served", qualifies=True,
-                qualify_reason="business intent ask_price", is_test=False, survey_offered_at=None)  # fmt: skip
+                qualify_reason="business intent ask_price", is_test=False, customer_channel=True,
+                survey_offered_at=None)  # fmt: skip
     return ConversationRecord(**{**base, **kw})
 
 
@@ -60,6 +61,18 @@ def test_newer_snapshot_wins_and_late_answers_update(store, tmp_path):
                     "answers": [answer("csat", score=5, at=T0 + dt.timedelta(hours=2))]})  # fmt: skip
     answers = {a.question: (a.score, a.comment) for a in rows(store, SurveyAnswer)}
     assert answers == {"csat": (5, None), "comment": (None, "<b>hm</b>")}
+
+
+def test_an_op_spooled_before_0015_gets_its_customer_channel_from_its_reason(store, tmp_path):
+    """An op written before ``customer_channel`` was recorded (still in a spool at the upgrade)
+    gets it from the qualifying reason, as the migration back-filled the stored rows."""
+    recorder = Recorder(store, Spool(tmp_path / "spool.jsonl"))
+    rest = record("r1", channel="rest", qualifies=False,
+                  qualify_reason="channel 'rest' is not a one-to-one customer channel")  # fmt: skip
+    for op in (conversation_op(rest), conversation_op(record("w1"))):
+        del op["data"]["customer_channel"]
+        recorder.write(op)
+    assert {row.id: row.customer_channel for row in rows(store)} == {"r1": False, "w1": True}
 
 
 def test_database_down_spools_and_replays_exactly_once(store, tmp_path):

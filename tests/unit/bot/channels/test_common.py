@@ -1,4 +1,4 @@
-"""Shared WhatsApp logic: numbers, routing, choices, the previous turn, the window, retries."""
+"""Shared WhatsApp channel logic: routing, choices, the previous turn, the window, retries."""
 
 import asyncio
 import dataclasses
@@ -10,22 +10,17 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from bot.channels.common import (
     DeliveryError,
     SenderLimiter,
-    channel_settings,
-    customer_number,
-    dealer_of_sender,
-    digits,
     guess_language,
     is_survey,
     match_choice,
     numbered_text,
     post_with_retry,
     previous_turn,
-    provider_error_code,
     route,
-    sender_id,
     window_open,
 )
 from core.settings import utc_now
+from core.whatsapp import channel_settings
 from tests.e2e.fakes import FakeGraph
 
 MENU = [
@@ -34,14 +29,6 @@ MENU = [
     {"title": "Openingstijden", "payload": "/ask_opening_hours"},
 ]
 NPS = [{"title": str(n), "payload": f'/inform{{"nps": "{n}"}}'} for n in range(0, 11)]
-
-
-def test_sender_id_keeps_customer_and_dealer_apart():
-    sender = sender_id(digits("whatsapp:+31 6 1234 5678"), "autohuis-demo")
-    assert sender == "whatsapp:+31612345678/autohuis-demo"
-    assert customer_number(sender) == "31612345678"
-    assert dealer_of_sender(sender) == "autohuis-demo"
-    assert sender_id("31612345678", "other") != sender
 
 
 def test_route_by_number_or_phone_number_id(dealer, caplog):
@@ -112,17 +99,6 @@ def test_the_24_hour_window(now):
     assert not is_survey({"utter_action": "utter_greet"})
 
 
-def test_settings_credentials_win_over_the_environment(monkeypatch):
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_APP_SECRET", "from-env")
-    monkeypatch.setenv("DEALERBOT_WHATSAPP_GRAPH_URL", "http://127.0.0.1:1/v20.0/")
-    assert channel_settings().cloud_app_secret == "from-env"
-    assert channel_settings().graph_url == "http://127.0.0.1:1/v20.0"
-    assert channel_settings({"app_secret": "from-file"}).cloud_app_secret == "from-file"
-    assert channel_settings({"app_secret": None}).cloud_app_secret == "from-env"
-    monkeypatch.delenv("DEALERBOT_WHATSAPP_APP_SECRET")
-    assert channel_settings().cloud_app_secret is None
-
-
 @pytest.fixture
 def graph():
     server = FakeGraph()
@@ -158,22 +134,6 @@ def test_a_client_error_is_not_retried(graph, monkeypatch):
         asyncio.run(post_with_retry(f"{graph.url}/x", settings=fast(monkeypatch), json={}))
     assert len(graph.requests) == 1
     assert "fake failure" not in str(failed.value)  # goes to the logs: no provider message
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        ('{"error": {"message": "undeliverable to +31612345678", "code": 131026}}',
-         " (error code 131026)"),
-        ('{"code": 21211, "message": "The To number whatsapp:+31612345678 is not valid"}',
-         " (error code 21211)"),
-        ('{"error": {"message": "x", "code": "a b"}}', ""),
-        ("<html>+31612345678</html>", ""),
-        ("", ""),
-    ],
-)  # fmt: skip
-def test_only_the_providers_error_code_is_kept(body, expected):
-    assert provider_error_code(body) == expected
 
 
 def test_an_unreachable_server_is_retried_then_reported(monkeypatch):

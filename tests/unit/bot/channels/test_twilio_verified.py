@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from bot.channels.common import channel_settings
 from bot.channels.twilio_verified import TwilioWhatsAppOutput, parse_form, signature_valid
+from core.whatsapp import channel_settings
 from tests.e2e.fakes import FakeTwilio, twilio_form, twilio_signature
 
 SID = "AC" + "0" * 32

@@ -5,7 +5,6 @@ import datetime as dt
 
 import pytest
 
-from bot.channels.common import channel_settings
 from bot.channels.whatsapp_cloud import (
     WhatsAppCloudInput,
     WhatsAppCloudOutput,
@@ -13,6 +12,7 @@ from bot.channels.whatsapp_cloud import (
     parse_webhook,
     verify_signature,
 )
+from core.whatsapp import channel_settings
 from tests.e2e.fakes import (
     cloud_message,
     cloud_status,

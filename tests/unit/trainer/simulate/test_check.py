@@ -25,7 +25,8 @@ def add_conversation(session, sender, outcome="appointment_booked", qualifies=Tr
         id=cid, dealer_id="autohuis-demo", channel="rest",
         contact_key=contact_key(SECRET, "rest", sender), language="nl", started_at=START,
         last_message_at=START, customer_messages=5, bot_messages=5, outcome=outcome,
-        qualifies=qualifies, qualify_reason="test", **conversation_keys("autohuis-demo", START),
+        qualifies=qualifies, qualify_reason="test", customer_channel=True,  # as the simulator runs
+        **conversation_keys("autohuis-demo", START),
     ))  # fmt: skip
 
 
