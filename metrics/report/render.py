@@ -1,8 +1,12 @@
 """The weekly summary as a terminal table, HTML e-mail/page and Markdown, in nl or en.
 
-Every renderer works from the same rows (``headline_rows`` / ``detail_rows``), so the three
-formats always show the same figures. A ratio without a denominator shows "n/a" ("n.v.t."),
-never 0 %. All customer text is escaped for the format it goes into.
+One section model (``summary_model``, with the digest's ``digest_model``) holds what every
+format shows, its figures, dates and numbers already formatted; the Jinja2 templates in
+``metrics/report/templates`` lay it out: ``summary.txt``, ``summary.md``, ``summary.html`` and
+the digest partials ``_digest.txt`` / ``_digest.html`` (the latter also on the dashboard's week
+page). So the formats always show the same figures. A ratio without a denominator shows "n/a"
+("n.v.t."), never 0 %. All customer text is escaped for the format it goes into: the HTML
+templates are autoescaped, the Markdown one escapes customer text with the ``md`` filter.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from core.periods import dealer_timezone
 from dealer.i18n import lang_or_default
@@ -170,6 +178,11 @@ class Row:
     value: str
     change: str
     n: str
+
+    @property
+    def cells(self) -> tuple[str, str, str, str]:
+        """The row's table cells: label, value, change, n."""
+        return (self.label, self.value, self.change, self.n)
 
 
 @dataclass(frozen=True)
@@ -340,7 +353,7 @@ def conversation_ref(conversation_id: str, dashboard_url: str | None) -> tuple[s
     return conversation_id[:12], link
 
 
-# -- the three formats ----------------------------------------------------------------------------
+# -- shared by every format ----------------------------------------------------------------------
 
 
 def _single_line(text: str | None, limit: int = 300) -> str:
@@ -354,19 +367,6 @@ FALLBACK_CHARS = 120  # a fallback message longer than this is cut, with an elli
 def _fallbacks(summary: Any) -> list[Any]:
     """The summary's top fallback messages (``metrics.summary.FallbackMessage``)."""
     return list(getattr(summary, "top_fallbacks", None) or ())
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> list[str]:
-    rows = [list(r) for r in rows]
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            str(c).rjust(w) if i in right else str(c).ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
-        ).rstrip()
-
-    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
 @dataclass(frozen=True)
@@ -402,351 +402,107 @@ def _legend(summary: Any, lang: str) -> list[tuple[str, str]]:
     return legend(f"{labels} CSAT {' '.join(BREAKDOWN_HEADERS[lang])}", lang)
 
 
-def _legend_html(summary: Any, c: _Context) -> str:
-    items = "".join(f"<li><abbr>{html.escape(a)}</abbr>: {html.escape(text)}</li>"
-                    for a, text in _legend(summary, c.lang))  # fmt: skip
-    return f'<h2>{html.escape(c.t["legend"])}</h2><ul class="muted" id="legend">{items}</ul>'
+# -- the section model: what every format shows, as plain data ------------------------------------
 
 
-def render_text(
+@dataclass(frozen=True)
+class Breakdown:
+    """A breakdown table (``by_channel`` / ``by_language``): its rows are (label, *cells)."""
+
+    title: str
+    headers: tuple[str, ...]  # the first column (the channel, the language) has none
+    rows: list[tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class LowRatedLine:
+    date: str  # the dealer's local time
+    channel: str
+    outcome: str
+    csat: str
+    ref: str  # conversation_ref's short id
+    link: str | None  # the conversation in the dashboard, when its URL is known
+    comment: str  # customer text on one line (at most 300 characters), unescaped
+
+
+@dataclass(frozen=True)
+class FallbackLine:
+    text: str  # customer text on one line (at most FALLBACK_CHARS), unescaped
+    count: str
+    ref: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class SummaryModel:
+    """The weekly summary's sections, built once (``summary_model``) and rendered by the
+    templates in ``metrics/report/templates`` (text, Markdown, HTML)."""
+
+    lang: str
+    t: dict[str, str]  # TEXTS[lang]
+    title: str  # "Autohuis De Vries · week 47, 16–22 november"
+    volume: str  # "N conversations, M qualifying"
+    headline: list[Row]
+    details: list[Row]
+    estimated: bool  # the MEC potential is a floor from the chat: the note says so
+    breakdowns: list[Breakdown]  # only those with rows
+    low_rated: list[LowRatedLine]
+    intents: list[tuple[str, str]]  # (question, count)
+    fallbacks: list[FallbackLine]
+    dashboard_url: str | None
+    legend: list[tuple[str, str]]  # (abbreviation, explanation)
+    digest: DigestModel | None  # the action first, when given
+
+
+def summary_model(
     summary: Any,
     dealer: Any = None,
-    *,
     language: str | None = None,
     dashboard_url: str | None = None,
     digest: Digest | None = None,
-) -> str:
-    """The summary as plain text tables (the terminal view and the e-mail's text part); the
-    ``digest`` (the action first: sentence and to-do list), when given, comes first."""
+) -> SummaryModel:
+    """The summary's sections in the dealer's language (or ``language``), every figure and
+    date formatted; ``digest`` (``metrics.digest``) with links into ``dashboard_url``."""
     c = _context(summary, dealer, language, dashboard_url)
-    t = c.t
-    head = render_digest_text(digest, c.lang, c.dashboard_url, c.tz) if digest else ""
-    out = [c.week_title, t["title"], c.volume, ""]
-    headers = (t["figure"], t["value"], t["change"], t["n"])
-    for title, figures in (
-        (t["headline"], headline_rows(summary, c.lang)),
-        (t["details"], detail_rows(summary, c.lang)),
-    ):
-        out += [
-            title,
-            *_table(headers, [(r.label, r.value, r.change, r.n) for r in figures], {1, 2, 3}),
-            "",
-        ]
-    if getattr(summary, "potential_estimated", False):
-        out += [f"* {t['estimated_note']}", ""]
-    for attribute in ("by_channel", "by_language"):
-        breakdown = breakdown_rows(summary, attribute, c.lang)
-        if breakdown:
-            out += [
-                t[attribute],
-                *_table(
-                    ("", *BREAKDOWN_HEADERS[c.lang]),
-                    [(lb, *cells) for lb, cells in breakdown],
-                    {1, 2, 3, 4, 5, 6},
-                ),
-                "",
-            ]
-    out.append(t["low_rated"])
-    low = list(getattr(summary, "low_rated", None) or ())
-    if low:
-        out += _table(
-            (t["date"], t["channel"], t["outcome"], "CSAT", t["conversation"], t["comment"]),
-            [
-                (
-                    local_datetime(x.started_at, c.tz, c.lang, "short"),
-                    channel_label(x.channel, c.lang),
-                    outcome_label(x.outcome, c.lang),
-                    str(x.csat),
-                    conversation_ref(x.conversation_id, None)[0],
-                    _single_line(x.comment, 80),
-                )
-                for x in low
-            ],
-            {3},
+    low_rated = []
+    for x in getattr(summary, "low_rated", None) or ():
+        ref, link = conversation_ref(x.conversation_id, dashboard_url)
+        low_rated.append(LowRatedLine(
+            date=local_datetime(x.started_at, c.tz, c.lang, "short"),
+            channel=channel_label(x.channel, c.lang), outcome=outcome_label(x.outcome, c.lang),
+            csat=str(x.csat), ref=ref, link=link, comment=_single_line(x.comment),
+        ))  # fmt: skip
+    fallbacks = []
+    for x in _fallbacks(summary):
+        ref, link = conversation_ref(x.conversation_id, dashboard_url)
+        fallbacks.append(
+            FallbackLine(_single_line(x.text, FALLBACK_CHARS), str(x.count), ref, link)
         )
-    else:
-        out.append(t["no_low_rated"])
-    out += ["", t["asked"]]
-    intents = list(getattr(summary, "top_intents", None) or ())
-    if intents:
-        out += _table(
-            (t["question"], t["count"]),
-            [(intent_label(i, c.lang), str(n)) for i, n in intents],
-            {1},
-        )
-    else:
-        out.append(t["no_intents"])
-    out += ["", t["fallbacks"]]
-    fallbacks = _fallbacks(summary)
-    if fallbacks:
-        out += _table(
-            (t["message"], t["count"], t["conversation"]),
-            [
-                (
-                    _single_line(x.text, FALLBACK_CHARS),
-                    str(x.count),
-                    conversation_ref(x.conversation_id, None)[0],
-                )
-                for x in fallbacks
-            ],
-            {1},
-        )
-    else:
-        out.append(t["no_fallbacks"])
-    if c.dashboard_url:
-        out += ["", f"{t['dashboard']}: {c.dashboard_url}"]
-    out += ["", t["legend"], *(f"{a}: {text}" for a, text in _legend(summary, c.lang))]
-    out += ["", t["footer"]]
-    return head + "\n".join(out) + "\n"
-
-
-def _md(text: str | None) -> str:
-    """Customer text made inert in Markdown: no markup, no HTML, no table breaks."""
-    flat = html.escape(_single_line(text), quote=False)
-    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", flat)
-
-
-def render_markdown(
-    summary: Any,
-    dealer: Any = None,
-    *,
-    language: str | None = None,
-    dashboard_url: str | None = None,
-    chart_file: str | None = None,
-) -> str:
-    """The summary as Markdown (outbox), the chart as an image next to the file."""
-    c = _context(summary, dealer, language, dashboard_url)
-    t = c.t
-    out = [
-        f"# {_md(c.week_title)}",
-        "",
-        f"{t['title']}. {c.volume}",
-        "",
-    ]
-
-    def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-    headers = (t["figure"], t["value"], t["change"], t["n"])
-    for title, figures in (
-        (t["headline"], headline_rows(summary, c.lang)),
-        (t["details"], detail_rows(summary, c.lang)),
-    ):
-        out += [
-            f"## {title}",
-            "",
-            *table(headers, [(r.label, r.value, r.change, r.n) for r in figures]),
-            "",
-        ]
-    if getattr(summary, "potential_estimated", False):
-        out += [f"*{t['estimated_note']}*", ""]
-    for attribute in ("by_channel", "by_language"):
-        breakdown = breakdown_rows(summary, attribute, c.lang)
-        if breakdown:
-            out += [
-                f"## {t[attribute]}",
-                "",
-                *table(("", *BREAKDOWN_HEADERS[c.lang]), [(lb, *cl) for lb, cl in breakdown]),
-                "",
-            ]
-    if chart_file:
-        out += [f"## {t['chart']}", "", f"![{t['chart_alt']}]({chart_file})", ""]
-    out += [f"## {t['low_rated']}", ""]
-    low = list(getattr(summary, "low_rated", None) or ())
-    if low:
-        rows = []
-        for x in low:
-            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
-            rows.append(
-                (
-                    local_datetime(x.started_at, c.tz, c.lang, "short"),
-                    _md(channel_label(x.channel, c.lang)),
-                    outcome_label(x.outcome, c.lang),
-                    str(x.csat),
-                    f"[{ref}]({link})" if link else f"`{ref}`",
-                    _md(x.comment),
-                )
-            )
-        out += table(
-            (t["date"], t["channel"], t["outcome"], "CSAT", t["conversation"], t["comment"]), rows
-        )
-    else:
-        out.append(t["no_low_rated"])
-    out += ["", f"## {t['asked']}", ""]
-    intents = list(getattr(summary, "top_intents", None) or ())
-    if intents:
-        out += table(
-            (t["question"], t["count"]),
-            [(_md(intent_label(i, c.lang)), str(n)) for i, n in intents],
-        )
-    else:
-        out.append(t["no_intents"])
-    out += ["", f"## {t['fallbacks']}", ""]
-    fallbacks = _fallbacks(summary)
-    if fallbacks:
-        fallback_rows = []
-        for x in fallbacks:
-            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
-            fallback_rows.append(
-                (
-                    _md(_single_line(x.text, FALLBACK_CHARS)),
-                    str(x.count),
-                    f"[{ref}]({link})" if link else f"`{ref}`",
-                )
-            )
-        out += table((t["message"], t["count"], t["conversation"]), fallback_rows)
-    else:
-        out.append(t["no_fallbacks"])
-    out += ["", f"## {t['legend']}", "", *(f"- **{a}**: {text}" for a, text in
-                                            _legend(summary, c.lang))]  # fmt: skip
-    out += ["", f"_{t['footer']}_", ""]
-    return "\n".join(out)
-
-
-STYLE = (
-    "body{font-family:Arial,Helvetica,sans-serif;color:#222;max-width:760px}"
-    "table{border-collapse:collapse;margin:4px 0 16px}"
-    "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}"
-    "td.num{text-align:right;white-space:nowrap}h2{font-size:17px;margin-top:22px}"
-    ".muted{color:#666;font-size:12px}"
-)
-
-
-def render_html(
-    summary: Any,
-    dealer: Any = None,
-    *,
-    language: str | None = None,
-    dashboard_url: str | None = None,
-    chart_src: str | None = None,
-    digest: Digest | None = None,
-) -> str:
-    """The summary as an HTML page; ``chart_src`` is ``cid:...`` in e-mail, a file name on disk;
-    the ``digest`` (the action first), when given, opens the body."""
-    c = _context(summary, dealer, language, dashboard_url)
-    t = c.t
-    e = html.escape
-
-    def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> str:
-        # cells are already-escaped HTML
-        head = "".join(f"<th>{h}</th>" for h in headers)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f'<td class="num">{cell}</td>' if i in right else f"<td>{cell}</td>"
-                for i, cell in enumerate(row)
-            )
-            + "</tr>"
-            for row in rows
-        )
-        return f"<table><tr>{head}</tr>{body}</table>"
-
-    parts = [
-        f'<!DOCTYPE html><html lang="{c.lang}"><head><meta charset="utf-8">'
-        f"<title>{e(c.week_title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{e(c.week_title)}</h1>",
-        f"<p>{e(t['title'])}<br>{e(c.volume)}</p>",
-    ]
-    if digest is not None:  # the action first: right after <body>, before the title
-        parts.insert(1, render_digest_html(digest, c.lang, c.dashboard_url, c.tz))
-    headers = [e(h) for h in (t["figure"], t["value"], t["change"], t["n"])]
-    for title_text, figures in (
-        (t["headline"], headline_rows(summary, c.lang)),
-        (t["details"], detail_rows(summary, c.lang)),
-    ):
-        parts.append(f"<h2>{e(title_text)}</h2>")
-        parts.append(
-            table(
-                headers,
-                [(explain(r.label, c.lang), e(r.value), e(r.change), e(r.n)) for r in figures],
-                {1, 2, 3},
-            )  # fmt: skip
-        )
-        if title_text == t["headline"] and getattr(summary, "potential_estimated", False):
-            parts.append(f'<p class="muted">{e(t["estimated_note"])}</p>')
-    if chart_src:
-        parts.append(f"<h2>{e(t['chart'])}</h2>")
-        parts.append(f'<img src="{e(chart_src)}" alt="{e(t["chart_alt"])}" width="640">')
-    for attribute in ("by_channel", "by_language"):
-        breakdown = breakdown_rows(summary, attribute, c.lang)
-        if breakdown:
-            parts.append(f"<h2>{e(t[attribute])}</h2>")
-            parts.append(
-                table(
-                    ["", *(explain(h, c.lang) for h in BREAKDOWN_HEADERS[c.lang])],
-                    [(e(lb), *(e(x) for x in cl)) for lb, cl in breakdown],
-                    {1, 2, 3, 4, 5, 6},
-                )
-            )
-    parts.append(f"<h2>{e(t['low_rated'])}</h2>")
-    low = list(getattr(summary, "low_rated", None) or ())
-    if low:
-        rows = []
-        for x in low:
-            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
-            ref_html = f'<a href="{e(link)}">{e(ref)}</a>' if link else f"<code>{e(ref)}</code>"
-            rows.append(
-                (
-                    e(local_datetime(x.started_at, c.tz, c.lang, "short")),
-                    e(channel_label(x.channel, c.lang)),
-                    e(outcome_label(x.outcome, c.lang)),
-                    e(str(x.csat)),
-                    ref_html,
-                    e(_single_line(x.comment)),
-                )
-            )
-        parts.append(
-            table(
-                [
-                    explain(h, c.lang)
-                    for h in (
-                        t["date"],
-                        t["channel"],
-                        t["outcome"],
-                        "CSAT",
-                        t["conversation"],
-                        t["comment"],
-                    )
-                ],
-                rows,
-                {3},
-            )
-        )
-    else:
-        parts.append(f"<p>{e(t['no_low_rated'])}</p>")
-    parts.append(f"<h2>{e(t['asked'])}</h2>")
-    intents = list(getattr(summary, "top_intents", None) or ())
-    if intents:
-        parts.append(
-            table(
-                [e(t["question"]), e(t["count"])],
-                [(e(intent_label(i, c.lang)), e(str(n))) for i, n in intents],
-                {1},
-            )
-        )
-    else:
-        parts.append(f"<p>{e(t['no_intents'])}</p>")
-    parts.append(f"<h2>{e(t['fallbacks'])}</h2>")
-    fallbacks = _fallbacks(summary)
-    if fallbacks:
-        fallback_rows = []
-        for x in fallbacks:
-            ref, link = conversation_ref(x.conversation_id, c.dashboard_url)
-            ref_html = f'<a href="{e(link)}">{e(ref)}</a>' if link else f"<code>{e(ref)}</code>"
-            fallback_rows.append(
-                (e(_single_line(x.text, FALLBACK_CHARS)), e(str(x.count)), ref_html)
-            )
-        parts.append(
-            table([e(h) for h in (t["message"], t["count"], t["conversation"])], fallback_rows, {1})
-        )
-    else:
-        parts.append(f"<p>{e(t['no_fallbacks'])}</p>")
-    if c.dashboard_url:
-        parts.append(f'<p><a href="{e(c.dashboard_url)}">{e(t["dashboard"])}</a></p>')
-    parts.append(_legend_html(summary, c))
-    parts.append(f'<p class="muted">{e(t["footer"])}</p></body></html>')
-    return "\n".join(parts) + "\n"
+    breakdowns = [
+        Breakdown(c.t[attribute], ("", *BREAKDOWN_HEADERS[c.lang]),
+                  [(label, *cells) for label, cells in rows])
+        for attribute in ("by_channel", "by_language")
+        if (rows := breakdown_rows(summary, attribute, c.lang))
+    ]  # fmt: skip
+    return SummaryModel(
+        lang=c.lang,
+        t=c.t,
+        title=c.week_title,
+        volume=c.volume,
+        headline=headline_rows(summary, c.lang),
+        details=detail_rows(summary, c.lang),
+        estimated=bool(getattr(summary, "potential_estimated", False)),
+        breakdowns=breakdowns,
+        low_rated=low_rated,
+        intents=[
+            (intent_label(i, c.lang), str(n))
+            for i, n in getattr(summary, "top_intents", None) or ()
+        ],  # fmt: skip
+        fallbacks=fallbacks,
+        dashboard_url=dashboard_url,
+        legend=_legend(summary, c.lang),
+        digest=digest_model(digest, c.lang, dashboard_url, c.tz) if digest else None,
+    )
 
 
 # -- the action first: the digest (metrics.digest) above the figures ------------------------------
@@ -928,87 +684,169 @@ def _more(digest: Digest, section: str, shown: int) -> int:
     return max(0, total - shown)
 
 
+@dataclass(frozen=True)
+class DigestSection:
+    key: str  # one of DIGEST_SECTIONS
+    title: str
+    lines: list[DigestLine]
+    more: str | None  # "and 3 more, ...": the lines not shown
+    more_link: str | None  # where they are (the drill-down, the inbox), with a dashboard
+    trainer: str | None  # the note for the bot trainer, under what the bot did not understand
+
+
+@dataclass(frozen=True)
+class DigestModel:
+    """The digest's sentence and its to-do sections (only those with lines), for the templates
+    ``_digest.txt`` and ``_digest.html``."""
+
+    t: dict[str, str]  # DIGEST_TEXTS[lang]
+    sentence: str
+    sections: list[DigestSection]
+
+
+def digest_model(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> DigestModel:
+    """The digest in ``lang``; ``base``: the dashboard's URL for links (e-mail), "" (the
+    dashboard itself, relative links) or None (no links)."""
+    lang = language_of(lang)
+    t = DIGEST_TEXTS[lang]
+    links = _digest_links(digest, base)
+    sections = []
+    for key, lines in digest_lines(digest, lang, base, tz).items():
+        if not lines:
+            continue
+        more = _more(digest, key, len(lines))
+        sections.append(DigestSection(
+            key=key, title=t[key], lines=lines,
+            more=t["more_open" if key == "open_item" else "more_low"].format(n=more) if more
+            else None,
+            more_link=links["drill" if key == "csat_low" else "inbox"] if more else None,
+            trainer=t["trainer"] if key == "not_understood" else None,
+        ))  # fmt: skip
+    return DigestModel(t, digest_sentence(digest, lang), sections)
+
+
+# -- the formats: one Jinja2 template each (metrics/report/templates) -----------------------------
+
+
+def _table(rows: Iterable[Sequence[str]], headers: Sequence[str], right: Sequence[int]) -> str:
+    """``{{ rows | table(headers, right) }}``: a plain-text table, columns padded to their
+    widest cell, the ``right`` ones (numbers) aligned right."""
+    rows = [list(r) for r in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def _md_table(rows: Iterable[Sequence[str]], headers: Sequence[str]) -> str:
+    """``{{ rows | md_table(headers) }}``: a Markdown table (cells already made inert)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _md(text: str | None) -> str:
+    """Customer text made inert in Markdown: no markup, no HTML, no table breaks."""
+    flat = html.escape(_single_line(text), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", flat)
+
+
+def _escape(value: Any) -> Any:
+    # The HTML templates' finalize: escaped as html.escape does (quotes as &quot;, as the e-mails
+    # always were); Markup (explain, macros) is left as it is.
+    return value if isinstance(value, Markup) else Markup(html.escape(str(value)))
+
+
+@lru_cache(maxsize=2)
+def templates(kind: str) -> Environment:
+    """The summary's templates: ``kind`` "html" autoescaped (every value escaped unless it is
+    ``Markup``), "text" (plain text and Markdown) not. Filters: ``table`` (a padded text
+    table), ``md_table``, ``md`` (customer text made inert in Markdown), ``cut`` (on one line,
+    cut), ``explain`` (``<abbr title>``, ``metrics.report.glossary``)."""
+    env = Environment(
+        loader=PackageLoader("metrics.report", "templates"),
+        autoescape=kind == "html",
+        finalize=_escape if kind == "html" else None,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters.update(table=_table, md_table=_md_table, md=_md, cut=_single_line, explain=explain)
+    return env
+
+
+def _render(kind: str, template: str, **context: Any) -> str:
+    return templates(kind).get_template(template).render(**context)
+
+
+def render_text(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+    digest: Digest | None = None,
+) -> str:
+    """The summary as plain text tables (the terminal view and the e-mail's text part); the
+    ``digest`` (the action first: sentence and to-do list), when given, comes first."""
+    model = summary_model(summary, dealer, language, dashboard_url, digest)
+    return _render("text", "summary.txt", model=model, t=model.t, digest=model.digest)
+
+
+def render_markdown(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+    chart_file: str | None = None,
+) -> str:
+    """The summary as Markdown (outbox), the chart as an image next to the file."""
+    model = summary_model(summary, dealer, language, dashboard_url)
+    return _render("text", "summary.md", model=model, t=model.t, chart=chart_file)
+
+
+STYLE = (
+    "body{font-family:Arial,Helvetica,sans-serif;color:#222;max-width:760px}"
+    "table{border-collapse:collapse;margin:4px 0 16px}"
+    "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}"
+    "td.num{text-align:right;white-space:nowrap}h2{font-size:17px;margin-top:22px}"
+    ".muted{color:#666;font-size:12px}"
+)
+
+
+def render_html(
+    summary: Any,
+    dealer: Any = None,
+    *,
+    language: str | None = None,
+    dashboard_url: str | None = None,
+    chart_src: str | None = None,
+    digest: Digest | None = None,
+) -> str:
+    """The summary as an HTML page; ``chart_src`` is ``cid:...`` in e-mail, a file name on disk;
+    the ``digest`` (the action first), when given, opens the body."""
+    model = summary_model(summary, dealer, language, dashboard_url, digest)
+    return _render("html", "summary.html", model=model, t=model.t, digest=model.digest,
+                   chart=chart_src, style=Markup(STYLE))  # fmt: skip
+
+
 def render_digest_text(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> str:
     """The digest as plain text: the sentence, then the to-do list (the e-mail's first lines).
     ``base``: the dashboard's URL for links, or None."""
-    lang = language_of(lang)
-    t = DIGEST_TEXTS[lang]
-    links = _digest_links(digest, base)
-    out = [digest_sentence(digest, lang), "", t["todo"]]
-    sections = digest_lines(digest, lang, base, tz)
-    if not any(sections.values()):
-        out.append(t["nothing"])
-    for section, lines in sections.items():
-        if not lines:
-            continue
-        out += ["", f"{t[section]}:"]
-        for line in lines:
-            text = " · ".join(line.parts)
-            if line.quoted and section == "not_understood":
-                text = f'"{line.quoted}" ({text})'
-            elif line.quoted:
-                text += f' · "{line.quoted}"'
-            if line.ref:
-                text += f" · {t['open_conversation']} {line.ref}"
-                text += f": {line.conversation_link}" if line.conversation_link else ""
-            if line.item_link:
-                text += f" · {t['open_inbox']}: {line.item_link}"
-            out.append(f"- {text}")
-        more = _more(digest, section, len(lines))
-        if more:
-            link = links["drill" if section == "csat_low" else "inbox"]
-            label = t["more_open" if section == "open_item" else "more_low"].format(n=more)
-            out.append(f"- {label}" + (f": {link}" if link else ""))
-        if section == "not_understood":
-            out.append(t["trainer"])
-    return "\n".join(out) + "\n\n"
+    return _render("text", "_digest.txt", digest=digest_model(digest, lang, base, tz))
 
 
-def render_digest_html(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> str:
+def render_digest_html(digest: Digest, lang: str, base: str | None, tz: ZoneInfo) -> Markup:
     """The digest as an HTML fragment (``<section id="digest">``), every value escaped; for
     the e-mail (``base`` the dashboard URL, or None) and the week page (``base`` "")."""
-    lang = language_of(lang)
-    t = DIGEST_TEXTS[lang]
-    e = html.escape
-    links = _digest_links(digest, base)
-    out = [
-        f'<section id="digest"><p id="digest-sentence"><strong>'
-        f"{e(digest_sentence(digest, lang))}</strong></p>",
-        f'<h2 id="todo">{e(t["todo"])}</h2>',
-    ]
-    sections = digest_lines(digest, lang, base, tz)
-    if not any(sections.values()):
-        out.append(f'<p id="todo-nothing">{e(t["nothing"])}</p>')
-    for section, lines in sections.items():
-        if not lines:
-            continue
-        items = []
-        for line in lines:
-            text = e(" · ".join(line.parts))
-            if line.quoted and section == "not_understood":
-                text = f"“{e(line.quoted)}” ({text})"
-            elif line.quoted:
-                text += f" · “{e(line.quoted)}”"
-            if line.ref and line.conversation_link:
-                text += (f' · <a href="{e(line.conversation_link)}">'
-                         f"{e(t['open_conversation'])} {e(line.ref)}</a>")  # fmt: skip
-            elif line.ref:
-                text += f" · {e(t['open_conversation'])} <code>{e(line.ref)}</code>"
-            if line.item_link:
-                text += f' · <a href="{e(line.item_link)}">{e(t["open_inbox"])}</a>'
-            items.append(f"<li>{text}</li>")
-        more = _more(digest, section, len(lines))
-        if more:
-            label = e(t["more_open" if section == "open_item" else "more_low"].format(n=more))
-            link = links["drill" if section == "csat_low" else "inbox"]
-            items.append(
-                f'<li><a href="{e(link)}">{label}</a></li>' if link else f"<li>{label}</li>"
-            )
-        out.append(f'<h3>{e(t[section])}</h3><ul id="todo-{section}">{"".join(items)}</ul>')
-        if section == "not_understood":
-            out.append(f'<p class="muted">{e(t["trainer"])}</p>')
-    out.append("</section>")
-    return "".join(out) + "\n"
+    return Markup(_render("html", "_digest.html", digest=digest_model(digest, lang, base, tz)))
 
 
 def render_summary(
