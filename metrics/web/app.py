@@ -23,7 +23,6 @@ from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
-from markupsafe import Markup
 from sqlalchemy.orm import sessionmaker
 
 from core.periods import Period, PeriodError, dealer_timezone, local_day, parse_period, period_of
@@ -42,13 +41,14 @@ from metrics.report.dates import week_span, week_title
 from metrics.report.export import export_top_csv, safe_cell
 from metrics.report.render import (
     TEXTS,
+    DigestModel,
     channel_label,
     detail_rows,
+    digest_model,
     headline_rows,
     intent_label,
     language_of,
     outcome_label,
-    render_digest_html,
 )
 from metrics.summary import build_weekly_summary
 from metrics.web import auth
@@ -369,7 +369,7 @@ class Dashboard:
         csrf = auth.csrf_token(cookie)
         # rolls up the week's dirty days first: the figures include this morning's chats
         summary = await self.db(current_weekly_summary, self.session_factory, dealer_id, week)
-        digest = await self.digest_html(dealer_id, week, summary, lang)  # the action first
+        digest = await self.week_digest(dealer_id, week, summary, lang)  # the action first
         base = f"/d/{dealer_id}"
         models = await self.live_models()
 
@@ -397,14 +397,15 @@ class Dashboard:
             models=models, zone=dealer_timezone(dealer_id),
         )  # fmt: skip
 
-    async def digest_html(self, dealer_id: str, week: Period, summary: Any, lang: str) -> Markup:
+    async def week_digest(self, dealer_id: str, week: Period, summary: Any,
+                          lang: str) -> DigestModel:  # fmt: skip
         """The week's digest (``metrics.digest``: the sentence and the to-do list) in the
-        page's language, with links inside the dashboard; it opens the week page."""
+        page's language, with links inside the dashboard; it opens the week page, which
+        includes the e-mail's partial (``report/_digest.html``)."""
         digest = await self.db(
             lambda: build_digest(self.session_factory, dealer_id, week, summary=summary)
         )
-        # render_digest_html escapes every value it puts in
-        return Markup(render_digest_html(digest, lang, "", dealer_timezone(dealer_id)))
+        return digest_model(digest, lang, "", dealer_timezone(dealer_id))
 
     async def live_models(self) -> list[ServerModel]:
         """Which model every Rasa server runs, since when (metrics/web/model_status.py)."""

@@ -7,7 +7,8 @@ header with the user, "Log out" and the language switch); the handlers gather th
 with ``_``: the week page includes its top lists and model status; the inbox's live lists and
 transcript are rendered once (``inbox.lists_html``, ``inbox.transcript_html``) and put in the
 page as they are, the same fragment the event stream sends. ``_macros.html`` holds what two
-pages share.
+pages share. The week page also includes the weekly e-mail's digest partial
+(``report/_digest.html`` from ``metrics/report/templates``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -54,7 +63,13 @@ def templates() -> Environment:
     moment in the dealer's time zone and the page's language; ``channel_label`` and
     ``outcome_label`` name a channel and an outcome in words, as the e-mail does."""
     env = Environment(
-        loader=PackageLoader("metrics.web", "templates"),
+        # report/...: the weekly e-mail's templates (metrics/report/templates), for its digest
+        loader=ChoiceLoader(
+            [
+                PackageLoader("metrics.web", "templates"),
+                PrefixLoader({"report": PackageLoader("metrics.report", "templates")}),
+            ]
+        ),  # fmt: skip
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
