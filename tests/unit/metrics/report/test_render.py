@@ -1,5 +1,6 @@
 """Rendering the weekly summary: figures with n and change, n/a, language, escaping, chart."""
 
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -432,3 +433,27 @@ def test_an_empty_chart_has_no_axis_around_zero():
     assert low == 0 and high >= 1  # not -0.04 .. 0.04
     assert any("No data" in t.get_text() for t in top.texts)
     assert render_chart(empty, "en").startswith(b"\x89PNG")
+
+
+def test_one_section_model_feeds_every_format(dealer):
+    from metrics.digest import ToDo
+    from metrics.report.render import summary_model
+
+    when = dt.datetime(2026, 11, 18, 14, 5, tzinfo=AMS)
+    todos = [ToDo("csat_low", conversation_id="abc", at=when, channel="web", score=1)]
+    digest = dataclasses.replace(make_digest(todos=todos), low_rated_total=3)  # 1 of 3 shown
+    model = summary_model(make_summary(), dealer, "en", "https://dash.example", digest)
+    assert [r.key for r in model.headline][:2] == ["mec", "mec_potential"]
+    assert [b.title for b in model.breakdowns] == ["By channel", "By language"]
+    assert model.low_rated[0].comment == NASTY  # unescaped: each template escapes for its format
+    assert model.low_rated[0].link == "https://dash.example/conversations/" + "c" * 32
+    # the digest: only the sections with lines; the rest of the low ratings behind one link
+    (section,) = model.digest.sections
+    assert (section.key, section.more) == (
+        "csat_low",
+        "and 2 more, all conversations rated CSAT 1-2",
+    )
+    assert section.more_link.endswith("/d/autohuis-demo/conversations?week=2026-W47&list=csat_low")
+    text = render_text(make_summary(), dealer, language="en", dashboard_url="https://dash.example",
+                       digest=digest)  # fmt: skip
+    assert f"- {section.more}: {section.more_link}" in text
