@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
@@ -160,6 +161,23 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
 
     @abstractmethod
     def name(self) -> str: ...
+
+    # A question answered in vain once more after the way out ends the form in a handoff: the
+    # customer gets a person instead of the same question a fourth time (issue 16: no dead
+    # ends, at most two re-prompts). The survey and the handoff's own form have their own ends.
+    hands_over_when_stuck = True
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        events = await super().run(dispatcher, tracker, domain)
+        asked = tracker.get_slot("requested_slot")
+        if not self.hands_over_when_stuck or not asked or tries(tracker, asked) <= MAX_TRIES:
+            return events
+        if any(e.get("name") == asked and e.get("value") is not None for e in events):
+            return events  # answered at last
+        dispatcher.messages.clear()  # not the refusal and the way out a third time
+        return [*events, SlotSet("requested_slot", None), SlotSet("stuck_question", asked),
+                FollowupAction("action_handoff")]  # fmt: skip
 
     @property
     def accepts_corrections(self) -> bool:
