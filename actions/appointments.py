@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -38,27 +37,11 @@ from core.store.repositories import (
     reschedule_appointment,
 )
 from dealer.booking import TimeDecision, decide_time
-from dealer.config import Dealer, Service
+from dealer.config import Dealer
 from dealer.hours import nearest_free
 from dealer.i18n import format_km, format_when
 
 DEFAULT_DURATION_MIN = 60
-
-
-def match_service(dealer: Dealer, value: str) -> Service | None:
-    """The dealer's service a customer's words refer to ("grote beurt" -> maintenance)."""
-    if dealer.service((value or "").strip().lower()):
-        return dealer.service(value.strip().lower())
-    # Hyphens join compounds ("APK-afspraak", "apk-keuring"): compare them as spaces.
-    text = " " + re.sub(r"[^\w\s]|_", " ", (value or "").lower()) + " "
-    best = None
-    for service in dealer.services:
-        for alias in (service.id, *service.aliases):
-            alias = " ".join(re.sub(r"[^\w\s]|_", " ", alias.lower()).split())
-            mentioned = f" {alias} " in text or (len(alias) > 4 and alias in text)
-            if mentioned and (best is None or len(alias) > best[1]):
-                best = (service, len(alias))
-    return best[0] if best else None
 
 
 def duration_of(dealer: Dealer, service_id: str | None) -> int:
@@ -124,7 +107,7 @@ class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
     def validate_service_type(self, value: Any, dispatcher: CollectingDispatcher,
                               tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
         dealer = dealer_of(tracker)
-        service = match_service(dealer, str(value or "")[:200])
+        service = dealer.match_service(str(value or "")[:200])
         if service is None:
             self.refuse(dispatcher, tracker, "service_type", "utter_invalid_service",
                         options=service_buttons(dealer, language(tracker)))  # fmt: skip

@@ -113,10 +113,16 @@ class ActionHandoff(StoreMixin, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
-        reason = "offered" if tracker.get_slot("handoff_offered") else "requested"
-        events = hand_off(dispatcher, tracker, self.session_factory, reason=reason)
-        if tracker.get_slot("handoff_offered"):
+        stuck = tracker.get_slot("stuck_question")  # set when a form question ended in a handoff
+        offered = tracker.get_slot("handoff_offered")
+        reason = "stuck" if stuck else "offered" if offered else "requested"
+        # Stuck on the phone or e-mail: not asked for it once more in the handoff.
+        events = hand_off(dispatcher, tracker, self.session_factory, reason=reason,
+                          ask_contact=stuck != "contact")  # fmt: skip
+        if offered:
             events.append(SlotSet("handoff_offered", False))
+        if stuck:
+            events.append(SlotSet("stuck_question", None))
         self.record(tracker, events)
         return events
 
@@ -165,6 +171,8 @@ class ValidateHandoffContactForm(BaseFormValidation):
     name. Asks nothing when they are not needed (:func:`needs_contact_details`). A customer who
     declines ("liever niet"; "nee" and "stop" are rules) or cannot give a number in two tries
     ends the questions; the handoff stands either way."""
+
+    hands_over_when_stuck = False  # the handoff is made already
 
     def name(self) -> str:
         return "validate_handoff_contact_form"

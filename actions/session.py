@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ActiveLoop,
+    EventType,
+    FollowupAction,
+    SessionStarted,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
@@ -17,6 +24,8 @@ from dealer.i18n import LANGUAGES
 from dealer.language import message_language
 
 OFFER_ANSWERS = ("affirm", "deny")
+# Answers an elliptical follow-up ("en zondag?", "and hybrids?") can ask again.
+FOLLOW_UP_ANSWERS = ("action_opening_hours", "action_car_price", "action_search_stock")
 
 
 def is_first_message(tracker: Tracker) -> bool:
@@ -139,3 +148,21 @@ class ActionDeclineOffer(Action):
         dispatcher.utter_message(response="utter_offer_declined")
         offers = ("callback_offered", "handoff_offered")
         return [SlotSet(offer, False) for offer in offers if tracker.get_slot(offer)]
+
+
+class ActionFollowUp(Action):
+    """An elliptical follow-up after an offer was declined ("no thanks" to a call-back, then
+    "and hybrids?"): the latest answer of this session is given again for the new words."""
+
+    def name(self) -> str:
+        return "action_follow_up"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        for event in reversed(tracker.events):
+            if event.get("event") == "session_started":
+                break
+            if event.get("event") == "action" and event.get("name") in FOLLOW_UP_ANSWERS:
+                return [FollowupAction(event["name"])]
+        dispatcher.utter_message(response="utter_default")
+        return []

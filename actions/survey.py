@@ -54,6 +54,8 @@ def eligible(tracker: Tracker) -> bool:
 
 
 class ValidateSurveyForm(BaseFormValidation):
+    hands_over_when_stuck = False  # unclear twice: the question is skipped
+
     def name(self) -> str:
         return "validate_survey_form"
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
@@ -17,38 +18,13 @@ from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision, decid
 from dealer.config import Dealer
 from dealer.hours import SlotProblem, hours_on
 from dealer.i18n import format_button, format_day, format_hours, format_when
+from dealer.names import clean_name
 from dealer.parsing import normalize_plate, parse_contact, parse_mileage
 
 UNKNOWN = "unknown"
 _DONT_KNOW = re.compile(
     r"\b(weet (ik )?(het )?niet|geen idee|onbekend|don'?t know|no idea|not sure|unknown)\b", re.I
 )
-_NAME_PREFIX = re.compile(
-    r"^\s*(mijn naam is|ik ben|ik heet|naam is|naam:|dit is|my name is|i am|i'm|this is|"
-    r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|under the name|"
-    r"put it under|under|onder|voor|for)\s+",
-    re.I,
-)
-# Politeness after the name: "Lotte de Boer graag", "Daniel Kim please".
-_NAME_SUFFIX = re.compile(
-    r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
-    r"dank je( wel)?|dank u( wel)?)\s*[.!]*\s*$",
-    re.I,
-)
-# Answers that are clearly no name: yes/no, greetings, thanks, "stop" (issue 16: "Yes please"
-# was stored as a name). A reply made only of these words is refused.
-_NOT_NAME_TEXT = (
-    "ja jawel jazeker graag alsjeblieft alstublieft aub ok oke oké okay okido prima goed klopt "
-    "correct zeker nee neen niet niks nee hoor geen hoi hallo hai hey hee hoii goedemorgen "
-    "goedemiddag goedenavond goeiedag dag doei tot ziens bedankt dankjewel dankuwel dank je u wel "
-    "stop stoppen annuleer annuleren laat maar weet ik het "
-    "yes yeah yep yup sure please thanks thank you thx no nope nah not none nothing hi hello hiya "
-    "hey good morning afternoon evening bye goodbye cheers cancel quit never mind i don't know "
-    "dunno idk there daar allemaal iedereen everyone"
-)
-_NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
-_NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "von",
-                   "la", "le", "du", "da", "di"}  # fmt: skip
 # Which slot a typed correction refers to.
 _CHANGE_WORDS = {
     "appointment_time": ("datum", "tijd", "dag", "tijdstip", "date", "time", "day", "moment"),
@@ -58,26 +34,6 @@ _CHANGE_WORDS = {
     "customer_name": ("naam", "name"),
     "contact": ("telefoon", "nummer", "e-mail", "email", "mail", "contact", "phone", "number"),
 }
-
-
-def clean_name(value: str) -> str | None:
-    """A plausible person's name from an answer like "mijn naam is Jan de Vries", or None."""
-    name = _NAME_PREFIX.sub("", (value or "").strip()).strip(" .!,")
-    name = _NAME_SUFFIX.sub("", name).strip(" .!,")
-    if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
-        return None
-    if re.search(r"[<>{}\[\]@#?=;/\\|*_$%]", name) or not re.search(r"[^\W\d_]", name):
-        return None
-    if set(re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name.lower())) <= _NOT_NAME_WORDS:
-        return None
-    if normalize_plate(name) is not None:
-        return None
-    if name != name.lower():
-        return " ".join(name.split())  # the customer chose the capitals: keep them
-    words = name.split()
-    return " ".join(
-        w if i and w in _NAME_PARTICLES else w[:1].upper() + w[1:] for i, w in enumerate(words)
-    )
 
 
 # ``decide(text, window)``: the decision on a time answer, read within an earlier window.
@@ -103,6 +59,17 @@ def tries(tracker: Tracker, slot: str) -> int:
         elif kind == "active_loop":
             break
     return answered
+
+
+def _rest_of_clause(value: str, said: str) -> str | None:
+    """``value`` as found in the message ``said``, up to the end of its clause (the next comma or
+    full stop), when that adds words: "friday at" -> "friday at eleven"."""
+    start = said.lower().find(value.lower()) if value else -1
+    if start < 0:
+        return None
+    end = re.search(r"[,.;!?\n]|$", said[start + len(value) :])
+    clause = said[start : start + len(value) + (end.start() if end else 0)]
+    return clause if len(clause) > len(value) else None
 
 
 def offer_way_out(
@@ -194,6 +161,23 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
 
     @abstractmethod
     def name(self) -> str: ...
+
+    # A question answered in vain once more after the way out ends the form in a handoff: the
+    # customer gets a person instead of the same question a fourth time (issue 16: no dead
+    # ends, at most two re-prompts). The survey and the handoff's own form have their own ends.
+    hands_over_when_stuck = True
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        events = await super().run(dispatcher, tracker, domain)
+        asked = tracker.get_slot("requested_slot")
+        if not self.hands_over_when_stuck or not asked or tries(tracker, asked) <= MAX_TRIES:
+            return events
+        if any(e.get("name") == asked and e.get("value") is not None for e in events):
+            return events  # answered at last
+        dispatcher.messages.clear()  # not the refusal and the way out a third time
+        return [*events, SlotSet("requested_slot", None), SlotSet("stuck_question", asked),
+                FollowupAction("action_handoff")]  # fmt: skip
 
     @property
     def accepts_corrections(self) -> bool:
@@ -302,6 +286,10 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
             # of which the `time` entity may hold only "10:30". A button's payload holds the value.
             text = said
         decision = decide(text[:200], window)
+        if decision.start is None and not answers and (clause := _rest_of_clause(text, said)):
+            # The entity may stop short of the hour ("friday at" of "this friday at eleven").
+            wider = decide(clause[:200], window)
+            decision = wider if wider.start is not None else decision
         if decision.start is not None:
             return {slot: decision.start.isoformat(), "time_window": None}
         if not answers:  # volunteered: the question will show what is free then

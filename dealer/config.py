@@ -265,6 +265,22 @@ class Dealer:
     def service(self, service_id: str) -> Service | None:
         return next((s for s in self.services if s.id == service_id), None)
 
+    def match_service(self, value: str) -> Service | None:
+        """The service a customer's words refer to ("grote beurt" -> maintenance): the longest
+        alias (or id) the words mention."""
+        if self.service((value or "").strip().lower()):
+            return self.service(value.strip().lower())
+        # Hyphens join compounds ("APK-afspraak", "apk-keuring"): compare them as spaces.
+        text = " " + re.sub(r"[^\w\s]|_", " ", (value or "").lower()) + " "
+        best = None
+        for service in self.services:
+            for alias in (service.id, *service.aliases):
+                alias = " ".join(re.sub(r"[^\w\s]|_", " ", alias.lower()).split())
+                mentioned = f" {alias} " in text or (len(alias) > 4 and alias in text)
+                if mentioned and (best is None or len(alias) > best[1]):
+                    best = (service, len(alias))
+        return best[0] if best else None
+
     def capacity(self, day: dt.date) -> int:
         return self.capacity_overrides.get(day.weekday(), self.capacity_per_slot)
 

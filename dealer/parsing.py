@@ -114,6 +114,19 @@ _MULTIPLIERS = {"k": 1000, "duizend": 1000, "thousand": 1000, "dzd": 1000, "ton"
 _MULTIPLIER = r"(k|duizend|thousand|dzd|ton)?"
 _UNIT = r"(km|kilometers?|kilometres?|kms|miles|mijl)"
 _MILEAGE = re.compile(_NUMBER + r"\s*" + _MULTIPLIER + r"\s*" + _UNIT + r"\b", re.IGNORECASE)
+# Without a unit, words around the number say it is the mileage: "85.000 op de teller",
+# "120 thousand on the clock", "kilometerstand 142.000", "mileage: 85k".
+_MILEAGE_AFTER = re.compile(
+    r"(?<![\w.,])" + _NUMBER + r"\s*" + _MULTIPLIER
+    + r"\s+(?:op\s+de\s+(?:teller|klok)|on\s+the\s+(?:clock|odometer|counter)|gelopen)\b",
+    re.IGNORECASE,
+)  # fmt: skip
+_MILEAGE_BEFORE = re.compile(
+    r"\b(?:kilometerstand|km[\s-]?stand|tellerstand|mileage|odometer)\s*(?:[:=]|is|van|of)?\s*"
+    r"(?:ongeveer|about|around|zo'n|ruim|circa|ca\.?)?\s*"
+    + _NUMBER + r"\s*" + _MULTIPLIER + r"(?![\w])",
+    re.IGNORECASE,
+)  # fmt: skip
 _NUMBER_WITH_MULTIPLIER = re.compile(
     r"(?<![\w.,])" + _NUMBER + r"\s*" + _MULTIPLIER + r"(?:\s*" + _UNIT + r")?(?![\w])", re.I
 )
@@ -226,16 +239,27 @@ def _to_number(raw: str, multiplier: str | None) -> float:
 
 
 def find_mileage(text: str) -> list[tuple[int, int, int]]:
-    """Mileages written with a unit: ``85.000 km``, ``120k km``, ``60 duizend kilometer``,
-    ``honderdtwintigduizend km``. Spans are those of the original text."""
+    """Mileages written with a unit (``85.000 km``, ``120k km``, ``60 duizend kilometer``,
+    ``honderdtwintigduizend km``) or with words that name the mileage (``85.000 op de teller``,
+    ``120 thousand on the clock``, ``kilometerstand 142.000``). Spans are those of the original
+    text; for a named mileage the span is the number."""
     spelled, origin = _spell_out_numbers(text or "")
-    found = []
+    found: list[tuple[int, int, int]] = []
+
+    def add(start: int, end: int, value: float) -> None:
+        if all(end <= s or start >= e for s, e, _v in found):
+            found.append((origin[start], origin[end - 1] + 1, int(round(value))))
+
     for m in _MILEAGE.finditer(spelled):
         value = _to_number(m.group(1), m.group(2))
         if m.group(3).lower() in ("miles", "mijl"):
             value *= 1.609344
-        found.append((origin[m.start()], origin[m.end() - 1] + 1, int(round(value))))
-    return found
+        add(m.start(), m.end(), value)
+    for pattern in (_MILEAGE_AFTER, _MILEAGE_BEFORE):
+        for m in pattern.finditer(spelled):
+            end = m.end(2) if m.group(2) else m.end(1)
+            add(m.start(1), end, _to_number(m.group(1), m.group(2)))
+    return sorted(found)
 
 
 def parse_mileage(text: str) -> int | None:

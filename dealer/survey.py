@@ -39,14 +39,62 @@ _WORDS = {
             "helemaal oneens", "helemaal niet mee eens", "strongly disagree"),
     },
 }  # fmt: skip
+# A base word with an intensifier before it is one step further out: "extremely happy" is 5,
+# "totally agree" 7, "heel eenvoudig" 7, "very unhappy" 1 (the lists above name the common ones).
+_INTENSIFIERS_TEXT = (
+    "very really extremely totally completely fully super heel zeer erg echt helemaal dik uiterst "
+    "enorm hartstikke kinderlijk volledig absolutely"
+)
+_INTENSIFIERS = _INTENSIFIERS_TEXT.split()
+_BASE_WORDS = {
+    "csat": {(4, 5): ("tevreden", "satisfied", "happy", "blij", "pleased", "content"),
+             (2, 1): ("ontevreden", "dissatisfied", "unsatisfied", "unhappy")},
+    "ces": {(6, 7): ("makkelijk", "gemakkelijk", "easy", "simple", "simpel", "eenvoudig", "eens",
+                     "agree", "mee eens"),
+            (2, 1): ("moeilijk", "lastig", "difficult", "hard", "oneens", "disagree")},
+}  # fmt: skip
+_MORE_WORDS = {
+    "csat": {5: ("great", "super", "brilliant", "fantastic", "geweldig", "heel goed", "zeer goed",
+                 "very good"),
+             4: ("fine", "prima hoor", "mostly satisfied", "redelijk tevreden")},
+    "ces": {6: ("not difficult", "niet moeilijk", "niet lastig", "makkelijk zat", "easy enough"),
+            5: ("somewhat easy", "rather easy", "redelijk eenvoudig", "vrij eenvoudig"),
+            7: ("absolutely", "no effort at all", "moeiteloos", "effortless")},
+}  # fmt: skip
+
+
+def _all_words() -> dict[str, dict[int, tuple[str, ...]]]:
+    """``_WORDS`` with the base words, their intensified forms and ``_MORE_WORDS`` added."""
+    words = {q: dict(scores) for q, scores in _WORDS.items()}
+    for question, groups in _BASE_WORDS.items():
+        for (plain, boosted), bases in groups.items():
+            known = words[question].get(plain, ())
+            words[question][plain] = known + tuple(b for b in bases if b not in known)
+            words[question][boosted] = words[question].get(boosted, ()) + tuple(
+                f"{i} {b}" for i in _INTENSIFIERS for b in bases
+            )
+    for question, groups in _MORE_WORDS.items():
+        for score, phrases in groups.items():
+            words[question][score] = words[question].get(score, ()) + phrases
+    return words
+
+
+_RATING_WORDS = _all_words()
 # Words around a rating word that leave it the whole answer ("ik ben heel tevreden", "it was ok").
 _FILLER_TEXT = (
     "ik ben was is het dit dat gesprek de chat heel erg zeer echt best wel gewoon hoor hele zo "
     "nou ja al met al in het algemeen eigenlijk toch "
     "i am i m im it was this the conversation chat very really quite pretty just so yes "
-    "overall all in all well"
+    "overall all in all well ging went thanks thank you thx bedankt dank je dankjewel u wel"
 )
 _FILLER = frozenset(_FILLER_TEXT.split())
+# Words around one number that leave it the answer ("5 stars", "ik geef een 4", "a solid 4").
+_CSAT_WORDS = frozenset(w for ps in _RATING_WORDS["csat"].values() for p in ps for w in p.split())
+_AROUND_NUMBER_TEXT = (
+    "stars star sterren ster punten punt points point marks cijfer score rating i'd would say "
+    "zou zeggen geef give geven definitely zeker solid a an een"
+)
+_AROUND_NUMBER = _FILLER | frozenset(_AROUND_NUMBER_TEXT.split())
 _NUMBER_WORDS = {
     "nul": 0, "zero": 0, "een": 1, "één": 1, "one": 1, "twee": 2, "two": 2, "drie": 3,
     "three": 3, "vier": 4, "four": 4, "vijf": 5, "five": 5, "zes": 6, "six": 6, "zeven": 7,
@@ -76,10 +124,12 @@ def parse_score(text: str, question: str) -> int | None:
     if t.strip(".!") in _NUMBER_WORDS:
         value = _NUMBER_WORDS[t.strip(".!")]
         return value if low <= value <= high else None
+    if (value := _one_number(t)) is not None:
+        return value if low <= value <= high else None
     padded = f" {re.sub(r'[^a-zà-ÿ ]', ' ', t)} "
     candidates = [
         (len(phrase), score, phrase)
-        for score, phrases in _WORDS.get(question, {}).items()
+        for score, phrases in _RATING_WORDS.get(question, {}).items()
         for phrase in phrases
         if f" {phrase} " in padded
     ]
@@ -89,6 +139,23 @@ def parse_score(text: str, question: str) -> int | None:
     # A rating word counts only as the answer itself: "oké, ik wacht wel" is no CSAT 3.
     rest = set(padded.replace(f" {phrase} ", " ", 1).split())
     return score if rest <= _FILLER else None
+
+
+def _one_number(text: str) -> int | None:
+    """The number of an answer that holds one number among words that leave it the answer
+    ("5 stars", "vier sterren", "I would say 4", "5 - great"), else None."""
+    if re.search(r"[^\w\s'!.,:/-]", text):
+        return None  # markup, emoji, questions
+    tokens = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+", text)
+    digits = [t for t in tokens if t.isdigit()]
+    words = [t for t in tokens if t in _NUMBER_WORDS and t not in ("een", "één", "one")]
+    numbers = digits or words
+    if len(numbers) != 1 or (digits and words):
+        return None
+    rest = [t for t in tokens if t != numbers[0]]
+    if not all(t in _AROUND_NUMBER or t in _CSAT_WORDS for t in rest):
+        return None
+    return int(numbers[0]) if numbers[0].isdigit() else _NUMBER_WORDS[numbers[0]]
 
 
 def is_no_comment(text: str) -> bool:

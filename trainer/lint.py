@@ -7,7 +7,10 @@ means clean. The checks (issue 7):
 - fewer than the minimum examples (25) per intent per language;
 - an intent that has examples in one language but not the other;
 - an entity used in examples but missing from the domain;
-- a response without a variation for both languages.
+- a response without a variation for both languages;
+- a dealer's word for a service that the ``service_type`` lookup table lacks (the word would not
+  be found as an entity in a one-shot message), and a word of the table that names none of a
+  dealer's services (found, then asked again).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from dealer.config import DealerConfigError, all_dealers
 from dealer.i18n import LANGUAGES
 from dealer.language import LanguageModel, _ngrams, _words
 
@@ -37,7 +41,7 @@ _ANNOTATION = re.compile(r"\[(?P<text>[^\]]*)\](?:\((?P<entity>[^)]*)\)|(?P<json
 
 @dataclass(frozen=True)
 class Problem:
-    rule: str  # duplicate | language | too_few | one_language | entity | response
+    rule: str  # duplicate | language | too_few | one_language | entity | response | lookup
     where: str  # a file, or the domain
     message: str
 
@@ -326,6 +330,43 @@ def check_responses(responses: dict[str, tuple[str, list]]) -> list[Problem]:
     return problems
 
 
+def read_lookup(data_dir: Path, name: str) -> set[str]:
+    """The entries (lower case) of the lookup table ``name`` in the files under ``data_dir``."""
+    entries: set[str] = set()
+    for path in sorted(data_dir.rglob("*.yml")):
+        try:
+            content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # read_examples reports it
+        for block in (content or {}).get("nlu") or [] if isinstance(content, dict) else []:
+            if isinstance(block, dict) and block.get("lookup") == name:
+                lines = str(block.get("examples") or "").splitlines()
+                entries |= {x.strip()[1:].strip().lower() for x in lines if x.strip()[:1] == "-"}
+    return entries
+
+
+def check_service_words(data_dir: Path) -> list[Problem]:
+    """The ``service_type`` lookup table against the dealer files (``data/dealers/*``): a
+    dealer's service alias missing from the table is not found in a one-shot message, and a word
+    of the table that names none of a dealer's services is found but then asked again."""
+    try:
+        dealers = all_dealers(data_dir / "dealers")
+    except DealerConfigError:
+        return []  # no dealer folder here (`dealerbot dealers check` reports broken ones)
+    lookup = read_lookup(data_dir, "service_type")
+    problems = []
+    for d in sorted(dealers.values(), key=lambda d: d.id):
+        for alias in sorted({a for s in d.services for a in s.aliases} - lookup):
+            problems.append(
+                Problem("lookup", d.id, f"service word {alias!r} is not in the service_type lookup")
+            )
+        for word in sorted(w for w in lookup if d.match_service(w) is None):
+            problems.append(
+                Problem("lookup", d.id, f"lookup word {word!r} names none of the services")
+            )
+    return problems
+
+
 def lint_project(
     data_dir: Path, domain_dir: Path, *, min_examples: int = MIN_EXAMPLES
 ) -> list[Problem]:
@@ -344,4 +385,5 @@ def lint_project(
         *check_counts(examples, min_examples),
         *check_entities(examples, domain["entities"]),
         *check_responses(domain["responses"]),
+        *check_service_words(data_dir),
     ]

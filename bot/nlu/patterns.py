@@ -1,7 +1,13 @@
-"""PatternExtractor: plates, e-mail addresses, phone numbers and mileages found by code.
+"""PatternExtractor: plates, e-mail addresses, phone numbers, mileages and introduced names
+("mijn naam is ...") found by code.
 
 These values have strict formats, so rules beat a learned model; they are never annotated in
 the training data. Values are normalised here (``12abc3`` -> ``12-ABC-3``).
+
+A message that carries a phone number, an e-mail address or a plate is an answer, not a wish to
+stop or an off-topic message: "mail maar naar jan@voorbeeld.nl" was read as ``stop`` (0.90)
+and ended the form that had just asked for it, "telefoon 0612345678 graag" as ``out_of_scope``.
+Such a message gets the intent ``inform``; the ranking keeps what the classifier said.
 """
 
 from __future__ import annotations
@@ -14,11 +20,16 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
+from dealer.names import find_names
 from dealer.parsing import find_emails, find_mileage, find_phones, find_plates
+
+# Intents a message with a strict-format value cannot have (it answers a question).
+_NOT_AN_ANSWER = frozenset({"stop", "out_of_scope"})
+_ANSWER_VALUES = frozenset({"phone", "email", "plate"})
 
 
 def find_pattern_entities(text: str) -> list[dict[str, Any]]:
-    """Non-overlapping entities, most specific first (e-mail, plate, mileage, phone)."""
+    """Non-overlapping entities, most specific first (e-mail, plate, mileage, phone, name)."""
     found: list[dict[str, Any]] = []
 
     def add(entity: str, spans) -> None:
@@ -30,6 +41,7 @@ def find_pattern_entities(text: str) -> list[dict[str, Any]]:
     add("plate", find_plates(text))
     add("mileage", find_mileage(text))
     add("phone", find_phones(text))
+    add("customer_name", find_names(text))
     return sorted(found, key=lambda e: e["start"])
 
 
@@ -55,4 +67,7 @@ class PatternExtractor(GraphComponent):
             message.set(
                 "entities", sorted(kept + new, key=lambda e: e["start"]), add_to_output=True
             )
+            intent = message.get("intent") or {}
+            if intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & {e["entity"] for e in new}:
+                message.set("intent", {"name": "inform", "confidence": 1.0}, add_to_output=True)
         return messages

@@ -77,6 +77,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_requested": "de klant vroeg om een medewerker",
         "reason_offered": "de klant nam het aanbod van een medewerker aan",
         "reason_two_fallbacks": "de bot begreep de klant twee keer niet",
+        "reason_stuck": "de bot kon een antwoord van de klant drie keer niet lezen",
     },
     "en": {
         "inbox": "Inbox",
@@ -151,6 +152,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_requested": "the customer asked for a person",
         "reason_offered": "the customer accepted the offer of a person",
         "reason_two_fallbacks": "the bot did not understand the customer twice",
+        "reason_stuck": "the bot could not read one of the customer's answers three times",
     },
 }
 

@@ -103,3 +103,17 @@ def test_a_test_drive_refuses_yes_please_as_a_name_and_takes_a_uk_mobile(stack):
     assert (lead.customer_name, lead.phone) == ("Tom Smith", "+447700900123")
     assert "1 = very dissatisfied" in booked  # the survey follows
     assert "1 to 5" in texts(say(stack, sender, "OK, I'll wait"))
+
+
+def test_a_question_answered_in_vain_three_times_ends_with_a_person(stack):
+    """Issue 16: no fourth ask of one question; the way out with the second answer, a person
+    (a handoff lead, "Referentie") with the third."""
+    sender = "e2e-stuck-plate"
+    assert "kenteken" in texts(say(stack, sender, "ik wil een apk afspraak maken")).lower()
+    first, second, third = (
+        texts(say(stack, sender, answer)) for answer in ("12345", "999", "1234")
+    )
+    assert "kenteken" in first.lower() and "Zullen we het anders doen?" not in first
+    assert "Zullen we het anders doen?" in second
+    assert "Referentie" in third and "kenteken" not in third.lower()
+    assert [lead.kind for lead in leads(stack, sender)] == ["handoff"]

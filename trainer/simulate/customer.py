@@ -31,6 +31,7 @@ QUESTION_FIELDS = {
     "utter_time_invalid_date": "when",
     "utter_nearest_free": "when",
     "utter_time_pick_hour": "when",
+    "utter_time_pick_free": "when",
     "utter_slot_past": "when",
     "utter_slot_too_soon": "when",
     "utter_slot_too_far": "when",

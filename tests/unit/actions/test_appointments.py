@@ -12,7 +12,6 @@ from actions.appointments import (
     ActionSubmitReschedule,
     ValidateCancelForm,
     ValidateRescheduleForm,
-    match_service,
 )
 from core.store.models import Appointment, SlotReservation
 from tests.trackers import make_tracker, responses, slot_event, user_event
@@ -31,23 +30,6 @@ BOOKING = {
 def booking_tracker(sender="customer-1", **overrides):
     return make_tracker(user_event("ja", "affirm"), slots={**BOOKING, **overrides},
                         sender_id=sender)  # fmt: skip
-
-
-def test_match_service(dealer):
-    assert match_service(dealer, "kunnen jullie de remblokken vervangen").id == "repair"
-    assert match_service(dealer, "Motorlampje brandt").id == "diagnosis"
-    assert match_service(dealer, "") is None
-
-
-@pytest.mark.parametrize(
-    ("words", "service"),
-    [("APK-afspraak", "apk"), ("apk keuring", "apk"), ("Ik wil een APK-afspraak maken", "apk"),
-     ("onderhoudsbeurtje", "maintenance"), ("winterbanden erop", "tyres"),
-     ("remblokken vervangen", "repair"), ("['APK-afspraak', 'APK']", "apk"),
-     ("a maintenance service", "maintenance")],
-)  # fmt: skip
-def test_match_service_reads_compounds_and_hyphens(dealer, words, service):
-    assert match_service(dealer, words).id == service
 
 
 def test_appointment_not_found_twice_offers_a_way_out(sqlite_factory, booked, dispatcher, domain):
@@ -93,6 +75,21 @@ def test_time_volunteered_early_is_offered_when_the_question_comes(
     assert message["day"] == "Thursday 26 November"
     starts = [b["payload"].split('"')[3] for b in message["buttons"]]
     assert starts and all(s.startswith("2026-11-26T") and s[11:13] < "12" for s in starts)
+
+
+def test_a_volunteered_time_cut_short_by_the_entity_is_read_to_the_end_of_its_clause(
+    sqlite_factory, dispatcher, domain
+):
+    """Simulator: the `time` entity of "... to this friday at eleven" was "friday at"."""
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    text = "I'd like to book an MOT for GX-123-T this friday at eleven, name Tom Smith"
+    tracker = make_tracker(user_event(text, "book_service"), slots={"requested_slot": None,
+                           "service_type": "apk"}, active_loop="appointment_form")  # fmt: skip
+    result = form.validate_appointment_time("friday at", dispatcher, tracker, domain)
+    assert result == {"appointment_time": "2026-11-27T11:00:00+01:00", "time_window": None}
+    assert dispatcher.messages == []
 
 
 def test_an_answer_without_a_day_is_read_within_the_window(sqlite_factory, dispatcher, domain):

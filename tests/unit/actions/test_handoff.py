@@ -1,3 +1,4 @@
+from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
 from actions.handoff import ActionHandleFallback, ActionHandoff
@@ -56,6 +57,23 @@ def test_details_known_from_earlier_go_into_the_handoff(sqlite_factory, dispatch
     with sqlite_factory() as session:
         lead = session.scalars(select(Lead)).one()
     assert (lead.customer_name, lead.email, lead.phone) == ("Jan", "jan@example.nl", None)
+
+
+def test_a_form_stuck_on_the_contact_hands_off_without_asking_it_again(
+    sqlite_factory, dispatcher, run, monkeypatch
+):
+    """The contact answered in vain three times: the handoff (reason "stuck") does not ask for it
+    a fourth time, even off hours on the web; stuck on another question, it does."""
+    monkeypatch.setenv("DEALERBOT_FIXED_NOW", "2026-11-28T18:30:00+01:00")
+    for question, needed in (("contact", False), ("plate", True)):
+        tracker = make_tracker(user_event("zes", "inform", channel="socketio"),
+                               slots={"stuck_question": question}, sender_id=question)  # fmt: skip
+        events = run(ActionHandoff(session_factory=sqlite_factory), tracker)
+        (pending,) = [e["value"] for e in events if e.get("name") == "handoff_pending"]
+        assert pending["needed"] is needed
+        assert SlotSet("stuck_question", None) in events
+    with sqlite_factory() as session:
+        assert session.scalars(select(Lead.note)).all() == ["stuck", "stuck"]
 
 
 def test_two_fallbacks_in_a_row_hand_off(sqlite_factory, dispatcher, run):

@@ -5,10 +5,11 @@ from rasa_sdk.events import SlotSet
 from actions.privacy import ActionDeleteMyData
 from actions.session import (
     ActionClearFormSlots,
+    ActionFollowUp,
     ActionSessionStart,
     ActionValidateSlotMappings,
 )
-from tests.trackers import make_tracker, responses, slot_event, user_event
+from tests.trackers import action_event, make_tracker, responses, slot_event, user_event
 
 
 def test_session_start_picks_dealer_and_keeps_language(run):
@@ -120,3 +121,22 @@ def test_language_changes_only_on_clear_evidence(run):
     assert SlotSet("language", "en") in run(action, said("hello", hint="en"))
     later = run(action, said("ik wil een afspraak", "diagnosis", hint="en"))
     assert not [e for e in later if e.get("name") == "language"]
+
+
+def test_a_follow_up_after_a_declined_offer_asks_the_latest_answer_again(run, dispatcher):
+    """Simulator: "and hybrids?" after "no thanks" to the stock search's call-back offer."""
+    tracker = make_tracker(
+        user_event("do you have electric cars?", "ask_car_availability"),
+        action_event("action_search_stock"),
+        user_event("no thanks", "deny"),
+        action_event("action_decline_offer"),
+        user_event("and hybrids?", "inform"),
+    )
+    assert run(ActionFollowUp(), tracker) == [{"event": "followup", "timestamp": None,
+                                              "name": "action_search_stock"}]  # fmt: skip
+
+
+def test_a_follow_up_with_nothing_to_follow_is_not_understood(run, dispatcher):
+    tracker = make_tracker(user_event("and hybrids?", "inform"))
+    assert run(ActionFollowUp(), tracker) == []
+    assert responses(dispatcher) == ["utter_default"]

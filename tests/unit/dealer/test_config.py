@@ -118,3 +118,20 @@ def test_holiday_settings_are_checked(tmp_path):
     yml.write_text(text.replace("public_holidays: {country: NL, open_on: [Good Friday]}",
                                 "public_holidays: none"))  # fmt: skip
     assert load_dealer(folder).closed_on(dt.date(2030, 12, 25)) is None
+
+
+def test_match_service(dealer):
+    assert dealer.match_service("kunnen jullie de remblokken vervangen").id == "repair"
+    assert dealer.match_service("Motorlampje brandt").id == "diagnosis"
+    assert dealer.match_service("") is None
+
+
+@pytest.mark.parametrize(
+    ("words", "service"),
+    [("APK-afspraak", "apk"), ("apk keuring", "apk"), ("Ik wil een APK-afspraak maken", "apk"),
+     ("onderhoudsbeurtje", "maintenance"), ("winterbanden erop", "tyres"),
+     ("remblokken vervangen", "repair"), ("['APK-afspraak', 'APK']", "apk"),
+     ("a maintenance service", "maintenance")],
+)  # fmt: skip
+def test_match_service_reads_compounds_and_hyphens(dealer, words, service):
+    assert dealer.match_service(words).id == service

@@ -183,3 +183,24 @@ def test_mileage_with_number_words_is_found_in_a_sentence():
 )
 def test_when_as_people_write_it(text, date, time, part, until):
     assert parse_when(text, MONDAY) == When(date, time, part, until)
+
+
+@pytest.mark.parametrize(
+    ("text", "km"),
+    [
+        ("ik wil mijn auto inruilen, kenteken njv-24-p, 85.000 op de teller", 85000),
+        ("i'd like to trade in my car plate 82-vsx-7 about 120 thousand on the clock", 120000),
+        ("staat 142k op de klok", 142000),
+        ("kilometerstand 142.000", 142000),
+        ("km-stand: zo'n 60000", 60000),
+        ("mileage is about 85k", 85000),
+        ("hij heeft 90 duizend gelopen", 90000),
+    ],
+)
+def test_mileage_named_by_the_words_around_it_is_found_in_a_sentence(text, km):
+    assert [value for _start, _end, value in find_mileage(text)] == [km]
+
+
+def test_a_number_without_mileage_words_is_not_a_mileage_in_a_sentence():
+    assert find_mileage("proefrit om 10 uur, ik heb 2 kinderen") == []
+    assert find_mileage("de auto kost 25.000 euro") == []

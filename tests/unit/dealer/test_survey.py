@@ -35,3 +35,31 @@ def test_unclear_or_out_of_range(text, question):
 def test_no_comment():
     assert is_no_comment("nee") and is_no_comment("Geen opmerking.") and is_no_comment("no thanks")
     assert not is_no_comment("de koffie was lekker")
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "score"),
+    [
+        # one number among words that leave it the answer
+        ("5 stars", "csat", 5), ("vier sterren", "csat", 4), ("I would say 4", "csat", 4),
+        ("ik geef een 4", "csat", 4), ("5 - great", "csat", 5), ("a solid 4", "csat", 4),
+        ("6 punten", "ces", 6),
+        # an intensifier moves a base word one step out
+        ("extremely happy", "csat", 5), ("helemaal tevreden", "csat", 5), ("very unhappy", "csat", 1),
+        ("kinderlijk eenvoudig", "ces", 7), ("totally agree", "ces", 7), ("eenvoudig", "ces", 6),
+        ("volledig mee eens", "ces", 7), ("heel lastig", "ces", 1),
+        # thanks around a rating word
+        ("satisfied, thanks", "csat", 4), ("zeer tevreden, dank je", "csat", 5),
+    ],
+)  # fmt: skip
+def test_ratings_as_people_write_them(text, question, score):
+    assert parse_score(text, question) == score
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [("5 of 6", "csat"), ("2 minuten wachten, daarna 4", "csat"), ("5 stars <3", "csat"),
+     ("I would say 9", "csat")],
+)  # fmt: skip
+def test_two_numbers_or_other_words_are_no_rating(text, question):
+    assert parse_score(text, question) is None

@@ -210,3 +210,23 @@ def test_annotations():
         variation_language({"condition": [{"type": "slot", "name": "language", "value": "en"}]})
         == "en"
     )
+
+
+def test_a_dealer_service_word_missing_from_the_lookup_table(tmp_path):
+    data, domain = write_project(tmp_path)
+    shutil.copytree(REPO / "data" / "dealers" / "autohuis-demo", data / "dealers" / "autohuis-demo")
+    lookup = (REPO / "data" / "appointments" / "lookups.yml").read_text(encoding="utf-8")
+    (data / "appointments" / "lookups.yml").write_text(lookup.replace("    - rare geluiden\n", ""))
+    assert messages(lint_project(data, domain), "lookup") == [
+        "autohuis-demo: service word 'rare geluiden' is not in the service_type lookup"
+    ]
+
+
+def test_a_lookup_word_that_names_no_service_of_a_dealer(tmp_path):
+    data, domain = write_project(tmp_path)
+    shutil.copytree(REPO / "data" / "dealers" / "autohuis-demo", data / "dealers" / "autohuis-demo")
+    lookup = (REPO / "data" / "appointments" / "lookups.yml").read_text(encoding="utf-8")
+    (data / "appointments" / "lookups.yml").write_text(lookup + "    - spoiler\n")
+    assert messages(lint_project(data, domain), "lookup") == [
+        "autohuis-demo: lookup word 'spoiler' names none of the services"
+    ]

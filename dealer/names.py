@@ -1,0 +1,88 @@
+"""People's names in chat answers: the one rule for what is a name, used by the NLU (a name
+introduced in a longer message) and by the forms (an answer to "what name?")."""
+
+from __future__ import annotations
+
+import re
+
+from dealer.parsing import find_emails, find_phones, normalize_plate
+
+_NAME_PREFIX = re.compile(
+    r"^\s*(mijn naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|i am|i'm|"
+    r"this is|the name is|name's|zet (?:het |hem )?(?:maar )?op|schrijf (?:het )?(?:maar )?op|"
+    r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|under the name|"
+    r"put it under|under|onder|voor|for|u spreekt met|je spreekt met|met|call me)[\s:]+",
+    re.I,
+)
+# Politeness after the name: "Lotte de Boer graag", "Daniel Kim please".
+_NAME_SUFFIX = re.compile(
+    r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
+    r"dank je( wel)?|dank u( wel)?|hier|here)\s*[.!]*\s*$",
+    re.I,
+)
+# Answers that are clearly no name: yes/no, greetings, thanks, "stop" (issue 16: "Yes please"
+# was stored as a name). A reply made only of these words is refused.
+_NOT_NAME_TEXT = (
+    "ja jawel jazeker graag alsjeblieft alstublieft aub ok oke oké okay okido prima goed klopt "
+    "correct zeker nee neen niet niks nee hoor geen hoi hallo hai hey hee hoii goedemorgen "
+    "goedemiddag goedenavond goeiedag dag doei tot ziens bedankt dankjewel dankuwel dank je u wel "
+    "stop stoppen annuleer annuleren laat maar weet ik het "
+    "yes yeah yep yup sure please thanks thank you thx no nope nah not none nothing hi hello hiya "
+    "hey good morning afternoon evening bye goodbye cheers cancel quit never mind i don't know "
+    "dunno idk there daar allemaal iedereen everyone"
+)
+_NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
+_NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "von",
+                   "la", "le", "du", "da", "di"}  # fmt: skip
+# A name introduced inside a longer message ("proefrit zaterdag, mijn naam is Kees van Dijk").
+# Only explicit introductions: "ik ben" / "I'm" start too many other sentences ("ik ben op zoek").
+_INTRODUCTION = re.compile(
+    r"\b(?:mijn naam is|m'n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
+    r"name's|name:|in the name of|under the name(?: of)?)\s+"
+    r"([^\W\d_][\w'\u2019-]*(?:\s+[^\W\d_][\w'\u2019-]*){0,4})",
+    re.I,
+)
+# Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ...").
+_AFTER_NAME = re.compile(
+    r"\s+(?:en|and|mijn|my|m'n|tel|telefoon|phone|nummer|number|mail|e-mail|email|kenteken|"
+    r"plate|reg|om|at|op|on|voor|for|graag|please|bedankt|thanks|dank)\b.*$",
+    re.I | re.S,
+)
+
+
+def clean_name(value: str) -> str | None:
+    """A plausible person's name from an answer like "mijn naam is Jan de Vries", or None."""
+    text = (value or "").strip()
+    # "Jan de Vries, 0612345678": the name is asked, the contact came along (its own slot)
+    for start, end, _value in sorted([*find_phones(text), *find_emails(text)], reverse=True):
+        text = (text[:start] + text[end:]).strip(" ,;")
+    if introduced := _INTRODUCTION.search(text):  # "zet maar op naam van Jan"
+        text = _AFTER_NAME.sub("", introduced.group(1))
+    name = _NAME_PREFIX.sub("", text).strip(" .!,")
+    name = _NAME_SUFFIX.sub("", name).strip(" .!,")
+    if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
+        return None
+    if re.search(r"[<>{}\[\]@#?=;/\\|*_$%]", name) or not re.search(r"[^\W\d_]", name):
+        return None
+    if set(re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name.lower())) <= _NOT_NAME_WORDS:
+        return None
+    if normalize_plate(name) is not None:
+        return None
+    if name != name.lower():
+        return " ".join(name.split())  # the customer chose the capitals: keep them
+    words = name.split()
+    return " ".join(
+        w if i and w in _NAME_PARTICLES else w[:1].upper() + w[1:] for i, w in enumerate(words)
+    )
+
+
+def find_names(text: str) -> list[tuple[int, int, str]]:
+    """Names introduced in a message (``mijn naam is Kees van Dijk``, ``the name is Tom Smith``)
+    as (start, end, cleaned name); the span is the name's words only."""
+    found = []
+    for m in _INTRODUCTION.finditer(text or ""):
+        words = _AFTER_NAME.sub("", m.group(1))
+        name = clean_name(words)
+        if name is not None:
+            found.append((m.start(1), m.start(1) + len(words), name))
+    return found

@@ -1,0 +1,37 @@
+"""The PatternExtractor's entities: every strict-format value of a one-shot message at once."""
+
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.patterns import PatternExtractor, find_pattern_entities
+
+
+def test_a_one_shot_message_gives_every_entity_once():
+    text = "proefrit in de niro, kenteken GX-123-T, 85.000 op de teller, mijn naam is Kees van Dijk"
+    found = {e["entity"]: e["value"] for e in find_pattern_entities(text)}
+    assert found == {"plate": "GX-123-T", "mileage": 85000, "customer_name": "Kees van Dijk"}
+
+
+def test_entities_do_not_overlap_and_keep_their_order():
+    text = "my name is Tom Smith, tom.smith@example.com or +44 7700 900123"
+    entities = find_pattern_entities(text)
+    assert [e["entity"] for e in entities] == ["customer_name", "email", "phone"]
+    assert all(a["end"] <= b["start"] for a, b in zip(entities, entities[1:], strict=False))
+
+
+def _processed(text: str, intent: str) -> Message:
+    message = Message(data={"text": text, "intent": {"name": intent, "confidence": 0.9}})
+    return PatternExtractor().process([message])[0]
+
+
+def test_a_message_with_a_contact_or_plate_is_an_answer_not_a_stop():
+    """Simulator: "mail maar naar jan@voorbeeld.nl" was read as stop and ended the form."""
+    assert _processed("mail maar naar jan@voorbeeld.nl", "stop").get("intent")["name"] == "inform"
+    assert _processed("telefoon 0612345678 graag", "out_of_scope").get("intent")["name"] == "inform"
+
+
+def test_other_intents_and_messages_without_such_values_keep_their_intent():
+    assert _processed("stop maar", "stop").get("intent")["name"] == "stop"
+    assert _processed("bel me op 0612345678", "request_human").get("intent")["name"] == (
+        "request_human"
+    )
+    assert _processed("85.000 km, stop", "stop").get("intent")["name"] == "stop"

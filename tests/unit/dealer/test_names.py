@@ -1,0 +1,65 @@
+"""Names: what counts as a person's name, and names introduced inside a longer message."""
+
+import pytest
+
+from dealer.names import clean_name, find_names
+
+
+def test_clean_name():
+    assert clean_name("I'm Sarah O'Neil") == "Sarah O'Neil"
+    assert clean_name("Zoë Çelik") == "Zoë Çelik"
+    assert clean_name("anne van der berg") == "Anne van der Berg"
+    assert clean_name("DJ van Dijk") == "DJ van Dijk"
+    assert clean_name("wat kost een apk?") is None
+    assert clean_name("06 12345678") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [("Jan de Vries", "Jan de Vries"), ("dag", None), ("Sanne", "Sanne"), ("it's Mark Taylor",
+     "Mark Taylor"), ("Bart de Goede", "Bart de Goede"), ("Ja Rule", "Ja Rule"),
+     ("under Emma Wilson", "Emma Wilson"), ("Lotte de Boer graag", "Lotte de Boer"),
+     ("Hannah Clarke Please", "Hannah Clarke"), ("in the name of Tom Smith", "Tom Smith"),
+     ("jan de vries, dank je wel", "Jan de Vries"), ("op naam van Priya Patel aub", "Priya Patel"),
+     ("zet maar op naam van Eva Jansen", "Eva Jansen"), ("de naam is Pieter Smit", "Pieter Smit"),
+     ("under the name of Tom Smith", "Tom Smith"), ("name's Daniel Kim", "Daniel Kim"),
+     ("schrijf maar op: Eva Jansen", "Eva Jansen"), ("zet het maar op Jan de Vries", "Jan de Vries"),
+     ("met Kees van Dijk", "Kees van Dijk"), ("Tom Smith here", "Tom Smith"),
+     ("Jan de Vries, 0612345678", "Jan de Vries"), ("Eva Jansen eva@voorbeeld.nl", "Eva Jansen")],
+)  # fmt: skip
+def test_names_that_contain_a_common_word_are_kept(value, name):
+    assert clean_name(value) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (
+            "proefrit in de niro donderdagavond om 7 uur, mijn naam is Kees van Dijk",
+            "Kees van Dijk",
+        ),
+        ("test drive in the yaris tomorrow at 4pm, my name is Hannah Clarke", "Hannah Clarke"),
+        ("apk voor GX-123-T op naam van jan de vries graag", "Jan de Vries"),
+        ("book an MOT, the name is Tom Smith and my number is 0612345678", "Tom Smith"),
+        ("mijn naam is Sanne Bakker, tel 0612345678", "Sanne Bakker"),
+        ("ik heet Fatima Yilmaz en wil een proefrit", "Fatima Yilmaz"),
+    ],
+)
+def test_a_name_introduced_in_a_sentence_is_found(text, name):
+    [(start, end, found)] = find_names(text)
+    assert found == name
+    assert text[start:end].lower() == name.lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik ben op zoek naar een elektrische auto",
+        "I'm looking for a hybrid",
+        "mijn naam is",
+        "my name is 0612345678",
+        "mijn naam is nee",
+    ],
+)
+def test_no_name_without_an_introduction_of_one(text):
+    assert find_names(text) == []
