@@ -73,8 +73,8 @@ def _all_words() -> dict[str, dict[int, tuple[str, ...]]]:
             words[question][boosted] = words[question].get(boosted, ()) + tuple(
                 f"{i} {b}" for i in _INTENSIFIERS for b in bases
             )
-    for question, groups in _MORE_WORDS.items():
-        for score, phrases in groups.items():
+    for question, more in _MORE_WORDS.items():
+        for score, phrases in more.items():
             words[question][score] = words[question].get(score, ()) + phrases
     return words
 
@@ -124,8 +124,8 @@ def parse_score(text: str, question: str) -> int | None:
     if t.strip(".!") in _NUMBER_WORDS:
         value = _NUMBER_WORDS[t.strip(".!")]
         return value if low <= value <= high else None
-    if (value := _one_number(t)) is not None:
-        return value if low <= value <= high else None
+    if (number := _one_number(t)) is not None:
+        return number if low <= number <= high else None
     padded = f" {re.sub(r'[^a-zà-ÿ ]', ' ', t)} "
     candidates = [
         (len(phrase), score, phrase)
