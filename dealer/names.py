@@ -86,3 +86,12 @@ def find_names(text: str) -> list[tuple[int, int, str]]:
         if name is not None:
             found.append((m.start(1), m.start(1) + len(words), name))
     return found
+
+
+def is_written_name(text: str) -> bool:
+    """The whole text is a name written with capitals: two to four words, each capitalised but
+    the particles ("John Smith", "Anne van der Berg"), and a name by :func:`clean_name`."""
+    words = (text or "").strip(" .!").split()
+    if not 2 <= len(words) <= 4 or clean_name(text) is None:
+        return False
+    return all(w[:1].isupper() or (i and w in _NAME_PARTICLES) for i, w in enumerate(words))

@@ -7,7 +7,10 @@ the training data. Values are normalised here (``12abc3`` -> ``12-ABC-3``).
 A message that carries a phone number, an e-mail address or a plate is an answer, not a wish to
 stop or an off-topic message: "mail maar naar jan@voorbeeld.nl" was read as ``stop`` (0.90)
 and ended the form that had just asked for it, "telefoon 0612345678 graag" as ``out_of_scope``.
-Such a message gets the intent ``inform``; the ranking keeps what the classifier said.
+Such a message gets the intent ``inform``, first in the ranking (the FallbackClassifier reads the
+ranking's top two), and the rest of the ranking keeps what the classifier said. So does a
+message that is only a name written with capitals ("John Smith") when the classifier is unsure
+of it (below ``_UNSURE``): it answers the name question, it is no call for the fallback.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
-from dealer.names import find_names
+from dealer.names import find_names, is_written_name
 from dealer.parsing import find_emails, find_mileage, find_phones, find_plates
 
 # Intents a message with a strict-format value cannot have (it answers a question).
 _NOT_AN_ANSWER = frozenset({"stop", "out_of_scope"})
 _ANSWER_VALUES = frozenset({"phone", "email", "plate"})
+_UNSURE = 0.5
 
 
 def find_pattern_entities(text: str) -> list[dict[str, Any]]:
@@ -45,6 +49,14 @@ def find_pattern_entities(text: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: e["start"])
 
 
+def _as_answer(message: Message) -> None:
+    """Make ``inform`` the message's intent, first in its ranking."""
+    inform = {"name": "inform", "confidence": 1.0}
+    ranking = [r for r in message.get("intent_ranking") or [] if r.get("name") != "inform"]
+    message.set("intent", inform, add_to_output=True)
+    message.set("intent_ranking", [inform, *ranking], add_to_output=True)
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class PatternExtractor(GraphComponent):
     @classmethod
@@ -54,7 +66,11 @@ class PatternExtractor(GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            new = find_pattern_entities(message.get("text") or "")
+            text = message.get("text") or ""
+            intent = message.get("intent") or {}
+            if (intent.get("confidence") or 0) < _UNSURE and is_written_name(text):
+                _as_answer(message)
+            new = find_pattern_entities(text)
             if not new:
                 continue
             kept = [
@@ -67,7 +83,6 @@ class PatternExtractor(GraphComponent):
             message.set(
                 "entities", sorted(kept + new, key=lambda e: e["start"]), add_to_output=True
             )
-            intent = message.get("intent") or {}
             if intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & {e["entity"] for e in new}:
-                message.set("intent", {"name": "inform", "confidence": 1.0}, add_to_output=True)
+                _as_answer(message)
         return messages

@@ -27,6 +27,9 @@ def test_a_message_with_a_contact_or_plate_is_an_answer_not_a_stop():
     """Simulator: "mail maar naar jan@voorbeeld.nl" was read as stop and ended the form."""
     assert _processed("mail maar naar jan@voorbeeld.nl", "stop").get("intent")["name"] == "inform"
     assert _processed("telefoon 0612345678 graag", "out_of_scope").get("intent")["name"] == "inform"
+    # first in the ranking too: the FallbackClassifier compares the ranking's top two
+    ranked = _processed("mail maar naar jan@voorbeeld.nl", "stop").get("intent_ranking")
+    assert ranked[0] == {"name": "inform", "confidence": 1.0}
 
 
 def test_other_intents_and_messages_without_such_values_keep_their_intent():
@@ -35,3 +38,14 @@ def test_other_intents_and_messages_without_such_values_keep_their_intent():
         "request_human"
     )
     assert _processed("85.000 km, stop", "stop").get("intent")["name"] == "stop"
+
+
+def test_a_written_name_the_classifier_is_unsure_of_is_an_answer():
+    def intent(text: str, confidence: float) -> str:
+        message = Message(data={"text": text, "intent": {"name": "deny", "confidence": confidence}})
+        return PatternExtractor().process([message])[0].get("intent")["name"]
+
+    assert intent("John Smith", 0.2) == "inform"
+    assert intent("Anne van der Berg", 0.3) == "inform"
+    assert intent("John Smith", 0.9) == "deny"  # the classifier was sure
+    assert intent("no thanks", 0.2) == "deny" and intent("Yes Please", 0.2) == "deny"
