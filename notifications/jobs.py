@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import sessionmaker
 
+from core.settings import now as clock_now
 from core.store import outbox
 from core.store.models import utc_naive
 from core.store.session import default_session_factory
@@ -36,7 +37,7 @@ def enqueue_reminders(
     """
     added = 0
     for dealer in dealers:
-        local = (now or dealer.now()).astimezone(dealer.timezone)
+        local = (now or clock_now(dealer.timezone)).astimezone(dealer.timezone)
         if local.time() < REMINDER_FROM:
             continue
         tomorrow = local.date() + dt.timedelta(days=1)

@@ -124,3 +124,13 @@ def test_erasure_removes_the_outbox_emails_of_the_contact(store, dealer, notify_
             "cancellation",
         }
         assert len(session.scalars(select(OutboxMessage)).all()) == 6
+
+
+def test_the_scheduled_reminder_job_reads_the_clock(store, dealer, notify_dealers, monkeypatch):
+    """The job calls without ``now``: it raised AttributeError every 15 minutes (found in a
+    `dealerbot run` log), so no reminder was ever sent by the scheduler."""
+    book_appointment(
+        store, dealer, appointment_request(dealer, at(dealer, 2026, 11, 24, 10, 0), sender="web-9")
+    )
+    monkeypatch.setenv("DEALERBOT_FIXED_NOW", "2026-11-23T09:30:00+01:00")
+    assert enqueue_reminders(store, [dealer]) == 1
