@@ -1,8 +1,12 @@
 import json
+import os
 import signal
 import subprocess
+import sys
+import threading
 import urllib.request
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -83,15 +87,45 @@ def replica_cluster(model: Path, pg_url: str, redis_url: str, work: Path, env: d
             engine.dispose()
 
 
+def start_run(
+    args: list[str], env: dict[str, str]
+) -> tuple[subprocess.Popen, str, Callable[[], str]]:
+    """Start ``dealerbot run`` (in its own process group) and read its output up to "Press
+    Ctrl-C". Returns the process, that output, and a function that returns the rest once the
+    process ended: a thread keeps reading it, because a full pipe blocks run's "stopping ..."
+    and with it the Ctrl-C (a CI run waited 60 s for it)."""
+    dealerbot = Path(sys.executable).with_name("dealerbot")
+    process = subprocess.Popen(
+        [dealerbot, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    head = []
+    for line in process.stdout:
+        head.append(line)
+        if "Press Ctrl-C" in line:
+            break
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def tail() -> str:
+        reader.join(timeout=10)
+        return "".join(rest)
+
+    return process, "".join(head), tail
+
+
 def stop_run(process: subprocess.Popen, timeout_s: float = 60) -> None:
     """Stop a ``dealerbot run`` a test left running (a failed assertion): Ctrl-C, which stops
-    run's servers too; killed when it has not stopped within ``timeout_s``."""
+    run's servers too; its process group is killed when it has not stopped within
+    ``timeout_s`` (no server is left holding a port for the next test)."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout_s)
 
 
 def say(stack, sender: str, text: str) -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import free_port
-from tests.e2e.conftest import say, stop_run, texts
+from tests.e2e.conftest import say, start_run, stop_run, texts
 
 pytestmark = pytest.mark.e2e
 DEALERBOT = Path(sys.executable).with_name("dealerbot")
@@ -29,18 +29,11 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypat
     monkeypatch.delenv("DEALERBOT_RASA_API_TOKEN", raising=False)
     rasa_port, action_port = free_port(), free_port()
     given = ["--model", str(model)] if os.environ.get("DEALERBOT_TEST_MODEL") else []
-    process = subprocess.Popen(
-        [DEALERBOT, "run", "--rasa-port", str(rasa_port), "--action-port", str(action_port), *given],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "DEALERBOT_VAR_DIR": str(tmp_path)},
-    )  # fmt: skip
+    process, output, rest = start_run(
+        ["--rasa-port", str(rasa_port), "--action-port", str(action_port), *given],
+        {**os.environ, "DEALERBOT_VAR_DIR": str(tmp_path)},
+    )
     try:
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if "Press Ctrl-C" in line:
-                break
-        output = "".join(lines)
         assert "model is up to date" in output or "using model" in output
         assert f"dealerbot chat --url http://127.0.0.1:{rasa_port}" in output
         assert "WARNING: DEALERBOT_CONTACT_KEY_SECRET is not set" in output
@@ -66,7 +59,7 @@ def test_run_prints_where_to_chat_and_stops_on_ctrl_c(model, tmp_path, monkeypat
         assert "Autohuis De Vries" in texts(say(Stack, "run-test-2", "hallo"))
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
-        assert "stopped." in process.stdout.read()
+        assert "stopped." in rest()
         assert (tmp_path / "tracker.sqlite3").exists()  # conversations survive a restart
     finally:
         stop_run(process)

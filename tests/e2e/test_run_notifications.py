@@ -4,7 +4,6 @@ the handoff e-mail lands in the outbox folder within a minute (issue 19)."""
 import email
 import os
 import signal
-import subprocess
 import sys
 import time
 from email.policy import default as default_policy
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import free_port
-from tests.e2e.conftest import say, stop_run
+from tests.e2e.conftest import say, start_run, stop_run
 
 pytestmark = pytest.mark.e2e
 DEALERBOT = Path(sys.executable).with_name("dealerbot")
@@ -33,14 +32,9 @@ def test_a_handoff_reaches_the_outbox_folder(model, tmp_path, monkeypatch):
         "DEALERBOT_DEALERS_DIR",
     ):
         env.pop(name, None)  # fmt: skip
-    process = subprocess.Popen(
-        [DEALERBOT, "run", "--rasa-port", str(rasa_port), "--action-port", str(action_port), *given],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+    args = ["--rasa-port", str(rasa_port), "--action-port", str(action_port), *given]
+    process, _output, _rest = start_run(args, env)
     try:
-        for line in process.stdout:
-            if "Press Ctrl-C" in line:
-                break
 
         class Stack:
             rest_webhook = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
