@@ -179,8 +179,6 @@ def dealer_timezone(dealer_id: str | None) -> ZoneInfo:
 def dealer_timezones() -> list[ZoneInfo]:
     """The time zones a dealer's days can be in: each dealer file's, and Europe/Amsterdam (that
     of a dealer id without a file, ``dealer_timezone``)."""
-    from dealer.config import DealerConfigError, all_dealers
-
     try:
         zones = {str(dealer.timezone) for dealer in all_dealers().values()}
     except (DealerConfigError, OSError):

@@ -42,7 +42,8 @@ _INTRODUCTION = re.compile(
     r"([^\W\d_][\w'\u2019-]*(?:\s+[^\W\d_][\w'\u2019-]*){0,4})",
     re.I,
 )
-# Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ...").
+# Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ..."). "op" is one
+# ("Jan Bakker op dinsdag"), though it also starts rare surnames ("Op den Akker").
 _AFTER_NAME = re.compile(
     r"\s+(?:en|and|mijn|my|m'n|tel|telefoon|phone|nummer|number|mail|e-mail|email|kenteken|"
     r"plate|reg|om|at|op|on|voor|for|graag|please|bedankt|thanks|dank)\b.*$",

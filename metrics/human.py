@@ -30,6 +30,7 @@ from core.periods import Period, dealer_timezone
 from core.settings import get_settings
 from core.store.models import Lead
 from core.store.staff_inbox import first_replies
+from dealer.config import DealerConfigError, all_dealers
 from metrics.formulas import nearest_rank
 
 DEFAULT_PROMISED_MIN = 15  # the dealer file's default for handoff.reply_within_min
@@ -92,8 +93,6 @@ def response_times(
 
 def promised_minutes(dealer_id: str) -> int:
     """The minutes the dealer promises a person replies in (``handoff.reply_within_min``)."""
-    from dealer.config import DealerConfigError, all_dealers
-
     try:
         dealer = all_dealers().get(dealer_id)
     except DealerConfigError:

@@ -6,6 +6,7 @@ live (:func:`check_model`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -217,8 +218,6 @@ class GateResult:
 def parse_model_holdout(model: Path) -> list[Parsed]:
     """Load a trained model file and parse the held-out set with it. Loading takes a while
     (about as long as a Rasa server's start), parsing the set a few seconds."""
-    import logging
-
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 

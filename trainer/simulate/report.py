@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -144,6 +145,4 @@ def markdown(run: Run, title: str, show_failures: int = 0) -> str:
 
 def _kind(problem: str) -> str:
     """A failure reason without its values, for counting kinds."""
-    import re
-
     return re.sub(r"\d+|'[^']*'|\{[^}]*\}|[A-Z0-9]+-[A-Z0-9]+-[A-Z0-9]+", "#", problem)[:70]
