@@ -104,6 +104,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C too, explicitly: started from a script in the background (`cmd &` without job
+    # control) run inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # (a CI run sent Ctrl-C and nothing stopped).
+    signal.signal(signal.SIGINT, stop)
     try:
         while all(p.poll() is None for p in stack.processes):
             time.sleep(0.5)
