@@ -9,15 +9,25 @@ from dealer.parsing import find_emails, find_phones, normalize_plate
 
 _NAME_PREFIX = re.compile(
     r"^\s*(mijn naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|i am|i'm|"
-    r"this is|the name is|name's|zet (?:het |hem )?(?:maar )?op|schrijf (?:het )?(?:maar )?op|"
-    r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|under the name|"
-    r"put it under|under|onder|voor|for|u spreekt met|je spreekt met|met|call me)[\s:]+",
+    r"this is|the name is|name's|the name's|zet (?:het |hem )?(?:maar )?op|"
+    r"schrijf (?:het |hem )?(?:maar )?op|noteer(?: het| hem)?(?: maar)?(?: op)?|"
+    r"put (?:it|me) down (?:as|under)|put (?:it|me) under|you can put|write (?:it )?down|"
+    r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|"
+    r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|met|call me)[\s:]+",
+    re.I,
+)
+# A yes before the name ("ja, Thijs Verbeek", "sure, Raj Singh"): stripped when a comma follows
+# it or two words are left, so "Ja Rule" stays a name.
+_YES_FIRST = re.compile(
+    r"^\s*(?:ja|jawel|jazeker|zeker|prima|oké|oke|ok|okay|yes|yeah|yep|sure|of course|natuurlijk)"
+    r"(?:\s*[,.!:]\s*|\s+(?=\S+\s+\S))",
     re.I,
 )
 # Politeness after the name: "Lotte de Boer graag", "Daniel Kim please".
 _NAME_SUFFIX = re.compile(
     r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
-    r"dank je( wel)?|dank u( wel)?|hier|here)\s*[.!]*\s*$",
+    r"dank je( wel)?|dank u( wel)?|hier|here|is mijn naam|is de naam|is my name|is the name)"
+    r"\s*[.!]*\s*$",
     re.I,
 )
 # Answers that are clearly no name: yes/no, greetings, thanks, "stop" (issue 16: "Yes please"
@@ -59,7 +69,8 @@ def clean_name(value: str) -> str | None:
         text = (text[:start] + text[end:]).strip(" ,;")
     if introduced := _INTRODUCTION.search(text):  # "zet maar op naam van Jan"
         text = _AFTER_NAME.sub("", introduced.group(1))
-    name = _NAME_PREFIX.sub("", text).strip(" .!,")
+    name = _YES_FIRST.sub("", text)
+    name = _NAME_PREFIX.sub("", name).strip(" .!,")
     name = _NAME_SUFFIX.sub("", name).strip(" .!,")
     if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
         return None

@@ -25,7 +25,12 @@ def test_clean_name():
      ("under the name of Tom Smith", "Tom Smith"), ("name's Daniel Kim", "Daniel Kim"),
      ("schrijf maar op: Eva Jansen", "Eva Jansen"), ("zet het maar op Jan de Vries", "Jan de Vries"),
      ("met Kees van Dijk", "Kees van Dijk"), ("Tom Smith here", "Tom Smith"),
-     ("Jan de Vries, 0612345678", "Jan de Vries"), ("Eva Jansen eva@voorbeeld.nl", "Eva Jansen")],
+     ("Jan de Vries, 0612345678", "Jan de Vries"), ("Eva Jansen eva@voorbeeld.nl", "Eva Jansen"),
+     ("noteer maar Eva Jansen", "Eva Jansen"), ("ja thijs verbeek", "Thijs Verbeek"),
+     ("ja, Megan", "Megan"), ("sure, Raj Singh", "Raj Singh"), ("Sure Lucas Martin", "Lucas Martin"),
+     ("Daan 't Hart is mijn naam", "Daan 't Hart"), ("priya patel is my name", "Priya Patel"),
+     ("put it down as george wright", "George Wright"), ("you can put Megan", "Megan"),
+     ("the name's Tom Smith", "Tom Smith"), ("Noteboom", "Noteboom")],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
