@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 
@@ -70,26 +72,68 @@ def normalize_email(text: str) -> str | None:
     return found[0][2] if found else None
 
 
+# Where customers of a Dutch dealer come from besides the Netherlands. A number written without
+# a country code that is no Dutch number is read as a mobile number of one of these
+# ("07700 900123" from an English customer, "0470 12 34 56" from a Belgian one).
+_NEIGHBOUR_REGIONS = ("BE", "DE", "GB")
+
+
 def find_phones(text: str, region: str = "NL") -> list[tuple[int, int, str]]:
     """Phone numbers in the text, as E.164 (``+31612345678``).
 
     A number in the default region must be valid. A number the customer wrote with a country
     code (``+44 7700 900123``, ``0049 ...``) needs only the right length for that country:
     libphonenumber's list of allocated ranges lags behind (and leaves out UK ranges such as
-    07700 900xxx), and we would rather call a number than refuse a customer's own."""
-    found = []
+    07700 900xxx), and we would rather call a number than refuse a customer's own. Only when
+    the default region finds none, a national number of a neighbouring region counts if it is a
+    mobile number there (a mistyped Dutch number is rarely one)."""
+    home = phonenumbers.country_code_for_region(region)
+    found = [
+        (start, end, _e164(number))
+        for start, end, number, explicit in _phone_matches(text, region)
+        if phonenumbers.is_valid_number(number)
+        or (explicit and number.country_code != home and phonenumbers.is_possible_number(number))
+    ]
+    for neighbour in () if found else _NEIGHBOUR_REGIONS:
+        found = [
+            (start, end, _e164(number))
+            for start, end, number, _explicit in _phone_matches(text, neighbour)
+            if _is_mobile(number, neighbour)
+        ]
+        if found:
+            break
+    return found
+
+
+def _phone_matches(text: str, region: str) -> Iterator[tuple[int, int, Any, bool]]:
+    """(start, end, number, written with a country code) of every possible number."""
     leniency = phonenumbers.Leniency.POSSIBLE
     for match in phonenumbers.PhoneNumberMatcher(text or "", region, leniency=leniency):
-        explicit = match.raw_string.lstrip().startswith(("+", "00"))
-        number = match.number
-        if phonenumbers.is_valid_number(number) or (
-            explicit
-            and number.country_code != phonenumbers.country_code_for_region(region)
-            and phonenumbers.is_possible_number(number)
-        ):
-            e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            found.append((match.start, match.end, e164))
-    return found
+        yield (
+            match.start,
+            match.end,
+            match.number,
+            match.raw_string.lstrip().startswith(("+", "00")),
+        )
+
+
+def _e164(number: Any) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _is_mobile(number: Any, region: str) -> bool:
+    """A mobile number of the region; in the UK every possible 07 number (libphonenumber leaves
+    out reserved mobile ranges such as 07700 900xxx)."""
+    if phonenumbers.country_code_for_region(region) != number.country_code:
+        return False
+    if region == "GB":
+        national = phonenumbers.national_significant_number(number)
+        return national.startswith("7") and phonenumbers.is_possible_number(number)
+    kind = phonenumbers.number_type(number)
+    return phonenumbers.is_valid_number(number) and kind in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
 
 
 def normalize_phone(text: str, region: str = "NL") -> str | None:
