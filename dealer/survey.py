@@ -55,12 +55,30 @@ _BASE_WORDS = {
 }  # fmt: skip
 _MORE_WORDS = {
     "csat": {5: ("great", "super", "brilliant", "fantastic", "geweldig", "heel goed", "zeer goed",
-                 "very good"),
-             4: ("fine", "prima hoor", "mostly satisfied", "redelijk tevreden")},
-    "ces": {6: ("not difficult", "niet moeilijk", "niet lastig", "makkelijk zat", "easy enough"),
-            5: ("somewhat easy", "rather easy", "redelijk eenvoudig", "vrij eenvoudig"),
-            7: ("absolutely", "no effort at all", "moeiteloos", "effortless")},
+                 "very good", "amazing", "awesome", "superb", "outstanding", "excellent service",
+                 "loved it", "top notch", "very helpful", "helemaal top", "heel fijn",
+                 "uitstekend geholpen", "super geholpen", "heel goed geholpen"),
+             4: ("fine", "prima hoor", "mostly satisfied", "redelijk tevreden", "not bad",
+                 "niet slecht", "helpful", "mostly happy", "reasonably satisfied", "pretty good",
+                 "quite good", "fijn", "goed geholpen", "prima geholpen"),
+             3: ("average", "mediocre", "meh", "could be better", "kon beter", "kan beter",
+                 "redelijk", "somewhat satisfied", "so so"),
+             2: ("not great", "niet zo goed", "niet best", "disappointing", "teleurstellend"),
+             1: ("waardeloos", "useless", "rubbish", "horrible")},
+    "ces": {6: ("not difficult", "niet moeilijk", "niet lastig", "makkelijk zat", "easy enough",
+                "agreed", "straightforward", "smooth", "no problem", "yes", "ja", "klopt",
+                "soepel", "vlot", "geen moeite", "zonder problemen", "duidelijk"),
+            5: ("somewhat easy", "rather easy", "redelijk eenvoudig", "vrij eenvoudig",
+                "mostly agree", "grotendeels mee eens"),
+            7: ("absolutely", "no effort at all", "moeiteloos", "effortless", "easy peasy",
+                "very straightforward", "hassle free", "totally", "definitely", "zeker",
+                "absoluut", "zeker weten"),
+            3: ("een beetje lastig", "bit difficult", "a bit hard", "beetje moeilijk")},
 }  # fmt: skip
+# "four out of five", "4 van de 5": the scale after the score is no second number.
+_OUT_OF = re.compile(
+    r"\s*(?:/|out of|uit|van de|van)\s*(?:\d{1,2}|five|seven|ten|vijf|zeven|tien)\b"
+)
 
 
 def _all_words() -> dict[str, dict[int, tuple[str, ...]]]:
@@ -92,7 +110,7 @@ _FILLER = frozenset(_FILLER_TEXT.split())
 _CSAT_WORDS = frozenset(w for ps in _RATING_WORDS["csat"].values() for p in ps for w in p.split())
 _AROUND_NUMBER_TEXT = (
     "stars star sterren ster punten punt points point marks cijfer score rating i'd would say "
-    "zou zeggen geef give geven definitely zeker solid a an een"
+    "zou zeggen geef give geven definitely zeker solid a an een dikke volle full"
 )
 _AROUND_NUMBER = _FILLER | frozenset(_AROUND_NUMBER_TEXT.split())
 _NUMBER_WORDS = {
@@ -146,7 +164,7 @@ def _one_number(text: str) -> int | None:
     ("5 stars", "vier sterren", "I would say 4", "5 - great"), else None."""
     if re.search(r"[^\w\s'!.,:/-]", text):
         return None  # markup, emoji, questions
-    tokens = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+", text)
+    tokens = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+", _OUT_OF.sub("", text))
     digits = [t for t in tokens if t.isdigit()]
     words = [t for t in tokens if t in _NUMBER_WORDS and t not in ("een", "één", "one")]
     numbers = digits or words

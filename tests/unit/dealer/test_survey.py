@@ -50,6 +50,12 @@ def test_no_comment():
         ("volledig mee eens", "ces", 7), ("heel lastig", "ces", 1),
         # thanks around a rating word
         ("satisfied, thanks", "csat", 4), ("zeer tevreden, dank je", "csat", 5),
+        # the scale after the score
+        ("four out of five", "csat", 4), ("3 van de 5 sterren", "csat", 3), ("6 out of 7", "ces", 6),
+        # words beyond the scale's own labels
+        ("amazing", "csat", 5), ("kon beter", "csat", 3), ("not great", "csat", 2),
+        ("een dikke 5", "csat", 5), ("ging soepel", "ces", 6), ("hassle-free", "ces", 7),
+        ("ja hoor", "ces", 6), ("zeker weten", "ces", 7), ("mostly agree", "ces", 5),
     ],
 )  # fmt: skip
 def test_ratings_as_people_write_them(text, question, score):
