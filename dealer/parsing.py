@@ -76,6 +76,8 @@ def normalize_email(text: str) -> str | None:
 # a country code that is no Dutch number is read as a mobile number of one of these
 # ("07700 900123" from an English customer, "0470 12 34 56" from a Belgian one).
 _NEIGHBOUR_REGIONS = ("BE", "DE", "GB")
+# The first digit of every mobile number, where all of them have one form.
+_MOBILE_START = {"NL": "6", "GB": "7"}
 
 
 def find_phones(text: str, region: str = "NL") -> list[tuple[int, int, str]]:
@@ -92,6 +94,7 @@ def find_phones(text: str, region: str = "NL") -> list[tuple[int, int, str]]:
         (start, end, _e164(number))
         for start, end, number, explicit in _phone_matches(text, region)
         if phonenumbers.is_valid_number(number)
+        or _is_mobile(number, region)
         or (explicit and number.country_code != home and phonenumbers.is_possible_number(number))
     ]
     for neighbour in () if found else _NEIGHBOUR_REGIONS:
@@ -122,16 +125,20 @@ def _e164(number: Any) -> str:
 
 
 def _is_mobile(number: Any, region: str) -> bool:
-    """A mobile number of the region; in the UK every possible 07 number (libphonenumber leaves
-    out reserved mobile ranges such as 07700 900xxx)."""
+    """A mobile number of the region. Where all mobile numbers share one form (Dutch 06 and
+    eight digits, UK 07 and nine), any number of that form: libphonenumber leaves out ranges
+    not (yet) given out or reserved (06-9..., 07700 900xxx), and a customer's own number is
+    never refused for that."""
     if phonenumbers.country_code_for_region(region) != number.country_code:
         return False
-    if region == "GB":
+    mobile = phonenumbers.PhoneNumberType.MOBILE
+    if region in _MOBILE_START:
         national = phonenumbers.national_significant_number(number)
-        return national.startswith("7") and phonenumbers.is_possible_number(number)
-    kind = phonenumbers.number_type(number)
-    return phonenumbers.is_valid_number(number) and kind in (
-        phonenumbers.PhoneNumberType.MOBILE,
+        return national.startswith(_MOBILE_START[region]) and (
+            phonenumbers.is_possible_number_for_type(number, mobile)
+        )
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        mobile,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     )
 

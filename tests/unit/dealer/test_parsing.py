@@ -71,13 +71,14 @@ def test_contact_details():
     [("07700 900123", "+447700900123"), ("my number is 07911 123456", "+447911123456"),
      ("0470 12 34 56", "+32470123456"), ("0151 23456789", "+4915123456789"),
      ("(030) 123 4567", "+31301234567"), ("+31 (0)6 12345678", "+31612345678"),
-     ("0031 6 1234 5678", "+31612345678")],
+     ("0031 6 1234 5678", "+31612345678"), ("06 9876 5432", "+31698765432"),
+     ("0601234567", "+31601234567")],
 )  # fmt: skip
-def test_phone_numbers_from_across_the_border(text, phone):
+def test_phone_numbers_from_across_the_border_and_every_mobile_range(text, phone):
     assert normalize_phone(text) == phone
 
 
-@pytest.mark.parametrize("text", ["061234567", "015 1234 5678", "0612 345"])
+@pytest.mark.parametrize("text", ["061234567", "015 1234 5678", "0612 345", "06123456789"])
 def test_a_mistyped_dutch_number_is_no_foreign_one(text):
     """Nine digits or a Dutch landline with one too many: no neighbour's mobile number."""
     assert normalize_phone(text) is None
