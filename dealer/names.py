@@ -8,7 +8,8 @@ import re
 from dealer.parsing import find_emails, find_phones, normalize_plate
 
 _NAME_PREFIX = re.compile(
-    r"^\s*(mijn naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|i am|i'm|"
+    r"^\s*(mijn naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|i am|i'm|im|its|"
+    r"(?:voor)?naam|(?:first |full )?name|gewoon|just|"
     r"this is|the name is|name's|the name's|zet (?:het |hem )?(?:maar )?op|"
     r"schrijf (?:het |hem )?(?:maar )?op|noteer(?: het| hem)?(?: maar)?(?: op)?|"
     r"put (?:it|me) down (?:as|under)|put (?:it|me) under|you can put|write (?:it )?down|"
@@ -16,17 +17,19 @@ _NAME_PREFIX = re.compile(
     r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|met|call me)[\s:]+",
     re.I,
 )
-# A yes before the name ("ja, Thijs Verbeek", "sure, Raj Singh"): stripped when a comma follows
-# it or two words are left, so "Ja Rule" stays a name.
+# A yes or a greeting before the name ("ja, Thijs Verbeek", "sure, Raj Singh", "hoi, met Tom"):
+# stripped when a comma follows it or two words are left, so "Ja Rule" stays a name.
 _YES_FIRST = re.compile(
-    r"^\s*(?:ja|jawel|jazeker|zeker|prima|oké|oke|ok|okay|yes|yeah|yep|sure|of course|natuurlijk)"
-    r"(?:\s*[,.!:]\s*|\s+(?=\S+\s+\S))",
+    r"^\s*(?:ja|jawel|jazeker|zeker|prima|oké|oke|ok|okay|yes|yeah|yep|sure|of course|natuurlijk|"
+    r"hoi|hallo|hi|hello|hey|hee|goedemorgen|goedemiddag|goedenavond|good morning|"
+    r"good afternoon|good evening)(?:\s*[,.!:]\s*|\s+(?=\S+\s+\S))",
     re.I,
 )
 # Politeness after the name: "Lotte de Boer graag", "Daniel Kim please".
 _NAME_SUFFIX = re.compile(
     r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
-    r"dank je( wel)?|dank u( wel)?|hier|here|is mijn naam|is de naam|is my name|is the name)"
+    r"dank je( wel)?|dank u( wel)?|hier|here|is mijn naam|is de naam|is my name|is the name|"
+    r"cheers|hoor|is fine|is goed|is prima)"
     r"\s*[.!]*\s*$",
     re.I,
 )
@@ -39,7 +42,7 @@ _NOT_NAME_TEXT = (
     "stop stoppen annuleer annuleren laat maar weet ik het "
     "yes yeah yep yup sure please thanks thank you thx no nope nah not none nothing hi hello hiya "
     "hey good morning afternoon evening bye goodbye cheers cancel quit never mind i don't know "
-    "dunno idk there daar allemaal iedereen everyone"
+    "dunno idk there daar allemaal iedereen everyone naam name met gewoon just"
 )
 _NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
 _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "von",
@@ -69,8 +72,8 @@ def clean_name(value: str) -> str | None:
         text = (text[:start] + text[end:]).strip(" ,;")
     if introduced := _INTRODUCTION.search(text):  # "zet maar op naam van Jan"
         text = _AFTER_NAME.sub("", introduced.group(1))
-    name = _YES_FIRST.sub("", text)
-    name = _NAME_PREFIX.sub("", name).strip(" .!,")
+    name = _NAME_PREFIX.sub("", _YES_FIRST.sub("", text))
+    name = _NAME_PREFIX.sub("", _YES_FIRST.sub("", name)).strip(" .!,")  # "hoi, met Tom"
     name = _NAME_SUFFIX.sub("", name).strip(" .!,")
     if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
         return None

@@ -30,7 +30,10 @@ def test_clean_name():
      ("ja, Megan", "Megan"), ("sure, Raj Singh", "Raj Singh"), ("Sure Lucas Martin", "Lucas Martin"),
      ("Daan 't Hart is mijn naam", "Daan 't Hart"), ("priya patel is my name", "Priya Patel"),
      ("put it down as george wright", "George Wright"), ("you can put Megan", "Megan"),
-     ("the name's Tom Smith", "Tom Smith"), ("Noteboom", "Noteboom")],
+     ("the name's Tom Smith", "Tom Smith"), ("Noteboom", "Noteboom"), ("hoi, met Tom", "Tom"),
+     ("hi, Tom Smith here", "Tom Smith"), ("its tom smith", "Tom Smith"), ("gewoon Sanne", "Sanne"),
+     ("Tom Smith, cheers", "Tom Smith"), ("first name Sanne", "Sanne"), ("Imre Kovacs", "Imre Kovacs"),
+     ("Justin Bieber", "Justin Bieber"), ("naam", None), ("met", None)],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
