@@ -459,6 +459,19 @@ def _parse_date(text: str, today: dt.date) -> dt.date | None:
         return _future_date(
             today, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)) if m.group(3) else None
         )
+    # "de 1e", "op de 20ste", "the 3rd": a day of this month, or of the next once it has passed
+    if m := re.search(r"\b(?:de|the)\s+([0-3]?\d)(?:e|ste|de|st|nd|rd|th)\b", t):
+        day = int(m.group(1))
+        month_start = today.replace(day=1)
+        for months_ahead in (0, 1, 2):
+            first = (month_start + dt.timedelta(days=32 * months_ahead)).replace(day=1)
+            try:
+                candidate = first.replace(day=day)
+            except ValueError:
+                continue  # the 31st of a shorter month
+            if candidate >= today:
+                return candidate
+        raise InvalidDate(m.group(0))
     window = _parse_week_window(t, today)
     short_message = len(t.split()) <= 4
     for word in re.findall(r"[a-z]+", t):
@@ -495,6 +508,13 @@ def _parse_week_window(t: str, today: dt.date) -> tuple[dt.date, dt.date] | None
     return None
 
 
+# "om 9en", "tegen tienen", "rond negenen": an hour in its spoken plural.
+_HOUR_EN_WORDS = {
+    "zevenen": "zeven", "achten": "acht", "negenen": "negen", "tienen": "tien", "elven": "elf",
+    "twaalven": "twaalf", "enen": "een", "tweeën": "twee", "drieën": "drie", "vieren": "vier",
+    "vijven": "vijf", "zessen": "zes",
+}  # fmt: skip
+_HOUR_EN = re.compile(r"(?<!\w)(\d{1,2}(?=en\b)|" + "|".join(_HOUR_EN_WORDS) + r")(?:en\b)?")
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
 _HOUR_UUR = re.compile(r"\b([01]?\d|2[0-3])\s*(?:u|uur|h)(?:\s*([0-5]\d))?\b")
 _AMPM = re.compile(r"\b(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*(am|pm|a\.m\.|p\.m\.)")
@@ -563,9 +583,11 @@ def parse_when(text: str, now: dt.datetime) -> When:
         return When(parsed.date(), parsed.time().replace(second=0, microsecond=0))
     except ValueError:
         pass
-    t = " " + _spell_out_numbers(raw.lower().replace("’", "'"))[0] + " "
+    low = _HOUR_EN.sub(lambda m: _HOUR_EN_WORDS.get(m.group(1), m.group(1)), raw.lower())
+    t = " " + _spell_out_numbers(low.replace("’", "'"))[0] + " "
     days = "maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag"
-    t = re.sub(rf"({days})(ochtend|middag|avond)", r"\1 \2", t)
+    t = re.sub(rf"({days})morgen", r"\1 ochtend", t)  # "vrijdagmorgen" is no "morgen"
+    t = re.sub(rf"({days})(ochtend|voormiddag|namiddag|middag|avond)", r"\1 \2", t)
     today = now.date()
     date = _parse_date(t, today)
     # Dates like 15/12 must not be read as a time as well.

@@ -197,6 +197,14 @@ def test_mileage_with_number_words_is_found_in_a_sentence():
         ("sometime next Thursday", dt.date(2026, 11, 26), None, None, None),
         ("half tien", None, dt.time(9, 30), None, None),
         ("morgen om tien uur", dt.date(2026, 11, 24), dt.time(10), None, None),
+        ("vrijdagmorgen 10 uur", dt.date(2026, 11, 27), dt.time(10), None, None),
+        ("donderdagmorgen", dt.date(2026, 11, 26), None, "morning", None),
+        ("vrijdagnamiddag", dt.date(2026, 11, 27), None, "afternoon", None),
+        ("maandag rond 9en", dt.date(2026, 11, 30), dt.time(9), None, None),
+        ("vrijdag tegen tienen", dt.date(2026, 11, 27), dt.time(10), None, None),
+        ("dinsdag de 1e om 13u", dt.date(2026, 12, 1), dt.time(13), None, None),
+        ("the 3rd at 10", dt.date(2026, 12, 3), dt.time(10), None, None),
+        ("op de 31e", dt.date(2026, 12, 31), None, None, None),
     ],
 )
 def test_when_as_people_write_it(text, date, time, part, until):
