@@ -9,12 +9,12 @@ from dealer.parsing import find_emails, find_phones, normalize_plate
 
 _NAME_PREFIX = re.compile(
     r"^\s*(mijn naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|i am|i'm|im|its|"
-    r"(?:voor)?naam|(?:first |full )?name|gewoon|just|"
     r"this is|the name is|name's|the name's|zet (?:het |hem )?(?:maar )?op|"
     r"schrijf (?:het |hem )?(?:maar )?op|noteer(?: het| hem)?(?: maar)?(?: op)?|"
     r"put (?:it|me) down (?:as|under)|put (?:it|me) under|you can put|write (?:it )?down|"
     r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|"
-    r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|met|call me)[\s:]+",
+    r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|met|call me|"
+    r"(?:voor)?naam|(?:first |full )?name|gewoon|just)[\s:]+",  # after "naam is", "name is"
     re.I,
 )
 # A yes or a greeting before the name ("ja, Thijs Verbeek", "sure, Raj Singh", "hoi, met Tom"):
@@ -52,7 +52,7 @@ _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "
 _INTRODUCTION = re.compile(
     r"\b(?:mijn naam is|m'n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
     r"name's|name:|in the name of|under the name(?: of)?)\s+"
-    r"([^\W\d_][\w'\u2019-]*(?:\s+[^\W\d_][\w'\u2019-]*){0,4})",
+    r"([^\W\d_][\w'\u2019-]*(?:\s+(?:'t|[^\W\d_][\w'\u2019-]*)){0,4})",
     re.I,
 )
 # Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ..."). "op" is one
