@@ -113,7 +113,7 @@ class ValidateSurveyForm(BaseFormValidation):
 
     def validate_survey_comment(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         text = " ".join(str(value or "").split())[:MAX_COMMENT_CHARS]
-        if latest_intent(tracker) == "deny" or is_no_comment(text) or text.startswith("/"):
+        if is_no_comment(text) or text.startswith("/"):  # "nee, het duurde te lang" is kept
             return {"survey_comment": "none"}
         self.store(tracker, answer("comment", comment=text))
         return {"survey_comment": text}

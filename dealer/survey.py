@@ -121,11 +121,16 @@ _NUMBER_WORDS = {
 _SCORE = re.compile(
     r"(?:score|cijfer|een|an?)?\s*(\d{1,2})(?:\s*(?:/|van de|van|out of|uit)\s*\d{1,2})?[.!]?"
 )
-_SKIP = re.compile(
-    r"^\s*(nee|no|geen|none|nope|nothing|niets|nvt|n\.?v\.?t\.?|-|skip|sla over|overslaan|"
-    r"geen opmerking(en)?|no comments?|nee hoor|nee dank je|no thanks?)\s*[.!]*\s*$",
-    re.IGNORECASE,
+# A comment made only of these words is no comment: "nee", "nee hoor, verder niet", "no thanks,
+# that's all". Anything more is kept, a "nee" before it too ("nee, het duurde te lang").
+_NO_COMMENT_TEXT = (
+    "nee neen no nope nah niks niets nothing none geen opmerking opmerkingen comment comments "
+    "hoor dank je u wel bedankt dankjewel dankuwel thanks thank you thx verder further else not "
+    "niet really echt nvt n.v.t n.v.t. skip sla over overslaan - that's thats all dat was het is "
+    "it ok oké oke okay hoeft hoef ik i've i have don't dont heb have to add toe te voegen "
+    "more meer"
 )
+_NO_COMMENT = frozenset(_NO_COMMENT_TEXT.split())
 
 
 def parse_score(text: str, question: str) -> int | None:
@@ -177,4 +182,6 @@ def _one_number(text: str) -> int | None:
 
 
 def is_no_comment(text: str) -> bool:
-    return bool(_SKIP.match(text or ""))
+    """The answer to "anything else you'd like to tell us?" says there is nothing."""
+    words = re.findall(r"[^\s,.!:;]+", (text or "").lower().replace("’", "'"))
+    return all(w in _NO_COMMENT for w in words)

@@ -111,6 +111,10 @@ def test_comment_or_no_comment(form, domain, dispatcher, sqlite_factory):
         assert session.scalars(select(SurveyAnswer.comment)).all() == [
             "<script>x</script> top service"
         ]
+    t = in_survey(user_event("nee, het duurde te lang", "deny"))  # a complaint after a "nee"
+    form.validate_survey_comment("nee, het duurde te lang", dispatcher, t, domain)
+    with sqlite_factory() as session:  # the conversation's one comment, replaced
+        assert session.scalars(select(SurveyAnswer.comment)).all() == ["nee, het duurde te lang"]
 
 
 def test_ask_marks_the_offer_and_submit_thanks(run, dispatcher):
