@@ -329,7 +329,10 @@ def add_trainer_commands(sub) -> argparse._SubParsersAction:
     sim.add_argument("--json", type=Path, help="also write the figures as JSON here")
     sim.add_argument("--work-dir", type=Path, help="keep the run's store and server logs here")
     sim.add_argument(
-        "--show-failures", type=int, default=0, help="print N failed transcripts (tuning set)"
+        "--show-failures",
+        type=int,
+        default=0,
+        help="print N transcripts that failed or asked a question again (tuning set only)",
     )
     sim.set_defaults(func=cmd_simulate)
     return trainer_sub

@@ -72,7 +72,8 @@ def run_command(args: argparse.Namespace, *, model: Path, start_stack: Callable[
                        progress=progress, work_dir=work_dir, start_stack=start_stack)  # fmt: skip
     which = "HELD-OUT templates" if args.held_out else "tuning templates"
     title = f"Simulated conversations: {which}"
-    print(markdown(run, title, show_failures=args.show_failures))
+    # Held-out transcripts are never printed: reading them is tuning on them.
+    print(markdown(run, title, show_failures=0 if args.held_out else args.show_failures))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures(run), indent=2), encoding="utf-8")

@@ -129,12 +129,15 @@ def markdown(run: Run, title: str, show_failures: int = 0) -> str:
         if intents:
             lines.append(f"- out-of-scope intents {lang}: "
                          + ", ".join(f"{k} {v}" for k, v in intents.items()))  # fmt: skip
-    failed = [r for r in run.results if not r.success][:show_failures]
-    if failed:
-        lines += ["", "## Failed conversations", ""]
-        for r in failed:
+    # Failed conversations first, then those that asked a question the opening had answered.
+    shown = [r for r in run.results if not r.success]
+    shown += [r for r in run.results if r.success and r.transcript.redundant]
+    if shown[:show_failures]:
+        lines += ["", "## Failed conversations, then questions asked again", ""]
+        for r in shown[:show_failures]:
             p = r.profile
-            lines.append(f"### {p.id} ({', '.join(p.tags)}): {'; '.join(r.problems)}")
+            again = [f"asked again: {name}" for name in sorted(r.transcript.redundant)]
+            lines.append(f"### {p.id} ({', '.join(p.tags)}): {'; '.join([*r.problems, *again])}")
             for message, replies in r.transcript.turns:
                 lines.append(f"- customer: {message}")
                 for reply in replies:
