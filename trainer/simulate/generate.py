@@ -139,8 +139,11 @@ def add_typo(text: str, rng: random.Random) -> str:
 
 
 def e164(phone: str) -> str:
+    """The number a template's phone stands for: Dutch, but a national 07 (UK mobile) or 04
+    (Belgian mobile) is from across the border."""
+    region = {"07": "GB", "04": "BE"}.get(phone[:2], "NL")
     return phonenumbers.format_number(
-        phonenumbers.parse(phone, "NL"), phonenumbers.PhoneNumberFormat.E164
+        phonenumbers.parse(phone, region), phonenumbers.PhoneNumberFormat.E164
     )
 
 
@@ -211,6 +214,9 @@ class Generator:
             "name": name,
             "contact": contact_text,
         }
+        # optional (the held-out set has none): drawing only when present keeps its samples
+        phrasings = t.get("contact_phrasings", {}).get("phone" if use_phone else "email")
+        contact_say = say(phrasings).format(contact=contact_text) if phrasings else contact_text
         plate_text = plate if neutral else say(t["plate_phrasings"]).format(plate=values["plate"])
         answers = {
             "service": Answer(values["service"], service["neutral"][0]),
@@ -218,7 +224,7 @@ class Generator:
             "mileage": Answer(str(mileage["km"]) if neutral else values["km"], str(mileage["km"])),
             "when": Answer(when["neutral"] if neutral else values["when"], when["neutral"]),
             "name": Answer(name if neutral else say(t["name_phrasings"]).format(name=name), name),
-            "contact": Answer(contact_text, contact_text),
+            "contact": Answer(contact_say, contact_text),
             "car": Answer(car["model"] if neutral else values["car"], car["model"]),
             "condition": Answer(say(t["conditions"])),
             "yes": Answer("ok" if neutral else say(t["affirm"]), t["affirm"][0]),
