@@ -285,16 +285,17 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
             # The answer to the question is the whole message: "Thursday 3 December at 10:30",
             # of which the `time` entity may hold only "10:30". A button's payload holds the value.
             text = said
-        decision = decide(text[:200], window)
+        decision, read = decide(text[:200], window), str(value)
         if decision.start is None and not answers and (clause := _rest_of_clause(text, said)):
             # The entity may stop short of the hour ("friday at" of "this friday at eleven").
             wider = decide(clause[:200], window)
-            decision = wider if wider.start is not None else decision
+            if wider.start is not None or wider.problem not in (UNCLEAR, INVALID_DATE):
+                decision, read = wider, clause
         if decision.start is not None:
             return {slot: decision.start.isoformat(), "time_window": None}
-        if not answers:  # volunteered: the question will show what is free then
+        if not answers:  # volunteered: the question will show what is free then (or why not)
             keep = decision.problem not in (UNCLEAR, INVALID_DATE)
-            return {slot: None, "time_window": str(value)[:200] if keep else None}
+            return {slot: None, "time_window": read[:200] if keep else None}
         dealer, lang = dealer_of(tracker), language(tracker)
         explain_time_problem(dispatcher, dealer, decision, lang, department)
         if answers >= MAX_TRIES:

@@ -233,3 +233,27 @@ def test_summary_in_english(sqlite_factory, dispatcher, run):
     assert message["service"] == "MOT (APK inspection)"
     assert message["when"] == "Friday 27 November at 09:00"
     assert message["mileage"] == "85,000 km"
+
+
+def test_a_volunteered_time_that_cannot_be_booked_is_explained_when_the_question_comes(
+    sqlite_factory, dispatcher, domain, run
+):
+    """Simulator: "... moved to tomorrow morning at 10?" (entity "tomorrow morning", 10:00 full)
+    was asked "What time on Tuesday?" as if the hour had not been said. The clause is kept, and
+    the question says why that hour cannot be booked and offers the nearest free times."""
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    text = "can my appointment be moved to friday at 20:00?"
+    tracker = make_tracker(user_event(text, "reschedule_appointment"), slots={
+                           "requested_slot": None}, active_loop="appointment_form")  # fmt: skip
+    result = form.validate_appointment_time("friday", dispatcher, tracker, domain)
+    assert result == {"appointment_time": None, "time_window": "friday at 20:00"}
+    assert dispatcher.messages == []
+
+    ask = make_tracker(slots={"time_window": "friday at 20:00", "service_type": "apk",
+                              "language": "en", "requested_slot": "appointment_time"})  # fmt: skip
+    run(ActionAskAppointmentTime(session_factory=sqlite_factory), ask)
+    assert responses(dispatcher)[0] != "utter_time_pick_hour"
+    starts = [b["payload"].split('"')[3] for m in dispatcher.messages for b in m.get("buttons", [])]
+    assert starts and all(s[11:16] != "20:00" for s in starts)
