@@ -34,6 +34,12 @@ _PLATE_CANDIDATE = re.compile(
     r"(?<![\w-])([A-Za-z0-9]{1,3}-?[A-Za-z0-9]{2,3}-?[A-Za-z0-9]{1,3})(?![\w-])"
 )
 
+_SPACED_PLATE = re.compile(
+    r"\b(?:kenteken|nummerplaat|plate|reg|registration|registratie)\b[\s:.]*(?:is\s+)?"
+    r"([A-Za-z0-9]{1,3}\s[A-Za-z0-9]{2,3}\s[A-Za-z0-9]{1,3})(?![\w-])",
+    re.I,
+)
+
 
 def normalize_plate(text: str) -> str | None:
     """Return the plate in its official dashed form (``12-ABC-3``), or None if it is not one."""
@@ -49,7 +55,9 @@ def normalize_plate(text: str) -> str | None:
 
 
 def find_plates(text: str) -> list[tuple[int, int, str]]:
-    """Spans and normalised values of every plate in a free-text message."""
+    """Spans and normalised values of every plate in a free-text message. A plate written with
+    spaces counts only after a word for it ("kenteken gz 123 k"): "op 12 km" has a plate's
+    letters and digits too."""
     found = []
     for match in _PLATE_CANDIDATE.finditer(text or ""):
         candidate = match.group(1)
@@ -57,7 +65,11 @@ def find_plates(text: str) -> list[tuple[int, int, str]]:
         plate = normalize_plate(candidate)
         if plate and (("-" in candidate) or any(c.isdigit() for c in candidate)):
             found.append((match.start(1), match.end(1), plate))
-    return found
+    for match in _SPACED_PLATE.finditer(text or ""):
+        plate = normalize_plate(match.group(1))
+        if plate and any(c.isdigit() for c in match.group(1)):
+            found.append((match.start(1), match.end(1), plate))
+    return sorted(found)
 
 
 _EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})(?![\w])")

@@ -56,6 +56,15 @@ def test_plates_are_found_in_a_sentence():
     assert find_plates("ik wil een afspraak maken") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "plates"),
+    [("kenteken gz 123 k", ["GZ-123-K"]), ("kenteken: GX 123 T graag", ["GX-123-T"]),
+     ("plate AB 12 CD please", ["AB-12-CD"]), ("ik rij op 12 km", []), ("om 10 uur", [])],
+)  # fmt: skip
+def test_a_plate_with_spaces_counts_after_a_word_for_it(text, plates):
+    assert [p for _s, _e, p in find_plates(text)] == plates
+
+
 def test_contact_details():
     assert normalize_phone("bel me op 06 12345678") == "+31612345678"
     assert normalize_phone("+32 470 12 34 56") == "+32470123456"
