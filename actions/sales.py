@@ -24,7 +24,12 @@ from actions.common import (
     now_for,
     transcript,
 )
-from actions.validation import BaseFormValidation, offer_window, time_buttons
+from actions.validation import (
+    BaseFormValidation,
+    offer_window,
+    time_buttons,
+    value_before_message,
+)
 from core.store.repositories import create_lead
 from dealer.booking import TimeDecision, decide_time
 from dealer.config import Car, Dealer
@@ -192,6 +197,9 @@ class ValidateTestDriveForm(BaseFormValidation):
         if car is not None:
             return {"car": car.stock_id}
         pair = match_model(dealer, text)
+        earlier = value_before_message(tracker, "car")
+        if pair is None and earlier and tracker.get_slot("requested_slot") != "car":
+            return {"car": earlier}  # a word of another answer taken for a model ("I'm Megan")
         if pair is None:
             dispatcher.utter_message(response="utter_car_unknown", value=text[:60])
             return {"car": None}

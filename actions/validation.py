@@ -61,6 +61,20 @@ def tries(tracker: Tracker, slot: str) -> int:
     return answered
 
 
+def value_before_message(tracker: Tracker, slot: str) -> Any:
+    """The value ``slot`` had before the latest message (the tracker already holds what was
+    extracted from it)."""
+    value, seen_user = None, False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                break
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return value
+
+
 def _rest_of_clause(value: str, said: str) -> str | None:
     """``value`` as found in the message ``said``, up to the end of its clause (the next comma or
     full stop), when that adds words: "friday at" -> "friday at eleven"."""

@@ -14,15 +14,15 @@ _NAME_PREFIX = re.compile(
     r"put (?:it|me) down (?:as|under)|put (?:it|me) under|you can put|write (?:it )?down|"
     r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|"
     r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|met|call me|"
-    r"(?:voor)?naam|(?:first |full )?name|gewoon|just)[\s:]+",  # after "naam is", "name is"
+    r"(?:voor)?naam|(?:first |full )?name|gewoon)[\s:]+",  # after "naam is", "name is"
     re.I,
 )
 # A yes or a greeting before the name ("ja, Thijs Verbeek", "sure, Raj Singh", "hoi, met Tom"):
-# stripped when a comma follows it or two words are left, so "Ja Rule" stays a name.
+# stripped, but "ja" only when a comma follows it or two words are left: "Ja Rule" is a name.
 _YES_FIRST = re.compile(
     r"^\s*(?:ja|jawel|jazeker|zeker|prima|oké|oke|ok|okay|yes|yeah|yep|sure|of course|natuurlijk|"
     r"hoi|hallo|hi|hello|hey|hee|goedemorgen|goedemiddag|goedenavond|good morning|"
-    r"good afternoon|good evening)(?:\s*[,.!:]\s*|\s+(?=\S+\s+\S))",
+    r"good afternoon|good evening)(?:\s*[,.!:]\s*|\s+(?=\S+\s+\S)|(?<!ja)\s+(?=\S))",
     re.I,
 )
 # Politeness after the name: "Lotte de Boer graag", "Daniel Kim please".
@@ -42,7 +42,7 @@ _NOT_NAME_TEXT = (
     "stop stoppen annuleer annuleren laat maar weet ik het "
     "yes yeah yep yup sure please thanks thank you thx no nope nah not none nothing hi hello hiya "
     "hey good morning afternoon evening bye goodbye cheers cancel quit never mind i don't know "
-    "dunno idk there daar allemaal iedereen everyone naam name met gewoon just"
+    "dunno idk there daar allemaal iedereen everyone naam name met gewoon"
 )
 _NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
 _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "von",

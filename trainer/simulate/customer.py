@@ -78,6 +78,9 @@ DID_NOT_UNDERSTAND = frozenset({"utter_default"})
 # Replies whose buttons are the options left after a refusal (free times, cars).
 CHOICES = frozenset({"utter_nearest_free", "utter_time_pick_hour", "utter_car_choose"})
 MAX_ASKS = 4  # a question asked this often is a dead end: the customer gives up
+# Questions that follow the reason the given answer cannot be used ("Thursday 09:00 is fully
+# booked"): asked again, but not as if the opening had not been read.
+_EXPLAINED_ASKS = frozenset({"utter_nearest_free"})
 
 
 @dataclass
@@ -235,7 +238,7 @@ class Customer:
         self.t.asks[name] += 1
         if asked and not self._after_digression and name not in ("anything_else",):
             self.t.reprompts[name] += 1
-        elif not asked and name in p.given:
+        elif not asked and name in p.given and not (reply and reply.name in _EXPLAINED_ASKS):
             self.t.redundant[name] += 1
         self._after_digression = False
         if asked >= MAX_ASKS and name not in ("anything_else",):

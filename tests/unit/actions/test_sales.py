@@ -108,6 +108,24 @@ def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain):
     assert len(dispatcher.messages) == before
 
 
+def test_a_name_taken_for_a_model_keeps_the_car_chosen(sqlite_factory, dispatcher, domain):
+    """Simulator: "I'm Megan" (DIET: model "Megan") to the name question dropped the T-Roc chosen
+    before and asked for the car again."""
+    form = ValidateTestDriveForm(session_factory=sqlite_factory)
+    t = make_tracker(
+        slot_event("car", "AHD-1006"),
+        slot_event("requested_slot", "customer_name"),
+        user_event("I'm Megan", "inform"),
+        slot_event("car", "Megan"),
+        slots={"requested_slot": "customer_name", "car": "Megan"},
+        active_loop="test_drive_form",
+    )
+    assert form.validate_car("Megan", dispatcher, t, domain) == {"car": "AHD-1006"}
+    assert dispatcher.messages == []
+    # A car of the stock named in another answer is a change of car.
+    assert form.validate_car("id3", dispatcher, t, domain) == {"car": "AHD-1004"}
+
+
 def test_trade_in_never_invents_a_value(sqlite_factory, dispatcher, domain, run):
     form = ValidateTradeInForm(session_factory=sqlite_factory)
     t = make_tracker()

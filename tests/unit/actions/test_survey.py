@@ -174,3 +174,15 @@ def test_no_to_anything_else_closes_like_goodbye(form, domain, dispatcher, run):
     assert required(form, qualifying_no, domain, dispatcher) != []
     run(ActionSubmitSurvey(), make_tracker(user_event("nee hoor", "deny")))
     assert responses(dispatcher) == ["utter_goodbye"]
+
+
+def test_thanks_to_anything_else_closes_like_goodbye(form, domain, dispatcher, run):
+    """Simulator: "all sorted, thanks" to "anything else?" got "anything else?" again."""
+    qualifying_thanks = make_tracker(
+        *START, user_event("open?", "ask_opening_hours", channel="socketio"),
+        bot_event("Graag gedaan! Kan ik nog ergens anders mee helpen?"),
+        user_event("all sorted, thanks", "thank", channel="socketio"),
+    )  # fmt: skip
+    assert required(form, qualifying_thanks, domain, dispatcher) != []
+    run(ActionSubmitSurvey(), make_tracker(user_event("all sorted, thanks", "thank")))
+    assert responses(dispatcher) == ["utter_goodbye"]

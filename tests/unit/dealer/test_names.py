@@ -34,7 +34,8 @@ def test_clean_name():
      ("hi, Tom Smith here", "Tom Smith"), ("its tom smith", "Tom Smith"), ("gewoon Sanne", "Sanne"),
      ("Tom Smith, cheers", "Tom Smith"), ("first name Sanne", "Sanne"), ("Imre Kovacs", "Imre Kovacs"),
      ("Justin Bieber", "Justin Bieber"), ("naam", None), ("met", None),
-     ("name is Lucas Martin", "Lucas Martin"), ("naam: Daan 't Hart", "Daan 't Hart")],
+     ("name is Lucas Martin", "Lucas Martin"), ("naam: Daan 't Hart", "Daan 't Hart"),
+     ("sure megan", "Megan"), ("Hi Tom", "Tom"), ("Just de Vries", "Just de Vries")],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
