@@ -527,6 +527,29 @@ _HOUR_EN_WORDS = {
     "vijven": "vijf", "zessen": "zes",
 }  # fmt: skip
 _HOUR_EN = re.compile(r"(?<!\w)(\d{1,2}(?=en\b)|" + "|".join(_HOUR_EN_WORDS) + r")(?:en\b)?")
+_ENGLISH_HOURS = ("one two three four five six seven eight nine ten eleven twelve").split()
+_ENGLISH_HOUR = r"(1[0-2]|[1-9]|" + "|".join(_ENGLISH_HOURS) + r")"
+_PAST_TO = re.compile(rf"\b(half|quarter)\s+(past|to)\s+{_ENGLISH_HOUR}\b")
+_BRITISH_HALF = re.compile(rf"\bhalf\s+({'|'.join(_ENGLISH_HOURS)})\b")
+
+
+def _english_clock(text: str) -> str:
+    """English clock phrases as digits: "half past eight" and British "half eight" are 8:30
+    (Dutch "half acht" is 7:30), "quarter past ten" 10:15, "quarter to four" 3:45."""
+
+    def hour(word: str) -> int:
+        return int(word) if word.isdigit() else _ENGLISH_HOURS.index(word) + 1
+
+    def past_to(m: re.Match) -> str:
+        h, minutes = hour(m.group(3)), 30 if m.group(1) == "half" else 15
+        if m.group(2) == "to":
+            h, minutes = (h - 2) % 12 + 1, 60 - minutes
+        return f"{h}:{minutes:02d}"
+
+    text = _PAST_TO.sub(past_to, text)
+    return _BRITISH_HALF.sub(lambda m: f"{hour(m.group(1))}:30", text)
+
+
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
 _HOUR_UUR = re.compile(r"\b([01]?\d|2[0-3])\s*(?:u|uur|h)(?:\s*([0-5]\d))?\b")
 _AMPM = re.compile(r"\b(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*(am|pm|a\.m\.|p\.m\.)")
@@ -596,6 +619,7 @@ def parse_when(text: str, now: dt.datetime) -> When:
     except ValueError:
         pass
     low = _HOUR_EN.sub(lambda m: _HOUR_EN_WORDS.get(m.group(1), m.group(1)), raw.lower())
+    low = _english_clock(low)
     t = " " + _spell_out_numbers(low.replace("’", "'"))[0] + " "
     days = "maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag"
     t = re.sub(rf"({days})morgen", r"\1 ochtend", t)  # "vrijdagmorgen" is no "morgen"

@@ -214,6 +214,11 @@ def test_mileage_with_number_words_is_found_in_a_sentence():
         ("dinsdag de 1e om 13u", dt.date(2026, 12, 1), dt.time(13), None, None),
         ("the 3rd at 10", dt.date(2026, 12, 3), dt.time(10), None, None),
         ("op de 31e", dt.date(2026, 12, 31), None, None, None),
+        ("next Monday at half past eight", dt.date(2026, 11, 30), dt.time(8, 30), None, None),
+        ("quarter past ten", None, dt.time(10, 15), None, None),
+        ("tuesday quarter to twelve", dt.date(2026, 11, 24), dt.time(11, 45), None, None),
+        ("at half eight", None, dt.time(8, 30), None, None),  # British; Dutch "half acht" 7:30
+        ("half acht", None, dt.time(7, 30), None, None),
     ],
 )
 def test_when_as_people_write_it(text, date, time, part, until):
