@@ -527,7 +527,20 @@ _HOUR_EN_WORDS = {
     "vijven": "vijf", "zessen": "zes",
 }  # fmt: skip
 _HOUR_EN = re.compile(r"(?<!\w)(\d{1,2}(?=en\b)|" + "|".join(_HOUR_EN_WORDS) + r")(?:en\b)?")
-_ENGLISH_HOURS = ("one two three four five six seven eight nine ten eleven twelve").split()
+_ENGLISH_HOURS = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
 _ENGLISH_HOUR = r"(1[0-2]|[1-9]|" + "|".join(_ENGLISH_HOURS) + r")"
 _PAST_TO = re.compile(rf"\b(half|quarter)\s+(past|to)\s+{_ENGLISH_HOUR}\b")
 _BRITISH_HALF = re.compile(rf"\bhalf\s+({'|'.join(_ENGLISH_HOURS)})\b")
