@@ -110,3 +110,20 @@ def is_written_name(text: str) -> bool:
     if not 2 <= len(words) <= 4 or clean_name(text) is None:
         return False
     return all(w[:1].isupper() or (i and w in _NAME_PARTICLES) for i, w in enumerate(words))
+
+
+# Lead-ins that give a name ("schrijf maar op Thijs Verbeek"): such a message answers the name
+# question and is no wish to stop, whatever "maar" makes the classifier think.
+_GIVES_NAME = re.compile(
+    r"^\s*(?:schrijf|noteer|zet|put|write|mijn naam|m'n naam|my name|the name|de naam|naam|name|"
+    r"op naam|in the name|ik heet|call me)\b",
+    re.I,
+)
+
+
+def gives_name(text: str) -> bool:
+    """The text gives a name after a lead-in: "schrijf maar op thijs verbeek", "naam: Eva"."""
+    lead = _GIVES_NAME.match(_YES_FIRST.sub("", text or ""))
+    name = clean_name(text) if lead else None
+    # the lead-in must be gone from the name: "schrijf maar niks op" names nobody
+    return name is not None and not name.lower().startswith(lead.group(0).strip().lower())

@@ -10,7 +10,8 @@ and ended the form that had just asked for it, "telefoon 0612345678 graag" as ``
 Such a message gets the intent ``inform``, first in the ranking (the FallbackClassifier reads the
 ranking's top two), and the rest of the ranking keeps what the classifier said. So does a
 message that is only a name written with capitals ("John Smith") when the classifier is unsure
-of it (below ``_UNSURE``): it answers the name question, it is no call for the fallback.
+of it (below ``_UNSURE``): it answers the name question, it is no call for the fallback; and a
+name given with a lead-in ("schrijf maar op thijs verbeek", read as ``stop`` 0.87).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
-from dealer.names import find_names, is_written_name
+from dealer.names import find_names, gives_name, is_written_name
 from dealer.parsing import find_emails, find_mileage, find_phones, find_plates
 
 # Intents a message with a strict-format value cannot have (it answers a question).
@@ -68,7 +69,9 @@ class PatternExtractor(GraphComponent):
         for message in messages:
             text = message.get("text") or ""
             intent = message.get("intent") or {}
-            if (intent.get("confidence") or 0) < _UNSURE and is_written_name(text):
+            if ((intent.get("confidence") or 0) < _UNSURE and is_written_name(text)) or (
+                intent.get("name") in _NOT_AN_ANSWER and gives_name(text)
+            ):
                 _as_answer(message)
             new = find_pattern_entities(text)
             if not new:

@@ -49,3 +49,11 @@ def test_a_written_name_the_classifier_is_unsure_of_is_an_answer():
     assert intent("Anne van der Berg", 0.3) == "inform"
     assert intent("John Smith", 0.9) == "deny"  # the classifier was sure
     assert intent("no thanks", 0.2) == "deny" and intent("Yes Please", 0.2) == "deny"
+
+
+def test_a_name_given_with_a_lead_in_is_an_answer_not_a_stop():
+    """Simulator: "schrijf maar op thijs verbeek" was read as stop (0.87) and ended the form."""
+    assert _processed("schrijf maar op thijs verbeek", "stop").get("intent")["name"] == "inform"
+    assert _processed("zet maar op jan", "stop").get("intent")["name"] == "inform"
+    assert _processed("schrijf maar niks op", "stop").get("intent")["name"] == "stop"
+    assert _processed("laat maar", "stop").get("intent")["name"] == "stop"

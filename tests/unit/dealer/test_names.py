@@ -2,7 +2,7 @@
 
 import pytest
 
-from dealer.names import clean_name, find_names
+from dealer.names import clean_name, find_names, gives_name
 
 
 def test_clean_name():
@@ -73,3 +73,13 @@ def test_a_name_introduced_in_a_sentence_is_found(text, name):
 )
 def test_no_name_without_an_introduction_of_one(text):
     assert find_names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "gives"),
+    [("schrijf maar op thijs verbeek", True), ("naam: Eva", True), ("ja, schrijf maar op Kees", True),
+     ("noteer maar niks", False), ("schrijf maar niks op", False), ("voor nu stoppen", False),
+     ("laat maar", False), ("naam", False)],
+)  # fmt: skip
+def test_a_name_given_after_a_lead_in(text, gives):
+    assert gives_name(text) is gives
