@@ -4,6 +4,7 @@ introduced in a longer message) and by the forms (an answer to "what name?")."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from dealer.parsing import find_emails, find_phones, normalize_plate
 
@@ -13,8 +14,10 @@ _NAME_PREFIX = re.compile(
     r"schrijf (?:het |hem )?(?:maar )?op|noteer(?: het| hem)?(?: maar)?(?: op)?|"
     r"put (?:it|me) down (?:as|under)|put (?:it|me) under|you can put|write (?:it )?down|"
     r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|"
-    r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|met|call me|"
-    r"(?:voor)?naam|(?:first |full )?name|gewoon)[\s:]+",  # after "naam is", "name is"
+    r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|"
+    r"met vriendelijke groet|met|call me|dat ben ik|ja dat is|dat is|hoor|"
+    r"op mijn naam(?: graag)?|groetjes|gr\.|naam\s*=|mijn naam\?|"
+    r"(?:voor)?naam|(?:first |full )?name|gewoon)[\s:,]+",  # after "naam is", "name is"
     re.I,
 )
 # A yes or a greeting before the name ("ja, Thijs Verbeek", "sure, Raj Singh", "hoi, met Tom"):
@@ -29,7 +32,7 @@ _YES_FIRST = re.compile(
 _NAME_SUFFIX = re.compile(
     r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
     r"dank je( wel)?|dank u( wel)?|hier|here|is mijn naam|is de naam|is my name|is the name|"
-    r"cheers|hoor|is fine|is goed|is prima)"
+    r"cheers|hoor|is fine|is goed|is prima|mvg|groetjes|groet|regards)"
     r"\s*[.!]*\s*$",
     re.I,
 )
@@ -70,11 +73,14 @@ def clean_name(value: str) -> str | None:
     # "Jan de Vries, 0612345678": the name is asked, the contact came along (its own slot)
     for start, end, _value in sorted([*find_phones(text), *find_emails(text)], reverse=True):
         text = (text[:start] + text[end:]).strip(" ,;")
+    # "voornaam Bram, achternaam Hendriks"; "Bram Hendriks (06 ...)"; a smiley after the name
+    text = re.sub(r",?\s*achternaam:?\s*", " ", text, flags=re.I)
+    text = "".join(c for c in text if c not in "()" and unicodedata.category(c) != "So").strip()
     if introduced := _INTRODUCTION.search(text):  # "zet maar op naam van Jan"
         text = _AFTER_NAME.sub("", introduced.group(1))
     name = _NAME_PREFIX.sub("", _YES_FIRST.sub("", text))
     name = _NAME_PREFIX.sub("", _YES_FIRST.sub("", name)).strip(" .!,")  # "hoi, met Tom"
-    name = _NAME_SUFFIX.sub("", name).strip(" .!,")
+    name = _NAME_SUFFIX.sub("", _NAME_SUFFIX.sub("", name)).strip(" .!,")  # "... is mijn naam hoor"
     if not 2 <= len(name) <= 80 or any(c.isdigit() for c in name):
         return None
     if re.search(r"[<>{}\[\]@#?=;/\\|*_$%]", name) or not re.search(r"[^\W\d_]", name):

@@ -35,7 +35,12 @@ def test_clean_name():
      ("Tom Smith, cheers", "Tom Smith"), ("first name Sanne", "Sanne"), ("Imre Kovacs", "Imre Kovacs"),
      ("Justin Bieber", "Justin Bieber"), ("naam", None), ("met", None),
      ("name is Lucas Martin", "Lucas Martin"), ("naam: Daan 't Hart", "Daan 't Hart"),
-     ("sure megan", "Megan"), ("Hi Tom", "Tom"), ("Just de Vries", "Just de Vries")],
+     ("sure megan", "Megan"), ("Hi Tom", "Tom"), ("Just de Vries", "Just de Vries"),
+     ("dat ben ik, Bram Hendriks", "Bram Hendriks"), ("mijn naam? Bram Hendriks", "Bram Hendriks"),
+     ("voornaam Bram, achternaam Hendriks", "Bram Hendriks"), ("Bram Hendriks, mvg", "Bram Hendriks"),
+     ("Bram Hendriks is mijn naam hoor", "Bram Hendriks"), ("ja hoor, Bram Hendriks", "Bram Hendriks"),
+     ("met vriendelijke groet, Bram Hendriks", "Bram Hendriks"), ("Hoornstra", "Hoornstra"),
+     ("Bram Hendriks (06 12345678)", "Bram Hendriks"), ("Bram Hendriks 🙂", "Bram Hendriks")],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
