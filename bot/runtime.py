@@ -24,7 +24,7 @@ from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rasa_bin, rest
 from dealer.config import get_dealer
 
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
-                "dealer/parsing.py")  # fmt: skip
+                "dealer/parsing.py", "dealer/names.py")  # fmt: skip (what bot/nlu imports)
 NOT_MODEL_INPUTS = ("data/dealers",)  # dealer facts are read at run time, not trained on
 MODEL_PREFIX = "dealerbot-"
 # Sanic reads a request body of up to 100 MB before any handler runs (our 64 KiB guard, the
