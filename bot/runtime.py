@@ -23,8 +23,9 @@ from sqlalchemy.engine import make_url
 from core.settings import PRIVATE_UMASK, REPO_ROOT, get_settings, rasa_bin, rest_client_headers
 from dealer.config import get_dealer
 
+# The dealer modules are there because bot/nlu imports them.
 MODEL_INPUTS = ("config.yml", "bot/domain", "data", "bot/nlu", "dealer/language.py",
-                "dealer/parsing.py", "dealer/names.py")  # fmt: skip (what bot/nlu imports)
+                "dealer/parsing.py", "dealer/names.py")  # fmt: skip
 NOT_MODEL_INPUTS = ("data/dealers",)  # dealer facts are read at run time, not trained on
 MODEL_PREFIX = "dealerbot-"
 # Sanic reads a request body of up to 100 MB before any handler runs (our 64 KiB guard, the
