@@ -64,15 +64,13 @@ def tries(tracker: Tracker, slot: str) -> int:
 def value_before_message(tracker: Tracker, slot: str) -> Any:
     """The value ``slot`` had before the latest message (the tracker already holds what was
     extracted from it)."""
-    value, seen_user = None, False
+    seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            if seen_user:
-                break
             seen_user = True
         elif seen_user and event.get("event") == "slot" and event.get("name") == slot:
             return event.get("value")
-    return value
+    return None
 
 
 def _rest_of_clause(value: str, said: str) -> str | None:

@@ -113,7 +113,11 @@ def test_a_name_taken_for_a_model_keeps_the_car_chosen(sqlite_factory, dispatche
     before and asked for the car again."""
     form = ValidateTestDriveForm(session_factory=sqlite_factory)
     t = make_tracker(
+        user_event("I'd like to test drive the T-Roc", "book_test_drive"),
         slot_event("car", "AHD-1006"),
+        slot_event("requested_slot", "test_drive_time"),
+        user_event("tomorrow at 4pm", "inform"),
+        slot_event("test_drive_time", "2026-11-24T16:00:00+01:00"),
         slot_event("requested_slot", "customer_name"),
         user_event("I'm Megan", "inform"),
         slot_event("car", "Megan"),
