@@ -126,7 +126,7 @@ _SCORE = re.compile(
 _NO_COMMENT_TEXT = (
     "nee neen no nope nah niks niets nothing none geen opmerking opmerkingen comment comments "
     "hoor dank je u wel bedankt dankjewel dankuwel thanks thank you thx verder further else not "
-    "niet really echt nvt n.v.t n.v.t. skip sla over overslaan - that's thats all dat was het is "
+    "niet really echt nvt n.v.t skip sla over overslaan - that's thats all dat was het is "
     "it ok oké oke okay hoeft hoef ik i've i have don't dont heb have to add toe te voegen "
     "more meer"
 )
@@ -183,5 +183,5 @@ def _one_number(text: str) -> int | None:
 
 def is_no_comment(text: str) -> bool:
     """The answer to "anything else you'd like to tell us?" says there is nothing."""
-    words = re.findall(r"[^\s,.!:;]+", (text or "").lower().replace("’", "'"))
-    return all(w in _NO_COMMENT for w in words)
+    words = re.findall(r"[^\s,!:;]+", (text or "").lower().replace("’", "'"))
+    return all(w.strip(".") in _NO_COMMENT for w in words if w.strip("."))

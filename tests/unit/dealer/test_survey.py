@@ -41,7 +41,7 @@ def test_no_comment():
     ("text", "none"),
     [("nee hoor, verder niet", True), ("no thanks, that's all", True), ("nothing more to add", True),
      ("ik heb niets toe te voegen", True), ("niks op aan te merken", False),
-     ("nee, het duurde te lang", False), ("all good", False)],
+     ("nee, het duurde te lang", False), ("all good", False), ("n.v.t.", True), ("nee.", True)],
 )  # fmt: skip
 def test_a_no_with_more_words_is_a_comment(text, none):
     assert is_no_comment(text) is none
