@@ -130,6 +130,8 @@ _GIVES_NAME = re.compile(
 def gives_name(text: str) -> bool:
     """The text gives a name after a lead-in: "schrijf maar op thijs verbeek", "naam: Eva"."""
     lead = _GIVES_NAME.match(_YES_FIRST.sub("", text or ""))
-    name = clean_name(text) if lead else None
+    if lead is None:
+        return False
+    name = clean_name(text)
     # the lead-in must be gone from the name: "schrijf maar niks op" names nobody
     return name is not None and not name.lower().startswith(lead.group(0).strip().lower())
