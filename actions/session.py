@@ -12,6 +12,7 @@ from rasa_sdk.events import (
     FollowupAction,
     SessionStarted,
     SlotSet,
+    UserUtteranceReverted,
 )
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
@@ -137,6 +138,25 @@ class ActionClearFormSlots(Action):
             for slot in TASK_SLOTS
             if slot not in set_this_turn and tracker.get_slot(slot) is not None
         ]
+
+
+class ActionOpeningAnswer(ActionClearFormSlots):
+    """A first message read as a bare answer (``inform``), which no rule covers as no question
+    was asked. One that names a service is a one-shot booking ("a full service for PK-174-S
+    monday at 8:30, name Sophie", found by the simulator): the booking starts with what it said.
+    Anything else gets the "did not understand" reply, as the core fallback gave it."""
+
+    def name(self) -> str:
+        return "action_opening_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        entities = tracker.latest_message.get("entities") or []
+        if any(entity.get("entity") == "service_type" for entity in entities):
+            cleared = await super().run(dispatcher, tracker, domain)
+            return [*cleared, FollowupAction("appointment_form")]
+        dispatcher.utter_message(response="utter_default")
+        return [UserUtteranceReverted()]
 
 
 class ActionDeclineOffer(Action):

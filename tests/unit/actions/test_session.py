@@ -1,11 +1,12 @@
 import json
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted
 
 from actions.privacy import ActionDeleteMyData
 from actions.session import (
     ActionClearFormSlots,
     ActionFollowUp,
+    ActionOpeningAnswer,
     ActionSessionStart,
     ActionValidateSlotMappings,
 )
@@ -46,6 +47,23 @@ def test_clear_keeps_what_this_message_said(run):
     events = run(ActionClearFormSlots(), tracker)
     assert SlotSet("plate", None) in events and SlotSet("confirmed", None) in events
     assert SlotSet("service_type", None) not in events
+
+
+def test_an_opening_answer_that_names_a_service_starts_the_booking(run, dispatcher):
+    """The first message "a full service for PK-174-S monday at 8:30", read as ``inform``."""
+    service = {"entity": "service_type", "value": "full service"}
+    tracker = make_tracker(user_event("a full service for PK-174-S", "inform", [service]),
+                           slots={"plate": "99-XX-9"})  # fmt: skip
+    events = run(ActionOpeningAnswer(), tracker)
+    assert events[-1] == FollowupAction("appointment_form")
+    assert SlotSet("plate", None) in events  # an earlier session's answer is not reused
+    assert responses(dispatcher) == []
+
+
+def test_any_other_opening_answer_is_not_understood(run, dispatcher):
+    events = run(ActionOpeningAnswer(), make_tracker(user_event("Sophie", "inform")))
+    assert events == [UserUtteranceReverted()]
+    assert responses(dispatcher) == ["utter_default"]
 
 
 def test_accepting_a_financing_call_back_keeps_its_topic(run):
