@@ -289,7 +289,9 @@ def start_stack(
             token = run_env.get("DEALERBOT_RASA_API_TOKEN") or secrets.token_urlsafe(32)
             run_env["DEALERBOT_RASA_API_TOKEN"] = stack.api_token = token
             run_env.setdefault("DEALERBOT_RASA_URLS", stack.rasa_url)  # for the dashboard
-            rasa_args += ["--enable-api", "--auth-token", token]
+            # One argument: a token that starts with "-" (1 in 64 of token_urlsafe's) would
+            # otherwise be read as an option, and rasa would exit with 2.
+            rasa_args += ["--enable-api", f"--auth-token={token}"]
         workers = sanic_workers(run_env)
         if workers > 1 and tracker_db_url:
             create_tracker_tables(tracker_db_url)

@@ -5,6 +5,7 @@ listen; tests/e2e/test_scale_out.py runs it in front of the real replicas)."""
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import urllib.error
@@ -56,6 +57,22 @@ def test_every_unit_binds_loopback_and_is_hardened():
     assert "SANIC_HOST=127.0.0.1" in (DEPLOY / "systemd" / "dealerbot-actions.service").read_text()
     for name in ("web", "dashboard"):
         assert "--host 127.0.0.1" in (DEPLOY / "systemd" / f"dealerbot-{name}.service").read_text()
+
+
+def test_the_rasa_unit_hands_rasa_the_api_token_whatever_its_first_character():
+    """Rasa's own parser reads the unit's command line with a token that starts with "-" (one
+    in 64 of ``secrets.token_urlsafe``), as systemd substitutes it: one word."""
+    from rasa.__main__ import create_argument_parser
+
+    text = (DEPLOY / "systemd" / "dealerbot-rasa@.service").read_text().replace("\\\n", " ")
+    (command,) = [line[len("ExecStart="):] for line in text.splitlines()
+                  if line.startswith("ExecStart=")]  # fmt: skip
+    token = "-Xq3_starts-with-a-dash"
+    words = [word.replace("${DEALERBOT_RASA_API_TOKEN}", token).replace("%i", "5005")
+             for word in shlex.split(command)]  # fmt: skip
+    assert words[1:3] == ["-m", "bot.rasa_server"]
+    parsed = create_argument_parser().parse_args(words[3:])
+    assert parsed.enable_api and parsed.auth_token == token and parsed.interface == "127.0.0.1"
 
 
 def test_the_units_pass_systemd_analyze_verify(tmp_path):
