@@ -12,7 +12,6 @@ from rasa_sdk.events import (
     FollowupAction,
     SessionStarted,
     SlotSet,
-    UserUtteranceReverted,
 )
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
@@ -119,6 +118,21 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
         return {}
 
 
+def cleared_task_slots(tracker: Tracker) -> list[EventType]:
+    """The previous task's answers forgotten; the slots the latest message set are kept."""
+    set_this_turn = set()
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "slot":
+            set_this_turn.add(event.get("name"))
+    return [
+        SlotSet(slot, None)
+        for slot in TASK_SLOTS
+        if slot not in set_this_turn and tracker.get_slot(slot) is not None
+    ]
+
+
 class ActionClearFormSlots(Action):
     """Before a new task: forget the previous task's answers, keep what this message said."""
 
@@ -127,24 +141,14 @@ class ActionClearFormSlots(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
-        set_this_turn = set()
-        for event in reversed(tracker.events):
-            if event.get("event") == "user":
-                break
-            if event.get("event") == "slot":
-                set_this_turn.add(event.get("name"))
-        return [
-            SlotSet(slot, None)
-            for slot in TASK_SLOTS
-            if slot not in set_this_turn and tracker.get_slot(slot) is not None
-        ]
+        return cleared_task_slots(tracker)
 
 
-class ActionOpeningAnswer(ActionClearFormSlots):
+class ActionOpeningAnswer(Action):
     """A first message read as a bare answer (``inform``), which no rule covers as no question
     was asked. One that names a service is a one-shot booking ("a full service for PK-174-S
     monday at 8:30, name Sophie", found by the simulator): the booking starts with what it said.
-    Anything else gets the "did not understand" reply, as the core fallback gave it."""
+    Anything else goes to Rasa's ``action_default_fallback`` ("did not understand"), as before."""
 
     def name(self) -> str:
         return "action_opening_answer"
@@ -153,10 +157,8 @@ class ActionOpeningAnswer(ActionClearFormSlots):
                   domain: dict) -> list[EventType]:  # fmt: skip
         entities = tracker.latest_message.get("entities") or []
         if any(entity.get("entity") == "service_type" for entity in entities):
-            cleared = await super().run(dispatcher, tracker, domain)
-            return [*cleared, FollowupAction("appointment_form")]
-        dispatcher.utter_message(response="utter_default")
-        return [UserUtteranceReverted()]
+            return [*cleared_task_slots(tracker), FollowupAction("appointment_form")]
+        return [FollowupAction("action_default_fallback")]
 
 
 class ActionDeclineOffer(Action):

@@ -1,6 +1,6 @@
 import json
 
-from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions.privacy import ActionDeleteMyData
 from actions.session import (
@@ -62,8 +62,8 @@ def test_an_opening_answer_that_names_a_service_starts_the_booking(run, dispatch
 
 def test_any_other_opening_answer_is_not_understood(run, dispatcher):
     events = run(ActionOpeningAnswer(), make_tracker(user_event("Sophie", "inform")))
-    assert events == [UserUtteranceReverted()]
-    assert responses(dispatcher) == ["utter_default"]
+    assert events == [FollowupAction("action_default_fallback")]
+    assert responses(dispatcher) == []
 
 
 def test_accepting_a_financing_call_back_keeps_its_topic(run):
