@@ -9,6 +9,7 @@ stop or an off-topic message: "mail maar naar jan@voorbeeld.nl" was read as ``st
 and ended the form that had just asked for it, "telefoon 0612345678 graag" as ``out_of_scope``.
 Such a message gets the intent ``inform``, first in the ranking (the FallbackClassifier reads the
 ranking's top two), and the rest of the ranking keeps what the classifier said. So does a
+message that is nothing but such values and mileages ("GX-123-T"), whatever the intent, and a
 message that is only a name written with capitals ("John Smith") when the classifier is unsure
 of it (below ``_UNSURE``): it answers the name question, it is no call for the fallback; and a
 name given with a lead-in ("schrijf maar op thijs verbeek", read as ``stop`` 0.87).
@@ -50,6 +51,18 @@ def find_pattern_entities(text: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: e["start"])
 
 
+def _only_values(text: str, entities: list[dict[str, Any]]) -> bool:
+    """The message is nothing but strict-format values ("GX-123-T", "0612345678", "85k"): an
+    answer whatever the classifier made of it (a bare plate came out as ``affirm`` 0.47 from
+    one model and below the fallback threshold from the next)."""
+    rest = text
+    for entity in sorted(entities, key=lambda e: e["start"], reverse=True):
+        if entity["entity"] == "customer_name":
+            return False  # a name alone is judged by is_written_name
+        rest = rest[: entity["start"]] + " " + rest[entity["end"] :]
+    return not any(char.isalnum() for char in rest)
+
+
 def _as_answer(message: Message) -> None:
     """Make ``inform`` the message's intent, first in its ranking."""
     inform = {"name": "inform", "confidence": 1.0}
@@ -86,6 +99,8 @@ class PatternExtractor(GraphComponent):
             message.set(
                 "entities", sorted(kept + new, key=lambda e: e["start"]), add_to_output=True
             )
-            if intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & {e["entity"] for e in new}:
+            if (
+                intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & {e["entity"] for e in new}
+            ) or _only_values(text, new):
                 _as_answer(message)
         return messages

@@ -40,6 +40,17 @@ def test_other_intents_and_messages_without_such_values_keep_their_intent():
     assert _processed("85.000 km, stop", "stop").get("intent")["name"] == "stop"
 
 
+def test_a_message_that_is_only_values_is_an_answer_whatever_the_classifier_said():
+    """A bare plate was ``affirm`` 0.47 from one model and below the fallback threshold from the
+    next (tuning dev set)."""
+    for text in ("GX-123-T", "gx123t", "0612345678", "jan@voorbeeld.nl", "85.000 km",
+                 "GX-123-T, 0612345678", "+44 7700 900123"):  # fmt: skip
+        assert _processed(text, "affirm").get("intent")["name"] == "inform", text
+    assert _processed("apk voor GX-123-T", "book_service").get("intent")["name"] == "book_service"
+    assert _processed("ja, GX-123-T", "affirm").get("intent")["name"] == "affirm"
+    assert _processed("Jan", "deny").get("intent")["name"] == "deny"
+
+
 def test_a_written_name_the_classifier_is_unsure_of_is_an_answer():
     def intent(text: str, confidence: float) -> str:
         message = Message(data={"text": text, "intent": {"name": "deny", "confidence": confidence}})
