@@ -9,10 +9,11 @@ import unicodedata
 from dealer.parsing import find_emails, find_phones, normalize_plate
 
 _NAME_PREFIX = re.compile(
-    r"^\s*(mijn naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|i am|i'm|im|its|"
-    r"this is|the name is|name's|the name's|zet (?:het |hem )?(?:maar )?op|"
+    r"^\s*(mijn naam is|m'?n naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|"
+    r"i am|i'm|im|its|this is|the name is|name's|the name's|zet (?:het |hem )?(?:maar )?op|"
     r"schrijf (?:het |hem )?(?:maar )?op|noteer(?: het| hem)?(?: maar)?(?: op)?|"
-    r"put (?:it|me) down (?:as|under)|put (?:it|me) under|you can put|write (?:it )?down|"
+    r"put (?:it|me) down (?:as|under)|put (?:it|me) under|book (?:it|me) (?:in )?under|"
+    r"you can put|write (?:it )?down|"
     r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|"
     r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|"
     r"met vriendelijke groet|met|call me|dat ben ik|ja dat is|dat is|hoor|"
@@ -32,7 +33,7 @@ _YES_FIRST = re.compile(
 _NAME_SUFFIX = re.compile(
     r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
     r"dank je( wel)?|dank u( wel)?|hier|here|is mijn naam|is de naam|is my name|is the name|"
-    r"cheers|hoor|is fine|is goed|is prima|mvg|groetjes|groet|regards)"
+    r"cheers|hoor|is fine|is goed|is prima|mvg|groetjes|groet|regards|by the way|btw|trouwens)"
     r"\s*[.!]*\s*$",
     re.I,
 )
@@ -53,7 +54,7 @@ _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "
 # A name introduced inside a longer message ("proefrit zaterdag, mijn naam is Kees van Dijk").
 # Only explicit introductions: "ik ben" / "I'm" start too many other sentences ("ik ben op zoek").
 _INTRODUCTION = re.compile(
-    r"\b(?:mijn naam is|m'n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
+    r"\b(?:mijn naam is|m'?n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
     r"name's|name:|in the name of|under the name(?: of)?)\s+"
     r"([^\W\d_][\w'\u2019-]*(?:\s+(?:'t|[^\W\d_][\w'\u2019-]*)){0,4})",
     re.I,
@@ -61,7 +62,7 @@ _INTRODUCTION = re.compile(
 # Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ..."). "op" is one
 # ("Jan Bakker op dinsdag"), though it also starts rare surnames ("Op den Akker").
 _AFTER_NAME = re.compile(
-    r"\s+(?:en|and|mijn|my|m'n|tel|telefoon|phone|nummer|number|mail|e-mail|email|kenteken|"
+    r"\s+(?:en|and|ik|i|i'd|i'm|mijn|my|m'?n|tel|telefoon|phone|nummer|number|mail|e-mail|email|kenteken|"
     r"plate|reg|om|at|op|on|voor|for|graag|please|bedankt|thanks|dank)\b.*$",
     re.I | re.S,
 )
@@ -93,20 +94,31 @@ def clean_name(value: str) -> str | None:
         return " ".join(name.split())  # the customer chose the capitals: keep them
     words = name.split()
     return " ".join(
-        w if i and w in _NAME_PARTICLES else w[:1].upper() + w[1:] for i, w in enumerate(words)
-    )
+        w if i and w in _NAME_PARTICLES else "-".join(p[:1].upper() + p[1:] for p in w.split("-"))
+        for i, w in enumerate(words)
+    )  # "mary-jane" -> "Mary-Jane"
+
+
+# A name signed at the end of a message ("... teller staat op 34.500 km groet eva jansen").
+_SIGNED = re.compile(
+    r"\b(?:groet(?:en|jes)?|gr\.?|mvg|(?:met )?vriendelijke groet(?:en)?|(?:kind |best )?regards)"
+    r"[\s,:]+(?!(?:van|aan|uit|voor|en|from|to|for|and|all)\b)"  # "groeten aan de monteur"
+    r"([^\W\d_][\w'\u2019-]*(?:\s+(?:'t|[^\W\d_][\w'\u2019-]*)){0,4})[\s.!]*$",
+    re.I,
+)
 
 
 def find_names(text: str) -> list[tuple[int, int, str]]:
     """Names introduced in a message (``mijn naam is Kees van Dijk``, ``the name is Tom Smith``)
-    as (start, end, cleaned name); the span is the name's words only."""
+    or signed at its end (``groet Eva Jansen``) as (start, end, cleaned name); the span is the
+    name's words only."""
     found = []
-    for m in _INTRODUCTION.finditer(text or ""):
+    for m in [*_INTRODUCTION.finditer(text or ""), *_SIGNED.finditer(text or "")]:
         words = _AFTER_NAME.sub("", m.group(1))
         name = clean_name(words)
-        if name is not None:
+        if name is not None and all(m.start(1) >= e or m.end(1) <= s for s, e, _n in found):
             found.append((m.start(1), m.start(1) + len(words), name))
-    return found
+    return sorted(found)
 
 
 def is_written_name(text: str) -> bool:
@@ -121,15 +133,24 @@ def is_written_name(text: str) -> bool:
 # Lead-ins that give a name ("schrijf maar op Thijs Verbeek"): such a message answers the name
 # question and is no wish to stop, whatever "maar" makes the classifier think.
 _GIVES_NAME = re.compile(
-    r"^\s*(?:schrijf|noteer|zet|put|write|mijn naam|m'n naam|my name|the name|de naam|naam|name|"
-    r"op naam|in the name|ik heet|call me)\b",
+    r"^\s*(?:schrijf|noteer|zet|put|write|book|mijn naam|m'?n naam|my name|the name|de naam|"
+    r"naam|name|op naam|in the name|ik heet|call me)\b",
     re.I,
 )
 
 
+# "ik ben" / "I'm" start many sentences ("ik ben op zoek naar ..."): a name after them only when
+# it is written with capitals ("ik ben Ahmed Benali", read as a bot challenge).
+_I_AM = re.compile(r"^\s*(?:ik ben|i am|i'm|im)\s+", re.I)
+
+
 def gives_name(text: str) -> bool:
-    """The text gives a name after a lead-in: "schrijf maar op thijs verbeek", "naam: Eva"."""
-    lead = _GIVES_NAME.match(_YES_FIRST.sub("", text or ""))
+    """The text gives a name after a lead-in: "schrijf maar op thijs verbeek", "naam: Eva",
+    "ik ben Ahmed Benali"."""
+    plain = _YES_FIRST.sub("", text or "")
+    if i_am := _I_AM.match(plain):
+        return is_written_name(plain[i_am.end() :])
+    lead = _GIVES_NAME.match(plain)
     if lead is None:
         return False
     name = clean_name(text)

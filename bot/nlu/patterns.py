@@ -29,7 +29,7 @@ from dealer.names import find_names, gives_name, is_written_name
 from dealer.parsing import find_emails, find_mileage, find_phones, find_plates
 
 # Intents a message with a strict-format value cannot have (it answers a question).
-_NOT_AN_ANSWER = frozenset({"stop", "out_of_scope"})
+_NOT_AN_ANSWER = frozenset({"stop", "out_of_scope", "bot_challenge"})
 _ANSWER_VALUES = frozenset({"phone", "email", "plate"})
 _UNSURE = 0.5
 

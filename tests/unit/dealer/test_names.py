@@ -40,7 +40,11 @@ def test_clean_name():
      ("voornaam Bram, achternaam Hendriks", "Bram Hendriks"), ("Bram Hendriks, mvg", "Bram Hendriks"),
      ("Bram Hendriks is mijn naam hoor", "Bram Hendriks"), ("ja hoor, Bram Hendriks", "Bram Hendriks"),
      ("met vriendelijke groet, Bram Hendriks", "Bram Hendriks"), ("Hoornstra", "Hoornstra"),
-     ("Bram Hendriks (06 12345678)", "Bram Hendriks"), ("Bram Hendriks 🙂", "Bram Hendriks")],
+     ("Bram Hendriks (06 12345678)", "Bram Hendriks"), ("Bram Hendriks 🙂", "Bram Hendriks"),
+     # the extended tuning templates (session 27)
+     ("mn naam is Lisa van den Heuvel", "Lisa van den Heuvel"), ("book it under Olivia Brown",
+     "Olivia Brown"), ("it's megan by the way", "Megan"), ("gert-jan bos", "Gert-Jan Bos"),
+     ("Sanne Bakker trouwens", "Sanne Bakker")],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
@@ -58,6 +62,11 @@ def test_names_that_contain_a_common_word_are_kept(value, name):
         ("book an MOT, the name is Tom Smith and my number is 0612345678", "Tom Smith"),
         ("mijn naam is Sanne Bakker, tel 0612345678", "Sanne Bakker"),
         ("ik heet Fatima Yilmaz en wil een proefrit", "Fatima Yilmaz"),
+        ("my name's mary-jane watson i'd like to trade in my car", "Mary-Jane Watson"),
+        ("mn naam is Lisa van den Heuvel ik wil een proefrit", "Lisa van den Heuvel"),
+        ("kan mn auto dinsdag binnen voor zomerbanden eronder groet eva jansen", "Eva Jansen"),
+        ("proefrit in de Yaris? groetjes Mohamed el Amrani", "Mohamed el Amrani"),
+        ("can I book an MOT for friday, kind regards, Tom Smith.", "Tom Smith"),
     ],
 )
 def test_a_name_introduced_in_a_sentence_is_found(text, name):
@@ -74,6 +83,10 @@ def test_a_name_introduced_in_a_sentence_is_found(text, name):
         "mijn naam is",
         "my name is 0612345678",
         "mijn naam is nee",
+        "met vriendelijke groet",
+        "groetjes en tot zaterdag 10 uur",
+        "de groeten aan de monteur",
+        "groetjes van de familie",
     ],
 )
 def test_no_name_without_an_introduction_of_one(text):
@@ -83,6 +96,9 @@ def test_no_name_without_an_introduction_of_one(text):
 @pytest.mark.parametrize(
     ("text", "gives"),
     [("schrijf maar op thijs verbeek", True), ("naam: Eva", True), ("ja, schrijf maar op Kees", True),
+     ("mn naam is Lisa", True), ("book it under Tom Smith", True),
+     ("ik ben Ahmed Benali", True), ("I'm Tom Smith", True), ("ik ben op zoek naar een auto", False),
+     ("ik ben er morgen niet", False), ("i'm looking for a hybrid", False),
      ("noteer maar niks", False), ("schrijf maar niks op", False), ("voor nu stoppen", False),
      ("laat maar", False), ("naam", False)],
 )  # fmt: skip
