@@ -181,11 +181,13 @@ _MILEAGE = re.compile(_NUMBER + r"\s*" + _MULTIPLIER + r"\s*" + _UNIT + r"\b", r
 # "120 thousand on the clock", "kilometerstand 142.000", "mileage: 85k".
 _MILEAGE_AFTER = re.compile(
     r"(?<![\w.,])" + _NUMBER + r"\s*" + _MULTIPLIER
-    + r"\s+(?:op\s+de\s+(?:teller|klok)|on\s+the\s+(?:clock|odometer|counter)|gelopen)\b",
+    + r"\s+(?:op\s+de\s+(?:teller|klok)|on\s+the\s+(?:clock|odometer|counter)|gelopen|gereden|"
+    r"driven)\b",
     re.IGNORECASE,
 )  # fmt: skip
 _MILEAGE_BEFORE = re.compile(
-    r"\b(?:kilometerstand|km[\s-]?stand|tellerstand|mileage|odometer)\s*(?:[:=]|is|van|of)?\s*"
+    r"\b(?:kilometerstand|km[\s-]?stand|tellerstand|mileage|odometer|teller\s+staat\s+op|"
+    r"(?:has|it's|its|it\s+has)\s+done)\s*(?:[:=]|is|van|of)?\s*"
     r"(?:ongeveer|about|around|zo'n|ruim|circa|ca\.?)?\s*"
     + _NUMBER + r"\s*" + _MULTIPLIER + r"(?![\w])",
     re.IGNORECASE,

@@ -235,6 +235,10 @@ def test_when_as_people_write_it(text, date, time, part, until):
         ("km-stand: zo'n 60000", 60000),
         ("mileage is about 85k", 85000),
         ("hij heeft 90 duizend gelopen", 90000),
+        ("wat is 3-srl-58 nog waard met 60000 gereden?", 60000),  # tuning seed 412
+        ("it's a 2016 golf with 98k driven", 98000),
+        ("kan mn auto morgen binnen? teller staat op ongeveer 120 duizend, groet Ahmed", 120000),
+        ("what would you give me for 76-SDN-9? it has done 34500", 34500),
     ],
 )
 def test_mileage_named_by_the_words_around_it_is_found_in_a_sentence(text, km):
