@@ -112,7 +112,7 @@ def find_names(text: str) -> list[tuple[int, int, str]]:
     """Names introduced in a message (``mijn naam is Kees van Dijk``, ``the name is Tom Smith``)
     or signed at its end (``groet Eva Jansen``) as (start, end, cleaned name); the span is the
     name's words only."""
-    found = []
+    found: list[tuple[int, int, str]] = []
     for m in [*_INTRODUCTION.finditer(text or ""), *_SIGNED.finditer(text or "")]:
         words = _AFTER_NAME.sub("", m.group(1))
         name = clean_name(words)
