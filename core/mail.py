@@ -10,14 +10,14 @@ from core.settings import Settings
 SMTP_TIMEOUT = 30
 
 
-class DeliveryError(RuntimeError):
+class MailDeliveryError(RuntimeError):
     """E-mail could not be delivered (bad settings or the SMTP server refused)."""
 
 
 def smtp_connect(settings: Settings) -> smtplib.SMTP:
-    """A logged-in connection to ``DEALERBOT_SMTP_*``; ``DeliveryError`` when there is none."""
+    """A logged-in connection to ``DEALERBOT_SMTP_*``; ``MailDeliveryError`` when there is none."""
     if not settings.smtp_host:
-        raise DeliveryError("no SMTP server configured: set DEALERBOT_SMTP_HOST")
+        raise MailDeliveryError("no SMTP server configured: set DEALERBOT_SMTP_HOST")
     try:
         if settings.smtp_tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -33,7 +33,7 @@ def smtp_connect(settings: Settings) -> smtplib.SMTP:
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(
+        raise MailDeliveryError(
             f"cannot use SMTP server {settings.smtp_host}:{settings.smtp_port} "
             f"({settings.smtp_tls}): {exc}"
         ) from exc

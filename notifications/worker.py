@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
 
-from core.mail import DeliveryError, smtp_connect
+from core.mail import MailDeliveryError, smtp_connect
 from core.settings import Settings, get_settings
 from core.store import outbox
 from core.store.models import (
@@ -310,7 +310,7 @@ def send_message(
             write_eml(settings.outbox_dir, dealer.id, message, built)
         return outbox.finish(session_factory, message.id, now, sent_as=mid)
     except (
-        DeliveryError,
+        MailDeliveryError,
         OSError,
         smtplib.SMTPException,
         DealerConfigError,
@@ -320,7 +320,7 @@ def send_message(
         log.warning(
             "outbox message %s (%s) failed: %s", message.id, message.channel, type(exc).__name__
         )
-        if isinstance(exc, DeliveryError):
+        if isinstance(exc, MailDeliveryError):
             smtp.down = True
         return outbox.finish(session_factory, message.id, now, error=error)
 

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from core.mail import DeliveryError, smtp_connect
+from core.mail import MailDeliveryError, smtp_connect
 from core.settings import Settings
 from core.store.models import ReportDelivery, utcnow
 from metrics.report.render import RenderedSummary
@@ -237,7 +237,7 @@ def send_email(
         return result
     try:
         smtp = smtp_connect(settings)
-    except DeliveryError as exc:
+    except MailDeliveryError as exc:
         for key in todo:
             finish_delivery(session_factory, **key, error=str(exc))
             result.failed[key["recipient"]] = str(exc)
