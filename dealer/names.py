@@ -8,6 +8,11 @@ import unicodedata
 
 from dealer.parsing import find_emails, find_phones, normalize_plate
 
+# Sign-offs before a name at the end of a message ("groet Eva Jansen") or after it ("Jan, mvg").
+_SIGN_OFF = r"groet(?:en|jes)?|gr\.?|mvg|(?:met )?vriendelijke groet(?:en)?|(?:kind |best )?regards"
+# The words of a name: up to five, letters first ("Kees van Dijk", "Mary-Jane O'Brien").
+_NAME_WORDS = r"([^\W\d_][\w'\u2019-]*(?:\s+(?:'t|[^\W\d_][\w'\u2019-]*)){0,4})"
+
 _NAME_PREFIX = re.compile(
     r"^\s*(mijn naam is|m'?n naam is|ik ben|ik heet|naam is|de naam is|naam:|dit is|my name is|"
     r"i am|i'm|im|its|this is|the name is|name's|the name's|zet (?:het |hem )?(?:maar )?op|"
@@ -16,8 +21,8 @@ _NAME_PREFIX = re.compile(
     r"you can put|write (?:it )?down|"
     r"name is|name:|it's under|it's|het is|op naam van|op de naam|in the name of|"
     r"under the name|under|onder|voor|for|u spreekt met|je spreekt met|"
-    r"met vriendelijke groet|met|call me|dat ben ik|ja dat is|dat is|hoor|"
-    r"op mijn naam(?: graag)?|groetjes|gr\.|naam\s*=|mijn naam\?|"
+    rf"{_SIGN_OFF}|met|call me|dat ben ik|ja dat is|dat is|hoor|"
+    r"op mijn naam(?: graag)?|naam\s*=|mijn naam\?|"
     r"(?:voor)?naam|(?:first |full )?name|gewoon)[\s:,]+",  # after "naam is", "name is"
     re.I,
 )
@@ -33,7 +38,7 @@ _YES_FIRST = re.compile(
 _NAME_SUFFIX = re.compile(
     r"[\s,]+(graag|alsjeblieft|alstublieft|aub|a\.u\.b\.?|please|thanks|thank you|thx|bedankt|"
     r"dank je( wel)?|dank u( wel)?|hier|here|is mijn naam|is de naam|is my name|is the name|"
-    r"cheers|hoor|is fine|is goed|is prima|mvg|groetjes|groet|regards|by the way|btw|trouwens)"
+    rf"cheers|hoor|is fine|is goed|is prima|{_SIGN_OFF}|by the way|btw|trouwens)"
     r"\s*[.!]*\s*$",
     re.I,
 )
@@ -55,8 +60,7 @@ _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "
 # Only explicit introductions: "ik ben" / "I'm" start too many other sentences ("ik ben op zoek").
 _INTRODUCTION = re.compile(
     r"\b(?:mijn naam is|m'?n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
-    r"name's|name:|in the name of|under the name(?: of)?)\s+"
-    r"([^\W\d_][\w'\u2019-]*(?:\s+(?:'t|[^\W\d_][\w'\u2019-]*)){0,4})",
+    r"name's|name:|in the name of|under the name(?: of)?)\s+" + _NAME_WORDS,
     re.I,
 )
 # Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ..."). "op" is one
@@ -101,9 +105,8 @@ def clean_name(value: str) -> str | None:
 
 # A name signed at the end of a message ("... teller staat op 34.500 km groet eva jansen").
 _SIGNED = re.compile(
-    r"\b(?:groet(?:en|jes)?|gr\.?|mvg|(?:met )?vriendelijke groet(?:en)?|(?:kind |best )?regards)"
-    r"[\s,:]+(?!(?:van|aan|uit|voor|en|from|to|for|and|all)\b)"  # "groeten aan de monteur"
-    r"([^\W\d_][\w'\u2019-]*(?:\s+(?:'t|[^\W\d_][\w'\u2019-]*)){0,4})[\s.!]*$",
+    rf"\b(?:{_SIGN_OFF})[\s,:]+(?!(?:van|aan|uit|voor|en|from|to|for|and|all)\b)"  # "groeten aan"
+    rf"{_NAME_WORDS}[\s.!]*$",
     re.I,
 )
 
