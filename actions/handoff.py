@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
@@ -107,6 +108,25 @@ def hand_off(
     return [add_outcome(tracker, "handed_off"), SlotSet("handoff_pending", pending)]
 
 
+def form_given_its_contact(tracker: Tracker) -> str | None:
+    """The form whose contact question the latest message answered with a phone number or an
+    e-mail address, or None. Such an answer can read as ``request_human`` ("bellen kan op
+    0612856978", "call me on ..."), and the rules hand over during a form on that intent; rules
+    cannot see the question asked (``requested_slot`` does not influence the policies)."""
+    entities = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
+    if not entities & {"phone", "email"}:
+        return None
+    before = itertools.dropwhile(lambda e: e.get("event") != "user", reversed(tracker.events))
+    next(before, None)  # the latest message itself
+    requested = None
+    for event in before:
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value") if requested is None else requested
+        elif event.get("event") == "active_loop":
+            return event.get("name") if requested == "contact" else None
+    return None
+
+
 class ActionHandoff(StoreMixin, Action):
     def name(self) -> str:
         return "action_handoff"
@@ -114,6 +134,8 @@ class ActionHandoff(StoreMixin, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         stuck = tracker.get_slot("stuck_question")  # set when a form question ended in a handoff
+        if not stuck and (form := form_given_its_contact(tracker)):
+            return [FollowupAction(form)]  # the form goes on with the contact (its mapping)
         offered = tracker.get_slot("handoff_offered")
         reason = "stuck" if stuck else "offered" if offered else "requested"
         # Stuck on the phone or e-mail: not asked for it once more in the handoff.

@@ -1,9 +1,17 @@
-from rasa_sdk.events import SlotSet
+import pytest
+from rasa_sdk.events import FollowupAction, SlotSet
 from sqlalchemy import select
 
 from actions.handoff import ActionHandleFallback, ActionHandoff
 from core.store.models import Lead, Notification
-from tests.trackers import bot_event, make_tracker, responses, user_event
+from tests.trackers import (
+    action_event,
+    bot_event,
+    make_tracker,
+    responses,
+    slot_event,
+    user_event,
+)
 
 
 def test_handoff_during_opening_hours(sqlite_factory, dispatcher, run):
@@ -107,3 +115,58 @@ def test_a_question_without_an_answer_offers_a_colleague_and_yes_hands_off(
         lead = session.scalars(select(Lead)).one()
     assert (lead.kind, lead.note) == ("handoff", "offered")
     assert "wat kost een apk" in lead.transcript
+
+
+def _asked_then_handed_over(asked: str, answer: dict) -> list[dict]:
+    """Events as Rasa logs them: the booking form asks ``asked``, the answer reads as
+    request_human, and the rule deactivates the form before action_handoff."""
+    return [
+        user_event("ik wil een apk", "book_service"),
+        action_event("appointment_form"),
+        {"event": "active_loop", "name": "appointment_form"},
+        slot_event("requested_slot", asked),
+        bot_event("Op welk nummer of e-mailadres kunnen we u bereiken?"),
+        action_event("action_listen"),
+        answer,
+        action_event("action_deactivate_loop"),
+        {"event": "active_loop", "name": None},
+        slot_event("requested_slot", None),
+    ]
+
+
+PHONE = {"entity": "phone", "value": "+31612856978", "start": 15, "end": 25}
+
+
+def test_a_contact_answer_read_as_request_human_goes_back_to_the_form(
+    sqlite_factory, dispatcher, run
+):
+    """Issue 16, tuning seed 411: "bellen kan op 0612856978" answered the contact question, was
+    read as request_human, and the customer was handed over instead of booked."""
+    answer = user_event("bellen kan op 0612856978", "request_human", entities=[PHONE])
+    tracker = make_tracker(*_asked_then_handed_over("contact", answer),
+                           slots={"contact": "+31612856978"})  # fmt: skip
+    assert run(ActionHandoff(session_factory=sqlite_factory), tracker) == [
+        FollowupAction("appointment_form")
+    ]
+    assert dispatcher.messages == []
+    with sqlite_factory() as session:
+        assert session.scalars(select(Lead)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "answer"),
+    [
+        # another question was asked: "bel me op ..." then is a wish for a person
+        ("plate", user_event("bel me op 0612856978", "request_human", entities=[PHONE])),
+        # the contact question, but no phone or e-mail in the answer
+        ("contact", user_event("ik wil een medewerker spreken", "request_human")),
+    ],
+)
+def test_a_wish_for_a_person_during_a_form_is_handed_over(
+    sqlite_factory, dispatcher, run, asked, answer
+):
+    run(ActionHandoff(session_factory=sqlite_factory),
+        make_tracker(*_asked_then_handed_over(asked, answer)))  # fmt: skip
+    assert responses(dispatcher) == ["utter_handoff_open"]
+    with sqlite_factory() as session:
+        assert session.scalars(select(Lead.kind)).all() == ["handoff"]
