@@ -60,14 +60,18 @@ _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "
 # Only explicit introductions: "ik ben" / "I'm" start too many other sentences ("ik ben op zoek").
 _INTRODUCTION = re.compile(
     r"\b(?:mijn naam is|m'?n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
-    r"name's|name:|in the name of|under the name(?: of)?)\s+" + _NAME_WORDS,
+    r"name's|name:|in the name of|under the name(?: of)?|"
+    # "proefrit morgen om 4 uur, naam Pieter Smit": a bare "naam" / "name" after a comma or stop
+    r"(?:(?<=^)|(?<=[,;.!?]\s)|(?<=[,;.!?]))\s*(?:naam|name)(?:\s+is)?(?!\s+(?:van|of|op|on)\b))\s+"
+    + _NAME_WORDS,
     re.I,
 )
 # Words that end the name inside a sentence ("Kees van Dijk en mijn nummer is ..."). "op" is one
 # ("Jan Bakker op dinsdag"), though it also starts rare surnames ("Op den Akker").
 _AFTER_NAME = re.compile(
     r"\s+(?:en|and|ik|i|i'd|i'm|mijn|my|m'?n|tel|telefoon|phone|nummer|number|mail|e-mail|email|kenteken|"
-    r"plate|reg|om|at|op|on|voor|for|graag|please|bedankt|thanks|dank)\b.*$",
+    r"plate|reg|om|at|op|on|voor|for|graag|please|bedankt|thanks|dank|could|can|would|kan|kun|"
+    r"wil|zou)\b.*$",
     re.I | re.S,
 )
 
@@ -98,9 +102,13 @@ def clean_name(value: str) -> str | None:
         return " ".join(name.split())  # the customer chose the capitals: keep them
     words = name.split()
     return " ".join(
-        w if i and w in _NAME_PARTICLES else "-".join(p[:1].upper() + p[1:] for p in w.split("-"))
+        w if i and w in _NAME_PARTICLES else re.sub(r"(?:^|(?<=-)|(?<=^\w'))\w", _upper, w)
         for i, w in enumerate(words)
-    )  # "mary-jane" -> "Mary-Jane"
+    )  # "mary-jane" -> "Mary-Jane", "o'brien" -> "O'Brien"
+
+
+def _upper(match: re.Match) -> str:
+    return match.group(0).upper()
 
 
 # A name signed at the end of a message ("... teller staat op 34.500 km groet eva jansen").

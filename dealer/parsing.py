@@ -178,11 +178,11 @@ _MULTIPLIER = r"(k|duizend|thousand|dzd|ton)?"
 _UNIT = r"(km|kilometers?|kilometres?|kms|miles|mijl)"
 _MILEAGE = re.compile(_NUMBER + r"\s*" + _MULTIPLIER + r"\s*" + _UNIT + r"\b", re.IGNORECASE)
 # Without a unit, words around the number say it is the mileage: "85.000 op de teller",
-# "120 thousand on the clock", "kilometerstand 142.000", "mileage: 85k".
+# "120 thousand on the clock", "kilometerstand 142.000", "mileage: 85k", "it has 85k on it".
 _MILEAGE_AFTER = re.compile(
     r"(?<![\w.,])" + _NUMBER + r"\s*" + _MULTIPLIER
     + r"\s+(?:op\s+de\s+(?:teller|klok)|on\s+the\s+(?:clock|odometer|counter)|gelopen|gereden|"
-    r"driven)\b",
+    r"driven|on\s+it|erop|er\s+op)\b",
     re.IGNORECASE,
 )  # fmt: skip
 _MILEAGE_BEFORE = re.compile(

@@ -44,7 +44,7 @@ def test_clean_name():
      # the extended tuning templates (session 27)
      ("mn naam is Lisa van den Heuvel", "Lisa van den Heuvel"), ("book it under Olivia Brown",
      "Olivia Brown"), ("it's megan by the way", "Megan"), ("gert-jan bos", "Gert-Jan Bos"),
-     ("Sanne Bakker trouwens", "Sanne Bakker")],
+     ("Sanne Bakker trouwens", "Sanne Bakker"), ("james o'brien", "James O'Brien")],
 )  # fmt: skip
 def test_names_that_contain_a_common_word_are_kept(value, name):
     assert clean_name(value) == name
@@ -67,6 +67,10 @@ def test_names_that_contain_a_common_word_are_kept(value, name):
         ("kan mn auto dinsdag binnen voor zomerbanden eronder groet eva jansen", "Eva Jansen"),
         ("proefrit in de Yaris? groetjes Mohamed el Amrani", "Mohamed el Amrani"),
         ("can I book an MOT for friday, kind regards, Tom Smith.", "Tom Smith"),
+        # tuning seed 413: a bare "naam" / "name" after a comma, a name that runs into "could"
+        ("proefrit tiguan morgen om 4 uur 's middags, naam Pieter Smit", "Pieter Smit"),
+        ("test drive the Octavia estate tomorrow at 16:00, name Hannah Clarke", "Hannah Clarke"),
+        ("my name is james o'brien could i book a test drive", "James O'Brien"),
     ],
 )
 def test_a_name_introduced_in_a_sentence_is_found(text, name):
@@ -87,6 +91,8 @@ def test_a_name_introduced_in_a_sentence_is_found(text, name):
         "groetjes en tot zaterdag 10 uur",
         "de groeten aan de monteur",
         "groetjes van de familie",
+        "wat is de naam van de garage?",
+        "proefrit morgen, name of the model?",
     ],
 )
 def test_no_name_without_an_introduction_of_one(text):

@@ -239,6 +239,8 @@ def test_when_as_people_write_it(text, date, time, part, until):
         ("it's a 2016 golf with 98k driven", 98000),
         ("kan mn auto morgen binnen? teller staat op ongeveer 120 duizend, groet Ahmed", 120000),
         ("what would you give me for 76-SDN-9? it has done 34500", 34500),
+        ("LKR-36-Z needs brakes replaced Tuesday at ten, it has 85k on it", 85000),  # seed 413
+        ("hij heeft 95.000 erop", 95000),
     ],
 )
 def test_mileage_named_by_the_words_around_it_is_found_in_a_sentence(text, km):
@@ -248,3 +250,4 @@ def test_mileage_named_by_the_words_around_it_is_found_in_a_sentence(text, km):
 def test_a_number_without_mileage_words_is_not_a_mileage_in_a_sentence():
     assert find_mileage("proefrit om 10 uur, ik heb 2 kinderen") == []
     assert find_mileage("de auto kost 25.000 euro") == []
+    assert find_mileage("it has 2 scratches on it") == []
