@@ -128,7 +128,7 @@ _NO_COMMENT_TEXT = (
     "hoor dank je u wel bedankt dankjewel dankuwel thanks thank you thx verder further else not "
     "niet really echt nvt n.v.t skip sla over overslaan - that's thats all dat was het is "
     "it ok oké oke okay hoeft hoef ik i've i have don't dont heb have to add toe te voegen "
-    "more meer"
+    "more meer stop stoppen laat maar zitten"
 )
 _NO_COMMENT = frozenset(_NO_COMMENT_TEXT.split())
 

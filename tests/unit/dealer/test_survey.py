@@ -35,6 +35,8 @@ def test_unclear_or_out_of_range(text, question):
 def test_no_comment():
     assert is_no_comment("nee") and is_no_comment("Geen opmerking.") and is_no_comment("no thanks")
     assert not is_no_comment("de koffie was lekker")
+    assert is_no_comment("stop maar") and is_no_comment("laat maar zitten")
+    assert not is_no_comment("graag wat meer tijden in het weekend")
 
 
 @pytest.mark.parametrize(
