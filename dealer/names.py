@@ -150,14 +150,16 @@ _GIVES_NAME = re.compile(
 )
 
 
-# "ik ben" / "I'm" start many sentences ("ik ben op zoek naar ..."): a name after them only when
-# it is written with capitals ("ik ben Ahmed Benali", read as a bot challenge).
-_I_AM = re.compile(r"^\s*(?:ik ben|i am|i'm|im)\s+", re.I)
+# "ik ben" / "I'm" / "met" start many sentences ("ik ben op zoek naar ...", "met iemand van de
+# werkplaats"): a name after them only when it is written with capitals ("ik ben Ahmed Benali",
+# read as a bot challenge; "met Gert-Jan Bos", the Dutch way to answer a phone, as a wish for a
+# person).
+_I_AM = re.compile(r"^\s*(?:ik ben|i am|i'm|im|met)\s+", re.I)
 
 
 def gives_name(text: str) -> bool:
     """The text gives a name after a lead-in: "schrijf maar op thijs verbeek", "naam: Eva",
-    "ik ben Ahmed Benali"."""
+    "ik ben Ahmed Benali", "met Gert-Jan Bos"."""
     plain = _YES_FIRST.sub("", text or "")
     if i_am := _I_AM.match(plain):
         return is_written_name(plain[i_am.end() :])

@@ -12,7 +12,8 @@ ranking's top two), and the rest of the ranking keeps what the classifier said. 
 message that is nothing but such values and mileages ("GX-123-T"), whatever the intent, and a
 message that is only a name written with capitals ("John Smith") when the classifier is unsure
 of it (below ``_UNSURE``): it answers the name question, it is no call for the fallback; and a
-name given with a lead-in ("schrijf maar op thijs verbeek", read as ``stop`` 0.87).
+name given with a lead-in ("schrijf maar op thijs verbeek", read as ``stop`` 0.87; "met Gert-Jan
+Bos", read as ``request_human``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from dealer.parsing import find_emails, find_mileage, find_phones, find_plates
 
 # Intents a message with a strict-format value cannot have (it answers a question).
 _NOT_AN_ANSWER = frozenset({"stop", "out_of_scope", "bot_challenge"})
+# Intents a name given with a lead-in cannot have ("met Gert-Jan Bos" is no wish for a person).
+_NOT_A_NAME_ANSWER = _NOT_AN_ANSWER | {"request_human"}
 _ANSWER_VALUES = frozenset({"phone", "email", "plate"})
 _UNSURE = 0.5
 
@@ -83,7 +86,7 @@ class PatternExtractor(GraphComponent):
             text = message.get("text") or ""
             intent = message.get("intent") or {}
             if ((intent.get("confidence") or 0) < _UNSURE and is_written_name(text)) or (
-                intent.get("name") in _NOT_AN_ANSWER and gives_name(text)
+                intent.get("name") in _NOT_A_NAME_ANSWER and gives_name(text)
             ):
                 _as_answer(message)
             new = find_pattern_entities(text)

@@ -68,3 +68,8 @@ def test_a_name_given_with_a_lead_in_is_an_answer_not_a_stop():
     assert _processed("zet maar op jan", "stop").get("intent")["name"] == "inform"
     assert _processed("schrijf maar niks op", "stop").get("intent")["name"] == "stop"
     assert _processed("laat maar", "stop").get("intent")["name"] == "stop"
+    # tuning seed 415: "met Gert-Jan Bos" to the name question was handed over to a person
+    assert _processed("met Gert-Jan Bos", "request_human").get("intent")["name"] == "inform"
+    assert (
+        _processed("met een medewerker", "request_human").get("intent")["name"] == "request_human"
+    )

@@ -104,6 +104,7 @@ def test_no_name_without_an_introduction_of_one(text):
     [("schrijf maar op thijs verbeek", True), ("naam: Eva", True), ("ja, schrijf maar op Kees", True),
      ("mn naam is Lisa", True), ("book it under Tom Smith", True),
      ("ik ben Ahmed Benali", True), ("I'm Tom Smith", True), ("ik ben op zoek naar een auto", False),
+     ("met Gert-Jan Bos", True), ("met iemand van de werkplaats", False), ("met de chef", False),
      ("ik ben er morgen niet", False), ("i'm looking for a hybrid", False),
      ("noteer maar niks", False), ("schrijf maar niks op", False), ("voor nu stoppen", False),
      ("laat maar", False), ("naam", False)],
