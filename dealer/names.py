@@ -71,7 +71,7 @@ _INTRODUCTION = re.compile(
 _AFTER_NAME = re.compile(
     r"\s+(?:en|and|ik|i|i'd|i'm|mijn|my|m'?n|tel|telefoon|phone|nummer|number|mail|e-mail|email|kenteken|"
     r"plate|reg|om|at|op|on|voor|for|graag|please|bedankt|thanks|dank|could|can|would|kan|kun|"
-    r"wil|zou)\b.*$",
+    r"wil|zou|wou|lijkt|heb|moet|want|need|like)\b.*$",
     re.I | re.S,
 )
 

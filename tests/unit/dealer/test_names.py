@@ -71,6 +71,7 @@ def test_names_that_contain_a_common_word_are_kept(value, name):
         ("proefrit tiguan morgen om 4 uur 's middags, naam Pieter Smit", "Pieter Smit"),
         ("test drive the Octavia estate tomorrow at 16:00, name Hannah Clarke", "Hannah Clarke"),
         ("my name is james o'brien could i book a test drive", "James O'Brien"),
+        ("mijn naam is wouter lijkt me leuk om morgen een proefrit te maken", "Wouter"),  # 416
     ],
 )
 def test_a_name_introduced_in_a_sentence_is_found(text, name):
