@@ -117,3 +117,18 @@ def test_a_question_answered_in_vain_three_times_ends_with_a_person(stack):
     assert "Zullen we het anders doen?" in second
     assert "Referentie" in third and "kenteken" not in third.lower()
     assert [lead.kind for lead in leads(stack, sender)] == ["handoff"]
+
+
+def test_a_contact_answer_read_as_a_wish_for_a_person_books_the_test_drive(stack):
+    """Tuning seed 411: "bellen kan op 0612856978" to the contact question was request_human,
+    and the rules handed the customer over. Sent as that intent with the phone entity, so the
+    rules, action_handoff and the form's return are tested whatever the model reads."""
+    sender = "e2e-contact-as-request-human"
+    say(stack, sender, "ik wil een proefrit maken in de ID.3")
+    say(stack, sender, "zaterdag om 11 uur")
+    assert "telefoonnummer" in texts(say(stack, sender, "Tom de Boer")).lower()
+    booked = texts(say(stack, sender, '/request_human{"phone": "0612856978"}'))
+    assert "proefrit" in booked and "Referentie" in booked
+    (lead,) = leads(stack, sender)
+    assert (lead.kind, lead.customer_name, lead.phone) == ("test_drive", "Tom de Boer",
+                                                           "+31612856978")  # fmt: skip
