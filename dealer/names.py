@@ -62,7 +62,7 @@ _INTRODUCTION = re.compile(
     r"\b(?:mijn naam is|m'?n naam is|ik heet|op (?:de )?naam van|naam:|my name is|the name is|"
     r"name's|name:|in the name of|under the name(?: of)?|"
     # "proefrit morgen om 4 uur, naam Pieter Smit": a bare "naam" / "name" after a comma or stop
-    r"(?:(?<=^)|(?<=[,;.!?]\s)|(?<=[,;.!?]))\s*(?:naam|name)(?:\s+is)?(?!\s+(?:van|of|op|on)\b))\s+"
+    r"(?:^|(?<=[,;.!?])|(?<=[,;.!?]\s))(?:naam|name)(?:\s+is)?(?!\s+(?:van|of|op|on)\b))\s+"
     + _NAME_WORDS,
     re.I,
 )
