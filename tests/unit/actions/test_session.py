@@ -60,6 +60,16 @@ def test_an_opening_answer_that_names_a_service_starts_the_booking(run, dispatch
     assert responses(dispatcher) == []
 
 
+def test_an_opening_that_only_leaves_a_phone_number_is_passed_to_a_colleague(run, dispatcher):
+    """ "bel me op 0612345678" as the first message was read as a bare answer and got "did not
+    understand": the customer wants to be called, so the handoff takes the number."""
+    phone = {"entity": "phone", "value": "+31612345678", "start": 10, "end": 20}
+    events = run(ActionOpeningAnswer(),
+                 make_tracker(user_event("bel me op 0612345678", "inform", entities=[phone])))  # fmt: skip
+    assert events == [SlotSet("contact", "+31612345678"), FollowupAction("action_handoff")]
+    assert responses(dispatcher) == []
+
+
 def test_any_other_opening_answer_is_not_understood(run, dispatcher):
     events = run(ActionOpeningAnswer(), make_tracker(user_event("Sophie", "inform")))
     assert events == [FollowupAction("action_default_fallback")]
