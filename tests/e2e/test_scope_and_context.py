@@ -135,7 +135,7 @@ def test_a_contact_answer_read_as_a_wish_for_a_person_books_the_test_drive(stack
 
 
 def test_an_opening_that_only_leaves_a_phone_number_reaches_a_colleague(stack):
-    """ "bel me op 0612345678" as the first message got "did not understand"."""
+    """The first message "bel me op 0612345678" got "did not understand"."""
     sender = "e2e-opening-phone"
     reply = texts(say(stack, sender, "bel me op 0612345678"))
     assert understood(reply) and "Referentie" in reply

@@ -61,7 +61,7 @@ def test_an_opening_answer_that_names_a_service_starts_the_booking(run, dispatch
 
 
 def test_an_opening_that_only_leaves_a_phone_number_is_passed_to_a_colleague(run, dispatcher):
-    """ "bel me op 0612345678" as the first message was read as a bare answer and got "did not
+    """The first message "bel me op 0612345678" was read as a bare answer and got "did not
     understand": the customer wants to be called, so the handoff takes the number."""
     phone = {"entity": "phone", "value": "+31612345678", "start": 10, "end": 20}
     events = run(ActionOpeningAnswer(),
