@@ -46,7 +46,7 @@ from dealer.i18n import (
     format_km,
     format_when,
 )
-from dealer.stock import CarQuery, build_query, find_car, match_model, search
+from dealer.stock import CarQuery, build_query, find_car, make_in_text, match_model, search
 
 MAX_CONDITION_CHARS = 500
 
@@ -197,18 +197,22 @@ class ValidateTestDriveForm(BaseFormValidation):
         if car is not None:
             return {"car": car.stock_id}
         pair = match_model(dealer, text)
+        make = None if pair else make_in_text(dealer, text)
+        if make:  # "skoda octvaia" (a typo in the model), or "een skoda" (the make only)
+            pair = match_model(dealer, text, make)
         earlier = value_before_message(tracker, "car")
         if pair is None and earlier and tracker.get_slot("requested_slot") != "car":
             return {"car": earlier}  # a word of another answer taken for a model ("I'm Megan")
-        if pair is None:
+        if pair is None and make is None:
             dispatcher.utter_message(response="utter_car_unknown", value=text[:60])
             return {"car": None}
-        cars, _ = search(dealer, CarQuery(make=pair[0], model=pair[1]), limit=10)
+        query = CarQuery(make=pair[0], model=pair[1]) if pair else CarQuery(make=make)
+        cars, _ = search(dealer, query, limit=10)
         if len(cars) == 1:
             return {"car": cars[0].stock_id}
         dispatcher.utter_message(
             response="utter_car_choose",
-            model=f"{pair[0]} {pair[1]}",
+            model=f"{pair[0]} {pair[1]}" if pair else make,
             buttons=[
                 {
                     "title": car_line(c, lang).lstrip("• "),

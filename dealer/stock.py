@@ -174,7 +174,24 @@ def match_model(
             return pair
     by_norm = {_norm(p[1]).replace(" ", ""): p for p in pairs}
     close = difflib.get_close_matches(norm, by_norm, n=1, cutoff=0.8)
-    return by_norm[close[0]] if close else None
+    if close or make is None:
+        return by_norm[close[0]] if close else None
+    # With the make given, a typo in one word of the text ("skoda octvaia"). Not without it:
+    # "super" or "model" alone would be taken for a Superb or a Model 3.
+    for word in _norm(text).split():
+        close = difflib.get_close_matches(word, by_norm, n=1, cutoff=0.8) if len(word) > 3 else []
+        if close:
+            return by_norm[close[0]]
+    return None
+
+
+def make_in_text(dealer: Dealer, text: str) -> str | None:
+    """The first stock make a word of the text names ("proefrit in een skoda" -> Skoda)."""
+    for word in _norm(text).split():
+        make = match_make(dealer, word) if len(word) > 2 else None
+        if make:
+            return make
+    return None
 
 
 def build_query(dealer: Dealer, *, make=None, model=None, fuel=None, budget=None, condition=None,
@@ -183,10 +200,7 @@ def build_query(dealer: Dealer, *, make=None, model=None, fuel=None, budget=None
     matched = match_model(dealer, model, match_make(dealer, make)) if model else None
     make_value = matched[0] if matched else match_make(dealer, make)
     if make_value is None and not model:
-        for word in _norm(text).split():
-            make_value = match_make(dealer, word) if len(word) > 2 else None
-            if make_value:
-                break
+        make_value = make_in_text(dealer, text)
     max_price = parse_budget(str(budget)) if budget else None
     if model and not matched:  # "T-Roc" that DIET tagged as a make, or a model name in the text
         matched = match_model(dealer, text, make_value)

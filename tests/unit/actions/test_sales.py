@@ -76,7 +76,7 @@ def test_financing_text_comes_from_the_dealer_file(dispatcher, run, dealer):
     assert SlotSet("callback_topic", "financing") in events
 
 
-def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain):
+def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain, dealer):
     form = ValidateTestDriveForm(session_factory=sqlite_factory)
     t = make_tracker(active_loop="test_drive_form")
     assert form.validate_car("AHD-1004", dispatcher, t, domain) == {"car": "AHD-1004"}
@@ -84,6 +84,14 @@ def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain):
     assert form.validate_car("golf", dispatcher, t, domain) == {"car": None}  # two Golfs
     assert form.validate_car("batmobiel", dispatcher, t, domain) == {"car": None}
     assert responses(dispatcher) == ["utter_car_choose", "utter_car_unknown"]
+    # A typo in the model with its make, and the make alone: the make's cars to choose from.
+    octavia = next(c for c in dealer.stock if c.model == "Octavia")
+    assert form.validate_car("skoda octvaia", dispatcher, t, domain) == {"car": octavia.stock_id}
+    assert form.validate_car("skoda", dispatcher, t, domain) == {"car": None}
+    skodas = {c.stock_id for c in dealer.stock if c.make == "Skoda"}
+    assert dispatcher.messages[-1]["response"] == "utter_car_choose"
+    assert {b["payload"].split('"')[3] for b in dispatcher.messages[-1]["buttons"]} == skodas
+    dispatcher.messages.clear()
     asked = make_tracker(
         slot_event("requested_slot", "test_drive_time"),
         user_event("zondag om 11 uur", "inform"),

@@ -3,6 +3,7 @@ import pytest
 from dealer.stock import (
     CarQuery,
     build_query,
+    make_in_text,
     match_make,
     match_model,
     mileage_limit,
@@ -19,6 +20,15 @@ def test_matching_makes_and_models(dealer):
     assert match_model(dealer, "id3") == ("Volkswagen", "ID.3")
     assert match_model(dealer, "tesla model 3") == ("Tesla", "Model 3")
     assert match_model(dealer, "911") is None
+
+
+def test_a_typo_in_a_model_is_matched_word_by_word_only_with_its_make(dealer):
+    assert match_model(dealer, "skoda octvaia zaterdag") is None
+    assert match_model(dealer, "skoda octvaia zaterdag", "Skoda") == ("Skoda", "Octavia")
+    assert match_model(dealer, "super", "Skoda") == ("Skoda", "Superb")
+    assert match_model(dealer, "een super auto") is None  # not a Superb without the make
+    assert make_in_text(dealer, "proefrit in een skoda graag") == "Skoda"
+    assert make_in_text(dealer, "proefrit graag") is None
 
 
 def test_search_filters_and_sorts_by_price(dealer):
