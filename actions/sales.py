@@ -46,7 +46,15 @@ from dealer.i18n import (
     format_km,
     format_when,
 )
-from dealer.stock import CarQuery, build_query, find_car, make_in_text, match_model, search
+from dealer.stock import (
+    CarQuery,
+    build_query,
+    find_car,
+    make_in_text,
+    match_model,
+    model_of_make,
+    search,
+)
 
 MAX_CONDITION_CHARS = 500
 
@@ -199,7 +207,7 @@ class ValidateTestDriveForm(BaseFormValidation):
         pair = match_model(dealer, text)
         make = None if pair else make_in_text(dealer, text)
         if make:  # "skoda octvaia" (a typo in the model), or "een skoda" (the make only)
-            pair = match_model(dealer, text, make)
+            pair = model_of_make(dealer, text, make)
         earlier = value_before_message(tracker, "car")
         if pair is None and earlier and tracker.get_slot("requested_slot") != "car":
             return {"car": earlier}  # a word of another answer taken for a model ("I'm Megan")

@@ -174,10 +174,19 @@ def match_model(
             return pair
     by_norm = {_norm(p[1]).replace(" ", ""): p for p in pairs}
     close = difflib.get_close_matches(norm, by_norm, n=1, cutoff=0.8)
-    if close or make is None:
-        return by_norm[close[0]] if close else None
-    # With the make given, a typo in one word of the text ("skoda octvaia"). Not without it:
-    # "super" or "model" alone would be taken for a Superb or a Model 3.
+    return by_norm[close[0]] if close else None
+
+
+def model_of_make(dealer: Dealer, text: str, make: str) -> tuple[str, str] | None:
+    """(make, model) for a word of the text that is one of the make's models, typos allowed
+    ("skoda octvaia" -> Skoda Octavia). Only with the make named: "super" or "model" alone
+    would be taken for a Superb or a Model 3."""
+    pair = match_model(dealer, text, make)
+    if pair:
+        return pair
+    by_norm = {
+        _norm(c.model).replace(" ", ""): (c.make, c.model) for c in dealer.stock if c.make == make
+    }
     for word in _norm(text).split():
         close = difflib.get_close_matches(word, by_norm, n=1, cutoff=0.8) if len(word) > 3 else []
         if close:

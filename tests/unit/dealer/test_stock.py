@@ -7,6 +7,7 @@ from dealer.stock import (
     match_make,
     match_model,
     mileage_limit,
+    model_of_make,
     price_limit,
     search,
     year_limit,
@@ -24,8 +25,9 @@ def test_matching_makes_and_models(dealer):
 
 def test_a_typo_in_a_model_is_matched_word_by_word_only_with_its_make(dealer):
     assert match_model(dealer, "skoda octvaia zaterdag") is None
-    assert match_model(dealer, "skoda octvaia zaterdag", "Skoda") == ("Skoda", "Octavia")
-    assert match_model(dealer, "super", "Skoda") == ("Skoda", "Superb")
+    assert model_of_make(dealer, "skoda octvaia zaterdag", "Skoda") == ("Skoda", "Octavia")
+    assert model_of_make(dealer, "de skoda super", "Skoda") == ("Skoda", "Superb")
+    assert model_of_make(dealer, "een skoda graag", "Skoda") is None
     assert match_model(dealer, "een super auto") is None  # not a Superb without the make
     assert make_in_text(dealer, "proefrit in een skoda graag") == "Skoda"
     assert make_in_text(dealer, "proefrit graag") is None
