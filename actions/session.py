@@ -144,13 +144,18 @@ class ActionClearFormSlots(Action):
         return cleared_task_slots(tracker)
 
 
+_CONTACT_ONLY = frozenset({"phone", "email", "customer_name"})
+
+
 class ActionOpeningAnswer(Action):
     """A first message read as a bare answer (``inform``), which no rule covers as no question
     was asked. One that names a service is a one-shot booking ("a full service for PK-174-S
     monday at 8:30, name Sophie", found by the simulator): the booking starts with what it said.
-    One that leaves a phone number or e-mail address ("bel me op 0612345678") asks to be
-    contacted: a colleague gets it (the handoff, with the contact). Anything else goes to Rasa's
-    ``action_default_fallback`` ("did not understand"), as before."""
+    One that leaves nothing but a phone number or e-mail address, perhaps with a name ("bel me
+    op 0612345678"), asks to be contacted: a colleague gets it (the handoff, with the contact).
+    Not one that says more (a car, a time, a plate): that is a request the classifier missed,
+    and handing it over made a lead nobody asked for (tuning seed 417). Anything else goes to
+    Rasa's ``action_default_fallback`` ("did not understand"), as before."""
 
     def name(self) -> str:
         return "action_opening_answer"
@@ -161,7 +166,7 @@ class ActionOpeningAnswer(Action):
         if any(entity.get("entity") == "service_type" for entity in entities):
             return [*cleared_task_slots(tracker), FollowupAction("appointment_form")]
         contacts = [e["value"] for e in entities if e.get("entity") in ("phone", "email")]
-        if contacts:
+        if contacts and all(e.get("entity") in _CONTACT_ONLY for e in entities):
             return [SlotSet("contact", contacts[0]), FollowupAction("action_handoff")]
         return [FollowupAction("action_default_fallback")]
 

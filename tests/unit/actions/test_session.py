@@ -73,6 +73,13 @@ def test_an_opening_that_only_leaves_a_phone_number_is_passed_to_a_colleague(run
 def test_any_other_opening_answer_is_not_understood(run, dispatcher):
     events = run(ActionOpeningAnswer(), make_tracker(user_event("Sophie", "inform")))
     assert events == [FollowupAction("action_default_fallback")]
+    # A request with a number in it is no wish to be called: a handoff made a lead nobody
+    # asked for ("verzetten naar donderdag 9 uur, kenteken lsb-19-h, bereikbaar op 06...").
+    entities = [{"entity": "time", "value": "donderdag 9 uur"},
+                {"entity": "plate", "value": "LSB-19-H"},
+                {"entity": "phone", "value": "+31612342291"}]  # fmt: skip
+    tracker = make_tracker(user_event("verzetten naar ...", "inform", entities=entities))
+    assert run(ActionOpeningAnswer(), tracker) == [FollowupAction("action_default_fallback")]
     assert responses(dispatcher) == []
 
 
