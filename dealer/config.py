@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import logging
 import os
 import re
@@ -267,7 +268,8 @@ class Dealer:
 
     def match_service(self, value: str) -> Service | None:
         """The service a customer's words refer to ("grote beurt" -> maintenance): the longest
-        alias (or id) the words mention."""
+        alias (or id) the words mention; failing that, a one-word alias of six letters or more
+        that a word is a typo of ("maitnenance", "onderhoudsbuert")."""
         if self.service((value or "").strip().lower()):
             return self.service(value.strip().lower())
         # Hyphens join compounds ("APK-afspraak", "apk-keuring"): compare them as spaces.
@@ -279,7 +281,20 @@ class Dealer:
                 mentioned = f" {alias} " in text or (len(alias) > 4 and alias in text)
                 if mentioned and (best is None or len(alias) > best[1]):
                     best = (service, len(alias))
-        return best[0] if best else None
+        return best[0] if best else self._service_with_typo(text.split())
+
+    def _service_with_typo(self, words: list[str]) -> Service | None:
+        by_alias = {
+            alias: service
+            for service in self.services
+            for alias in (service.id, *service.aliases)
+            if len(alias) >= 6 and alias.isalpha()
+        }
+        for word in (w for w in words if len(w) >= 6):
+            close = difflib.get_close_matches(word, by_alias, n=1, cutoff=0.85)
+            if close:
+                return by_alias[close[0]]
+        return None
 
     def capacity(self, day: dt.date) -> int:
         return self.capacity_overrides.get(day.weekday(), self.capacity_per_slot)

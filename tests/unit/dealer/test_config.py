@@ -124,6 +124,11 @@ def test_match_service(dealer):
     assert dealer.match_service("kunnen jullie de remblokken vervangen").id == "repair"
     assert dealer.match_service("Motorlampje brandt").id == "diagnosis"
     assert dealer.match_service("") is None
+    # Typos of a one-word alias, not of short words that happen to be close.
+    assert dealer.match_service("maitnenance").id == "maintenance"
+    assert dealer.match_service("onderhoudsbuert graag").id == "maintenance"
+    assert dealer.match_service("reperatie").id == "repair"
+    assert dealer.match_service("geen idee") is None
 
 
 @pytest.mark.parametrize(
