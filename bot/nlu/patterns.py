@@ -11,13 +11,16 @@ Such a message gets the intent ``inform``, first in the ranking (the FallbackCla
 ranking's top two), and the rest of the ranking keeps what the classifier said. So does a
 message that is nothing but such values and mileages ("GX-123-T"), whatever the intent, and a
 message that is only a name written with capitals ("John Smith") when the classifier is unsure
-of it (below ``_UNSURE``): it answers the name question, it is no call for the fallback; and a
+of it (below ``_UNSURE``) or reads it as a wish for a person ("Gert-Jan Bos" was
+``request_human`` 0.54): it answers the name question, it is no call for the fallback; a
 name given with a lead-in ("schrijf maar op thijs verbeek", read as ``stop`` 0.87; "met Gert-Jan
-Bos", read as ``request_human``).
+Bos", read as ``request_human``); and a message the classifier is unsure of that is all
+entities of any extractor but for a word or two ("zondagmiddag", "de passat").
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -66,6 +69,22 @@ def _only_values(text: str, entities: list[dict[str, Any]]) -> bool:
     return not any(char.isalnum() for char in rest)
 
 
+def _mostly_values(text: str, entities: list[dict[str, Any]]) -> bool:
+    """Entities of any extractor cover the message but for at most two short words:
+    "zondagmiddag", "de passat", "sportage graag". When the classifier is unsure of such a
+    message (a bare time was ``nlu_fallback``, "greet" 0.17), it answers a question."""
+    covered = [False] * len(text)
+    for entity in entities:
+        for i in range(max(entity.get("start", 0), 0), min(entity.get("end", 0), len(text))):
+            covered[i] = True
+    if not any(covered):
+        return False
+    rest = re.findall(
+        r"\w+", "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
+    )
+    return len(rest) <= 2 and all(len(word) <= 5 for word in rest)
+
+
 def _as_answer(message: Message) -> None:
     """Make ``inform`` the message's intent, first in its ranking."""
     inform = {"name": "inform", "confidence": 1.0}
@@ -85,25 +104,29 @@ class PatternExtractor(GraphComponent):
         for message in messages:
             text = message.get("text") or ""
             intent = message.get("intent") or {}
-            if ((intent.get("confidence") or 0) < _UNSURE and is_written_name(text)) or (
-                intent.get("name") in _NOT_A_NAME_ANSWER and gives_name(text)
-            ):
-                _as_answer(message)
+            unsure = (intent.get("confidence") or 0) < _UNSURE
             new = find_pattern_entities(text)
-            if not new:
-                continue
-            kept = [
-                e
-                for e in message.get("entities", [])
-                if all(e["end"] <= n["start"] or e["start"] >= n["end"] for n in new)
-            ]
-            for entity in new:
-                entity.update(confidence_entity=1.0, extractor=self.__class__.__name__)
-            message.set(
-                "entities", sorted(kept + new, key=lambda e: e["start"]), add_to_output=True
-            )
+            if new:
+                kept = [
+                    e
+                    for e in message.get("entities", [])
+                    if all(e["end"] <= n["start"] or e["start"] >= n["end"] for n in new)
+                ]
+                for entity in new:
+                    entity.update(confidence_entity=1.0, extractor=self.__class__.__name__)
+                message.set(
+                    "entities", sorted(kept + new, key=lambda e: e["start"]), add_to_output=True
+                )
+            entities = message.get("entities") or []
+            values = {e["entity"] for e in new}
             if (
-                intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & {e["entity"] for e in new}
-            ) or _only_values(text, new):
+                (unsure and _mostly_values(text, entities))
+                or (
+                    (unsure or intent.get("name") in _NOT_A_NAME_ANSWER)
+                    and (is_written_name(text) or gives_name(text))
+                )
+                or (intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & values)
+                or (new and _only_values(text, new))
+            ):
                 _as_answer(message)
         return messages
