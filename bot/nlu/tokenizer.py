@@ -8,6 +8,10 @@ saturday 11am" was ``book_test_drive`` 1.00, and the same with ", amy.clark@exam
 such a token's lemma is a placeholder (``__email__``, ``__phone__``, ``__plate__``): the value
 still says "a contact was given", and the intent comes from the other words. The token's text
 and span are unchanged, so entity extraction reads the message as before.
+
+The PatternExtractor later runs the same finders on the same text. Both together cost 0.02 ms
+per message (``bench/tokenizer.py``); passing the spans from one component to the other through
+the message would couple the two for no measurable gain.
 """
 
 from __future__ import annotations
