@@ -24,7 +24,7 @@ QUESTIONS = ("csat", "ces", "nps", "survey_comment")
 SKIPPED = "skipped"
 MAX_COMMENT_CHARS = 1000
 # The customer ends the chat: "bye", or "no" to "anything else?" (data/core/rules.yml).
-CLOSING_INTENTS = ("goodbye", "deny", "thank")  # "thanks" to "anything else?" (rules)
+CLOSING_INTENTS = ("goodbye", "deny", "thank", "stop")  # to "anything else?" (rules)
 
 
 def latest_intent(tracker: Tracker) -> str | None:

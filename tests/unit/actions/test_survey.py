@@ -186,3 +186,10 @@ def test_thanks_to_anything_else_closes_like_goodbye(form, domain, dispatcher, r
     assert required(form, qualifying_thanks, domain, dispatcher) != []
     run(ActionSubmitSurvey(), make_tracker(user_event("all sorted, thanks", "thank")))
     assert responses(dispatcher) == ["utter_goodbye"]
+
+
+def test_a_stop_to_anything_else_says_goodbye(dispatcher, run):
+    """ "Kan ik u nog ergens mee helpen?" "verder niet" (stop) asked the same question again."""
+    tracker = make_tracker(user_event("verder niet", "stop"))
+    run(ActionSubmitSurvey(), tracker)
+    assert responses(dispatcher) == ["utter_goodbye"]
