@@ -128,6 +128,8 @@ class Transcript:
     reprompts: Counter = field(default_factory=Counter)  # field -> asks after the first
     redundant: Counter = field(default_factory=Counter)  # asked although the opening had it
     did_not_understand: int = 0
+    # the question the message answered ("opening", "none": no question) -> "did not understand"
+    not_understood_after: Counter = field(default_factory=Counter)
     wrong_language: int = 0
     unknown_replies: int = 0
     unknown_texts: list[str] = field(default_factory=list)  # replies matching no response
@@ -191,6 +193,10 @@ class Customer:
 
     def observe(self, message: str, replies: list[Reply]) -> None:
         """Count what a bot turn says: fallbacks, wrong language, unknown replies."""
+        if len(self.t.turns) == 0:
+            answered = "opening"
+        else:
+            answered = question_of(self.t.turns[-1][1])[0] or "none"
         self.t.turns.append((message, replies))
         for reply in replies:
             if reply.name is None:
@@ -202,6 +208,7 @@ class Customer:
                 self.t.goal_reached = True
             if reply.name in DID_NOT_UNDERSTAND:
                 self.t.did_not_understand += 1
+                self.t.not_understood_after[answered] += 1
             if reply.language and reply.language != self.profile.language:
                 self.t.wrong_language += 1
 

@@ -19,7 +19,9 @@ def figures(run: Run) -> dict[str, Any]:
     - ``success``: share of conversations with the expected outcome, one expected row in the
       store and the survey answers the customer gave (per flow too);
     - ``did_not_understand``: share of in-scope conversations (every flow but off-topic) with at
-      least one "did not understand" reply;
+      least one "did not understand" reply; ``not_understood_after``: those replies counted by
+      the question the customer's message answered ("opening", "none"), counts only, so the
+      held-out run can say where they come from without showing its texts;
     - ``wrong_language``: bot replies in the other language than the customer's;
     - ``max_reprompts``: the most times one question was asked again in one conversation;
     - ``redundant_asks``: questions asked although the opening message answered them;
@@ -38,9 +40,11 @@ def figures(run: Run) -> dict[str, Any]:
             if flow_rows:
                 per_flow[flow] = [sum(r.success for r in flow_rows), len(flow_rows)]
         reprompts: Counter = Counter()
+        not_understood: Counter = Counter()
         for r in rows:
             for name, count in r.transcript.reprompts.items():
                 reprompts[name] = max(reprompts[name], count)
+            not_understood.update(r.transcript.not_understood_after)
         seconds: dict[str, list[float]] = defaultdict(list)
         for r in rows:
             for question, values in r.transcript.reply_seconds.items():
@@ -55,6 +59,7 @@ def figures(run: Run) -> dict[str, Any]:
             "wrong_language": sum(r.transcript.wrong_language for r in rows),
             "max_reprompts": max(reprompts.values(), default=0),
             "reprompts_by_question": dict(sorted(reprompts.items())),
+            "not_understood_after": dict(not_understood.most_common()),
             "redundant_asks": sum(sum(r.transcript.redundant.values()) for r in rows),
             "unknown_replies": sum(r.transcript.unknown_replies for r in rows),
             "turns_mean": round(
@@ -112,6 +117,10 @@ def markdown(run: Run, title: str, show_failures: int = 0) -> str:
     for lang in LANGUAGES:
         by_q = f[lang]["reprompts_by_question"]
         lines.append(f"- {lang}: " + (", ".join(f"{q} {n}" for q, n in by_q.items()) or "none"))
+    lines += ["", '## "Did not understand" replies, by the question the message answered', ""]
+    for lang in LANGUAGES:
+        after = f[lang].get("not_understood_after") or {}
+        lines.append(f"- {lang}: " + (", ".join(f"{q} {n}" for q, n in after.items()) or "none"))
     kinds: dict[str, Counter] = defaultdict(Counter)
     for r in run.results:
         for problem in r.problems:
@@ -129,14 +138,19 @@ def markdown(run: Run, title: str, show_failures: int = 0) -> str:
         if intents:
             lines.append(f"- out-of-scope intents {lang}: "
                          + ", ".join(f"{k} {v}" for k, v in intents.items()))  # fmt: skip
-    # Failed conversations first, then those that asked a question the opening had answered.
+    # Failed conversations first, then those that asked a question the opening had answered,
+    # then those that got "did not understand" on the way.
     shown = [r for r in run.results if not r.success]
     shown += [r for r in run.results if r.success and r.transcript.redundant]
+    shown += [r for r in run.results if r.success and not r.transcript.redundant
+              and r.transcript.did_not_understand]  # fmt: skip
     if shown[:show_failures]:
-        lines += ["", "## Failed conversations, then questions asked again", ""]
+        lines += ["", "## Failed conversations, questions asked again, not understood", ""]
         for r in shown[:show_failures]:
             p = r.profile
             again = [f"asked again: {name}" for name in sorted(r.transcript.redundant)]
+            if r.transcript.did_not_understand:
+                again.append(f"not understood: {r.transcript.did_not_understand}")
             lines.append(f"### {p.id} ({', '.join(p.tags)}): {'; '.join([*r.problems, *again])}")
             for message, replies in r.transcript.turns:
                 lines.append(f"- customer: {message}")
