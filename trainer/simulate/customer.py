@@ -71,6 +71,7 @@ QUESTION_FIELDS = {
     "utter_form_stopped": "anything_else",
     "utter_survey_skipped": "anything_else",
     "utter_offer_declined": "anything_else",
+    "utter_ask_what_else": "anything_else",
 }
 SURVEY_FIELDS = ("csat", "ces", "nps", "comment")
 # "Did not understand" replies: the fallback response (bot/domain/core.yml).
