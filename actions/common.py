@@ -173,9 +173,12 @@ def transcript(tracker: Tracker, last: int = 12) -> str:
     return "\n".join(lines[-last:])
 
 
-def last_response(tracker: Tracker) -> str | None:
-    """The name of the bot's last response (``utter_…``), or None."""
+def last_response(tracker: Tracker, this_turn: bool = False) -> str | None:
+    """The name of the bot's last response (``utter_…``), or None; with ``this_turn``, only a
+    response sent since the customer's latest message."""
     for event in reversed(tracker.events):
         if event.get("event") == "bot":
             return (event.get("metadata") or {}).get("utter_action")
+        if this_turn and event.get("event") == "user":
+            return None
     return None

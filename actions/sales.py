@@ -238,12 +238,18 @@ class ValidateTestDriveForm(BaseFormValidation):
         )
 
 
+# Replies of validate_car that end in the question for the car themselves.
+_CAR_ASKED = frozenset({"utter_car_choose", "utter_car_unknown"})
+
+
 class ActionAskCar(Action):
     def name(self) -> str:
         return "action_ask_car"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
+        if last_response(tracker, this_turn=True) in _CAR_ASKED:
+            return []  # the answer's validation just asked which car, with the choices
         dealer = dealer_of(tracker)
         shown = [c for c in (find_car(dealer, i) for i in tracker.get_slot("last_cars") or []) if c]
         dispatcher.utter_message(

@@ -179,11 +179,8 @@ def match_model(
 
 def model_of_make(dealer: Dealer, text: str, make: str) -> tuple[str, str] | None:
     """(make, model) for a word of the text that is one of the make's models, typos allowed
-    ("skoda octvaia" -> Skoda Octavia). Only with the make named: "super" or "model" alone
-    would be taken for a Superb or a Model 3."""
-    pair = match_model(dealer, text, make)
-    if pair:
-        return pair
+    ("skoda octvaia" -> Skoda Octavia), where ``match_model`` found nothing in the whole text.
+    Only with the make named: "super" or "model" alone would be taken for a Superb or a Model 3."""
     by_norm = {
         _norm(c.model).replace(" ", ""): (c.make, c.model) for c in dealer.stock if c.make == make
     }

@@ -57,32 +57,35 @@ def find_pattern_entities(text: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: e["start"])
 
 
+def _words_outside(text: str, entities: list[dict[str, Any]]) -> list[str]:
+    """The words of the text that no entity's span covers."""
+    covered = [False] * len(text)
+    for entity in entities:
+        for i in range(max(entity.get("start", 0), 0), min(entity.get("end", 0), len(text))):
+            covered[i] = True
+    return re.findall(
+        r"[^\W_]+", "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
+    )
+
+
 def _only_values(text: str, entities: list[dict[str, Any]]) -> bool:
     """The message is nothing but strict-format values ("GX-123-T", "0612345678", "85k"): an
     answer whatever the classifier made of it (a bare plate came out as ``affirm`` 0.47 from
-    one model and below the fallback threshold from the next)."""
-    rest = text
-    for entity in sorted(entities, key=lambda e: e["start"], reverse=True):
-        if entity["entity"] == "customer_name":
-            return False  # a name alone is judged by is_written_name
-        rest = rest[: entity["start"]] + " " + rest[entity["end"] :]
-    return not any(char.isalnum() for char in rest)
+    one model and below the fallback threshold from the next). A name alone is judged by
+    ``is_written_name``."""
+    return (
+        bool(entities)
+        and all(e["entity"] != "customer_name" for e in entities)
+        and not _words_outside(text, entities)
+    )
 
 
 def _mostly_values(text: str, entities: list[dict[str, Any]]) -> bool:
     """Entities of any extractor cover the message but for at most two short words:
     "zondagmiddag", "de passat", "sportage graag". When the classifier is unsure of such a
     message (a bare time was ``nlu_fallback``, "greet" 0.17), it answers a question."""
-    covered = [False] * len(text)
-    for entity in entities:
-        for i in range(max(entity.get("start", 0), 0), min(entity.get("end", 0), len(text))):
-            covered[i] = True
-    if not any(covered):
-        return False
-    rest = re.findall(
-        r"\w+", "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
-    )
-    return len(rest) <= 2 and all(len(word) <= 5 for word in rest)
+    rest = _words_outside(text, entities)
+    return bool(entities) and len(rest) <= 2 and all(len(word) <= 5 for word in rest)
 
 
 def _as_answer(message: Message) -> None:
@@ -126,7 +129,7 @@ class PatternExtractor(GraphComponent):
                     and (is_written_name(text) or gives_name(text))
                 )
                 or (intent.get("name") in _NOT_AN_ANSWER and _ANSWER_VALUES & values)
-                or (new and _only_values(text, new))
+                or _only_values(text, new)
             ):
                 _as_answer(message)
         return messages

@@ -2,6 +2,7 @@ from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
 from actions.sales import (
+    ActionAskCar,
     ActionCarPrice,
     ActionFinancing,
     ActionSearchStock,
@@ -74,6 +75,18 @@ def test_financing_text_comes_from_the_dealer_file(dispatcher, run, dealer):
     events = run(ActionFinancing(), ask("kan ik leasen", "ask_financing"))
     assert dispatcher.messages[0]["financing"] == dealer.financing["nl"]
     assert SlotSet("callback_topic", "financing") in events
+
+
+def test_the_car_question_is_not_asked_after_the_choice_was_offered(dispatcher, run):
+    """The answer "een golf" gave "We have more than one Golf. Which one?" with buttons: no
+    second "Which car?" in the same turn; the next turn's question comes as usual."""
+    chose = make_tracker(user_event("een golf", "inform"),
+                         bot_event("Welke bedoelt u?", "utter_car_choose"))  # fmt: skip
+    assert run(ActionAskCar(), chose) == [] and dispatcher.messages == []
+    later = make_tracker(bot_event("Welke bedoelt u?", "utter_car_choose"),
+                         user_event("weet ik niet", "inform"))  # fmt: skip
+    run(ActionAskCar(), later)
+    assert responses(dispatcher) == ["utter_ask_car"]
 
 
 def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain, dealer):
