@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import StoreMixin, current_conversation_id, dealer_of
+from actions.common import StoreMixin, current_conversation_id, dealer_of, latest_text
 from actions.validation import BaseFormValidation
 from core.engagement import summarize
 from core.settings import get_settings
@@ -101,6 +101,28 @@ class ValidateSurveyForm(BaseFormValidation):
             ):  # fmt: skip
                 break
         return answers >= 2
+
+    @staticmethod
+    def rating_read_as_stop(question: str, tracker: Tracker) -> dict[str, Any]:
+        """A clear rating the classifier read as ``stop`` ("not bad" was stop 0.44) answers the
+        scale question; the slot mappings leave stop out, so "stop" still skips the survey."""
+        text = latest_text(tracker)
+        if (
+            tracker.get_slot("requested_slot") == question
+            and latest_intent(tracker) == "stop"
+            and parse_score(text, question) is not None
+        ):
+            return {question: text}
+        return {}
+
+    async def extract_csat(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.rating_read_as_stop("csat", tracker)
+
+    async def extract_ces(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.rating_read_as_stop("ces", tracker)
+
+    async def extract_nps(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.rating_read_as_stop("nps", tracker)
 
     def validate_csat(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         return self.score("csat", value, dispatcher, tracker)

@@ -89,6 +89,15 @@ def test_unclear_answer_is_asked_again_once_then_skipped(form, domain, dispatche
         assert session.scalars(select(SurveyAnswer)).all() == []
 
 
+def test_a_clear_rating_read_as_stop_answers_the_question(form, run):
+    """ "not bad" to the CSAT question was read as stop (0.44) and skipped the survey (tuning
+    seed 420): a clear rating is the answer; a plain "stop" still skips."""
+    events = run(form, in_survey(user_event("not bad", "stop", channel="socketio")))
+    assert SlotSet("csat", "4") in events
+    events = run(form, in_survey(user_event("stop maar", "stop", channel="socketio")))
+    assert not any(e.get("name") == "csat" for e in events)
+
+
 def test_no_to_the_survey_question_skips_the_whole_survey(form, domain, dispatcher, run):
     """ "Mag ik u nog twee korte vragen stellen?" "nee, liever niet": no re-ask, no answers."""
     t = in_survey(user_event("nee, liever niet", "deny"))
