@@ -54,6 +54,17 @@ _NOT_NAME_TEXT = (
     "dunno idk there daar allemaal iedereen everyone naam name met gewoon"
 )
 _NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
+# Words of a wish for a person or of a sentence: a reply with one of them is no bare name, though
+# the rest may pass for one ("een medewerker", "real person", "ik wil bellen").
+_REQUEST_TEXT = (
+    "een iemand medewerker medewerkers mens mensen persoon collega verkoper adviseur monteur "
+    "echt echte andere live spreken praten bellen bel help hulp ik wil kan mag me mij u je jij "
+    "a an the someone somebody anyone person human people agent staff employee operator real "
+    "talk speak call help want to with me i can could forget vergeet it het this dit that skip "
+    "liever rather zin doe"
+)
+_REQUEST_WORDS = frozenset(_REQUEST_TEXT.split())
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 _NAME_PARTICLES = {"van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "von",
                    "la", "le", "du", "da", "di"}  # fmt: skip
 # A name introduced inside a longer message ("proefrit zaterdag, mijn naam is Kees van Dijk").
@@ -139,6 +150,20 @@ def is_written_name(text: str) -> bool:
     if not 2 <= len(words) <= 4 or clean_name(text) is None:
         return False
     return all(w[:1].isupper() or (i and w in _NAME_PARTICLES) for i, w in enumerate(words))
+
+
+def is_bare_name(text: str) -> bool:
+    """The whole text is a name, capitals or not: two to four words of letters, none of them a
+    word of a request or a reply ("gert-jan bos", "jan de vries"; not "een medewerker"), and a
+    name by :func:`clean_name`. Only for an answer to the name question: in chat many names come
+    in lower case, and out of context "bos" or "gert" can make a classifier think of anything."""
+    words = (text or "").strip(" .!").lower().split()
+    return (
+        2 <= len(words) <= 4
+        and all(_NAME_WORD.fullmatch(w) for w in words)
+        and not any(w in _NOT_NAME_WORDS or w in _REQUEST_WORDS for w in words)
+        and clean_name(text) is not None
+    )
 
 
 # Lead-ins that give a name ("schrijf maar op Thijs Verbeek"): such a message answers the name

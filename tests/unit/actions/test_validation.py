@@ -200,6 +200,20 @@ def test_the_second_unreadable_answer_offers_a_way_out(form, dispatcher, domain)
     }
 
 
+def test_a_digression_is_no_try(form, dispatcher, domain):
+    """ "where are you located?" while the form asked for the service (the form rejected it, a
+    rule answered), then an unreadable answer: that is the first try, not the second."""
+    events = [slot_event("requested_slot", "service_type"), bot_event("ask service_type"),
+              user_event("waar zitten jullie?", "ask_location"),
+              {"event": "action_execution_rejected", "name": "appointment_form"},
+              bot_event("Industrieweg 12"), slot_event("requested_slot", "service_type"),
+              bot_event("ask service_type"), user_event("pizza", "inform")]  # fmt: skip
+    tracker = make_tracker(*events, slots={"requested_slot": "service_type"},
+                           active_loop="appointment_form")  # fmt: skip
+    form.validate_service_type("pizza", dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_invalid_service"]
+
+
 def test_the_first_unreadable_answer_is_only_asked_again(form, dispatcher, domain):
     tracker = tracker_with("ABCDEF", "plate", tries=1)
     form.validate_plate("ABCDEF", dispatcher, tracker, domain)
@@ -264,3 +278,18 @@ def test_the_third_answer_that_is_valid_is_taken(sqlite_factory, dispatcher, run
     events = run(ValidateAppointmentForm(session_factory=sqlite_factory), tracker)
     assert SlotSet("plate", "12-ABC-3") in events
     assert not [e for e in events if e.get("event") == "followup"]
+
+
+def test_a_bare_name_read_as_a_wish_for_a_person_answers_the_name_question(form, dispatcher,
+                                                                           domain, run):  # fmt: skip
+    """ "gert-jan bos" to "Op welke naam?" was request_human (0.73), which the slot mappings leave
+    out: the customer was handed over. A bare name is the answer; a wish for a person is not."""
+    asked = [slot_event("requested_slot", "customer_name"), bot_event("Op welke naam?")]
+    slots = {"requested_slot": "customer_name", "service_type": "apk", "plate": "12-ABC-3",
+             "mileage": "80000", "appointment_time": None}  # fmt: skip
+    name = make_tracker(*asked, user_event("gert-jan bos", "request_human"), slots=slots,
+                        active_loop="appointment_form")  # fmt: skip
+    assert SlotSet("customer_name", "Gert-Jan Bos") in run(form, name)
+    wish = make_tracker(*asked, user_event("een medewerker graag", "request_human"), slots=slots,
+                        active_loop="appointment_form")  # fmt: skip
+    assert not any(e.get("name") == "customer_name" for e in run(form, wish))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dealer.names import clean_name, find_names, gives_name
+from dealer.names import clean_name, find_names, gives_name, is_bare_name
 
 
 def test_clean_name():
@@ -112,3 +112,14 @@ def test_no_name_without_an_introduction_of_one(text):
 )  # fmt: skip
 def test_a_name_given_after_a_lead_in(text, gives):
     assert gives_name(text) is gives
+
+
+@pytest.mark.parametrize(
+    "text, bare",
+    [("gert-jan bos", True), ("jan de vries", True), ("Anna de Jong", True),
+     ("o'brien smith", True), ("thijs", False), ("een medewerker", False),
+     ("real person", False), ("ik wil bellen", False), ("forget it", False),
+     ("doe maar", False), ("ja graag", False), ("jan 0612345678", False)],
+)  # fmt: skip
+def test_a_bare_name_is_two_to_four_words_of_a_name_and_nothing_else(text, bare):
+    assert is_bare_name(text) is bare
