@@ -19,9 +19,10 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -87,17 +88,9 @@ def read_examples(data_dir: Path, root: Path | None = None) -> tuple[list[Exampl
     root = root or data_dir.parent
     examples: list[Example] = []
     problems: list[Problem] = []
-    for path in sorted(data_dir.rglob("*.yml")):
-        name = _relative(path, root)
-        try:
-            content = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            problems.append(Problem("read", name, f"cannot be read as YAML: {exc}"))
-            continue
-        if not isinstance(content, dict) or not isinstance(content.get("nlu"), list):
-            continue
+    for path, name, blocks in _nlu_lists(data_dir, root, problems):
         file_lang = _file_language(path)
-        for block in content["nlu"]:
+        for block in blocks:
             if not isinstance(block, dict) or "intent" not in block:
                 continue  # synonyms, regexes and lookups
             intent = str(block["intent"])
@@ -125,6 +118,22 @@ def read_examples(data_dir: Path, root: Path | None = None) -> tuple[list[Exampl
                 if raw:
                     examples.append(Example(plain_text(raw), raw, intent, lang, name))
     return examples, problems
+
+
+def _nlu_lists(
+    data_dir: Path, root: Path, problems: list[Problem]
+) -> Iterator[tuple[Path, str, list[Any]]]:
+    """The ``nlu:`` list of each YAML file under ``data_dir``, with the file and its name
+    relative to ``root``; a file that is no YAML is added to ``problems``."""
+    for path in sorted(data_dir.rglob("*.yml")):
+        name = _relative(path, root)
+        try:
+            content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(Problem("read", name, f"cannot be read as YAML: {exc}"))
+            continue
+        if isinstance(content, dict) and isinstance(content.get("nlu"), list):
+            yield path, name, content["nlu"]
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -333,12 +342,9 @@ def check_responses(responses: dict[str, tuple[str, list]]) -> list[Problem]:
 def read_lookup(data_dir: Path, name: str) -> set[str]:
     """The entries (lower case) of the lookup table ``name`` in the files under ``data_dir``."""
     entries: set[str] = set()
-    for path in sorted(data_dir.rglob("*.yml")):
-        try:
-            content = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError):
-            continue  # read_examples reports it
-        for block in (content or {}).get("nlu") or [] if isinstance(content, dict) else []:
+    unread: list[Problem] = []  # read_examples reports them
+    for _path, _name, blocks in _nlu_lists(data_dir, data_dir.parent, unread):
+        for block in blocks:
             if isinstance(block, dict) and block.get("lookup") == name:
                 lines = str(block.get("examples") or "").splitlines()
                 entries |= {x.strip()[1:].strip().lower() for x in lines if x.strip()[:1] == "-"}
