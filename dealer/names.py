@@ -60,8 +60,8 @@ _REQUEST_TEXT = (
     "een iemand medewerker medewerkers mens mensen persoon collega verkoper adviseur monteur "
     "echt echte andere live spreken praten bellen bel help hulp ik wil kan mag me mij u je jij "
     "a an the someone somebody anyone person human people agent staff employee operator real "
-    "talk speak call help want to with me i can could forget vergeet it het this dit that skip "
-    "liever rather zin doe"
+    "talk speak call want to with i can could forget vergeet it this dit that skip liever "
+    "rather zin doe"
 )
 _REQUEST_WORDS = frozenset(_REQUEST_TEXT.split())
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
