@@ -207,7 +207,9 @@ class ValidateTestDriveForm(BaseFormValidation):
         pair = match_model(dealer, text)
         make = None if pair else make_in_text(dealer, text)
         if make:  # "skoda octvaia" (a typo in the model), or "een skoda" (the make only)
-            pair = model_of_make(dealer, text, make)
+            said = latest_text(tracker)[:200]
+            # the make entity alone ("skoda") is the value: the typo is in the rest of the message
+            pair = model_of_make(dealer, said if text.lower() in said.lower() else text, make)
         earlier = value_before_message(tracker, "car")
         if pair is None and earlier and tracker.get_slot("requested_slot") != "car":
             return {"car": earlier}  # a word of another answer taken for a model ("I'm Megan")

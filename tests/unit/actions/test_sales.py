@@ -100,6 +100,10 @@ def test_test_drive_car_and_time(sqlite_factory, dispatcher, domain, dealer):
     # A typo in the model with its make, and the make alone: the make's cars to choose from.
     octavia = next(c for c in dealer.stock if c.model == "Octavia")
     assert form.validate_car("skoda octvaia", dispatcher, t, domain) == {"car": octavia.stock_id}
+    # The make entity is the value; the model's typo is in the rest of the message.
+    opening = make_tracker(user_event("could i take skoda octvaia out for a drive",
+                                      "book_test_drive"), active_loop="test_drive_form")  # fmt: skip
+    assert form.validate_car("skoda", dispatcher, opening, domain) == {"car": octavia.stock_id}
     assert form.validate_car("skoda", dispatcher, t, domain) == {"car": None}
     skodas = {c.stock_id for c in dealer.stock if c.make == "Skoda"}
     assert dispatcher.messages[-1]["response"] == "utter_car_choose"
