@@ -42,6 +42,10 @@ Decider = Callable[[str, "str | None"], TimeDecision]
 MAX_TRIES = 2
 
 
+# Intents a bare name was read as, which the slot mappings of the name leave out.
+_NAME_MISREAD_AS = frozenset({"request_human", "stop", "bot_challenge"})
+
+
 def tries(tracker: Tracker, slot: str) -> int:
     """How many answers the customer gave to the question for ``slot`` in a row, the one being
     validated included (0 when the question was not asked: a value volunteered earlier). A
@@ -245,11 +249,17 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
 
     async def extract_customer_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: dict) -> dict[str, Any]:  # fmt: skip
-        """A bare name to the name question is the answer, whatever the classifier made of it:
-        "gert-jan bos" was ``request_human`` (0.73), which the slot mappings leave out, and the
-        customer was handed over (tuning seed 420)."""
+        """A bare name to the name question is the answer when the classifier read it as a wish
+        for a person, a stop or "are you a bot?": "gert-jan bos" was ``request_human`` (0.73),
+        which the slot mappings leave out, and the customer was handed over (tuning seed 420).
+        Other requests keep their rules: "verwijder mijn gegevens" passes for a name too."""
         text = latest_text(tracker)
-        if tracker.get_slot("requested_slot") == "customer_name" and is_bare_name(text):
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if (
+            tracker.get_slot("requested_slot") == "customer_name"
+            and intent in _NAME_MISREAD_AS
+            and is_bare_name(text)
+        ):
             return {"customer_name": text}
         return {}
 

@@ -293,3 +293,7 @@ def test_a_bare_name_read_as_a_wish_for_a_person_answers_the_name_question(form,
     wish = make_tracker(*asked, user_event("een medewerker graag", "request_human"), slots=slots,
                         active_loop="appointment_form")  # fmt: skip
     assert not any(e.get("name") == "customer_name" for e in run(form, wish))
+    # Another request that passes for a name keeps its rule (the widget's erasure test).
+    erase = make_tracker(*asked, user_event("verwijder mijn gegevens", "delete_my_data"),
+                         slots=slots, active_loop="appointment_form")  # fmt: skip
+    assert not any(e.get("name") == "customer_name" for e in run(form, erase))
