@@ -145,6 +145,10 @@ def latest_text(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("text") or ""
 
 
+def latest_intent(tracker: Tracker) -> str | None:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
 def local_time(dealer: Dealer, iso: str | None) -> dt.datetime | None:
     """A validated ISO slot value back to an aware datetime in the dealer's time zone."""
     if not iso:

@@ -16,7 +16,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id
+from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id, latest_intent
 from actions.survey import QUESTIONS
 from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
@@ -104,16 +104,14 @@ class ActionValidateSlotMappings(StoreMixin, ValidationAction):
     async def extract_callback_offered(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                        domain: dict) -> dict[str, Any]:  # fmt: skip
         # An offer stands for one answer only.
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if tracker.get_slot("callback_offered") and intent not in OFFER_ANSWERS:
+        if tracker.get_slot("callback_offered") and latest_intent(tracker) not in OFFER_ANSWERS:
             return {"callback_offered": False}
         return {}
 
     async def extract_handoff_offered(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: dict) -> dict[str, Any]:  # fmt: skip
         # The same for the offer to pass a question on to a colleague.
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if tracker.get_slot("handoff_offered") and intent not in OFFER_ANSWERS:
+        if tracker.get_slot("handoff_offered") and latest_intent(tracker) not in OFFER_ANSWERS:
             return {"handoff_offered": False}
         return {}
 

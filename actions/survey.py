@@ -13,7 +13,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import StoreMixin, current_conversation_id, dealer_of, latest_text
+from actions.common import (
+    StoreMixin,
+    current_conversation_id,
+    dealer_of,
+    latest_intent,
+    latest_text,
+)
 from actions.validation import BaseFormValidation
 from core.engagement import summarize
 from core.settings import get_settings
@@ -25,10 +31,6 @@ SKIPPED = "skipped"
 MAX_COMMENT_CHARS = 1000
 # The customer ends the chat: "bye", or "no" to "anything else?" (data/core/rules.yml).
 CLOSING_INTENTS = ("goodbye", "deny", "thank", "stop")  # to "anything else?" (rules)
-
-
-def latest_intent(tracker: Tracker) -> str | None:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
 def eligible(tracker: Tracker) -> bool:

@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.common import StoreMixin, dealer_of, language, latest_text, now_for
+from actions.common import StoreMixin, dealer_of, language, latest_intent, latest_text, now_for
 from dealer.booking import INVALID_DATE, NEED_TIME, UNCLEAR, TimeDecision, decide_time
 from dealer.config import Dealer
 from dealer.hours import SlotProblem, hours_on
@@ -254,10 +254,9 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
         which the slot mappings leave out, and the customer was handed over (tuning seed 420).
         Other requests keep their rules: "verwijder mijn gegevens" passes for a name too."""
         text = latest_text(tracker)
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if (
             tracker.get_slot("requested_slot") == "customer_name"
-            and intent in _NAME_MISREAD_AS
+            and latest_intent(tracker) in _NAME_MISREAD_AS
             and is_bare_name(text)
         ):
             return {"customer_name": text}
