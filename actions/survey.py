@@ -18,9 +18,8 @@ from actions.common import (
     current_conversation_id,
     dealer_of,
     latest_intent,
-    latest_text,
 )
-from actions.validation import BaseFormValidation
+from actions.validation import MAX_TRIES, BaseFormValidation, tries
 from core.engagement import summarize
 from core.settings import get_settings
 from core.store.recorder import answer
@@ -31,6 +30,7 @@ SKIPPED = "skipped"
 MAX_COMMENT_CHARS = 1000
 # The customer ends the chat: "bye", or "no" to "anything else?" (data/core/rules.yml).
 CLOSING_INTENTS = ("goodbye", "deny", "thank", "stop")  # to "anything else?" (rules)
+_STOP = frozenset({"stop"})
 
 
 def eligible(tracker: Tracker) -> bool:
@@ -83,39 +83,19 @@ class ValidateSurveyForm(BaseFormValidation):
         if question == QUESTIONS[0] and latest_intent(tracker) == "deny":
             # "nee, liever niet" to "may I ask two quick questions?": no survey, no second ask.
             return {q: SKIPPED for q in QUESTIONS[:-1]} | {"survey_comment": "none"}
-        if self.asked_again(tracker, question):
+        if tries(tracker, question) >= MAX_TRIES:
             return {question: SKIPPED}  # unclear twice: move on
         low, high = SCALES[question]
         dispatcher.utter_message(response="utter_survey_unclear", low=low, high=high)
         return {question: None}
 
-    @staticmethod
-    def asked_again(tracker: Tracker, question: str) -> bool:
-        """Did the customer already give one unclear answer to this question?"""
-        answers = 0
-        for event in reversed(tracker.events):
-            kind = event.get("event")
-            if kind == "user":
-                answers += 1
-            elif kind == "active_loop" or (
-                kind == "slot" and event.get("name") == "requested_slot"
-                and event.get("value") != question
-            ):  # fmt: skip
-                break
-        return answers >= 2
-
-    @staticmethod
-    def rating_read_as_stop(question: str, tracker: Tracker) -> dict[str, Any]:
+    @classmethod
+    def rating_read_as_stop(cls, question: str, tracker: Tracker) -> dict[str, Any]:
         """A clear rating the classifier read as ``stop`` ("not bad" was stop 0.44) answers the
         scale question; the slot mappings leave stop out, so "stop" still skips the survey."""
-        text = latest_text(tracker)
-        if (
-            tracker.get_slot("requested_slot") == question
-            and latest_intent(tracker) == "stop"
-            and parse_score(text, question) is not None
-        ):
-            return {question: text}
-        return {}
+        return cls.answer_despite(
+            tracker, question, _STOP, lambda text: parse_score(text, question) is not None
+        )
 
     async def extract_csat(self, dispatcher, tracker, domain) -> dict[str, Any]:
         return self.rating_read_as_stop("csat", tracker)

@@ -201,6 +201,22 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
         return [*events, SlotSet("requested_slot", None), SlotSet("stuck_question", asked),
                 FollowupAction("action_handoff")]  # fmt: skip
 
+    @staticmethod
+    def answer_despite(tracker: Tracker, slot: str, intents: frozenset[str],
+                       accepts: Callable[[str], bool]) -> dict[str, Any]:  # fmt: skip
+        """The latest message as the answer to the question for ``slot`` when the classifier read
+        it as one of ``intents`` (which the slot's mappings leave out, so that the intent's rule
+        runs) but the text is a clear answer by ``accepts``. Nothing otherwise: the mappings and
+        the rules decide."""
+        text = latest_text(tracker)
+        if (
+            tracker.get_slot("requested_slot") == slot
+            and latest_intent(tracker) in intents
+            and accepts(text)
+        ):
+            return {slot: text}
+        return {}
+
     @property
     def accepts_corrections(self) -> bool:
         """True: "no" at the summary asks what to change. False: "no" ends the form."""
@@ -249,18 +265,11 @@ class BaseFormValidation(StoreMixin, FormValidationAction, ABC):
 
     async def extract_customer_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: dict) -> dict[str, Any]:  # fmt: skip
-        """A bare name to the name question is the answer when the classifier read it as a wish
-        for a person, a stop or "are you a bot?": "gert-jan bos" was ``request_human`` (0.73),
-        which the slot mappings leave out, and the customer was handed over (tuning seed 420).
-        Other requests keep their rules: "verwijder mijn gegevens" passes for a name too."""
-        text = latest_text(tracker)
-        if (
-            tracker.get_slot("requested_slot") == "customer_name"
-            and latest_intent(tracker) in _NAME_MISREAD_AS
-            and is_bare_name(text)
-        ):
-            return {"customer_name": text}
-        return {}
+        """A bare name read as a wish for a person, a stop or "are you a bot?" answers the name
+        question: "gert-jan bos" was ``request_human`` (0.73) and the customer was handed over
+        (tuning seed 420). Other requests keep their rules: "verwijder mijn gegevens" passes for
+        a name too."""
+        return self.answer_despite(tracker, "customer_name", _NAME_MISREAD_AS, is_bare_name)
 
     def validate_customer_name(self, value: Any, dispatcher: CollectingDispatcher,
                                tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
