@@ -15,6 +15,7 @@ the rest of DIET's. The FallbackClassifier and NoThanks read the blended ranking
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -23,6 +24,20 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 INTENT_RANKING = "intent_ranking"
+
+
+def _import_skops_keeping_log_level() -> None:
+    """Import ``skops.io`` (the parent's model file format) and undo what the import does to the
+    root logger: it sets it to WARNING, and the Rasa server's INFO lines stopped (the e2e test of
+    the heap freeze caught it)."""
+    root = logging.getLogger()
+    level = root.level
+    import skops.io  # noqa: F401
+
+    root.setLevel(level)
+
+
+_import_skops_keeping_log_level()
 
 
 def blend(first: list[dict[str, Any]], second: dict[str, float], weight: float,
