@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -104,6 +105,46 @@ class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
     def accepts_corrections(self) -> bool:
         return True
 
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        required = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("appointment_id"):
+            return required
+        return [s for s in required if s != "move_existing"]
+
+    def validate_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                       domain: dict) -> dict[str, Any]:  # fmt: skip
+        result = super().validate_plate(value, dispatcher, tracker, domain)
+        contact = tracker.get_slot("contact")
+        if result["plate"] is None or contact is None or "contact" in tracker.slots_to_validate():
+            return result  # the contact's own validation looks for an appointment
+        return {**result, **self.existing(tracker, result["plate"], contact)}
+
+    def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: dict) -> dict[str, Any]:  # fmt: skip
+        result = super().validate_contact(value, dispatcher, tracker, domain)
+        plate = tracker.get_slot("plate")
+        if result["contact"] is None or plate is None:
+            return result
+        return {**result, **self.existing(tracker, plate, result["contact"])}
+
+    def existing(self, tracker: Tracker, plate: str, contact: str) -> dict[str, Any]:
+        """An upcoming appointment for the car, found by plate and contact as a move or a
+        cancellation finds it: the customer is asked whether to move it (a move read as a booking
+        had booked the car twice)."""
+        dealer = dealer_of(tracker)
+        found = find_appointment(
+            self.session_factory, dealer.id, plate, now=now_for(dealer), **contact_fields(contact)
+        )
+        return {"appointment_id": found.id if found else None, "move_existing": None}
+
+    def validate_move_existing(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
+        if value is True:  # the question named the new time: it is the confirmation
+            return {"move_existing": True, "confirmed": True}
+        if value is False:  # another appointment: booked as a new one, nothing of the old one
+            return {"move_existing": False, "appointment_id": None}
+        return {"move_existing": None}
+
     def validate_service_type(self, value: Any, dispatcher: CollectingDispatcher,
                               tracker: Tracker, domain: dict) -> dict[str, Any]:  # fmt: skip
         dealer = dealer_of(tracker)
@@ -166,6 +207,33 @@ class ActionAskAppointmentTime(StoreMixin, Action):
         return []
 
 
+class ActionAskMoveExisting(StoreMixin, Action):
+    """Ask whether the booking moves the car's upcoming appointment or comes on top of it."""
+
+    def name(self) -> str:
+        return "action_ask_move_existing"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        with self.session_factory() as session:
+            existing = session.get(Appointment, tracker.get_slot("appointment_id") or "")
+        when = local_time(dealer, tracker.get_slot("appointment_time"))
+        if existing is None or when is None:
+            # Cancelled since it was found: the summary of the booking instead, and a yes books it
+            # (action_submit_appointment books when there is nothing left to move).
+            utter_booking_summary(dispatcher, tracker)
+            return []
+        dispatcher.utter_message(
+            response="utter_ask_move_existing",
+            plate=existing.plate,
+            service=service_label(dealer, existing.service_id, lang),
+            old=appointment_when(dealer, existing, lang),
+            when=format_when(when, lang),
+        )
+        return []
+
+
 class ActionAskConfirmed(StoreMixin, Action):
     """The summary before a booking, move or cancellation is carried out."""
 
@@ -176,18 +244,8 @@ class ActionAskConfirmed(StoreMixin, Action):
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
         form = tracker.active_loop.get("name")
-        when = local_time(dealer, tracker.get_slot("appointment_time"))
-        if form == "appointment_form":
-            mileage = tracker.get_slot("mileage")
-            dispatcher.utter_message(
-                response="utter_summary_appointment",
-                service=service_label(dealer, tracker.get_slot("service_type"), lang),
-                plate=tracker.get_slot("plate"),
-                mileage=format_km(int(mileage) if mileage and mileage.isdigit() else None, lang),
-                when=format_when(when, lang) if when else "",
-                name=tracker.get_slot("customer_name"),
-                contact=tracker.get_slot("contact"),
-            )
+        if form == "appointment_form" and not tracker.get_slot("move_existing"):
+            utter_booking_summary(dispatcher, tracker)
             return []
         with self.session_factory() as session:
             existing = session.get(Appointment, tracker.get_slot("appointment_id") or "")
@@ -195,18 +253,35 @@ class ActionAskConfirmed(StoreMixin, Action):
             dispatcher.utter_message(response="utter_default")
             return []
         old = appointment_when(dealer, existing, lang)
-        if form == "reschedule_form":
-            dispatcher.utter_message(
-                response="utter_summary_reschedule",
-                plate=existing.plate,
-                old=old,
-                when=format_when(when, lang) if when else "",
-            )
-        else:
+        if form == "cancel_form":
             dispatcher.utter_message(
                 response="utter_summary_cancel", plate=existing.plate, when=old
             )
+            return []
+        when = local_time(dealer, tracker.get_slot("appointment_time"))
+        dispatcher.utter_message(
+            response="utter_summary_reschedule",
+            plate=existing.plate,
+            old=old,
+            when=format_when(when, lang) if when else "",
+        )
         return []
+
+
+def utter_booking_summary(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Everything the booking will hold, for a yes before it is made."""
+    dealer, lang = dealer_of(tracker), language(tracker)
+    when = local_time(dealer, tracker.get_slot("appointment_time"))
+    mileage = tracker.get_slot("mileage")
+    dispatcher.utter_message(
+        response="utter_summary_appointment",
+        service=service_label(dealer, tracker.get_slot("service_type"), lang),
+        plate=tracker.get_slot("plate"),
+        mileage=format_km(int(mileage) if mileage and mileage.isdigit() else None, lang),
+        when=format_when(when, lang) if when else "",
+        name=tracker.get_slot("customer_name"),
+        contact=tracker.get_slot("contact"),
+    )
 
 
 class LookupFormValidation(BaseFormValidation):
@@ -267,14 +342,52 @@ class ValidateCancelForm(LookupFormValidation):
         return "validate_cancel_form"
 
 
-class ActionSubmitAppointment(StoreMixin, Action):
-    """Store the confirmed appointment; if the slot was just taken, offer other times."""
+def time_taken(dispatcher: CollectingDispatcher, form: str) -> list[EventType]:
+    """The confirmed time was just taken by someone else: ``form`` asks for another."""
+    dispatcher.utter_message(response="utter_slot_taken")
+    return [SlotSet("appointment_time", None), SlotSet("confirmed", None), FollowupAction(form)]
+
+
+class MovesAppointment(StoreMixin, Action, ABC):
+    """Moving the found appointment (``appointment_id``) to the confirmed time."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    def move(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+             form: str) -> list[EventType]:  # fmt: skip
+        dealer, lang = dealer_of(tracker), language(tracker)
+        start = local_time(dealer, tracker.get_slot("appointment_time"))
+        try:
+            moved = reschedule_appointment(
+                self.session_factory, dealer, tracker.get_slot("appointment_id"), start
+            )
+        except SlotTaken:
+            return time_taken(dispatcher, form)
+        dispatcher.utter_message(
+            response="utter_appointment_rescheduled",
+            when=format_when(start, lang),
+            reference=moved.reference,
+        )
+        events = [add_outcome(tracker, "appointment_changed")]
+        self.record(tracker, events)
+        return events
+
+
+class ActionSubmitAppointment(MovesAppointment):
+    """Store the confirmed appointment, or move the car's appointment when the customer chose
+    that; if the time was just taken, offer other times."""
 
     def name(self) -> str:
         return "action_submit_appointment"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
+        if tracker.get_slot("move_existing") and tracker.get_slot("appointment_id"):
+            try:
+                return self.move(dispatcher, tracker, "appointment_form")
+            except LookupError:
+                pass  # cancelled since it was found: book the new one as asked
         dealer, lang = dealer_of(tracker), language(tracker)
         start = local_time(dealer, tracker.get_slot("appointment_time"))
         service_id = tracker.get_slot("service_type")
@@ -296,12 +409,7 @@ class ActionSubmitAppointment(StoreMixin, Action):
         try:
             appointment = book_appointment(self.session_factory, dealer, request)
         except SlotTaken:
-            dispatcher.utter_message(response="utter_slot_taken")
-            return [
-                SlotSet("appointment_time", None),
-                SlotSet("confirmed", None),
-                FollowupAction("appointment_form"),
-            ]
+            return time_taken(dispatcher, "appointment_form")
         dispatcher.utter_message(
             response="utter_appointment_booked",
             service=service_label(dealer, service_id, lang),
@@ -317,38 +425,18 @@ class ActionSubmitAppointment(StoreMixin, Action):
         return events
 
 
-class ActionSubmitReschedule(StoreMixin, Action):
+class ActionSubmitReschedule(MovesAppointment):
     def name(self) -> str:
         return "action_submit_reschedule"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
-        dealer, lang = dealer_of(tracker), language(tracker)
         if tracker.get_slot("appointment_id") is None:
             return []  # not found: the way out was offered
         if not tracker.get_slot("confirmed"):
             dispatcher.utter_message(response="utter_appointment_kept")
             return []
-        start = local_time(dealer, tracker.get_slot("appointment_time"))
-        try:
-            moved = reschedule_appointment(
-                self.session_factory, dealer, tracker.get_slot("appointment_id"), start
-            )
-        except SlotTaken:
-            dispatcher.utter_message(response="utter_slot_taken")
-            return [
-                SlotSet("appointment_time", None),
-                SlotSet("confirmed", None),
-                FollowupAction("reschedule_form"),
-            ]
-        dispatcher.utter_message(
-            response="utter_appointment_rescheduled",
-            when=format_when(start, lang),
-            reference=moved.reference,
-        )
-        events = [add_outcome(tracker, "appointment_changed")]
-        self.record(tracker, events)
-        return events
+        return self.move(dispatcher, tracker, "reschedule_form")
 
 
 class ActionSubmitCancel(StoreMixin, Action):

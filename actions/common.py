@@ -31,6 +31,7 @@ TASK_SLOTS = (
     "appointment_time",
     "time_window",
     "appointment_id",
+    "move_existing",
     "lookup_tries",
     "confirmed",
     "change_field",

@@ -26,6 +26,28 @@ def test_book_an_appointment_in_dutch(stack):
     assert (booked.phone, booked.language, booked.status) == ("+31612345678", "nl", "booked")
 
 
+def test_a_second_booking_for_the_car_moves_the_first_when_asked(stack):
+    """A customer who books again for a car that has an appointment is asked whether to move
+    that one (a move read as a booking had booked the car twice)."""
+
+    def book(sender: str, when: str) -> str:
+        say(stack, sender, "ik wil een onderhoudsbeurt inplannen")
+        for answer in ("34-xyz-5", "ongeveer 60.000 km", when, "Els Bakker"):
+            say(stack, sender, answer)
+        return texts(say(stack, sender, "els@example.nl"))
+
+    assert "woensdag 25 november om 11:00" in book("e2e-twice-1", "woensdag om 11 uur")
+    assert "Gelukt" in texts(say(stack, "e2e-twice-1", "ja"))
+    question = book("e2e-twice-2", "donderdag om 14 uur")
+    assert "U heeft al een afspraak voor 34-XYZ-5" in question
+    assert "woensdag 25 november om 11:00" in question
+    moved = texts(say(stack, "e2e-twice-2", "ja graag"))
+    assert "verzet naar donderdag 26 november om 14:00" in moved
+    with stack.store() as session:
+        (row,) = session.scalars(select(Appointment).where(Appointment.plate == "34-XYZ-5")).all()
+    assert (row.sender_id, row.status) == ("e2e-twice-1", "booked")
+
+
 def test_english_customer_gets_english_and_a_handoff(stack):
     sender = "e2e-en"
     assert "Welcome to Autohuis De Vries" in texts(say(stack, sender, "hello there"))

@@ -47,6 +47,7 @@ QUESTION_FIELDS = {
     "utter_ask_reschedule_form_contact": "contact",
     "utter_ask_cancel_form_contact": "contact",
     "utter_invalid_contact": "contact",
+    "utter_ask_move_existing": "move_existing",
     "utter_summary_appointment": "confirm",
     "utter_summary_reschedule": "confirm",
     "utter_summary_cancel": "confirm",
@@ -280,6 +281,13 @@ class Customer:
             if p.click_buttons and (payload := button_for(reply, YES[p.language])):
                 return payload
             return p.answers["yes"].attempt(asked)
+        if name == "move_existing":
+            # The car has an appointment: a customer who came to move it says yes (its request
+            # was read as a booking); one who came to book wants another appointment.
+            words = YES if p.flow == "move" else NO
+            if p.click_buttons and (payload := button_for(reply, words[p.language])):
+                return payload
+            return p.answers["yes" if p.flow == "move" else "no"].attempt(asked)
         if name == "change_field":
             return p.answers["change_field"].attempt(asked)
         choices = self._choices

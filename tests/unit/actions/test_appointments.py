@@ -1,3 +1,4 @@
+import asyncio
 import datetime as dt
 
 import pytest
@@ -257,3 +258,80 @@ def test_a_volunteered_time_that_cannot_be_booked_is_explained_when_the_question
     assert responses(dispatcher)[0] != "utter_time_pick_hour"
     starts = [b["payload"].split('"')[3] for m in dispatcher.messages for b in m.get("buttons", [])]
     assert starts and all(s[11:16] != "20:00" for s in starts)
+
+
+def test_a_booking_for_a_car_with_an_appointment_offers_to_move_it(
+    sqlite_factory, booked, dispatcher, domain, run
+):
+    """A move read as a booking had booked the car twice (tuning seeds). The booking form finds
+    the car's appointment by plate and contact, as a move does, and a yes moves that one."""
+    from actions.appointments import ActionAskMoveExisting, ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    dispatcher.messages.clear()  # the booking of the fixture
+    tracker = make_tracker(user_event("0612345678", "inform"), slots={"plate": "12-ABC-3"},
+                           active_loop="appointment_form")  # fmt: skip
+    found = form.validate_contact("06 12345678", dispatcher, tracker, domain)
+    assert found == {"contact": "+31612345678", "appointment_id": booked.id,
+                     "move_existing": None}  # fmt: skip
+    assert dispatcher.messages == []  # the question comes in its turn
+    slots = {**BOOKING, "appointment_time": "2026-11-30T14:00:00+01:00", "confirmed": None,
+             "appointment_id": booked.id}  # fmt: skip
+    asking = make_tracker(slots=slots, active_loop="appointment_form")
+    required = asyncio.run(form.required_slots(form.domain_slots(domain), dispatcher, asking,
+                                               domain))  # fmt: skip
+    assert "move_existing" in required
+
+    run(ActionAskMoveExisting(session_factory=sqlite_factory), asking)
+    (question,) = dispatcher.messages
+    assert question["response"] == "utter_ask_move_existing"
+    assert (question["old"], question["when"]) == ("vrijdag 27 november om 09:00",
+                                                   "maandag 30 november om 14:00")  # fmt: skip
+    yes = form.validate_move_existing(True, dispatcher, asking, domain)
+    assert yes == {"move_existing": True, "confirmed": True}  # the question was the summary
+
+    events = run(ActionSubmitAppointment(session_factory=sqlite_factory),
+                 make_tracker(slots={**slots, **yes}))  # fmt: skip
+    assert responses(dispatcher)[-1] == "utter_appointment_rescheduled"
+    assert SlotSet("outcomes", ["appointment_changed"]) in events
+    with sqlite_factory() as session:
+        (row,) = session.scalars(select(Appointment)).all()  # moved, not booked twice
+        assert row.id == booked.id and row.starts_at == dt.datetime(2026, 11, 30, 13, 0)
+
+
+def test_no_to_moving_books_another_appointment(sqlite_factory, booked, dispatcher, domain, run):
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    dispatcher.messages.clear()  # the booking of the fixture
+    slots = {**BOOKING, "appointment_time": "2026-11-30T14:00:00+01:00", "confirmed": None,
+             "appointment_id": booked.id}  # fmt: skip
+    tracker = make_tracker(slots=slots, active_loop="appointment_form")
+    no = form.validate_move_existing(False, dispatcher, tracker, domain)
+    assert no == {"move_existing": False, "appointment_id": None}
+    after = make_tracker(slots={**slots, **no}, active_loop="appointment_form")
+    required = asyncio.run(form.required_slots(form.domain_slots(domain), dispatcher, after,
+                                               domain))  # fmt: skip
+    assert "move_existing" not in required  # asked once
+    run(ActionAskConfirmed(session_factory=sqlite_factory), after)
+    assert responses(dispatcher) == ["utter_summary_appointment"]  # the booking's own summary
+    run(ActionSubmitAppointment(session_factory=sqlite_factory),
+        make_tracker(slots={**slots, **no, "confirmed": True}))  # fmt: skip
+    with sqlite_factory() as session:
+        starts = sorted(session.scalars(select(Appointment.starts_at)).all())
+    assert starts == [dt.datetime(2026, 11, 27, 8, 0), dt.datetime(2026, 11, 30, 13, 0)]
+
+
+def test_a_booking_with_another_contact_finds_no_appointment(
+    sqlite_factory, booked, dispatcher, domain
+):
+    """Only plate and contact together find an appointment: a plate alone tells nobody about
+    another person's booking."""
+    from actions.appointments import ValidateAppointmentForm
+
+    form = ValidateAppointmentForm(session_factory=sqlite_factory)
+    dispatcher.messages.clear()  # the booking of the fixture
+    tracker = make_tracker(user_event("0611122233", "inform"), slots={"plate": "12-ABC-3"},
+                           active_loop="appointment_form")  # fmt: skip
+    result = form.validate_contact("0611122233", dispatcher, tracker, domain)
+    assert result["appointment_id"] is None and dispatcher.messages == []
