@@ -150,6 +150,10 @@ def latest_intent(tracker: Tracker) -> str | None:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
+def latest_confidence(tracker: Tracker) -> float:
+    return float(((tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0)
+
+
 def local_time(dealer: Dealer, iso: str | None) -> dt.datetime | None:
     """A validated ISO slot value back to an aware datetime in the dealer's time zone."""
     if not iso:

@@ -16,7 +16,13 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from actions.common import TASK_SLOTS, StoreMixin, current_conversation_id, latest_intent
+from actions.common import (
+    TASK_SLOTS,
+    StoreMixin,
+    current_conversation_id,
+    dealer_of,
+    latest_intent,
+)
 from actions.survey import QUESTIONS
 from core.engagement import SURVEY_FORM
 from dealer.config import get_dealer
@@ -160,7 +166,11 @@ class ActionOpeningAnswer(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
-        entities = tracker.latest_message.get("entities") or []
+        dealer = dealer_of(tracker)
+        entities = [  # "belt" in "als u me even belt" was a service_type: no service of ours
+            e for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") != "service_type" or dealer.match_service(str(e.get("value")))
+        ]  # fmt: skip
         if any(entity.get("entity") == "service_type" for entity in entities):
             return [*cleared_task_slots(tracker), FollowupAction("appointment_form")]
         contacts = [e["value"] for e in entities if e.get("entity") in ("phone", "email")]

@@ -70,6 +70,17 @@ def test_an_opening_that_only_leaves_a_phone_number_is_passed_to_a_colleague(run
     assert responses(dispatcher) == []
 
 
+def test_a_service_word_the_dealer_does_not_offer_starts_no_booking(run, dispatcher):
+    """ "als u me even belt op 0612345678": DIET read "belt" (Dutch: calls) as a service_type,
+    and the wish to be called started a booking. Only a service of the dealer's starts one."""
+    entities = [{"entity": "service_type", "value": "belt"},
+                {"entity": "phone", "value": "+31612345678"}]  # fmt: skip
+    tracker = make_tracker(user_event("als u me even belt op 0612345678", "inform",
+                                      entities=entities))  # fmt: skip
+    events = run(ActionOpeningAnswer(), tracker)
+    assert events == [SlotSet("contact", "+31612345678"), FollowupAction("action_handoff")]
+
+
 def test_any_other_opening_answer_is_not_understood(run, dispatcher):
     events = run(ActionOpeningAnswer(), make_tracker(user_event("Sophie", "inform")))
     assert events == [FollowupAction("action_default_fallback")]

@@ -98,6 +98,22 @@ def test_a_clear_rating_read_as_stop_answers_the_question(form, run):
     assert not any(e.get("name") == "csat" for e in events)
 
 
+def test_a_comment_read_as_a_weak_wish_for_a_person_is_the_comment(form, run):
+    """ "niks op aan te merken" at the comment question was request_human (0.30) and handed the
+    customer over (tuning seed 426, five conversations): free text is the comment; only a clear
+    wish for a person leaves the survey."""
+
+    def at_comment(text: str, confidence: float):
+        said = user_event(text, "request_human", channel="socketio", confidence=confidence)
+        return in_survey(slot_event("requested_slot", "survey_comment"), said, csat="4", ces="6",
+                         requested_slot="survey_comment")  # fmt: skip
+
+    for text, confidence in (("niks op aan te merken", 0.30), ("de verkoper was top", 0.42)):
+        assert SlotSet("survey_comment", text) in run(form, at_comment(text, confidence))
+    events = run(form, at_comment("ik wil een medewerker spreken", 0.99))
+    assert not any(e.get("name") == "survey_comment" for e in events)  # its rule hands over
+
+
 def test_no_to_the_survey_question_skips_the_whole_survey(form, domain, dispatcher, run):
     """ "Mag ik u nog twee korte vragen stellen?" "nee, liever niet": no re-ask, no answers."""
     t = in_survey(user_event("nee, liever niet", "deny"))
