@@ -97,7 +97,34 @@ class WorkshopTimeMixin:
         )
 
 
-class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
+class LooksUpByPlateAndContact(BaseFormValidation, ABC):
+    """Forms that look for the car's appointment as soon as plate and contact are both known
+    (a contact can be known from an earlier task, so the plate's validation looks up too)."""
+
+    @abstractmethod
+    def look_up(self, dispatcher: CollectingDispatcher, tracker: Tracker, plate: str,
+                contact: str) -> dict[str, Any]: ...  # fmt: skip
+
+    def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: dict) -> dict[str, Any]:  # fmt: skip
+        result = super().validate_contact(value, dispatcher, tracker, domain)
+        contact, plate = result["contact"], tracker.get_slot("plate")
+        if contact is None or plate is None:
+            return result
+        return {**result, **self.look_up(dispatcher, tracker, plate, contact)}
+
+    def validate_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                       domain: dict) -> dict[str, Any]:  # fmt: skip
+        result = super().validate_plate(value, dispatcher, tracker, domain)
+        plate, contact = result["plate"], tracker.get_slot("contact")
+        if plate is None or contact is None or "contact" in tracker.slots_to_validate():
+            return result  # the contact's own validation looks it up
+        # The contact is known from an earlier task in this conversation: look up now (the
+        # appointment was never found when only the plate was asked).
+        return {**result, **self.look_up(dispatcher, tracker, plate, contact)}
+
+
+class ValidateAppointmentForm(WorkshopTimeMixin, LooksUpByPlateAndContact):
     def name(self) -> str:
         return "validate_appointment_form"
 
@@ -111,23 +138,8 @@ class ValidateAppointmentForm(WorkshopTimeMixin, BaseFormValidation):
             return required
         return [s for s in required if s != "move_existing"]
 
-    def validate_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: dict) -> dict[str, Any]:  # fmt: skip
-        result = super().validate_plate(value, dispatcher, tracker, domain)
-        contact = tracker.get_slot("contact")
-        if result["plate"] is None or contact is None or "contact" in tracker.slots_to_validate():
-            return result  # the contact's own validation looks for an appointment
-        return {**result, **self.existing(tracker, result["plate"], contact)}
-
-    def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                         domain: dict) -> dict[str, Any]:  # fmt: skip
-        result = super().validate_contact(value, dispatcher, tracker, domain)
-        plate = tracker.get_slot("plate")
-        if result["contact"] is None or plate is None:
-            return result
-        return {**result, **self.existing(tracker, plate, result["contact"])}
-
-    def existing(self, tracker: Tracker, plate: str, contact: str) -> dict[str, Any]:
+    def look_up(self, dispatcher: CollectingDispatcher, tracker: Tracker, plate: str,
+                contact: str) -> dict[str, Any]:  # fmt: skip
         """An upcoming appointment for the car, found by plate and contact as a move or a
         cancellation finds it: the customer is asked whether to move it (a move read as a booking
         had booked the car twice)."""
@@ -284,26 +296,8 @@ def utter_booking_summary(dispatcher: CollectingDispatcher, tracker: Tracker) ->
     )
 
 
-class LookupFormValidation(BaseFormValidation):
+class LookupFormValidation(LooksUpByPlateAndContact):
     """Reschedule and cancel forms: find the appointment by plate and phone or e-mail."""
-
-    def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                         domain: dict) -> dict[str, Any]:  # fmt: skip
-        result = super().validate_contact(value, dispatcher, tracker, domain)
-        contact, plate = result["contact"], tracker.get_slot("plate")
-        if contact is None or plate is None:
-            return result
-        return self.look_up(dispatcher, tracker, plate, contact)
-
-    def validate_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: dict) -> dict[str, Any]:  # fmt: skip
-        result = super().validate_plate(value, dispatcher, tracker, domain)
-        plate, contact = result["plate"], tracker.get_slot("contact")
-        if plate is None or contact is None or "contact" in tracker.slots_to_validate():
-            return result  # the contact's own validation looks it up
-        # The contact is known from an earlier task in this conversation: look up now (the
-        # appointment was never found when only the plate was asked).
-        return {**result, **self.look_up(dispatcher, tracker, plate, contact)}
 
     def look_up(self, dispatcher: CollectingDispatcher, tracker: Tracker, plate: str,
                 contact: str) -> dict[str, Any]:  # fmt: skip
