@@ -278,6 +278,8 @@ class _Turn:
     question: str | None = None  # the last question asked after it
     csat: int | None = None  # a CSAT score given with it
     handed_off: bool = False  # the conversation went to a person after it
+    requested: str | None = None  # the slot a form asked for when it came
+    took: bool = False  # the form took it as the answer to that question
 
     @property
     def typed(self) -> str:
@@ -290,6 +292,7 @@ def _turns(events: Sequence[dict[str, Any]]) -> tuple[list[_Turn], set[str]]:
     """The current session's customer turns, and the customer's names (to mask everywhere)."""
     session = session_events(events)
     lang_slot, active_loop, last_action = DEFAULT_LANGUAGE, False, None
+    requested: str | None = None
     names: set[str] = set()
     for event in events[: len(events) - len(session)]:
         if event.get("event") == "slot" and event.get("value"):
@@ -314,6 +317,10 @@ def _turns(events: Sequence[dict[str, Any]]) -> tuple[list[_Turn], set[str]]:
                 turn.csat = _score(value)
             elif turn and name == "outcomes" and "handed_off" in (value or ()):
                 turn.handed_off = True
+            if turn and name == turn.requested:
+                turn.took = value is not None  # the validation's value comes last
+            if name == "requested_slot":
+                requested = value
         elif kind == "active_loop":
             active_loop = bool(event.get("name"))
         elif kind == "action" and event.get("name") not in (None, "action_listen"):
@@ -327,7 +334,8 @@ def _turns(events: Sequence[dict[str, Any]]) -> tuple[list[_Turn], set[str]]:
         elif kind == "user":
             detected = (event.get("parse_data") or {}).get("language")
             language = message_language(detected, first_message=not turns) or language
-            turns.append(_Turn(event, lang_slot, language, active_loop, last_action))
+            turns.append(_Turn(event, lang_slot, language, active_loop, last_action,
+                               requested=requested if active_loop else None))  # fmt: skip
             last_action = None
             continue
         if turn and (asked := _question(event)):
@@ -379,7 +387,9 @@ def inbox_items(
       trade-in, financing, ...), or an information question answered "did not understand"
       (``no_outcome``: the shape of a sales pitch or spam read as a customer's question);
     - its intent confidence is below ``threshold`` (``low_confidence``; default from
-      ``DEALERBOT_INBOX_CONFIDENCE``, 0.6);
+      ``DEALERBOT_INBOX_CONFIDENCE``, 0.6), unless a form took it as the answer to its question
+      (the intent of an answer does not matter: with the linear vote's softer confidences such
+      answers were most of 244 items in 2,260 messages of a tuning run, docs/training.md);
     - the next customer message asks for a person (``handoff``), unless this one was small talk
       (a greeting, thanks, yes/no) or already a handoff request;
     - the next customer message is a ``deny`` ("no, that's not what I meant") that does not
@@ -426,7 +436,7 @@ def inbox_items(
             before = [j for j in range(i) if turns[j].typed and turns[j].csat is None]
             if before:
                 add(i, "low_csat", f"rated CSAT {turn.csat}", text_of=before[-1])
-        if intent is None or confidence < threshold:
+        if (intent is None or confidence < threshold) and not turn.took:
             add(i, "low_confidence", f"confidence {confidence:.2f} below {threshold:.2f}")
         elif i + 1 < len(turns):
             following = turns[i + 1]

@@ -61,6 +61,24 @@ def test_fallback_and_low_confidence_messages_are_items():
     assert first.sent_at == dt.datetime(2026, 11, 23, 8, 0, 2)
 
 
+def test_an_answer_a_form_took_is_no_low_confidence_item():
+    """With the linear vote's softer confidences most low-confidence items were answers that the
+    form took (tuning seed 426): the form's question, not the intent, decides what they mean. An
+    answer the form refused is still an item."""
+    found = items(
+        {"event": "active_loop", "name": "appointment_form", "timestamp": T0},
+        slot("requested_slot", "mileage"),
+        user("ruim 80 duizend", "inform", 0.48, at=1),
+        slot("mileage", "ruim 80 duizend", at=1),  # the mapping's raw text, then the validation's
+        slot("mileage", "80000", at=1),
+        slot("requested_slot", "appointment_time", at=1),
+        user("als het kan snel", "inform", 0.41, at=2),
+        slot("appointment_time", "als het kan snel", at=2),
+        slot("appointment_time", None, at=2),
+    )
+    assert [(i.text, i.reason) for i in found] == [("als het kan snel", "low_confidence")]
+
+
 def test_a_message_followed_by_a_handoff_request_is_an_item_but_small_talk_is_not():
     found = items(
         user("hoi", "greet", at=1),
