@@ -59,6 +59,15 @@ def service_label(dealer: Dealer, service_id: str | None, lang: str) -> str:
     return service.name[lang] if service else (service_id or "")
 
 
+def appointment_of(session_factory, tracker: Tracker) -> Appointment | None:
+    """The appointment this conversation found or booked (``appointment_id``), if any."""
+    appointment_id = tracker.get_slot("appointment_id")
+    if not appointment_id:
+        return None
+    with session_factory() as session:
+        return session.get(Appointment, appointment_id)
+
+
 def workshop_time_decision(
     session_factory, tracker: Tracker, text: str, context: str | None = None
 ) -> TimeDecision:
@@ -67,11 +76,9 @@ def workshop_time_decision(
     dealer = dealer_of(tracker)
     duration = duration_of(dealer, tracker.get_slot("service_type"))
     exclude = tracker.get_slot("appointment_id")
-    if exclude:  # a reschedule keeps the service of the existing appointment
-        with session_factory() as session:
-            existing = session.get(Appointment, exclude)
-        if existing is not None:
-            duration = int((existing.ends_at - existing.starts_at).total_seconds() // 60)
+    existing = appointment_of(session_factory, tracker)
+    if existing is not None:  # a reschedule keeps the service of the existing appointment
+        duration = int((existing.ends_at - existing.starts_at).total_seconds() // 60)
     return decide_time(
         str(text or "")[:200],
         dealer,
@@ -228,8 +235,7 @@ class ActionAskMoveExisting(StoreMixin, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:  # fmt: skip
         dealer, lang = dealer_of(tracker), language(tracker)
-        with self.session_factory() as session:
-            existing = session.get(Appointment, tracker.get_slot("appointment_id") or "")
+        existing = appointment_of(self.session_factory, tracker)
         when = local_time(dealer, tracker.get_slot("appointment_time"))
         if existing is None or when is None:
             # Cancelled since it was found: the summary of the booking instead, and a yes books it
@@ -259,8 +265,7 @@ class ActionAskConfirmed(StoreMixin, Action):
         if form == "appointment_form" and not tracker.get_slot("move_existing"):
             utter_booking_summary(dispatcher, tracker)
             return []
-        with self.session_factory() as session:
-            existing = session.get(Appointment, tracker.get_slot("appointment_id") or "")
+        existing = appointment_of(self.session_factory, tracker)
         if existing is None:
             dispatcher.utter_message(response="utter_default")
             return []
